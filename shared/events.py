@@ -1,0 +1,212 @@
+"""Event models exchanged on NATS JetStream (contracts.md section 3).
+
+Owns the wire format shared by producer (ingest) and consumer (aggregator): the models, their
+schema version, the subjects they travel on and the message ids that make a retried publish land
+once. Models ignore unknown fields (a newer producer may add some) and reject unknown schema
+versions, categories that do not exist and negative counts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from shared.packages import InvalidPackageName, validate
+
+SCHEMA_VERSION: Final = 1
+
+#: Every event must stay far below nats-server's default max_payload (1 MiB).
+MAX_EVENT_BYTES: Final = 64 * 1024
+
+DIMENSIONS: Final = ("overall", "python_major", "python_minor", "system")
+OVERALL_CATEGORIES: Final = frozenset({"with_mirrors", "without_mirrors"})
+SYSTEM_CATEGORIES: Final = frozenset({"Darwin", "Linux", "Windows", "other", "null"})
+_MAJOR = re.compile(r"^(?:[0-9]+|null)$")
+_MINOR = re.compile(r"^(?:[0-9]+\.[0-9]+|null)$")
+#: Upper bound of categories in one dimension; real data has about thirty python minors.
+MAX_CATEGORIES: Final = 200
+
+
+def valid_category(dimension: str, category: str) -> bool:
+    """True when ``category`` is a legal category of ``dimension``."""
+    if dimension == "overall":
+        return category in OVERALL_CATEGORIES
+    if dimension == "system":
+        return category in SYSTEM_CATEGORIES
+    if dimension == "python_major":
+        return bool(_MAJOR.match(category))
+    if dimension == "python_minor":
+        return bool(_MINOR.match(category)) and len(category) <= 16
+    return False
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    schema_version: int = SCHEMA_VERSION
+
+    @field_validator("schema_version")
+    @classmethod
+    def _known_version(cls, value: int) -> int:
+        if value != SCHEMA_VERSION:
+            raise ValueError(f"unknown schema version {value} (this build reads {SCHEMA_VERSION})")
+        return value
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Any:
+        if len(data) > MAX_EVENT_BYTES:
+            raise ValueError(f"payload of {len(data)} bytes exceeds {MAX_EVENT_BYTES}")
+        return cls.model_validate_json(data)
+
+
+def _check_package(value: str) -> str:
+    try:
+        normalised = validate(value)
+    except InvalidPackageName as exc:
+        raise ValueError(str(exc)) from exc
+    if normalised != value:
+        raise ValueError(f"package name {value!r} is not normalised (expected {normalised!r})")
+    return value
+
+
+class Counts(BaseModel):
+    """One package-day's downloads per category, for every dimension."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    overall: dict[str, int] = Field(default_factory=dict)
+    python_major: dict[str, int] = Field(default_factory=dict)
+    python_minor: dict[str, int] = Field(default_factory=dict)
+    system: dict[str, int] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check(self) -> Counts:
+        for dimension in DIMENSIONS:
+            values: dict[str, int] = getattr(self, dimension)
+            if len(values) > MAX_CATEGORIES:
+                raise ValueError(f"{dimension}: more than {MAX_CATEGORIES} categories")
+            for category, downloads in values.items():
+                if not valid_category(dimension, category):
+                    raise ValueError(f"{dimension}: unknown category {category!r}")
+                if downloads < 0:
+                    raise ValueError(f"{dimension}/{category}: negative count {downloads}")
+        return self
+
+    def rows(self) -> list[tuple[str, str, int]]:
+        """Non-zero ``(dimension, category, downloads)`` rows, in a stable order."""
+        out: list[tuple[str, str, int]] = []
+        for dimension in DIMENSIONS:
+            values: dict[str, int] = getattr(self, dimension)
+            out.extend((dimension, c, n) for c, n in sorted(values.items()) if n > 0)
+        return out
+
+
+class PackageDay(_Event):
+    """``downloads.daily.v1.<day>``: one package's counts for one UTC day, from one ingest run."""
+
+    kind: Literal["package_day"] = "package_day"
+    day: dt.date
+    package: str
+    counts: Counts
+    run_id: str = Field(min_length=1, max_length=64)
+    source: str = Field(min_length=1, max_length=32)
+
+    @field_validator("package")
+    @classmethod
+    def _package(cls, value: str) -> str:
+        return _check_package(value)
+
+    @property
+    def msg_id(self) -> str:
+        return package_day_msg_id(self.day, self.package, self.run_id)
+
+
+class DayManifest(_Event):
+    """``downloads.manifest.v1.<day>``: published after the last package-day of a run."""
+
+    kind: Literal["manifest"] = "manifest"
+    day: dt.date
+    run_id: str = Field(min_length=1, max_length=64)
+    packages: int = Field(ge=0)
+    rows: int = Field(ge=0)
+    downloads_with_mirrors: int = Field(ge=0)
+    source: str = "unknown"
+
+    @property
+    def msg_id(self) -> str:
+        return f"{self.day.isoformat()}/manifest/{self.run_id}"
+
+
+class RollupsUpdated(_Event):
+    """``rollups.updated.v1.<day>``: the aggregator committed every rollup of a day."""
+
+    kind: Literal["rollups_updated"] = "rollups_updated"
+    day: dt.date
+    run_id: str
+    packages: int = Field(ge=0)
+
+
+class DeadLetter(_Event):
+    """``downloads.dead.v1``: a message the aggregator could not apply, with the reason."""
+
+    kind: Literal["dead_letter"] = "dead_letter"
+    subject: str
+    reason: str
+    payload: str  # the original bytes, decoded as UTF-8 with replacement, truncated
+    payload_bytes: int = Field(ge=0)
+    dead_at: dt.datetime
+
+
+def package_day_msg_id(day: dt.date, package: str, run_id: str) -> str:
+    """The ``Nats-Msg-Id`` of a package-day: ``<day>/<package>/<run_id>``."""
+    return f"{day.isoformat()}/{package}/{run_id}"
+
+
+class Subjects:
+    """Subject and stream names, optionally under a namespace prefix (used to isolate test runs)."""
+
+    def __init__(self, namespace: str = "") -> None:
+        if namespace and not re.fullmatch(r"[A-Za-z0-9_-]+", namespace):
+            raise ValueError("namespace may only contain letters, digits, '_' and '-'")
+        self.namespace = namespace
+        prefix = f"{namespace}." if namespace else ""
+        stream_prefix = f"{namespace.upper().replace('-', '_')}_" if namespace else ""
+        self.daily_prefix = f"{prefix}downloads.daily.v1"
+        self.manifest_prefix = f"{prefix}downloads.manifest.v1"
+        self.rollups_prefix = f"{prefix}rollups.updated.v1"
+        self.dead = f"{prefix}downloads.dead.v1"
+        self.downloads_stream = f"{stream_prefix}DOWNLOADS"
+        self.rollups_stream = f"{stream_prefix}ROLLUPS"
+        self.dead_stream = f"{stream_prefix}DOWNLOADS_DEAD"
+
+    def daily(self, day: dt.date) -> str:
+        return f"{self.daily_prefix}.{day.isoformat()}"
+
+    def manifest(self, day: dt.date) -> str:
+        return f"{self.manifest_prefix}.{day.isoformat()}"
+
+    def rollups(self, day: dt.date) -> str:
+        return f"{self.rollups_prefix}.{day.isoformat()}"
+
+    @property
+    def downloads_subjects(self) -> list[str]:
+        return [f"{self.daily_prefix}.*", f"{self.manifest_prefix}.*"]
+
+
+def decode_event(subject: str, data: bytes, subjects: Subjects) -> PackageDay | DayManifest:
+    """Decode a message from the downloads stream by its subject; raises ``ValueError`` when bad."""
+    if subject.startswith(subjects.daily_prefix + "."):
+        event: PackageDay | DayManifest = PackageDay.from_bytes(data)
+    elif subject.startswith(subjects.manifest_prefix + "."):
+        event = DayManifest.from_bytes(data)
+    else:
+        raise ValueError(f"unexpected subject {subject!r}")
+    if subject.rsplit(".", 1)[-1] != event.day.isoformat():
+        raise ValueError(f"subject day does not match body day {event.day.isoformat()}")
+    return event

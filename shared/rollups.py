@@ -1,0 +1,166 @@
+"""Read-side queries over the rollup tables, shared by the api and web services.
+
+Owns the SQL that reads what the aggregator writes: the last complete day, whether a package
+exists, recent totals, time series by dimension, top packages, search and status. Every query is a
+parameterised constant; nothing here writes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+import asyncpg
+
+from shared.packages import ALL_PACKAGES
+
+Conn: TypeAlias = "asyncpg.Pool | asyncpg.Connection"
+PERIODS = ("day", "week", "month")
+
+LAST_COMPLETE_DAY = "SELECT max(day) FROM ingest_days"
+PACKAGE_EXISTS = "SELECT EXISTS (SELECT 1 FROM package_index WHERE package = $1)"
+ANY_DAY = "SELECT EXISTS (SELECT 1 FROM ingest_days)"
+RECENT = "SELECT period, downloads FROM recent_downloads WHERE package = $1"
+SERIES = """
+SELECT category, day, downloads
+FROM daily_downloads
+WHERE package = $1 AND dimension = $2
+  AND ($3::text IS NULL OR category = $3)
+  AND ($4::date IS NULL OR day >= $4)
+  AND ($5::date IS NULL OR day <= $5)
+ORDER BY category, day
+"""
+TOP = """
+SELECT package, downloads FROM recent_downloads
+WHERE period = $1 AND package <> '__all__' AND downloads > 0
+ORDER BY downloads DESC, package
+LIMIT $2
+"""
+COUNT_PACKAGES = "SELECT count(*) FROM package_index"
+HAS_TRIGRAMS = "SELECT search_has_trigrams()"
+SEARCH_PREFIX = """
+SELECT package FROM package_index
+WHERE package LIKE $1 || '%' ESCAPE '\\'
+ORDER BY length(package), package
+LIMIT $2
+"""
+SEARCH_TRIGRAM = """
+SELECT package FROM package_index
+WHERE package % $1 AND package NOT LIKE $2 || '%' ESCAPE '\\'
+ORDER BY similarity(package, $1) DESC, package
+LIMIT $3
+"""
+SEARCH_SUBSTRING = """
+SELECT package FROM package_index
+WHERE strpos(package, $1) > 1
+ORDER BY length(package), package
+LIMIT $3
+"""
+LAST_RUN = "SELECT day, run_id, source, packages, rows, completed_at FROM ingest_days ORDER BY completed_at DESC LIMIT 1"
+SERIES_MANY = """
+SELECT package, category, day, downloads
+FROM daily_downloads
+WHERE package = ANY($1::text[]) AND dimension = $2
+  AND ($3::text IS NULL OR category = $3)
+  AND ($4::date IS NULL OR day >= $4)
+  AND ($5::date IS NULL OR day <= $5)
+ORDER BY package, category, day
+"""
+RECENT_MANY = "SELECT package, period, downloads FROM recent_downloads WHERE package = ANY($1::text[])"
+
+
+@dataclass(frozen=True)
+class Point:
+    category: str
+    day: dt.date
+    downloads: int
+
+
+async def last_complete_day(conn: Conn) -> dt.date | None:
+    value: dt.date | None = await conn.fetchval(LAST_COMPLETE_DAY)
+    return value
+
+
+async def package_exists(conn: Conn, package: str) -> bool:
+    """``package`` must already be normalised. ``__all__`` exists once any day is complete."""
+    if package == ALL_PACKAGES:
+        return bool(await conn.fetchval(ANY_DAY))
+    return bool(await conn.fetchval(PACKAGE_EXISTS, package))
+
+
+async def recent(conn: Conn, package: str) -> dict[str, int]:
+    """``{"day": n, "week": n, "month": n}``; periods without a row are 0."""
+    found = {r["period"]: int(r["downloads"]) for r in await conn.fetch(RECENT, package)}
+    return {period: found.get(period, 0) for period in PERIODS}
+
+
+async def recent_many(conn: Conn, packages: list[str]) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {p: dict.fromkeys(PERIODS, 0) for p in packages}
+    for r in await conn.fetch(RECENT_MANY, packages):
+        out[r["package"]][r["period"]] = int(r["downloads"])
+    return out
+
+
+async def series(
+    conn: Conn,
+    package: str,
+    dimension: str,
+    category: str | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+) -> list[Point]:
+    """Non-zero rows of one dimension, ordered by category then day."""
+    rows = await conn.fetch(SERIES, package, dimension, category, start, end)
+    return [Point(r["category"], r["day"], int(r["downloads"])) for r in rows]
+
+
+async def series_many(
+    conn: Conn,
+    packages: list[str],
+    dimension: str,
+    category: str | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+) -> dict[str, list[Point]]:
+    out: dict[str, list[Point]] = {p: [] for p in packages}
+    for r in await conn.fetch(SERIES_MANY, packages, dimension, category, start, end):
+        out[r["package"]].append(Point(r["category"], r["day"], int(r["downloads"])))
+    return out
+
+
+async def top(conn: Conn, period: str, limit: int) -> list[tuple[str, int]]:
+    if period not in PERIODS:
+        raise ValueError(f"unknown period {period!r}")
+    return [(r["package"], int(r["downloads"])) for r in await conn.fetch(TOP, period, limit)]
+
+
+async def count_packages(conn: Conn) -> int:
+    return int(await conn.fetchval(COUNT_PACKAGES))
+
+
+def escape_like(text: str) -> str:
+    """Escape LIKE wildcards so user input matches literally."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def search(conn: Conn, query: str, limit: int = 20) -> list[str]:
+    """Prefix matches first (shortest first), then fuzzy matches; ``query`` is normalised already."""
+    escaped = escape_like(query)
+    found = [r["package"] for r in await conn.fetch(SEARCH_PREFIX, escaped, limit)]
+    if len(found) < limit:
+        rest = limit - len(found)
+        fuzzy = SEARCH_TRIGRAM if await conn.fetchval(HAS_TRIGRAMS) else SEARCH_SUBSTRING
+        more = await conn.fetch(fuzzy, query, escaped, rest)
+        found.extend(r["package"] for r in more if r["package"] not in found)
+    return found[:limit]
+
+
+async def status(conn: Conn) -> dict[str, Any]:
+    """Last complete day, number of packages and the last ingest run that completed."""
+    last = await conn.fetchrow(LAST_RUN)
+    return {
+        "last_complete_day": await last_complete_day(conn),
+        "packages": await count_packages(conn),
+        "last_run": dict(last) if last is not None else None,
+    }

@@ -1,0 +1,75 @@
+"""Server-side sessions in Redis, written by the auth service and read by web.
+
+Owns the session format and its key names. The browser holds only a random id in the cookie
+``COOKIE_NAME``; the session (user id, login, avatar and the CSRF token of forms that change
+state) lives in Redis under ``<prefix>session:<id>`` and expires after ``ttl`` seconds. No OAuth
+token is ever stored.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import secrets
+import time
+from dataclasses import asdict, dataclass
+
+from redis.asyncio import Redis
+
+COOKIE_NAME = "pypistats_session"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+_ID_BYTES = 32
+
+
+@dataclass(frozen=True)
+class Session:
+    id: str
+    user_id: int
+    login: str
+    name: str | None
+    avatar_url: str | None
+    csrf_token: str
+    created_at: float
+
+    def csrf_matches(self, token: str | None) -> bool:
+        return token is not None and hmac.compare_digest(token.encode(), self.csrf_token.encode())
+
+
+class SessionStore:
+    def __init__(self, redis: Redis, prefix: str, ttl_seconds: int = 14 * 86400) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.ttl = ttl_seconds
+
+    def _key(self, session_id: str) -> str:
+        return f"{self.prefix}session:{session_id}"
+
+    async def create(self, user_id: int, login: str, name: str | None, avatar_url: str | None) -> Session:
+        """A fresh session with a new id and CSRF token (never reuses an old id)."""
+        session = Session(
+            id=secrets.token_urlsafe(_ID_BYTES),
+            user_id=user_id,
+            login=login,
+            name=name,
+            avatar_url=avatar_url,
+            csrf_token=secrets.token_urlsafe(_ID_BYTES),
+            created_at=time.time(),
+        )
+        await self.redis.set(self._key(session.id), json.dumps(asdict(session)), ex=self.ttl)
+        return session
+
+    async def get(self, session_id: str | None) -> Session | None:
+        """The session for a cookie value, or None when absent, malformed, forged or expired."""
+        if not session_id or len(session_id) > 128 or not session_id.replace("-", "").replace("_", "").isalnum():
+            return None
+        raw = await self.redis.get(self._key(session_id))
+        if raw is None:
+            return None
+        try:
+            return Session(**json.loads(raw))
+        except (TypeError, ValueError):
+            return None
+
+    async def delete(self, session_id: str) -> None:
+        await self.redis.delete(self._key(session_id))

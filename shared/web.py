@@ -1,0 +1,150 @@
+"""aiohttp glue shared by the HTTP services and the workers' ops servers.
+
+Owns the typed app keys, the cleanup contexts that open and close PostgreSQL and Redis, the JSON
+error middleware, and the ops routes ``/health`` (the process is up), ``/ready`` (every dependency
+answers; the body names checks, never URLs or secrets) and ``/metrics``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import asyncpg
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+from redis.asyncio import Redis
+
+from shared.db.pool import create_pool
+from shared.logging import get_logger
+from shared.metrics import Handler, exposition
+
+ReadyCheck = Callable[[], Awaitable[object]]
+
+REGISTRY = web.AppKey("registry", CollectorRegistry)
+READY_CHECKS = web.AppKey("ready_checks", dict[str, ReadyCheck])
+PG_POOL = web.AppKey("pg_pool", asyncpg.Pool)
+REDIS = web.AppKey("redis", Redis)
+
+READY_TIMEOUT_S = 2.0
+OPS_PATHS = frozenset({"/health", "/ready", "/metrics"})
+
+log = get_logger(__name__)
+
+
+def json_error(status: int, message: str, parameter: str | None = None, **headers: str) -> web.Response:
+    """``{"error": {"status": ..., "message": ..., "parameter": ...}}`` with the given status."""
+    error: dict[str, Any] = {"status": status, "message": message}
+    if parameter is not None:
+        error["parameter"] = parameter
+    return web.json_response({"error": error}, status=status, headers=headers, dumps=_dumps)
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+
+
+@web.middleware
+async def json_error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn every HTTP error and unexpected exception into a JSON error body."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        extra = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")}
+        return json_error(exc.status, exc.reason, **extra)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("unhandled error", path=request.path)
+        return json_error(500, "internal server error")
+
+
+def pg_pool_ctx(
+    dsn: str, application_name: str, max_size: int = 10
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        pool = await create_pool(dsn, application_name=application_name, max_size=max_size)
+        app[PG_POOL] = pool
+        app[READY_CHECKS]["database"] = lambda: pool.fetchval("SELECT 1")
+        yield
+        await pool.close()
+
+    return ctx
+
+
+def redis_ctx(url: str, *, required: bool = True) -> Callable[[web.Application], AsyncIterator[None]]:
+    """Open a Redis client. ``required=False`` keeps ``/ready`` green when Redis is down."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        client = Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        app[REDIS] = client
+        if required:
+            app[READY_CHECKS]["redis"] = client.ping
+        yield
+        await client.aclose()
+
+    return ctx
+
+
+async def health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def ready(request: web.Request) -> web.Response:
+    results = await run_ready_checks(request.app[READY_CHECKS])
+    ok = all(v == "ok" for v in results.values())
+    return web.json_response(
+        {"status": "ok" if ok else "unavailable", "checks": results}, status=200 if ok else 503
+    )
+
+
+async def run_ready_checks(checks: dict[str, ReadyCheck]) -> dict[str, str]:
+    results: dict[str, str] = {}
+    for name, check in checks.items():
+        try:
+            await asyncio.wait_for(check(), READY_TIMEOUT_S)
+            results[name] = "ok"
+        except Exception as exc:  # the type only: messages can carry hosts or credentials
+            results[name] = f"failed: {type(exc).__name__}"
+    return results
+
+
+async def metrics(request: web.Request) -> web.Response:
+    return exposition(request.app[REGISTRY])
+
+
+def init_ops(app: web.Application, registry: CollectorRegistry) -> None:
+    """Register the registry, an empty set of ready checks and the three ops routes."""
+    app[REGISTRY] = registry
+    app[READY_CHECKS] = {}
+    app.router.add_get("/health", health)
+    app.router.add_get("/ready", ready)
+    app.router.add_get("/metrics", metrics)
+
+
+class OpsServer:
+    """A small HTTP server with only the ops routes, for the two workers (ingest, aggregator)."""
+
+    def __init__(
+        self, registry: CollectorRegistry, checks: dict[str, ReadyCheck], host: str, port: int
+    ) -> None:
+        self.app = web.Application()
+        init_ops(self.app, registry)
+        self.app[READY_CHECKS].update(checks)
+        self.host, self.port = host, port
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        self._runner = web.AppRunner(self.app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        log.info("ops server listening", host=self.host, port=self.port)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()

@@ -1,0 +1,150 @@
+"""Fixtures that hand tests a real PostgreSQL, Redis and NATS JetStream, isolated per run.
+
+Each run gets its own database (migrated once); each test gets a clean set of tables, its own
+NATS namespace (streams and subjects) and its own Redis key prefix, so runs and tests never see
+each other's data even when they share the machine's servers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+from redis.asyncio import Redis
+
+from shared.db.migrate import migrate
+from shared.events import Subjects
+from shared.messaging import StreamPolicy, connect, delete_streams, ensure_streams
+from tests.support.servers import Servers, resolve_servers, unique_name, with_database
+
+DATA_TABLES = (
+    "daily_downloads",
+    "package_days",
+    "recent_downloads",
+    "package_index",
+    "ingest_days",
+    "user_packages",
+    "users",
+)
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    found = resolve_servers(Path(tmp_path_factory.mktemp("servers")))
+    try:
+        yield found
+    finally:
+        found.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url(servers: Servers) -> Iterator[str]:
+    """A fresh, migrated database for this run, dropped at the end."""
+    name = unique_name("pypistats_test_")
+
+    async def create() -> None:
+        admin = await asyncpg.connect(servers.postgres_url)
+        try:
+            await admin.execute(f'CREATE DATABASE "{name}"')  # name is generated above, not input
+        finally:
+            await admin.close()
+        await migrate(with_database(servers.postgres_url, name))
+
+    async def drop() -> None:
+        admin = await asyncpg.connect(servers.postgres_url)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+    asyncio.run(create())
+    try:
+        yield with_database(servers.postgres_url, name)
+    finally:
+        asyncio.run(drop())
+
+
+@pytest.fixture(scope="session")
+def redis_url(servers: Servers) -> str:
+    return servers.redis_url
+
+
+@pytest.fixture(scope="session")
+def nats_url(servers: Servers) -> str:
+    return servers.nats_url
+
+
+@pytest.fixture
+def namespace() -> str:
+    """A NATS namespace and Redis key prefix unique to this test."""
+    return unique_name("t")
+
+
+@pytest.fixture
+def subjects(namespace: str) -> Subjects:
+    return Subjects(namespace)
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on the run's database, with every data table emptied first."""
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
+    assert pool is not None
+    await pool.execute("TRUNCATE " + ", ".join(DATA_TABLES) + " RESTART IDENTITY CASCADE")
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+@pytest.fixture
+async def redis(redis_url: str, namespace: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
+    try:
+        yield client
+    finally:
+        keys = [k async for k in client.scan_iter(match=f"{namespace}:*", count=500)]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
+
+
+@pytest.fixture
+async def nats_client(nats_url: str) -> AsyncIterator[NatsClient]:
+    nc = await connect(nats_url, name="tests")
+    try:
+        yield nc
+    finally:
+        await nc.drain()
+
+
+@pytest.fixture
+async def js(nats_client: NatsClient, subjects: Subjects) -> AsyncIterator[JetStreamContext]:
+    """JetStream with this test's streams created, deleted again afterwards."""
+    context = nats_client.jetstream()
+    await ensure_streams(context, subjects, StreamPolicy(retention_days=180))
+    try:
+        yield context
+    finally:
+        await delete_streams(context, subjects)
+
+
+@pytest.fixture
+def service_env(database_url: str, redis_url: str, nats_url: str, namespace: str) -> dict[str, str]:
+    """Environment for starting a service as a subprocess against this test's servers."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEST_")}
+    env.update(
+        ENV="test",
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        NATS_URL=nats_url,
+        NAMESPACE=namespace,
+        LOG_FORMAT="json",
+    )
+    return env

@@ -1,0 +1,95 @@
+import datetime as dt
+import json
+
+import pytest
+
+from shared.events import (
+    MAX_EVENT_BYTES,
+    DayManifest,
+    PackageDay,
+    Subjects,
+    decode_event,
+    package_day_msg_id,
+)
+
+DAY = dt.date(2026, 11, 24)
+
+
+def _package_day(**overrides: object) -> dict[str, object]:
+    body: dict[str, object] = {
+        "schema_version": 1,
+        "day": "2026-11-24",
+        "package": "requests",
+        "run_id": "r1",
+        "source": "synthetic",
+        "counts": {
+            "overall": {"with_mirrors": 12, "without_mirrors": 10},
+            "python_major": {"3": 9, "null": 1},
+            "python_minor": {"3.12": 9, "null": 1},
+            "system": {"Linux": 8, "null": 2},
+        },
+    }
+    body.update(overrides)
+    return body
+
+
+def test_round_trip() -> None:
+    event = PackageDay.model_validate(_package_day())
+    again = PackageDay.from_bytes(event.to_bytes())
+    assert again == event
+    assert again.msg_id == "2026-11-24/requests/r1" == package_day_msg_id(DAY, "requests", "r1")
+    assert ("overall", "with_mirrors", 12) in again.counts.rows()
+
+
+def test_unknown_fields_are_ignored() -> None:
+    event = PackageDay.model_validate_json(json.dumps(_package_day(added_later="x")))
+    assert not hasattr(event, "added_later")
+
+
+@pytest.mark.parametrize(
+    ("override", "needle"),
+    [
+        ({"schema_version": 2}, "schema version"),
+        ({"package": "Requests"}, "not normalised"),
+        ({"package": "bad name"}, "package name"),
+        ({"counts": {"overall": {"with_mirrors": -1}}}, "negative"),
+        ({"counts": {"system": {"Plan9": 1}}}, "unknown category"),
+        ({"counts": {"python_minor": {"3": 1}}}, "unknown category"),
+        ({"day": "yesterday"}, "day"),
+    ],
+)
+def test_rejects_bad_bodies(override: dict[str, object], needle: str) -> None:
+    with pytest.raises(ValueError, match=needle):
+        PackageDay.from_bytes(json.dumps(_package_day(**override)).encode())
+
+
+def test_largest_realistic_message_is_far_below_max_payload() -> None:
+    minors = {f"{major}.{minor}": 10**12 for major in range(2, 4) for minor in range(40)}
+    event = PackageDay.model_validate(
+        _package_day(package="a" * 200, counts={"python_minor": minors, "overall": {"with_mirrors": 10**15}})
+    )
+    assert len(event.to_bytes()) < MAX_EVENT_BYTES // 8
+
+
+def test_oversized_payload_is_refused() -> None:
+    with pytest.raises(ValueError, match="exceeds"):
+        PackageDay.from_bytes(b" " * (MAX_EVENT_BYTES + 1))
+
+
+def test_decode_by_subject() -> None:
+    subjects = Subjects("ns1")
+    manifest = DayManifest(day=DAY, run_id="r1", packages=1, rows=7, downloads_with_mirrors=12)
+    assert decode_event(subjects.manifest(DAY), manifest.to_bytes(), subjects) == manifest
+    body = PackageDay.model_validate(_package_day()).to_bytes()
+    assert isinstance(decode_event(subjects.daily(DAY), body, subjects), PackageDay)
+    with pytest.raises(ValueError, match="does not match"):
+        decode_event(subjects.daily(DAY + dt.timedelta(days=1)), body, subjects)
+    with pytest.raises(ValueError, match="unexpected subject"):
+        decode_event("other.subject", body, subjects)
+
+
+def test_subjects_namespace() -> None:
+    assert Subjects().daily(DAY) == "downloads.daily.v1.2026-11-24"
+    assert Subjects("t1").downloads_stream == "T1_DOWNLOADS"
+    with pytest.raises(ValueError):
+        Subjects("bad.ns")
