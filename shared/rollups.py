@@ -47,13 +47,13 @@ LIMIT $2
 """
 SEARCH_TRIGRAM = """
 SELECT package FROM package_index
-WHERE package % $1 AND package NOT LIKE $2 || '%' ESCAPE '\\'
+WHERE (package % $1 OR package LIKE '%' || $2 || '%' ESCAPE '\\') AND package NOT LIKE $2 || '%' ESCAPE '\\'
 ORDER BY similarity(package, $1) DESC, package
 LIMIT $3
 """
 SEARCH_SUBSTRING = """
 SELECT package FROM package_index
-WHERE strpos(package, $1) > 1
+WHERE package LIKE '_%' || $2 || '%' ESCAPE '\\' AND $1 <> ''
 ORDER BY length(package), package
 LIMIT $3
 """

@@ -1,13 +1,16 @@
 """Server-side sessions in Redis, written by the auth service and read by web.
 
 Owns the session format and its key names. The browser holds only a random id in the cookie
-``COOKIE_NAME``; the session (user id, login, avatar and the CSRF token of forms that change
+``COOKIE_NAME``, signed with ``SESSION_SECRET`` so a forged value is refused before Redis is
+asked; the session (user id, login, avatar and the CSRF token of forms that change
 state) lives in Redis under ``<prefix>session:<id>`` and expires after ``ttl`` seconds. No OAuth
 token is ever stored.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 import json
 import secrets
@@ -37,10 +40,30 @@ class Session:
 
 
 class SessionStore:
-    def __init__(self, redis: Redis, prefix: str, ttl_seconds: int = 14 * 86400) -> None:
+    def __init__(self, redis: Redis, prefix: str, secret: str, ttl_seconds: int = 14 * 86400) -> None:
+        if not secret:
+            raise ValueError("a session secret is required")
         self.redis = redis
         self.prefix = prefix
         self.ttl = ttl_seconds
+        self._secret = secret.encode()
+
+    def _signature(self, session_id: str) -> str:
+        digest = hmac.new(self._secret, session_id.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+    def cookie_value(self, session: Session) -> str:
+        """What the browser keeps: ``<id>.<signature>``."""
+        return f"{session.id}.{self._signature(session.id)}"
+
+    async def from_cookie(self, value: str | None) -> Session | None:
+        """The session behind a cookie value; None when missing, forged, tampered or expired."""
+        if not value or "." not in value or len(value) > 256:
+            return None
+        session_id, signature = value.rsplit(".", 1)
+        if not hmac.compare_digest(signature.encode(), self._signature(session_id).encode()):
+            return None
+        return await self.get(session_id)
 
     def _key(self, session_id: str) -> str:
         return f"{self.prefix}session:{session_id}"
@@ -61,7 +84,11 @@ class SessionStore:
 
     async def get(self, session_id: str | None) -> Session | None:
         """The session for a cookie value, or None when absent, malformed, forged or expired."""
-        if not session_id or len(session_id) > 128 or not session_id.replace("-", "").replace("_", "").isalnum():
+        if (
+            not session_id
+            or len(session_id) > 128
+            or not session_id.replace("-", "").replace("_", "").isalnum()
+        ):
             return None
         raw = await self.redis.get(self._key(session_id))
         if raw is None:

@@ -1,0 +1,90 @@
+"""Rows written straight into the rollup tables, for tests of the readers (api, web, auth).
+
+Writes what the aggregator would have written for a few packages: daily rows for every dimension,
+the ``__all__`` sums, the package index, the complete days and the recent totals, so reader tests
+do not depend on the pipeline. Numbers are deterministic and simple to check by hand.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+
+import asyncpg
+
+from shared.db.partitions import ensure_partitions
+from shared.packages import ALL_PACKAGES
+
+Row = tuple[dt.date, str, str, str, int]  # day, package, dimension, category, downloads
+
+
+def package_rows(package: str, base: int, end: dt.date, days: int) -> list[Row]:
+    """``days`` days ending at ``end``: on day i (0 = oldest) with_mirrors = base + i + 10,
+    without_mirrors = base + i, split over python 3.12 / 3.11 / 2.7 / null and Linux / Windows / Darwin / other / null.
+    """
+    rows: list[Row] = []
+    for i in range(days):
+        day = end - dt.timedelta(days=days - 1 - i)
+        n = base + i
+        rows.append((day, package, "overall", "with_mirrors", n + 10))
+        rows.append((day, package, "overall", "without_mirrors", n))
+        minors = {"3.12": n - n // 2 - n // 4 - 1, "3.11": n // 2, "2.7": n // 4, "null": 1}
+        majors = {"3": minors["3.12"] + minors["3.11"], "2": minors["2.7"], "null": 1}
+        systems = {"Linux": n - n // 3 - 3, "Windows": n // 3, "Darwin": 1, "other": 1, "null": 1}
+        for dimension, values in (("python_major", majors), ("python_minor", minors), ("system", systems)):
+            rows.extend((day, package, dimension, c, v) for c, v in values.items() if v > 0)
+    return rows
+
+
+def with_all(rows: Iterable[Row]) -> list[Row]:
+    """The rows plus their ``__all__`` sums per day, dimension and category."""
+    rows = list(rows)
+    sums: dict[tuple[dt.date, str, str], int] = defaultdict(int)
+    for day, _package, dimension, category, downloads in rows:
+        sums[(day, dimension, category)] += downloads
+    return rows + [(d, ALL_PACKAGES, dim, cat, n) for (d, dim, cat), n in sums.items()]
+
+
+RECENT_SQL = """
+INSERT INTO recent_downloads (package, period, downloads)
+SELECT package, p.period, coalesce(sum(downloads) FILTER (WHERE day > $1::date - p.days), 0)
+FROM daily_downloads
+CROSS JOIN (VALUES ('day', 1), ('week', 7), ('month', 30)) AS p(period, days)
+WHERE dimension = 'overall' AND category = 'without_mirrors' AND day > $1::date - 30 AND day <= $1::date
+GROUP BY package, p.period
+"""
+
+
+async def seed(db: asyncpg.Pool, rows: Iterable[Row], *, run_id: str = "seed") -> dt.date:
+    """Write ``rows`` (add ``__all__`` with :func:`with_all`) and every derived table; returns the last day."""
+    rows = list(rows)
+    days = sorted({r[0] for r in rows})
+    await ensure_partitions(db, days[0], days[-1])
+    await db.copy_records_to_table(
+        "daily_downloads", records=rows, columns=["day", "package", "dimension", "category", "downloads"]
+    )
+    packages = sorted({r[1] for r in rows if r[1] != ALL_PACKAGES})
+    await db.executemany(
+        "INSERT INTO package_index (package, first_day, last_day) VALUES ($1, $2, $3)",
+        [(p, min(r[0] for r in rows if r[1] == p), max(r[0] for r in rows if r[1] == p)) for p in packages],
+    )
+    await db.executemany(
+        "INSERT INTO ingest_days (day, run_id, source, packages, rows, downloads_with_mirrors) VALUES ($1, $2, 'seed', $3, $4, $5)",
+        [
+            (
+                d,
+                run_id,
+                len({r[1] for r in rows if r[0] == d and r[1] != ALL_PACKAGES}),
+                sum(1 for r in rows if r[0] == d),
+                sum(
+                    r[4]
+                    for r in rows
+                    if r[0] == d and r[2] == "overall" and r[3] == "with_mirrors" and r[1] != ALL_PACKAGES
+                ),
+            )
+            for d in days
+        ],
+    )
+    await db.execute(RECENT_SQL, days[-1])
+    return days[-1]
