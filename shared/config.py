@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Profile = Literal["local", "test", "production"]
@@ -47,3 +47,18 @@ class ServiceSettings(BaseSettings):
     @property
     def redis_prefix(self) -> str:
         return f"{self.namespace}:" if self.namespace else "pypistats:"
+
+
+#: The local/test default; the production profile refuses it.
+INSECURE_SESSION_SECRET = "insecure-local-session-secret-change-me"
+
+
+class SessionSettings(ServiceSettings):
+    """Fields of the services that read or write login sessions (auth writes, web reads)."""
+
+    session_secret: SecretStr = Field(
+        SecretStr(INSECURE_SESSION_SECRET),
+        description="Secret that signs session cookies and OAuth state (at least 32 random characters in production).",
+    )
+    session_ttl_seconds: int = Field(14 * 86400, ge=60, description="Lifetime of a login session.")
+    cookie_secure: bool = Field(False, description="Mark the session cookie Secure (HTTPS only).")
