@@ -1,19 +1,76 @@
 """Settings shared by every service, read from the environment with pydantic-settings.
 
-Owns the base settings class and the fields every service has (profile, logging, service URLs,
-namespace, retention). Each service subclasses :class:`ServiceSettings` in its own ``config.py``
-and builds it in ``main()``; nothing here reads the environment at import time. The table of every
-environment variable lives in ``docs/configuration.md`` and a test keeps it complete.
+Owns the base settings classes, the deployment profiles (``ENV`` = local | test | production) and
+their safety rules, secrets read from ``*_FILE`` variables, the ``python -m shared.config`` command
+(``check [--service NAME]`` and ``docs``) and the generated table of every environment variable in
+``docs/configuration.md``. Each service subclasses :class:`ServiceSettings` in its own ``config.py``,
+registers it as an entry point in the ``pypistats.settings`` group, and builds it in ``main()`` with
+:func:`load_settings`; nothing reads the environment at import time.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+import argparse
+import ipaddress
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 Profile = Literal["local", "test", "production"]
+ENTRY_POINT_GROUP = "pypistats.settings"
+EXIT_BAD_CONFIG = 2
+
+#: The local/test default; the production profile refuses it.
+INSECURE_SESSION_SECRET = "insecure-local-session-secret-change-me"
+MIN_SECRET_LENGTH = 32
+
+#: Variables read outside the settings classes (tests, the local stack), documented with the rest.
+OTHER_VARIABLES: dict[str, tuple[str, str]] = {
+    "TEST_DATABASE_URL": (
+        "tests",
+        "Admin DSN of a PostgreSQL for the test run (each run creates and drops its own database).",
+    ),
+    "TEST_REDIS_URL": ("tests", "Redis for the test run (keys are namespaced per test)."),
+    "TEST_NATS_URL": ("tests", "NATS with JetStream for the test run (streams are namespaced per test)."),
+    "PYPISTATS_TEST_SERVICES": (
+        "tests",
+        "`containers` to start servers with testcontainers when a Docker engine answers.",
+    ),
+    "XDG_RUNTIME_DIR": (
+        "embedded servers",
+        "Where the embedded PostgreSQL keeps its runtime files (set when missing).",
+    ),
+}
+
+
+class _FileSecretsSource(PydanticBaseSettingsSource):
+    """``<NAME>_FILE=/path`` reads the value of ``<NAME>`` from a file, as Kubernetes mounts secrets."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        path = os.environ.get(f"{field_name.upper()}_FILE")
+        if not path:
+            return None, field_name, False
+        try:
+            return Path(path).read_text().strip(), field_name, False
+        except OSError as exc:
+            raise ValueError(f"{field_name.upper()}_FILE: cannot read {path}: {exc.strerror}") from exc
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name, field in self.settings_cls.model_fields.items():
+            value, _, _ = self.get_field_value(field, name)
+            if value is not None:
+                values[name] = value
+        return values
 
 
 class ServiceSettings(BaseSettings):
@@ -26,17 +83,38 @@ class ServiceSettings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = Field(
         "auto", description="Log format; auto means JSON in production, console elsewhere."
     )
-    database_url: str = Field("postgresql://postgres@127.0.0.1:5432/pypistats", description="PostgreSQL DSN.")
-    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis URL.")
+    database_url: str = Field(
+        "postgresql://postgres@127.0.0.1:5432/pypistats",
+        description="PostgreSQL DSN (a password in it is redacted wherever it is shown).",
+    )
+    redis_url: str = Field(
+        "redis://127.0.0.1:6379/0", description="Redis URL (a password in it is redacted)."
+    )
     nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server URL(s), comma-separated.")
     namespace: str = Field(
         "",
+        pattern=r"^[A-Za-z0-9_-]*$",
         description="Prefix for NATS subjects/streams and Redis keys, to run several stacks on one server.",
     )
     retention_days: int = Field(
         180, ge=1, le=3660, description="Days of history kept after the last complete day."
     )
     ops_host: str = Field("0.0.0.0", description="Bind address of the HTTP/ops server.")
+    allow_loopback_services: bool = Field(
+        False,
+        description="Production only: allow DATABASE_URL/REDIS_URL/NATS_URL on loopback (one-box installs).",
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _FileSecretsSource(settings_cls), file_secret_settings)
 
     @property
     def json_logs(self) -> bool:
@@ -48,9 +126,43 @@ class ServiceSettings(BaseSettings):
     def redis_prefix(self) -> str:
         return f"{self.namespace}:" if self.namespace else "pypistats:"
 
+    def production_problems(self) -> list[str]:
+        """What makes this configuration unfit for ``ENV=production`` (one sentence each).
 
-#: The local/test default; the production profile refuses it.
-INSECURE_SESSION_SECRET = "insecure-local-session-secret-change-me"
+        Subclasses extend the list with their own rules.
+        """
+        problems: list[str] = []
+        for name in ("database_url", "redis_url", "nats_url"):
+            problem = _local_server_problem(getattr(self, name), self.allow_loopback_services)
+            if problem:
+                problems.append(f"{name.upper()} {problem}")
+        return problems
+
+
+def _local_server_problem(url: str, allow_loopback: bool) -> str | None:
+    """Why ``url`` points at an embedded (or, unless allowed, loopback) server, or None."""
+    for single in url.split(","):
+        parts = urlsplit(single.strip())
+        socket_dirs = parse_qs(parts.query).get("host", [])
+        if not parts.hostname and socket_dirs:
+            directory = socket_dirs[0]
+            if (
+                directory.startswith(tempfile.gettempdir())
+                or "/.run/" in directory
+                or "pgserver" in directory
+            ):
+                return "points at an embedded server (a socket in a temporary or .run folder)"
+            continue
+        host = parts.hostname or ""
+        if allow_loopback:
+            continue
+        try:
+            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        if loopback:
+            return "points at a loopback address (an embedded or local server); set ALLOW_LOOPBACK_SERVICES=true for a one-box install"
+    return None
 
 
 class SessionSettings(ServiceSettings):
@@ -61,4 +173,171 @@ class SessionSettings(ServiceSettings):
         description="Secret that signs session cookies and OAuth state (at least 32 random characters in production).",
     )
     session_ttl_seconds: int = Field(14 * 86400, ge=60, description="Lifetime of a login session.")
-    cookie_secure: bool = Field(False, description="Mark the session cookie Secure (HTTPS only).")
+    cookie_secure: bool = Field(
+        False, description="Mark the session cookie Secure (HTTPS only); defaults to true in production."
+    )
+
+    @model_validator(mode="after")
+    def _secure_cookies_in_production(self) -> SessionSettings:
+        if self.env == "production" and "cookie_secure" not in self.model_fields_set:
+            object.__setattr__(self, "cookie_secure", True)
+        return self
+
+    def production_problems(self) -> list[str]:
+        problems = super().production_problems()
+        secret = self.session_secret.get_secret_value()
+        if secret == INSECURE_SESSION_SECRET or not secret:
+            problems.append("SESSION_SECRET is missing (the built-in local default is not allowed)")
+        elif len(secret) < MIN_SECRET_LENGTH or len(set(secret)) < 10:
+            problems.append(f"SESSION_SECRET is weak (use at least {MIN_SECRET_LENGTH} random characters)")
+        if not self.cookie_secure:
+            problems.append("COOKIE_SECURE=false: session cookies must be Secure in production")
+        return problems
+
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+def load_settings(cls: type[S], argv_env: dict[str, str] | None = None) -> S:
+    """Build ``cls`` from the environment; on a bad value or an unsafe production profile, print one
+    clear line per problem to stderr and exit with code 2."""
+    try:
+        settings = cls(**(argv_env or {}))  # type: ignore[arg-type]
+    except (ValidationError, ValueError) as exc:
+        for line in _validation_lines(exc):
+            print(f"configuration error: {line}", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_CONFIG) from None
+    if settings.env == "production":
+        problems = settings.production_problems()
+        if problems:
+            for problem in problems:
+                print(f"configuration error: {problem}", file=sys.stderr)
+            raise SystemExit(EXIT_BAD_CONFIG)
+    return settings
+
+
+def _validation_lines(exc: Exception) -> list[str]:
+    if isinstance(exc, ValidationError):
+        return [
+            f"{'.'.join(str(p) for p in err['loc']).upper() or 'settings'}: {err['msg']}"
+            for err in exc.errors()
+        ]
+    return [str(exc)]
+
+
+def redacted(settings: ServiceSettings) -> dict[str, Any]:
+    """The effective configuration with every secret replaced by ``**********``."""
+    out: dict[str, Any] = {}
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr):
+            value = "**********" if value.get_secret_value() else ""
+        elif isinstance(value, str) and name.endswith("_url"):
+            value = ",".join(strip_password(u) for u in value.split(","))
+        out[name.upper()] = value
+    return out
+
+
+def strip_password(url: str) -> str:
+    """``url`` without its password, for log lines."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":**********@")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def registered_settings() -> dict[str, type[ServiceSettings]]:
+    """Every service's settings class, by service name (entry points, so shared imports no service)."""
+    found: dict[str, type[ServiceSettings]] = {}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        found[ep.name] = ep.load()
+    return dict(sorted(found.items()))
+
+
+def configuration_table(classes: dict[str, type[ServiceSettings]] | None = None) -> str:
+    """The Markdown of docs/configuration.md, generated from the settings classes."""
+    classes = registered_settings() if classes is None else classes
+    rows: dict[str, dict[str, Any]] = {}
+    for service, cls in classes.items():
+        for name, info in cls.model_fields.items():
+            var = name.upper()
+            row = rows.setdefault(var, {"services": [], "field": info, "cls": cls})
+            row["services"].append(service)
+    lines = [
+        "# Configuration",
+        "",
+        "Every environment variable, generated from the settings classes by `python -m shared.config docs`",
+        "(a test fails when this file is stale or when code reads a variable listed nowhere here).",
+        "Any variable `NAME` can instead be given as a file: `NAME_FILE=/path` (how Kubernetes mounts secrets).",
+        "`python -m shared.config check --service NAME` validates the environment of a service and prints the",
+        "effective configuration with secrets redacted. With `ENV=production` a service refuses to start",
+        "(exit code 2, one line per problem) when a secret is missing or weak, the fake GitHub would be used,",
+        "a URL points at an embedded or loopback server, or a proxy setting is missing.",
+        "",
+        "| variable | services | default (local, test) | default (production) | secret | description |",
+        "|---|---|---|---|---|---|",
+    ]
+    all_services = set(classes)
+    for var in sorted(rows):
+        row = rows[var]
+        field: FieldInfo = row["field"]
+        services = "all" if set(row["services"]) == all_services else ", ".join(row["services"])
+        secret = "yes" if field.annotation is SecretStr else "no"
+        local = _default_text(row["cls"], var.lower(), "local")
+        production = _default_text(row["cls"], var.lower(), "production")
+        description = (field.description or "").replace("|", "\\|")
+        lines.append(f"| `{var}` | {services} | {local} | {production} | {secret} | {description} |")
+    lines += ["", "## Outside the services", "", "| variable | used by | description |", "|---|---|---|"]
+    for var, (where, description) in sorted(OTHER_VARIABLES.items()):
+        lines.append(f"| `{var}` | {where} | {description} |")
+    return "\n".join(lines) + "\n"
+
+
+def _default_text(cls: type[ServiceSettings], name: str, profile: str) -> str:
+    field = cls.model_fields[name]
+    if field.annotation is SecretStr:
+        default = field.get_default(call_default_factory=True)
+        value = default.get_secret_value() if isinstance(default, SecretStr) else default
+        if name == "session_secret":
+            return "built-in insecure value" if profile != "production" else "required"
+        return f"`{value}`" if value else "(empty)"
+    value = field.get_default(call_default_factory=True)
+    if name == "cookie_secure":
+        value = profile == "production"
+    if name == "log_format":
+        return "`auto` (console)" if profile != "production" else "`auto` (JSON)"
+    if value in ("", None):
+        return "(empty)"
+    return f"`{value}`"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m shared.config")
+    sub = parser.add_subparsers(dest="command", required=True)
+    check = sub.add_parser("check", help="validate the environment and print the effective configuration")
+    check.add_argument("--service", help="service name (default: the settings common to all)")
+    sub.add_parser("docs", help="print docs/configuration.md")
+    args = parser.parse_args(argv)
+    if args.command == "docs":
+        sys.stdout.write(configuration_table())
+        return 0
+    classes = registered_settings()
+    if args.service and args.service not in classes:
+        print(
+            f"configuration error: unknown service {args.service!r} (known: {', '.join(classes)})",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_CONFIG
+    cls = classes[args.service] if args.service else ServiceSettings
+    settings = load_settings(cls)
+    for key, value in redacted(settings).items():
+        print(f"{key}={value}")
+    print(f"configuration ok ({args.service or 'common'}, profile {settings.env})", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    from shared.config import main as _main  # the importable module, not this __main__ copy
+
+    sys.exit(_main())
