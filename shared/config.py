@@ -102,7 +102,7 @@ class ServiceSettings(BaseSettings):
     ops_host: str = Field("0.0.0.0", description="Bind address of the HTTP/ops server.")
     allow_loopback_services: bool = Field(
         False,
-        description="Production only: allow DATABASE_URL/REDIS_URL/NATS_URL on loopback (one-box installs).",
+        description="Production only: allow DATABASE_URL/REDIS_URL/NATS_URL on loopback or a local socket (one-box installs).",
     )
 
     @classmethod
@@ -146,12 +146,12 @@ def _local_server_problem(url: str, allow_loopback: bool) -> str | None:
         socket_dirs = parse_qs(parts.query).get("host", [])
         if not parts.hostname and socket_dirs:
             directory = socket_dirs[0]
-            if (
-                directory.startswith(tempfile.gettempdir())
-                or "/.run/" in directory
-                or "pgserver" in directory
+            if "/.run/" in directory:
+                return "points at the embedded server of the local stack (a socket in .run/)"
+            if not allow_loopback and (
+                directory.startswith(tempfile.gettempdir()) or "pgserver" in directory
             ):
-                return "points at an embedded server (a socket in a temporary or .run folder)"
+                return "points at an embedded server (a socket in a temporary folder)"
             continue
         host = parts.hostname or ""
         if allow_loopback:
