@@ -1,0 +1,571 @@
+"""The OpenAPI 3.1 document of the JSON API.
+
+Owns the one description of every API route, parameter, response body and header. The api service
+serves it at ``/api/openapi.json`` (and a test checks that its routes and this document match both
+ways); the web service renders its ``/api`` documentation page from it, so summaries and
+descriptions are written as prose for people. It lives in ``shared`` because both services read it.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+PACKAGE_PATTERN = r"^(__all__|[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$"
+PERIODS = ["day", "week", "month"]
+OS_VALUES = ["Windows", "Linux", "Darwin", "other", "null"]
+
+
+def _any_case_pattern(words: list[str]) -> str:
+    """An ECMA-262 pattern matching any of ``words`` in any letter case (no inline flags there)."""
+    alternatives = ("".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in w) for w in words)
+    return "^(" + "|".join(alternatives) + ")$"
+
+
+#: (path, type name, summary, description, category parameter) of the four time-series endpoints.
+SERIES_ENDPOINTS: list[tuple[str, str, str, str, dict[str, Any] | None]] = [
+    (
+        "overall",
+        "overall_downloads",
+        "Daily downloads, with and without mirrors",
+        "Every day's downloads in two categories: `with_mirrors` counts every download, "
+        "`without_mirrors` leaves out downloads by PyPI mirroring tools (bandersnatch, devpi, "
+        "Artifactory, z3c.pypimirror) and by installers that did not say who they are.",
+        {
+            "name": "mirrors",
+            "in": "query",
+            "required": False,
+            "description": "`true` keeps only `with_mirrors`, `false` only `without_mirrors`; "
+            "leave it out for both categories.",
+            "schema": {"type": "string", "enum": ["true", "false"]},
+        },
+    ),
+    (
+        "python_major",
+        "python_major_downloads",
+        "Daily downloads by Python major version",
+        "Downloads per day by the major version of the Python interpreter that asked for the file "
+        "(`2`, `3`), and `null` when the installer did not report one.",
+        {
+            "name": "version",
+            "in": "query",
+            "required": False,
+            "description": "Keep one major version, e.g. `3`, or `null` for unreported versions.",
+            "schema": {"type": "string", "pattern": r"^([0-9]{1,3}|null)$"},
+            "example": "3",
+        },
+    ),
+    (
+        "python_minor",
+        "python_minor_downloads",
+        "Daily downloads by Python minor version",
+        "Downloads per day by the minor version of the Python interpreter (`2.7`, `3.12`, ...), "
+        "and `null` when the installer did not report one.",
+        {
+            "name": "version",
+            "in": "query",
+            "required": False,
+            "description": "Keep one minor version, e.g. `3.12`, or `null` for unreported versions.",
+            "schema": {"type": "string", "pattern": r"^([0-9]{1,3}\.[0-9]{1,3}|null)$"},
+            "example": "3.12",
+        },
+    ),
+    (
+        "system",
+        "system_downloads",
+        "Daily downloads by operating system",
+        "Downloads per day by the operating system of the downloading machine: `Darwin`, `Linux`, "
+        "`Windows`, `other` for any other reported system, and `null` when none was reported.",
+        {
+            "name": "os",
+            "in": "query",
+            "required": False,
+            "description": "Keep one operating system (any letter case): "
+            "`Windows`, `Linux`, `Darwin`, `other` or `null`.",
+            "schema": {"type": "string", "pattern": _any_case_pattern(OS_VALUES)},
+            "example": "Linux",
+        },
+    ),
+]
+
+
+def _header(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "schema": schema}
+
+
+HEADERS: dict[str, Any] = {
+    "AccessControlAllowOrigin": _header(
+        "Always `*`: any web page may call the API.", {"type": "string", "const": "*"}
+    ),
+    "CacheControl": _header(
+        "`public, max-age=N`, where N is the number of seconds until the next daily update is expected.",
+        {"type": "string"},
+    ),
+    "ETag": _header(
+        "A tag of the body; send it back in `If-None-Match` to get a `304` while it is unchanged.",
+        {"type": "string"},
+    ),
+    "RateLimitLimit": _header(
+        "Requests allowed per window for this client address.", {"type": "integer", "minimum": 0}
+    ),
+    "RateLimitRemaining": _header("Requests left in the current window.", {"type": "integer", "minimum": 0}),
+    "RateLimitReset": _header(
+        "Seconds until the current window ends and the count starts again.",
+        {"type": "integer", "minimum": 0},
+    ),
+    "RetryAfter": _header("Seconds to wait before trying again.", {"type": "integer", "minimum": 0}),
+}
+
+_RATE_HEADERS = {
+    "Access-Control-Allow-Origin": {"$ref": "#/components/headers/AccessControlAllowOrigin"},
+    "RateLimit-Limit": {"$ref": "#/components/headers/RateLimitLimit"},
+    "RateLimit-Remaining": {"$ref": "#/components/headers/RateLimitRemaining"},
+    "RateLimit-Reset": {"$ref": "#/components/headers/RateLimitReset"},
+}
+_CACHE_HEADERS = {
+    **_RATE_HEADERS,
+    "Cache-Control": {"$ref": "#/components/headers/CacheControl"},
+    "ETag": {"$ref": "#/components/headers/ETag"},
+}
+
+
+def _error_schema() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["error"],
+        "additionalProperties": False,
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["status", "message"],
+                "additionalProperties": False,
+                "properties": {
+                    "status": {"type": "integer", "description": "The HTTP status code again."},
+                    "message": {"type": "string", "description": "What went wrong, for people."},
+                    "parameter": {
+                        "type": "string",
+                        "description": "The parameter whose value was refused, when one was.",
+                    },
+                },
+            }
+        },
+    }
+
+
+def _downloads() -> dict[str, Any]:
+    return {"type": "integer", "minimum": 0}
+
+
+def _schemas() -> dict[str, Any]:
+    series_row = {
+        "type": "object",
+        "required": ["category", "date", "downloads"],
+        "additionalProperties": False,
+        "properties": {
+            "category": {"type": "string"},
+            "date": {"type": "string", "format": "date"},
+            "downloads": {"type": "integer", "minimum": 1},
+        },
+    }
+    recent_data = {
+        "type": "object",
+        "additionalProperties": False,
+        "minProperties": 1,
+        "properties": {f"last_{p}": _downloads() for p in PERIODS},
+    }
+    schemas: dict[str, Any] = {
+        "Error": _error_schema(),
+        "SeriesRow": series_row,
+        "RecentResponse": _envelope("recent_downloads", {"$ref": "#/components/schemas/RecentData"}),
+        "RecentData": recent_data,
+        "TopResponse": {
+            "type": "object",
+            "required": ["data", "limit", "period", "type"],
+            "additionalProperties": False,
+            "properties": {
+                "data": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["downloads", "package", "rank"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "downloads": _downloads(),
+                            "package": {"type": "string"},
+                            "rank": {"type": "integer", "minimum": 1},
+                        },
+                    },
+                },
+                "limit": {"type": "integer", "minimum": 1, "maximum": 100},
+                "period": {"type": "string", "enum": PERIODS},
+                "type": {"const": "top_packages"},
+            },
+        },
+        "StatusResponse": {
+            "type": "object",
+            "required": ["data", "type"],
+            "additionalProperties": False,
+            "properties": {
+                "type": {"const": "status"},
+                "data": {
+                    "type": "object",
+                    "required": ["last_complete_day", "last_run", "packages"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "last_complete_day": {"type": ["string", "null"], "format": "date"},
+                        "packages": {"type": "integer", "minimum": 0},
+                        "last_run": {
+                            "oneOf": [
+                                {"type": "null"},
+                                {
+                                    "type": "object",
+                                    "required": [
+                                        "completed_at",
+                                        "day",
+                                        "packages",
+                                        "rows",
+                                        "run_id",
+                                        "source",
+                                    ],
+                                    "additionalProperties": False,
+                                    "properties": {
+                                        "completed_at": {"type": "string", "format": "date-time"},
+                                        "day": {"type": "string", "format": "date"},
+                                        "packages": {"type": "integer", "minimum": 0},
+                                        "rows": {"type": "integer", "minimum": 0},
+                                        "run_id": {"type": "string"},
+                                        "source": {"type": "string"},
+                                    },
+                                },
+                            ]
+                        },
+                    },
+                },
+            },
+        },
+        "ShieldsEndpoint": {
+            "type": "object",
+            "required": ["color", "label", "message", "schemaVersion"],
+            "additionalProperties": False,
+            "properties": {
+                "schemaVersion": {"const": 1},
+                "label": {"type": "string"},
+                "message": {"type": "string"},
+                "color": {"type": "string"},
+            },
+        },
+    }
+    for _path, type_name, _s, _d, _p in SERIES_ENDPOINTS:
+        schemas[_schema_name(type_name)] = _envelope(
+            type_name, {"type": "array", "items": {"$ref": "#/components/schemas/SeriesRow"}}
+        )
+    return schemas
+
+
+def _schema_name(type_name: str) -> str:
+    return "".join(part.title() for part in type_name.split("_")) + "Response"
+
+
+def _envelope(type_name: str, data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["data", "package", "type"],
+        "additionalProperties": False,
+        "properties": {
+            "data": data,
+            "package": {"type": "string", "description": "The normalised (PEP 503) package name."},
+            "type": {"const": type_name},
+        },
+    }
+
+
+def _json(description: str, schema_ref: str, headers: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "description": description,
+        "headers": headers,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_ref}"}}},
+    }
+
+
+def _error(description: str, extra_headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    return _json(description, "Error", {**_RATE_HEADERS, **(extra_headers or {})})
+
+
+def _standard_responses(*, package: bool) -> dict[str, Any]:
+    responses: dict[str, Any] = {
+        "304": {
+            "description": "Not modified: the `ETag` sent in `If-None-Match` still matches.",
+            "headers": _CACHE_HEADERS,
+        },
+        "400": _error("A parameter has a value that is not allowed; `parameter` names it."),
+        "429": _error(
+            "Too many requests from this address in the current window.",
+            {"Retry-After": {"$ref": "#/components/headers/RetryAfter"}},
+        ),
+    }
+    if package:
+        responses["404"] = _error("No such package: it was never downloaded in the retained window.")
+    return responses
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/parameters/{name}"}
+
+
+def _parameters() -> dict[str, Any]:
+    return {
+        "package": {
+            "name": "package",
+            "in": "path",
+            "required": True,
+            "description": "The project name as on PyPI, in any spelling: it is normalised "
+            "(PEP 503: lower case, runs of `-`, `_` and `.` become `-`). `__all__` is every package summed.",
+            "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": PACKAGE_PATTERN},
+            "example": "requests",
+        },
+        "start_date": {
+            "name": "start_date",
+            "in": "query",
+            "required": False,
+            "description": "Only days on or after this date (`YYYY-MM-DD`).",
+            "schema": {"type": "string", "format": "date"},
+        },
+        "end_date": {
+            "name": "end_date",
+            "in": "query",
+            "required": False,
+            "description": "Only days on or before this date (`YYYY-MM-DD`); not before `start_date`.",
+            "schema": {"type": "string", "format": "date"},
+        },
+        "period": {
+            "name": "period",
+            "in": "query",
+            "required": False,
+            "description": "`day` is the last complete day, `week` its last 7 days, `month` its last 30 days.",
+            "schema": {"type": "string", "enum": PERIODS},
+        },
+    }
+
+
+def _series_operation(path: str, type_name: str, summary: str, description: str, param: Any) -> Any:
+    params = [_ref("package")] + ([param] if param else []) + [_ref("start_date"), _ref("end_date")]
+    return {
+        "get": {
+            "operationId": f"get_{path}",
+            "tags": ["packages"],
+            "summary": summary,
+            "description": description
+            + " Rows are ordered by category, then date; days without downloads have no row.",
+            "parameters": params,
+            "responses": {
+                "200": _json("The time series.", _schema_name(type_name), _CACHE_HEADERS),
+                **_standard_responses(package=True),
+            },
+        }
+    }
+
+
+def _paths() -> dict[str, Any]:
+    paths: dict[str, Any] = {
+        "/api/packages/{package}/recent": {
+            "get": {
+                "operationId": "get_recent",
+                "tags": ["packages"],
+                "summary": "Recent downloads: last day, week and month",
+                "description": "Downloads without mirrors over the last complete day, the 7 days and the "
+                "30 days ending with it. With `period`, only that one total is returned. A known "
+                "package without downloads in the period gives `0`.",
+                "parameters": [_ref("package"), _ref("period")],
+                "responses": {
+                    "200": _json("The totals.", "RecentResponse", _CACHE_HEADERS),
+                    **_standard_responses(package=True),
+                },
+            }
+        }
+    }
+    for path, type_name, summary, description, param in SERIES_ENDPOINTS:
+        paths[f"/api/packages/{{package}}/{path}"] = _series_operation(
+            path, type_name, summary, description, param
+        )
+    month_param = {
+        **_parameters()["period"],
+        "description": "Downloads of the last `day`, `week` or `month` (the default).",
+    }
+    paths["/api/packages/{package}/badge.svg"] = {
+        "get": {
+            "operationId": "get_badge",
+            "tags": ["badges"],
+            "summary": "An SVG badge of recent downloads",
+            "description": "A small SVG image such as `downloads | 1.2k/month`, to put in a README. "
+            "`period` defaults to `month`.",
+            "parameters": [_ref("package"), month_param],
+            "responses": {
+                "200": {
+                    "description": "The badge.",
+                    "headers": _CACHE_HEADERS,
+                    "content": {"image/svg+xml": {"schema": {"type": "string"}}},
+                },
+                **_standard_responses(package=True),
+            },
+        }
+    }
+    paths["/api/packages/{package}/shields.json"] = {
+        "get": {
+            "operationId": "get_shields",
+            "tags": ["badges"],
+            "summary": "A shields.io endpoint badge",
+            "description": "The JSON document shields.io's endpoint badge reads "
+            "(`https://img.shields.io/endpoint?url=...`). `period` defaults to `month`.",
+            "parameters": [_ref("package"), month_param],
+            "responses": {
+                "200": _json("The badge document.", "ShieldsEndpoint", _CACHE_HEADERS),
+                **_standard_responses(package=True),
+            },
+        }
+    }
+    paths["/api/top"] = {
+        "get": {
+            "operationId": "get_top",
+            "tags": ["site"],
+            "summary": "Most downloaded packages",
+            "description": "Packages ranked by downloads without mirrors over the period "
+            "(`__all__` excluded).",
+            "parameters": [
+                _ref("period"),
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "required": False,
+                    "description": "How many packages, 1 to 100 (default 20).",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 100},
+                },
+            ],
+            "responses": {
+                "200": _json("The ranking.", "TopResponse", _CACHE_HEADERS),
+                **_standard_responses(package=False),
+            },
+        }
+    }
+    paths["/api/status"] = {
+        "get": {
+            "operationId": "get_status",
+            "tags": ["site"],
+            "summary": "Freshness of the data",
+            "description": "The last complete day, the number of packages and the last ingest run that completed.",
+            "responses": {
+                "200": _json("The status.", "StatusResponse", _CACHE_HEADERS),
+                **_standard_responses(package=False),
+            },
+        }
+    }
+    paths["/api/openapi.json"] = {
+        "get": {
+            "operationId": "get_openapi",
+            "tags": ["site"],
+            "summary": "This document",
+            "description": "The OpenAPI 3.1 description of the API.",
+            "responses": {
+                "200": {
+                    "description": "The document.",
+                    "headers": _CACHE_HEADERS,
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                },
+                **_standard_responses(package=False),
+            },
+        }
+    }
+    paths.update(_ops_paths())
+    return paths
+
+
+def _ops_paths() -> dict[str, Any]:
+    status_body = {
+        "type": "object",
+        "required": ["status"],
+        "properties": {
+            "status": {"type": "string"},
+            "checks": {"type": "object", "additionalProperties": {"type": "string"}},
+        },
+    }
+    return {
+        "/health": {
+            "get": {
+                "operationId": "get_health",
+                "tags": ["operations"],
+                "summary": "Liveness",
+                "description": "Answers while the process is up. Not rate limited.",
+                "responses": {
+                    "200": {
+                        "description": "Up.",
+                        "content": {"application/json": {"schema": status_body}},
+                    }
+                },
+            }
+        },
+        "/ready": {
+            "get": {
+                "operationId": "get_ready",
+                "tags": ["operations"],
+                "summary": "Readiness",
+                "description": "Ready when the database answers. Redis is reported in `checks` but "
+                "does not make the service unready: without it the API answers from the database. "
+                "Not rate limited.",
+                "responses": {
+                    "200": {
+                        "description": "Ready.",
+                        "content": {"application/json": {"schema": status_body}},
+                    },
+                    "503": {
+                        "description": "The database does not answer.",
+                        "content": {"application/json": {"schema": status_body}},
+                    },
+                },
+            }
+        },
+        "/metrics": {
+            "get": {
+                "operationId": "get_metrics",
+                "tags": ["operations"],
+                "summary": "Prometheus metrics",
+                "description": "Metrics in the Prometheus text format. Not rate limited.",
+                "responses": {
+                    "200": {
+                        "description": "The metrics.",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        },
+    }
+
+
+def openapi_document(server_url: str = "/") -> dict[str, Any]:
+    """The full OpenAPI 3.1 document; ``server_url`` is the base the paths are relative to."""
+    return copy.deepcopy(
+        {
+            "openapi": "3.1.0",
+            "info": {
+                "title": "PyPI download statistics API",
+                "version": "1.0.0",
+                "summary": "Daily download counts of PyPI packages, compatible with pypistats.org.",
+                "description": "Read-only JSON API over PyPI's public download logs. The five "
+                "`/api/packages/...` endpoints `recent`, `overall`, `python_major`, `python_minor` "
+                "and `system` answer exactly like pypistats.org, so the `pypistats` command-line "
+                "client works unchanged. Every answer carries `Access-Control-Allow-Origin: *` and "
+                "rate-limit headers; successful answers carry `Cache-Control` (until the next daily "
+                "update) and an `ETag`. Errors are JSON: "
+                '`{"error": {"status": 400, "message": "...", "parameter": "period"}}`. Data is '
+                "updated once a day, shortly after 01:00 UTC, and kept for 180 days by default.",
+                "license": {"name": "MIT", "identifier": "MIT"},
+            },
+            "servers": [{"url": server_url}],
+            "tags": [
+                {"name": "packages", "description": "Download statistics of one package."},
+                {"name": "badges", "description": "Badges for READMEs."},
+                {"name": "site", "description": "Rankings, freshness and this document."},
+                {"name": "operations", "description": "Health, readiness and metrics for operators."},
+            ],
+            "paths": _paths(),
+            "components": {"schemas": _schemas(), "parameters": _parameters(), "headers": HEADERS},
+        }
+    )

@@ -1,0 +1,72 @@
+"""The OpenAPI document: valid OpenAPI 3.1, valid JSON Schemas, every reference resolvable."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import jsonschema
+from schemathesis.specs.openapi.definitions import OPENAPI_31
+
+from shared.openapi import openapi_document
+
+
+def _walk(node: Any) -> list[Any]:
+    found = [node]
+    if isinstance(node, dict):
+        for value in node.values():
+            found.extend(_walk(value))
+    elif isinstance(node, list):
+        for value in node:
+            found.extend(_walk(value))
+    return found
+
+
+def test_document_is_valid_openapi_31() -> None:
+    doc = openapi_document("http://example.test/")
+    jsonschema.Draft202012Validator(OPENAPI_31).validate(doc)
+    assert doc["openapi"] == "3.1.0"
+    assert doc["servers"] == [{"url": "http://example.test/"}]
+    json.dumps(doc)  # serialisable as served
+
+
+def test_every_reference_resolves_and_every_schema_is_valid() -> None:
+    doc = openapi_document()
+    for node in _walk(doc):
+        if isinstance(node, dict) and isinstance(node.get("$ref"), str):
+            target: Any = doc
+            for part in node["$ref"].removeprefix("#/").split("/"):
+                target = target[part]
+            assert target, node["$ref"]
+    for name, schema in doc["components"]["schemas"].items():
+        jsonschema.Draft202012Validator.check_schema(schema), name
+    for node in _walk(doc):
+        if isinstance(node, dict) and isinstance(node.get("pattern"), str):
+            re.compile(node["pattern"])
+
+
+def test_every_operation_documents_its_answers() -> None:
+    doc = openapi_document()
+    operation_ids = set()
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            assert method == "get"
+            assert op["summary"] and op["description"], path
+            operation_ids.add(op["operationId"])
+            if path.startswith("/api/"):
+                assert {"200", "304", "400", "429"} <= set(op["responses"]), path
+                assert "Retry-After" in op["responses"]["429"]["headers"]
+            if "{package}" in path:
+                assert "404" in op["responses"], path
+    assert len(operation_ids) == sum(len(item) for item in doc["paths"].values())
+
+
+def test_documented_patterns_accept_what_the_api_accepts() -> None:
+    params = openapi_document()["components"]["parameters"]
+    package = re.compile(params["package"]["schema"]["pattern"])
+    assert package.match("__all__") and package.match("Django") and package.match("zope.interface")
+    assert not package.match("../etc") and not package.match("a b") and not package.match("-a")
+    system = openapi_document()["paths"]["/api/packages/{package}/system"]["get"]["parameters"][1]
+    os_pattern = re.compile(system["schema"]["pattern"])
+    assert os_pattern.match("wInDoWs") and os_pattern.match("NULL") and not os_pattern.match("BeOS")
