@@ -1,0 +1,339 @@
+"""Publishing one day from a source to JetStream: package-days, then the day manifest.
+
+Owns the producer side of contracts.md section 3. Every valid package-day becomes one
+``PackageDay`` on ``downloads.daily.v1.<day>`` with ``Nats-Msg-Id: <day>/<package>/<run_id>``;
+after every one of them is acknowledged by the stream, the ``DayManifest`` goes to
+``downloads.manifest.v1.<day>``. Publishes are pipelined (up to ``max_in_flight`` unacknowledged
+at once, through ``publish_async`` futures), and a publish that times out or fails on a disconnect
+is sent again with backoff under the same message id, so the stream's duplicate window stores it
+once. An interrupted run can simply be run again: the new run id gives a fresh set of messages and
+the aggregator replaces each package-day, so nothing is counted twice.
+
+Validation happens here, before anything is sent: a package-day with a bad name, a negative or
+non-integer count, an unknown dimension or category, or too many categories is counted (metric
+label ``reason``), logged and skipped, never published. Consecutive spellings of one normalised
+package (``Foo_Bar`` then ``foo.bar``) are merged into one package-day; a package that comes back
+after another package was in between cannot be merged any more and is skipped as ``duplicate``
+(the SQL sources group by the normalised name, so only a faulty source does that).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from nats.errors import ConnectionClosedError, OutboundBufferLimitError
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
+from nats.js.api import PubAck
+from nats.js.errors import APIError, NoStreamResponseError
+from pydantic import ValidationError
+
+from shared.events import (
+    DIMENSIONS,
+    MAX_EVENT_BYTES,
+    Counts,
+    DayManifest,
+    PackageDay,
+    Subjects,
+    valid_category,
+)
+from shared.logging import get_logger
+from shared.packages import InvalidPackageName, validate
+
+from .metrics import IngestMetrics
+from .sources.base import RawCounts, Source
+
+log = get_logger(__name__)
+
+DEFAULT_MAX_IN_FLIGHT = 1024
+ACK_TIMEOUT_S = 10.0
+#: Backoff between attempts of one message: 0.1 s doubling up to 5 s.
+BACKOFF_START_S = 0.1
+BACKOFF_MAX_S = 5.0
+#: How long one message may keep failing before the run gives up (a NATS restart takes seconds).
+RETRY_DEADLINE_S = 300.0
+
+Progress = Callable[[int], object]
+
+#: Errors after which the same message is sent again (never a validation error).
+RETRYABLE: tuple[type[Exception], ...] = (
+    asyncio.TimeoutError,
+    NatsTimeoutError,
+    NoStreamResponseError,
+    ConnectionClosedError,
+    OutboundBufferLimitError,
+    ConnectionError,
+)
+
+RETRYABLE_OR_API: tuple[type[Exception], ...] = (*RETRYABLE, APIError)
+
+
+class PublishError(RuntimeError):
+    """A message could not be stored within the retry deadline."""
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    day: dt.date
+    source: str
+    packages: int = 0
+    rows: int = 0
+    skipped: int = 0
+    downloads_with_mirrors: int = 0
+    retries: int = 0
+    resent: int = 0
+    duplicates: int = 0
+    seconds: float = 0.0
+    skipped_by_reason: dict[str, int] = field(default_factory=dict)
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+class InvalidPackageDay(ValueError):
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+def build_package_day(day: dt.date, package: str, counts: RawCounts, run_id: str, source: str) -> PackageDay:
+    """Validate one package-day (normalised name already known) or raise :class:`InvalidPackageDay`."""
+    clean: dict[str, dict[str, int]] = {}
+    for dimension, values in counts.items():
+        if dimension not in DIMENSIONS:
+            raise InvalidPackageDay("unknown_category", f"unknown dimension {dimension!r}")
+        kept: dict[str, int] = {}
+        for category, downloads in values.items():
+            if not isinstance(category, str) or not valid_category(dimension, category):
+                raise InvalidPackageDay("unknown_category", f"{dimension}: unknown category {category!r}")
+            if not isinstance(downloads, int) or isinstance(downloads, bool):
+                raise InvalidPackageDay(
+                    "bad_count", f"{dimension}/{category}: count {downloads!r} is not an integer"
+                )
+            if downloads < 0:
+                raise InvalidPackageDay(
+                    "negative_count", f"{dimension}/{category}: negative count {downloads}"
+                )
+            if downloads:
+                kept[category] = downloads
+        if kept:
+            clean[dimension] = kept
+    if not clean:
+        raise InvalidPackageDay("empty", "no downloads in any category")
+    try:
+        event = PackageDay(day=day, package=package, counts=Counts(**clean), run_id=run_id, source=source)
+    except ValidationError as exc:
+        raise InvalidPackageDay("invalid", str(exc.errors()[0].get("msg", exc))) from exc
+    return event
+
+
+def merge_counts(into: RawCounts, more: RawCounts) -> None:
+    """Add ``more`` to ``into`` (two spellings of one package on one day)."""
+    for dimension, values in more.items():
+        target = into.setdefault(dimension, {})
+        for category, downloads in values.items():
+            target[category] = target.get(category, 0) + downloads
+
+
+@dataclass
+class _Pending:
+    subject: str
+    payload: bytes
+    msg_id: str
+    future: asyncio.Future[PubAck] | None
+    sent_at: float
+
+
+class _Pipeline:
+    """A window of unacknowledged publishes; the oldest is awaited when the window is full."""
+
+    def __init__(
+        self, js: JetStreamContext, max_in_flight: int, metrics: IngestMetrics | None, result: RunResult
+    ) -> None:
+        self.js = js
+        self.max_in_flight = max(1, max_in_flight)
+        self.metrics = metrics
+        self.result = result
+        self.window: deque[_Pending] = deque()
+
+    async def send(self, subject: str, payload: bytes, msg_id: str) -> None:
+        while len(self.window) >= self.max_in_flight:
+            await self._settle(self.window.popleft())
+        started = time.perf_counter()
+        try:
+            future = await self.js.publish_async(subject, payload, headers={"Nats-Msg-Id": msg_id})
+        except RETRYABLE as exc:
+            log.warning("publish failed, retrying", msg_id=msg_id, error=type(exc).__name__)
+            self.result.resent += 1
+            future = None
+        self.window.append(_Pending(subject, payload, msg_id, future, started))
+
+    async def drain(self) -> None:
+        while self.window:
+            await self._settle(self.window.popleft())
+
+    def cancel(self) -> None:
+        for pending in self.window:
+            if pending.future is not None and not pending.future.done():
+                pending.future.cancel()
+        self.window.clear()
+
+    async def _settle(self, pending: _Pending) -> None:
+        if pending.future is not None:
+            remaining = ACK_TIMEOUT_S - (time.perf_counter() - pending.sent_at)
+            try:
+                ack = await asyncio.wait_for(pending.future, max(remaining, 0.001))
+            except RETRYABLE_OR_API as exc:
+                log.warning(
+                    "publish not acknowledged, retrying", msg_id=pending.msg_id, error=type(exc).__name__
+                )
+                self.result.resent += 1
+            else:
+                self._acked(ack, pending.sent_at)
+                return
+        ack = await publish_with_retry(self.js, pending.subject, pending.payload, pending.msg_id, self.result)
+        self._acked(ack, pending.sent_at)
+
+    def _acked(self, ack: PubAck, sent_at: float) -> None:
+        if ack.duplicate:
+            self.result.duplicates += 1
+        if self.metrics is not None:
+            self.metrics.publish_latency.observe(time.perf_counter() - sent_at)
+
+
+async def publish_with_retry(
+    js: JetStreamContext,
+    subject: str,
+    payload: bytes,
+    msg_id: str,
+    result: RunResult | None = None,
+    *,
+    deadline_s: float = RETRY_DEADLINE_S,
+    timeout_s: float = ACK_TIMEOUT_S,
+) -> PubAck:
+    """Publish and wait for the ack, retrying with backoff under the same ``Nats-Msg-Id``."""
+    delay = BACKOFF_START_S
+    give_up = time.monotonic() + deadline_s
+    while True:
+        try:
+            return await js.publish(subject, payload, timeout=timeout_s, headers={"Nats-Msg-Id": msg_id})
+        except RETRYABLE as exc:
+            error = type(exc).__name__
+        except APIError as exc:
+            if exc.code is not None and 400 <= exc.code < 500:
+                raise  # the stream refused the message itself (too large, wrong subject): no retry helps
+            error = f"APIError {exc.code}"
+        if time.monotonic() + delay > give_up:
+            raise PublishError(f"{msg_id}: not stored after {deadline_s:.0f}s (last error {error})")
+        if result is not None:
+            result.retries += 1
+        log.warning("publish retry", msg_id=msg_id, error=error, backoff_s=round(delay, 3))
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, BACKOFF_MAX_S)
+
+
+async def publish_day(
+    js: JetStreamContext,
+    subjects: Subjects,
+    source: Source,
+    day: dt.date,
+    *,
+    run_id: str | None = None,
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+    progress: Progress | None = None,
+    metrics: IngestMetrics | None = None,
+) -> RunResult:
+    """Publish every package-day of ``day`` from ``source``, then the day's manifest."""
+    started = time.perf_counter()
+    result = RunResult(run_id=run_id or new_run_id(), day=day, source=source.name)
+    subject = subjects.daily(day)
+    pipeline = _Pipeline(js, max_in_flight, metrics, result)
+    published: set[str] = set()
+    current: tuple[str, RawCounts] | None = None  # the package being merged, not yet sent
+    log.info("ingest run started", day=day.isoformat(), run_id=result.run_id, source=source.name)
+
+    async def flush(package: str, counts: RawCounts) -> None:
+        try:
+            event = build_package_day(day, package, counts, result.run_id, source.name)
+            payload = event.to_bytes()
+            if len(payload) > MAX_EVENT_BYTES:
+                raise InvalidPackageDay("too_large", f"{len(payload)} bytes")
+        except InvalidPackageDay as exc:
+            _skip(result, metrics, exc.reason, package=package, detail=str(exc))
+            return
+        published.add(package)
+        result.packages += 1
+        result.rows += len(event.counts.rows())
+        result.downloads_with_mirrors += event.counts.overall.get("with_mirrors", 0)
+        await pipeline.send(subject, payload, event.msg_id)
+        if metrics is not None:
+            metrics.published.inc()
+        if progress is not None:
+            progress(1)
+
+    try:
+        async for raw, counts in source.iter_day(day):
+            if metrics is not None:
+                metrics.rows_read.inc()
+            try:
+                package = validate(raw) if isinstance(raw, str) else validate(str(raw))
+            except InvalidPackageName as exc:
+                _skip(result, metrics, "bad_name", package=str(raw)[:80], detail=str(exc))
+                continue
+            if current is not None and current[0] == package:
+                merge_counts(current[1], counts)
+                continue
+            if package in published:
+                _skip(result, metrics, "duplicate", package=package, detail="package came back after others")
+                continue
+            if current is not None:
+                await flush(*current)
+            current = (
+                package,
+                {d: dict(v) for d, v in counts.items()} if isinstance(counts, dict) else counts,
+            )
+        if current is not None:
+            await flush(*current)
+        await pipeline.drain()
+        manifest = DayManifest(
+            day=day,
+            run_id=result.run_id,
+            packages=result.packages,
+            rows=result.rows,
+            downloads_with_mirrors=result.downloads_with_mirrors,
+            source=source.name,
+        )
+        await publish_with_retry(js, subjects.manifest(day), manifest.to_bytes(), manifest.msg_id, result)
+    finally:
+        pipeline.cancel()
+        result.seconds = time.perf_counter() - started
+    log.info(
+        "ingest run published",
+        day=day.isoformat(),
+        run_id=result.run_id,
+        packages=result.packages,
+        rows=result.rows,
+        skipped=result.skipped,
+        retries=result.retries,
+        seconds=round(result.seconds, 3),
+    )
+    return result
+
+
+def _skip(result: RunResult, metrics: IngestMetrics | None, reason: str, **fields: Any) -> None:
+    if reason == "empty":  # nothing to store: not an error, not counted as skipped
+        return
+    result.skipped += 1
+    result.skipped_by_reason[reason] = result.skipped_by_reason.get(reason, 0) + 1
+    if metrics is not None:
+        metrics.skipped.labels(reason).inc()
+    log.warning("package-day skipped", reason=reason, **fields)

@@ -1,0 +1,204 @@
+"""The synthetic source: a deterministic, realistic day of PyPI downloads without BigQuery.
+
+Owns the generator used by the one-command demo, the tests and the benchmarks. For a given
+``(seed, day)`` it always yields the same package-days, and it can say exactly what it produced
+(:meth:`SyntheticSource.expected_rows`, :meth:`SyntheticSource.expected_totals`).
+
+What makes it realistic: a heavy-tailed popularity over N packages (a flattened power law, from
+~20M downloads a day for the top package to a handful for the tail, with tail packages missing on
+some days), raw names that need PEP 503 normalisation (upper case, ``_`` and ``.`` separators),
+a weekday/weekend rhythm, a Python minor mix that drifts towards newer versions over time, an OS
+mix with ``other`` and ``null``, and a share of mirror / NULL-installer downloads that only
+``with_mirrors`` counts. Names are built so that no two raw names normalise to the same package.
+
+Pure Python, one :class:`random.Random` stream per day, consumed in package order; a
+200k-package day takes a few seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import math
+import random
+from collections.abc import AsyncIterator, Iterator
+
+from shared.packages import normalize
+
+from .base import RawCounts
+
+_CONSONANTS = "bdfgklmnprstvz"
+_VOWELS = "aeiou"
+_SYLLABLES = [c + v for c in _CONSONANTS for v in _VOWELS]
+# Neither list contains a word made only of the syllables above, so the three name shapes
+# (code, prefix-code, code-suffix) can never produce the same normalised name twice.
+_PREFIXES = ("py", "django", "flask", "pytest", "types", "azure", "sphinx", "jupyter", "google-cloud", "aws")
+_SUFFIXES = ("utils", "client", "sdk", "plugin", "lib", "core", "cli", "tools", "async", "api")
+
+_MINORS = ("3.13", "3.12", "3.11", "3.10", "3.9", "3.8", "3.7", "3.6", "2.7", "null")
+_MAJOR_OF = {m: ("null" if m == "null" else m.split(".", 1)[0]) for m in _MINORS}
+# Python minor weight templates (newest first); a package keeps its template for life.
+_MINOR_TEMPLATES = (
+    (6.0, 22.0, 24.0, 16.0, 12.0, 6.0, 3.0, 1.0, 1.0, 9.0),  # mainstream
+    (2.0, 12.0, 20.0, 20.0, 18.0, 12.0, 6.0, 2.0, 2.0, 6.0),  # conservative
+    (14.0, 34.0, 24.0, 10.0, 4.0, 2.0, 0.5, 0.2, 0.3, 11.0),  # modern
+    (0.5, 3.0, 6.0, 10.0, 12.0, 14.0, 14.0, 8.0, 28.0, 4.5),  # legacy
+)
+_SYSTEMS = ("Linux", "Windows", "Darwin", "other", "null")
+_SYSTEM_TEMPLATES = (
+    (70.0, 11.0, 8.0, 1.0, 10.0),
+    (55.0, 25.0, 12.0, 0.5, 7.5),
+    (82.0, 4.0, 5.0, 2.0, 7.0),
+)
+_WEEKDAY_FACTOR = (1.0, 1.02, 1.03, 1.0, 0.94, 0.7, 0.66)
+_EPOCH = dt.date(2024, 1, 1)
+
+TOP_DOWNLOADS = 20_000_000.0
+_HEAD = 20.0
+_SLOPE = 1.6
+_YIELD_EVERY = 2000
+
+
+def package_code(index: int) -> str:
+    """A pronounceable, unique code for ``index`` (base-70 syllables, at least two)."""
+    digits = []
+    n = index
+    while True:
+        n, r = divmod(n, len(_SYLLABLES))
+        digits.append(_SYLLABLES[r])
+        if n == 0:
+            break
+    if len(digits) < 2:
+        digits.append(_SYLLABLES[0])
+    return "".join(reversed(digits))
+
+
+def package_name(index: int) -> str:
+    """The normalised name of the package with popularity rank ``index``."""
+    code = package_code(index)
+    shape = index % 3
+    if shape == 1:
+        return f"{_PREFIXES[(index // 3) % len(_PREFIXES)]}-{code}"
+    if shape == 2:
+        return f"{code}-{_SUFFIXES[(index // 3) % len(_SUFFIXES)]}"
+    return code
+
+
+def raw_name(index: int) -> str:
+    """How the source spells package ``index``: often not normalised."""
+    name = package_name(index)
+    style = (index // 7) % 10
+    if style == 6:
+        return name.replace("-", "_")
+    if style == 7:
+        return "-".join(part.capitalize() for part in name.split("-"))
+    if style == 8:
+        return name.replace("-", ".")
+    if style == 9:
+        return name.upper().replace("-", "_")
+    return name
+
+
+def _cumulative(weights: tuple[float, ...]) -> tuple[float, ...]:
+    total = sum(weights)
+    out, acc = [], 0.0
+    for w in weights:
+        acc += w
+        out.append(acc / total)
+    out[-1] = 1.0
+    return tuple(out)
+
+
+def _split(total: int, cumulative: tuple[float, ...], offset: float) -> list[int]:
+    """Systematic sampling: integer parts that sum exactly to ``total``, unbiased for small totals."""
+    parts, previous = [], math.floor(offset)
+    for c in cumulative:
+        edge = math.floor(total * c + offset)
+        parts.append(edge - previous)
+        previous = edge
+    return parts
+
+
+class SyntheticSource:
+    """Deterministic for ``(seed, day)``; ``packages`` is the size of the package universe."""
+
+    name = "synthetic"
+
+    def __init__(self, packages: int, seed: int = 0) -> None:
+        if packages < 1:
+            raise ValueError("packages must be at least 1")
+        self.packages = packages
+        self.seed = seed
+
+    def _minor_tables(self, day: dt.date) -> list[tuple[float, ...]]:
+        # Newer minors gain share as time passes (about x2 a year relative to the oldest).
+        years = (day - _EPOCH).days / 365.0
+        drift = [
+            math.exp(0.7 * years * (len(_MINORS) - 2 - k) / (len(_MINORS) - 2)) for k in range(len(_MINORS))
+        ]
+        drift[-1] = 1.0  # the null share does not drift
+        return [_cumulative(tuple(w * d for w, d in zip(t, drift, strict=True))) for t in _MINOR_TEMPLATES]
+
+    def generate(self, day: dt.date) -> Iterator[tuple[str, RawCounts]]:
+        """The day's package-days, synchronously (the core of :meth:`iter_day`)."""
+        rng = random.Random(f"synthetic:{self.seed}:{day.isoformat()}")
+        rand = rng.random
+        level = _WEEKDAY_FACTOR[day.weekday()] * (1.0 + 0.05 * math.sin(day.toordinal() / 9.0))
+        minor_tables = self._minor_tables(day)
+        system_tables = [_cumulative(t) for t in _SYSTEM_TEMPLATES]
+        n_minor, n_system = len(minor_tables), len(system_tables)
+        for i in range(self.packages):
+            base = TOP_DOWNLOADS / (1.0 + i / _HEAD) ** _SLOPE * level
+            if base >= 50.0:
+                total = int(base * (0.85 + 0.3 * rand()))
+            else:
+                x = base * (0.4 + 1.2 * rand())
+                total = int(x)
+                if rand() < x - total:
+                    total += 1
+                if total == 0:
+                    continue
+            mirror_share = 0.01 + 0.03 * ((i * 7919) % 101) / 100.0
+            mirrors = min(total, int(total * mirror_share + rand()))
+            without = total - mirrors
+            counts: RawCounts = {"overall": {"with_mirrors": total}}
+            if without > 0:
+                counts["overall"]["without_mirrors"] = without
+                u = rand()
+                minor_parts = _split(without, minor_tables[(i * 2654435761 >> 5) % n_minor], u)
+                minors: dict[str, int] = {}
+                majors: dict[str, int] = {}
+                for category, n in zip(_MINORS, minor_parts, strict=True):
+                    if n:
+                        minors[category] = n
+                        major = _MAJOR_OF[category]
+                        majors[major] = majors.get(major, 0) + n
+                system_parts = _split(without, system_tables[(i * 40503 >> 3) % n_system], 1.0 - u)
+                counts["python_major"] = majors
+                counts["python_minor"] = minors
+                counts["system"] = {c: n for c, n in zip(_SYSTEMS, system_parts, strict=True) if n}
+            yield raw_name(i), counts
+
+    async def iter_day(self, day: dt.date) -> AsyncIterator[tuple[str, RawCounts]]:
+        """Stream the day, handing the event loop back every few thousand packages."""
+        for k, item in enumerate(self.generate(day)):
+            if k % _YIELD_EVERY == _YIELD_EVERY - 1:
+                await asyncio.sleep(0)
+            yield item
+
+    def expected_rows(self, day: dt.date) -> Iterator[tuple[str, str, str, int]]:
+        """Every non-zero ``(package, dimension, category, downloads)`` row that should be stored."""
+        for raw, counts in self.generate(day):
+            package = normalize(raw)
+            for dimension, values in counts.items():
+                for category, downloads in values.items():
+                    if downloads:
+                        yield package, dimension, category, downloads
+
+    def expected_totals(self, day: dt.date) -> dict[str, int]:
+        """Downloads per overall category (``with_mirrors``, ``without_mirrors``) for the day."""
+        totals = {"with_mirrors": 0, "without_mirrors": 0}
+        for _raw, counts in self.generate(day):
+            for category, downloads in counts["overall"].items():
+                totals[category] += downloads
+        return totals

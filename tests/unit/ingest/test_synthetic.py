@@ -1,0 +1,87 @@
+"""The synthetic source: deterministic, internally consistent, realistic in shape."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from services.ingest.sources.synthetic import SyntheticSource, package_name, raw_name
+from shared.events import Counts
+from shared.packages import is_normalized, normalize, validate
+
+MONDAY = dt.date(2024, 6, 3)
+SUNDAY = dt.date(2024, 6, 9)
+
+
+def test_same_seed_and_day_give_the_same_output_and_others_differ() -> None:
+    a = list(SyntheticSource(500, seed=1).generate(MONDAY))
+    assert a == list(SyntheticSource(500, seed=1).generate(MONDAY))
+    assert a != list(SyntheticSource(500, seed=2).generate(MONDAY))
+    assert a != list(SyntheticSource(500, seed=1).generate(MONDAY + dt.timedelta(days=1)))
+
+
+def test_names_are_valid_unique_after_normalisation_and_often_not_normalised() -> None:
+    raws = [raw_name(i) for i in range(200_000)]
+    normalised = [validate(r) for r in raws]
+    assert len(set(normalised)) == len(raws)
+    assert normalised[:1000] == [package_name(i) for i in range(1000)]
+    odd = sum(1 for r in raws[:10_000] if not is_normalized(r))
+    assert 2_000 < odd < 6_000
+    assert any("_" in r for r in raws[:100]) and any("." in r for r in raws[:100])
+    assert any(r != r.lower() for r in raws[:100])
+
+
+def test_every_package_day_is_consistent_across_dimensions() -> None:
+    for raw, counts in SyntheticSource(3000, seed=5).generate(MONDAY):
+        Counts(**counts)  # valid categories, no negative counts
+        overall = counts["overall"]
+        assert overall["with_mirrors"] >= overall.get("without_mirrors", 0) >= 0
+        without = overall.get("without_mirrors", 0)
+        for dimension in ("python_major", "python_minor", "system"):
+            assert sum(counts.get(dimension, {}).values()) == without, (raw, dimension)
+        assert all(n > 0 for values in counts.values() for n in values.values())
+
+
+def test_popularity_is_heavy_tailed_and_weekends_are_quieter() -> None:
+    source = SyntheticSource(20_000, seed=0)
+    days = {raw: c["overall"]["with_mirrors"] for raw, c in source.generate(MONDAY)}
+    top = sorted(days.values(), reverse=True)
+    assert top[0] > 5_000_000 and top[-1] < 1000
+    assert sum(top[:100]) > 0.5 * sum(top)
+    weekday = source.expected_totals(MONDAY)["with_mirrors"]
+    weekend = source.expected_totals(SUNDAY)["with_mirrors"]
+    assert weekend < 0.8 * weekday
+
+
+def test_mix_has_mirrors_null_python_and_every_os() -> None:
+    totals: dict[tuple[str, str], int] = {}
+    for _pkg, dimension, category, n in SyntheticSource(2000, seed=0).expected_rows(MONDAY):
+        totals[dimension, category] = totals.get((dimension, category), 0) + n
+    with_m, without = totals["overall", "with_mirrors"], totals["overall", "without_mirrors"]
+    assert 0.005 < 1 - without / with_m < 0.06
+    for os_name in ("Linux", "Windows", "Darwin", "other", "null"):
+        assert totals["system", os_name] > 0
+    assert totals["python_major", "null"] == totals["python_minor", "null"] > 0
+    assert totals["python_major", "2"] == totals["python_minor", "2.7"] > 0
+    assert totals["system", "Linux"] > totals["system", "Windows"] > totals["system", "other"]
+
+
+def test_expected_rows_and_totals_match_what_is_generated() -> None:
+    source = SyntheticSource(1000, seed=9)
+    rows = list(source.expected_rows(MONDAY))
+    assert all(is_normalized(p) for p, *_ in rows)
+    generated = {normalize(raw): counts for raw, counts in source.generate(MONDAY)}
+    assert len(rows) == sum(len(v) for c in generated.values() for v in c.values())
+    totals = source.expected_totals(MONDAY)
+    assert totals["with_mirrors"] == sum(n for _p, d, c, n in rows if (d, c) == ("overall", "with_mirrors"))
+    assert totals["without_mirrors"] == sum(
+        n for _p, d, c, n in rows if (d, c) == ("overall", "without_mirrors")
+    )
+
+
+def test_python_mix_drifts_towards_newer_versions() -> None:
+    def share(day: dt.date) -> float:
+        rows = list(SyntheticSource(500, seed=0).expected_rows(day))
+        new = sum(n for _p, d, c, n in rows if d == "python_minor" and c in ("3.12", "3.13"))
+        return new / sum(n for _p, d, c, n in rows if d == "python_minor")
+
+    assert share(dt.date(2025, 6, 2)) > share(dt.date(2024, 6, 3)) * 1.1
