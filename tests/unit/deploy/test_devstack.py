@@ -79,13 +79,14 @@ def test_every_service_is_started_through_its_module() -> None:
     assert commands["fake-github"].argv == ("py", "-m", "services.auth", "fake-github", "--port", "6")
     assert commands["aggregator"].env["OPS_PORT"] == "1" and commands["ingest"].env["OPS_PORT"] == "2"
     assert [commands[n].env["PORT"] for n in ("api", "web", "auth")] == ["3", "4", "5"]
-    assert commands["auth"].env["GITHUB_API_URL"] == "http://127.0.0.1:6"
+    assert commands["auth"].env["FAKE_GITHUB_URL"] == "http://127.0.0.1:6"
+    assert commands["auth"].env["PUBLIC_URL"] == "http://127.0.0.1:8000"
 
 
 def test_a_configured_github_app_starts_no_fake() -> None:
     commands = _commands(fake=False)
     assert "fake-github" not in commands
-    assert not any(k.startswith("GITHUB_") for k in commands["auth"].env)
+    assert not any("GITHUB" in k for k in commands["auth"].env)
 
 
 def test_backfill_command_uses_the_synthetic_source() -> None:

@@ -1,0 +1,171 @@
+"""The Helm chart: ``helm lint``, ``helm template | kubernetes-validate``, and what the rendered
+manifests must contain (probes, resources, HPA, PDBs, hook job, ingress routing, secrets)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.integration.deploy.conftest import ROOT
+
+CHART = ROOT / "deploy" / "helm" / "pypistats"
+KUBE_VERSION = "1.29.0"
+SERVICES = ("api", "web", "auth", "aggregator", "ingest")
+
+
+def render(helm: Path, *sets: str) -> list[dict[str, Any]]:
+    args = [str(helm), "template", "rel", str(CHART), "--kube-version", KUBE_VERSION]
+    for value in sets:
+        args += ["--set", value]
+    out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
+    return [doc for doc in yaml.safe_load_all(out) if doc]
+
+
+def by_kind(docs: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
+    return {d["metadata"]["name"].removeprefix("rel-pypistats-"): d for d in docs if d["kind"] == kind}
+
+
+def env_of(container: dict[str, Any]) -> dict[str, Any]:
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container.get("env", [])}
+
+
+@pytest.mark.parametrize("values", [[], ["ingest.mode=cronjob", "secrets.existingSecret=ext"]])
+def test_helm_lint_passes(helm: Path, values: list[str]) -> None:
+    args = [str(helm), "lint", "--strict", str(CHART)]
+    for value in values:
+        args += ["--set", value]
+    result = subprocess.run(args, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    "values", [[], ["ingest.mode=cronjob", "secrets.existingSecret=ext", "ingress.enabled=false"]]
+)
+def test_rendered_manifests_pass_kubernetes_validate(helm: Path, values: list[str], tmp_path: Path) -> None:
+    args = [str(helm), "template", "rel", str(CHART), "--kube-version", KUBE_VERSION]
+    for value in values:
+        args += ["--set", value]
+    rendered = tmp_path / "rendered.yaml"
+    rendered.write_text(subprocess.run(args, check=True, capture_output=True, text=True).stdout)
+    validator = Path(sys.executable).with_name("kubernetes-validate")
+    result = subprocess.run(
+        [str(validator), "--strict", "--quiet", "-k", KUBE_VERSION, str(rendered)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_service_has_probes_resources_and_a_config_check(helm: Path) -> None:
+    deployments = by_kind(render(helm), "Deployment")
+    assert set(deployments) == set(SERVICES)
+    for name, deployment in deployments.items():
+        pod = deployment["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        assert container["command"] == ["python", "-m", f"services.{name}", "serve"]
+        assert container["livenessProbe"]["httpGet"]["path"] == "/health"
+        assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
+        assert container["resources"]["requests"] and container["resources"]["limits"]
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        (check,) = pod["initContainers"]
+        assert check["command"] == ["python", "-m", "shared.config", "check", "--service", name]
+        env = env_of(container)
+        for key in ("DATABASE_URL", "REDIS_URL", "NATS_URL"):
+            assert env[key]["secretKeyRef"]["name"] == "rel-pypistats-secrets"
+
+
+def test_hpa_for_api_and_web_and_pdbs(helm: Path) -> None:
+    docs = render(helm)
+    hpas = by_kind(docs, "HorizontalPodAutoscaler")
+    assert set(hpas) == {"api", "web"}
+    assert all(h["spec"]["scaleTargetRef"]["name"] == f"rel-pypistats-{n}" for n, h in hpas.items())
+    deployments = by_kind(docs, "Deployment")
+    assert "replicas" not in deployments["api"]["spec"]  # the HPA owns the replica count
+    assert set(by_kind(docs, "PodDisruptionBudget")) == {"api", "web", "auth", "aggregator"}
+
+
+def test_aggregator_replicas_share_one_durable_consumer(helm: Path) -> None:
+    aggregator = by_kind(render(helm, "aggregator.replicas=4"), "Deployment")["aggregator"]
+    assert aggregator["spec"]["replicas"] == 4
+    assert env_of(aggregator["spec"]["template"]["spec"]["containers"][0])["CONSUMER_NAME"] == "aggregator"
+
+
+def test_ingest_scheduler_is_a_single_replica_or_a_cronjob(helm: Path) -> None:
+    ingest = by_kind(render(helm), "Deployment")["ingest"]
+    assert ingest["spec"]["replicas"] == 1 and ingest["spec"]["strategy"]["type"] == "Recreate"
+    docs = render(helm, "ingest.mode=cronjob")
+    assert "ingest" not in by_kind(docs, "Deployment")
+    cron = by_kind(docs, "CronJob")["ingest"]
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid" and cron["spec"]["schedule"] == "0 1 * * *"
+    container = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"][:3] == ["python", "-m", "services.ingest"]
+
+
+def test_an_unknown_ingest_mode_fails_to_render(helm: Path) -> None:
+    with pytest.raises(subprocess.CalledProcessError) as failed:
+        render(helm, "ingest.mode=daemon")
+    assert "ingest.mode must be deployment or cronjob" in failed.value.stderr
+
+
+def test_migrate_job_is_a_pre_install_and_pre_upgrade_hook(helm: Path) -> None:
+    docs = render(helm)
+    job = by_kind(docs, "Job")["migrate"]
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"] == ["python", "-m", "shared.db.migrate"]
+    # the hook runs before the release's Secret exists, so it reads a hook Secret created before it
+    ref = env_of(container)["DATABASE_URL"]["secretKeyRef"]["name"]
+    hook_secret = by_kind(docs, "Secret")[ref.removeprefix("rel-pypistats-")]
+    assert int(hook_secret["metadata"]["annotations"]["helm.sh/hook-weight"]) < int(
+        job["metadata"]["annotations"]["helm.sh/hook-weight"]
+    )
+
+
+def test_ingress_routes_api_auth_and_the_rest(helm: Path) -> None:
+    ingress = by_kind(render(helm, "ingress.host=stats.example.org"), "Ingress")["rel-pypistats"]
+    (rule,) = ingress["spec"]["rules"]
+    assert rule["host"] == "stats.example.org"
+    routes = {p["path"]: (p["pathType"], p["backend"]["service"]["name"]) for p in rule["http"]["paths"]}
+    assert routes == {
+        "/api": ("Prefix", "rel-pypistats-api"),
+        "/auth": ("Prefix", "rel-pypistats-auth"),
+        "/": ("Prefix", "rel-pypistats-web"),
+    }
+
+
+def test_urls_live_in_a_secret_never_in_the_configmap(helm: Path) -> None:
+    docs = render(helm, "secrets.databaseUrl=postgresql://u:hunter2@db/x", "secrets.sessionSecret=s")
+    config = by_kind(docs, "ConfigMap")["config"]
+    assert "hunter2" not in yaml.safe_dump(config)
+    assert by_kind(docs, "Secret")["secrets"]["stringData"]["DATABASE_URL"] == "postgresql://u:hunter2@db/x"
+
+
+def test_an_existing_secret_is_referenced_and_none_is_created(helm: Path) -> None:
+    docs = render(helm, "secrets.existingSecret=prod-urls", "secrets.readOnlyKey=DATABASE_URL")
+    assert by_kind(docs, "Secret") == {}
+    api = by_kind(docs, "Deployment")["api"]["spec"]["template"]["spec"]["containers"][0]
+    assert env_of(api)["DATABASE_URL"]["secretKeyRef"] == {"name": "prod-urls", "key": "DATABASE_URL"}
+    migrate = by_kind(docs, "Job")["migrate"]["spec"]["template"]["spec"]["containers"][0]
+    assert env_of(migrate)["DATABASE_URL"]["secretKeyRef"]["name"] == "prod-urls"
+
+
+def test_api_and_web_read_through_the_read_only_role(helm: Path) -> None:
+    docs = render(helm, "secrets.databaseUrlReadonly=postgresql://reader@db/x")
+    deployments = by_kind(docs, "Deployment")
+    for name, key in [
+        ("api", "DATABASE_URL_READONLY"),
+        ("web", "DATABASE_URL_READONLY"),
+        ("aggregator", "DATABASE_URL"),
+    ]:
+        container = deployments[name]["spec"]["template"]["spec"]["containers"][0]
+        assert env_of(container)["DATABASE_URL"]["secretKeyRef"]["key"] == key
+    assert (
+        by_kind(docs, "Secret")["secrets"]["stringData"]["DATABASE_URL_READONLY"]
+        == "postgresql://reader@db/x"
+    )
