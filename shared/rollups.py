@@ -164,3 +164,11 @@ async def status(conn: Conn) -> dict[str, Any]:
         "packages": await count_packages(conn),
         "last_run": dict(last) if last is not None else None,
     }
+
+
+TRACKED_PACKAGES = "SELECT package FROM user_packages WHERE user_id = $1 ORDER BY package"
+
+
+async def tracked_packages(conn: Conn, user_id: int) -> list[str]:
+    """The packages a user tracks, by name."""
+    return [r["package"] for r in await conn.fetch(TRACKED_PACKAGES, user_id)]

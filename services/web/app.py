@@ -1,0 +1,155 @@
+"""Wiring of the web service: the app factory, its resources, middleware and the CLI.
+
+Owns ``create_app(settings)`` (PostgreSQL pool, optional Redis, the PyPI client, sessions, page
+cache, templates, security headers and HTML error pages) and ``main()`` (``python -m services.web
+serve``). Redis is optional: when it is down the site serves from PostgreSQL, logged out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from services.web import views
+from services.web.config import WebSettings
+from services.web.pagecache import PageCache
+from services.web.pages import PageError, Site
+from services.web.pypi import PyPIClient
+from services.web.routes import setup_routes
+from services.web.static import STATIC, StaticFiles
+from shared.cache import CacheKeys
+from shared.logging import configure_logging, get_logger
+from shared.metrics import Handler, HttpMetrics
+from shared.sessions import SessionStore
+from shared.web import OPS_PATHS, PG_POOL, REDIS, init_ops, pg_pool_ctx, redis_ctx
+
+log = get_logger(__name__)
+
+SETTINGS = web.AppKey("settings", WebSettings)
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+
+
+@web.middleware
+async def error_pages(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """HTML error pages for 4xx/5xx (ops routes keep their JSON)."""
+    try:
+        return await handler(request)
+    except PageError as exc:
+        return await views.error_page(request, exc)
+    except web.HTTPException as exc:
+        if exc.status < 400 or request.path in OPS_PATHS:
+            raise
+        messages = {
+            404: "There is no page at this address.",
+            405: "This address does not accept that method.",
+        }
+        error = PageError(exc.status, exc.reason, messages.get(exc.status, exc.reason))
+        response = await views.error_page(request, error)
+        if "Allow" in exc.headers:
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("unhandled error", path=request.path)
+        return await views.error_page(
+            request, PageError(500, "Something went wrong", "The page failed to render; please try again.")
+        )
+
+
+def load_openapi() -> dict[str, Any] | None:
+    """The API's OpenAPI document from shared.openapi, or None while it does not exist."""
+    try:
+        module = importlib.import_module("shared.openapi")
+    except ImportError:
+        return None
+    document: dict[str, Any] = module.openapi_document()
+    return document
+
+
+def create_app(settings: WebSettings, *, openapi_document: dict[str, Any] | None = None) -> web.Application:
+    registry = CollectorRegistry()
+    metrics = HttpMetrics("web", registry).middleware()
+    app = web.Application(middlewares=[metrics, error_pages])  # type: ignore[list-item]
+    init_ops(app, registry)
+    app[SETTINGS] = settings
+    app[STATIC] = StaticFiles()
+    document = openapi_document if openapi_document is not None else load_openapi()
+    if document is not None:
+        app[views.OPENAPI] = document
+    env = aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals["static_url"] = app[STATIC].url
+    app.cleanup_ctx.append(pg_pool_ctx(settings.database_url, "pypistats-web"))
+    app.cleanup_ctx.append(redis_ctx(settings.redis_url, required=False))
+    app.cleanup_ctx.append(_resources(env, registry))
+    app.on_response_prepare.append(security_headers)
+    setup_routes(app)
+    return app
+
+
+def _resources(env: jinja2.Environment, registry: CollectorRegistry) -> Any:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        settings = app[SETTINGS]
+        keys = CacheKeys(settings.redis_prefix)
+        redis = app[REDIS]
+        app[views.SITE] = Site(app[PG_POOL], env, settings.retention_days)
+        app[views.PAGE_CACHE] = PageCache(redis, keys, settings.page_cache_ttl, registry)
+        app[views.SESSIONS] = SessionStore(
+            redis,
+            settings.redis_prefix,
+            settings.session_secret.get_secret_value(),
+            settings.session_ttl_seconds,
+        )
+        async with aiohttp.ClientSession(headers={"User-Agent": "pypistats-next web"}) as session:
+            app[views.PYPI] = PyPIClient(
+                session, settings.pypi_url, settings.pypi_timeout, redis, keys, settings.pypi_cache_ttl
+            )
+            yield
+
+    return ctx
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m services.web", description="The pypistats web site.")
+    sub = parser.add_subparsers(dest="command")
+    serve = sub.add_parser("serve", help="serve the web site (the default)")
+    serve.add_argument("--port", type=int, default=None, help="override PORT")
+    args = parser.parse_args(argv)
+    settings = WebSettings()
+    configure_logging(settings.log_level, settings.json_logs)
+    port = args.port if getattr(args, "port", None) is not None else settings.port
+    log.info("web starting", host=settings.ops_host, port=port)
+    web.run_app(create_app(settings), host=settings.ops_host, port=port, access_log=None, print=None)

@@ -1,0 +1,40 @@
+"""Settings of the web service (env var = upper-cased field name).
+
+Owns the knobs of the HTML site: its port, where PyPI's JSON API lives and how long to wait for it,
+and how long rendered fragments and PyPI metadata stay in Redis. Built in ``main()``, never at
+import time.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from shared.config import SessionSettings
+
+
+class WebSettings(SessionSettings):
+    """Web configuration on top of the common service and session settings."""
+
+    port: int = Field(8080, ge=0, le=65535, description="Port of the web site.")
+    pypi_url: str = Field(
+        "https://pypi.org",
+        description="Base URL of PyPI's JSON API; package metadata is read from {PYPI_URL}/pypi/<name>/json.",
+    )
+    pypi_timeout: float = Field(
+        2.0,
+        gt=0,
+        le=30,
+        description="Seconds to wait for PyPI before rendering a package page without metadata.",
+    )
+    pypi_cache_ttl: int = Field(
+        3600,
+        ge=0,
+        le=7 * 86400,
+        description="Seconds PyPI metadata (and a 404 from PyPI) stays cached in Redis.",
+    )
+    page_cache_ttl: int = Field(
+        3600,
+        ge=0,
+        le=7 * 86400,
+        description="Seconds a rendered page fragment stays cached in Redis (a cache-version bump drops it sooner).",
+    )

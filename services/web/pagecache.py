@@ -1,0 +1,76 @@
+"""The Redis cache of rendered page fragments.
+
+Owns the key scheme ``<prefix>web:page:v<cache version>:<route>:<hash of params>`` and the
+``pypistats_web_cache_requests_total{result}`` counter. Only the non-personal part of a page is
+cached (the header with the login state and the track buttons are rendered per request), so one
+user's page never reaches another. The aggregator's cache-version bump makes every old entry
+unreachable at once. When Redis fails the page is built from PostgreSQL and served anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from shared.cache import CacheKeys, get_cache_version
+from shared.logging import get_logger
+from shared.metrics import metric_name
+
+log = get_logger(__name__)
+
+Payload = dict[str, Any]
+REDIS_ERRORS = (RedisError, OSError, asyncio.TimeoutError)
+
+
+class PageCache:
+    def __init__(self, redis: Redis | None, keys: CacheKeys, ttl: int, registry: CollectorRegistry) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.ttl = ttl
+        self.requests = Counter(
+            metric_name("web", "cache_requests"),
+            "Page-fragment cache lookups, by result (hit, miss, error, bypass).",
+            ["result"],
+            registry=registry,
+        )
+
+    def key(self, version: int, route: str, params: dict[str, Any]) -> str:
+        digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:32]
+        return self.keys.key("web", "page", f"v{version}", route, digest)
+
+    async def get_or_build(
+        self, route: str, params: dict[str, Any], build: Callable[[], Awaitable[Payload]]
+    ) -> Payload:
+        """The cached payload for (version, route, params), or ``build()`` stored for next time.
+
+        ``build`` may raise (an unknown package, a bad parameter): nothing is stored then.
+        """
+        if self.redis is None or self.ttl == 0:
+            self.requests.labels("bypass").inc()
+            return await build()
+        try:
+            version = await get_cache_version(self.redis, self.keys)
+            key = self.key(version, route, params)
+            raw = await self.redis.get(key)
+        except REDIS_ERRORS as exc:
+            self.requests.labels("error").inc()
+            log.warning("page cache unavailable", error=type(exc).__name__)
+            return await build()
+        if raw is not None:
+            self.requests.labels("hit").inc()
+            payload: Payload = json.loads(raw)
+            return payload
+        self.requests.labels("miss").inc()
+        payload = await build()
+        try:
+            await self.redis.set(key, json.dumps(payload, default=str), ex=self.ttl)
+        except REDIS_ERRORS as exc:
+            log.warning("page cache store failed", error=type(exc).__name__)
+        return payload

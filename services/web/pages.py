@@ -1,0 +1,204 @@
+"""Builders of the page fragments: read PostgreSQL through shared.rollups, render a template.
+
+Owns what each page shows. Every builder returns a JSON-serialisable payload
+(``title``, ``html``, ``through`` and, for search, maybe ``redirect``) that the page cache can
+store, because none of it depends on who is asking; the personal parts (login state, track
+buttons, the ``/user`` dashboard) are rendered per request in ``views``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import jinja2
+from markupsafe import Markup
+
+from services.web import apidocs, charts
+from shared import rollups
+from shared.packages import ALL_PACKAGES
+
+Payload = dict[str, Any]
+SEARCH_LIMIT = 20
+TOP_LIMIT = 20
+MAX_COMPARE = 10
+
+
+class PageError(Exception):
+    """An error page: status, a title, a message shown as text, and search suggestions."""
+
+    def __init__(self, status: int, title: str, message: str, suggestions: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.title = title
+        self.message = message
+        self.suggestions = suggestions or []
+
+
+@dataclass(frozen=True)
+class Site:
+    pool: asyncpg.Pool
+    env: jinja2.Environment
+    retention_days: int
+
+
+def render(env: jinja2.Environment, template: str, **context: Any) -> str:
+    return env.get_template(template).render(**context)
+
+
+def script_json(data: Any) -> Markup:
+    """JSON safe inside ``<script type="application/json">`` (no ``</script>`` breakout)."""
+    text = json.dumps(data, separators=(",", ":"))
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return Markup(text)
+
+
+async def through(site: Site) -> str | None:
+    day = await rollups.last_complete_day(site.pool)
+    return day.isoformat() if day else None
+
+
+def payload(title: str, html: str, through_day: str | None, **extra: Any) -> Payload:
+    return {"title": title, "html": html, "through": through_day, **extra}
+
+
+async def home(site: Site) -> Payload:
+    count = await rollups.count_packages(site.pool)
+    top = await rollups.top(site.pool, "day", 10)
+    html = render(site.env, "home.html", count=count, top=top)
+    return payload("PyPI download statistics", html, await through(site))
+
+
+async def search(site: Site, query: str) -> Payload:
+    found = await rollups.search(site.pool, query, SEARCH_LIMIT) if query else []
+    if len(found) == 1:
+        return payload("Search", "", None, redirect=f"/packages/{found[0]}")
+    html = render(site.env, "search.html", query=query, found=found)
+    return payload(f"Search: {query}", html, await through(site))
+
+
+async def _window(site: Site, lookback: int | None) -> tuple[dt.date, charts.Window]:
+    last = await rollups.last_complete_day(site.pool)
+    if last is None:
+        raise PageError(404, "No data yet", "No day has been ingested yet; come back after the first run.")
+    return last, charts.window(last, lookback, site.retention_days)
+
+
+async def not_found(site: Site, package: str) -> PageError:
+    suggestions = [p for p in await rollups.search(site.pool, package, 10) if p != package]
+    return PageError(404, "Package not found", f"We have no downloads recorded for {package}.", suggestions)
+
+
+async def package_data(site: Site, package: str, lookback: int | None) -> tuple[dt.date, dict[str, Any]]:
+    """The chart data of a known package; raises a 404 PageError with suggestions otherwise."""
+    if not await rollups.package_exists(site.pool, package):
+        raise await not_found(site, package)
+    last, win = await _window(site, lookback)
+    found = await asyncio.gather(
+        *(rollups.series(site.pool, package, d, start=win.start, end=win.end) for d in charts.DIMENSION_NAMES)
+    )
+    return last, charts.package_charts(dict(zip(charts.DIMENSION_NAMES, found, strict=True)), win)
+
+
+async def package(site: Site, package: str, lookback: int | None) -> Payload:
+    last, data = await package_data(site, package, lookback)
+    recent = await rollups.recent(site.pool, package)
+    html = render(
+        site.env,
+        "package.html",
+        package=package,
+        is_all=package == ALL_PACKAGES,
+        recent=recent,
+        charts=data["charts"],
+        chart_json=script_json(data),
+        lookback=lookback,
+        ranges=charts.RANGES,
+    )
+    return payload(package, html, last.isoformat())
+
+
+async def package_csv(site: Site, package: str, chart_id: str, lookback: int | None) -> str:
+    if chart_id not in charts.DIMENSION_NAMES:
+        raise PageError(404, "No such chart", "That chart does not exist.")
+    _, data = await package_data(site, package, lookback)
+    return charts.to_csv(data, chart_id)
+
+
+async def top(site: Site) -> Payload:
+    tables = {period: await rollups.top(site.pool, period, TOP_LIMIT) for period in rollups.PERIODS}
+    html = render(site.env, "top.html", tables=tables, limit=TOP_LIMIT)
+    return payload("Top packages", html, await through(site))
+
+
+async def compare(site: Site, packages: list[str]) -> Payload:
+    """One chart for ``packages`` (validated and normalised already); unknown ones are listed."""
+    known = [p for p in packages if await rollups.package_exists(site.pool, p)]
+    unknown = [p for p in packages if p not in known]
+    data = None
+    last = await rollups.last_complete_day(site.pool)
+    if known and last is not None:
+        win = charts.window(last, None, site.retention_days)
+        by_package = await rollups.series_many(
+            site.pool, known, "overall", "without_mirrors", start=win.start, end=win.end
+        )
+        data = charts.compare_chart({p: by_package[p] for p in known}, win)
+    html = render(
+        site.env,
+        "compare.html",
+        packages=packages,
+        known=known,
+        unknown=unknown,
+        chart_json=script_json(data) if data else None,
+        ranges=charts.RANGES,
+        max_compare=MAX_COMPARE,
+    )
+    title = "Compare: " + ", ".join(known) if known else "Compare packages"
+    return payload(title, html, last.isoformat() if last else None)
+
+
+async def static(site: Site, template: str, title: str) -> Payload:
+    html = render(site.env, template, retention_days=site.retention_days)
+    return payload(title, html, await through(site))
+
+
+async def api_docs(site: Site, document: dict[str, Any] | None) -> Payload:
+    if document is None:
+        html = render(site.env, "api.html", info=None, operations=[])
+    else:
+        html = render(
+            site.env, "api.html", info=apidocs.overview(document), operations=apidocs.operations(document)
+        )
+    return payload("API", html, await through(site))
+
+
+async def dashboard(site: Site, user_id: int) -> dict[str, Any]:
+    """The /user dashboard rows (personal: never cached)."""
+    tracked = await rollups.tracked_packages(site.pool, user_id)
+    last = await rollups.last_complete_day(site.pool)
+    rows: list[dict[str, Any]] = []
+    if tracked:
+        recent = await rollups.recent_many(site.pool, tracked)
+        spark: dict[str, list[int]] = {p: [] for p in tracked}
+        if last is not None:
+            win = charts.window(last, charts.SPARKLINE_DAYS, site.retention_days)
+            by_package = await rollups.series_many(
+                site.pool, tracked, "overall", "without_mirrors", start=win.start, end=win.end
+            )
+            spark = {
+                p: charts.compare_chart({p: by_package[p]}, win)["charts"][0]["series"][0]["values"]
+                for p in tracked
+            }
+        for p in tracked:
+            rows.append(
+                {
+                    "package": p,
+                    "recent": recent[p],
+                    "sparkline": charts.sparkline(spark[p]),
+                    "values": spark[p],
+                }
+            )
+    return {"rows": rows, "through": last.isoformat() if last else None}

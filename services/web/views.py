@@ -1,0 +1,262 @@
+"""HTTP handlers: parse and validate the request, fetch the (cached) fragment, wrap it in the layout.
+
+Owns input handling (package names, ``lookback``, search queries, compare lists), redirects,
+and the per-request, personal parts of a page: the login state in the header, the track/untrack
+forms on package pages and the ``/user`` dashboard. Sessions are read, never written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from urllib.parse import quote
+
+import jinja2
+from aiohttp import web
+from markupsafe import Markup
+
+from services.web import charts, pages
+from services.web.pagecache import REDIS_ERRORS, PageCache
+from services.web.pages import PageError, Site
+from services.web.pypi import Metadata, PyPIClient
+from shared import rollups
+from shared.packages import ALL_PACKAGES, InvalidPackageName, normalize, validate
+from shared.sessions import COOKIE_NAME, Session, SessionStore
+
+SITE = web.AppKey("site", Site)
+PAGE_CACHE = web.AppKey("page_cache", PageCache)
+PYPI = web.AppKey("pypi", PyPIClient)
+SESSIONS = web.AppKey("sessions", SessionStore)
+OPENAPI = web.AppKey("openapi", dict)
+MAX_QUERY = 200
+
+
+async def current_session(request: web.Request) -> Session | None:
+    cookie = request.cookies.get(COOKIE_NAME)
+    store = request.app.get(SESSIONS)
+    if not cookie or store is None:
+        return None
+    try:
+        return await store.from_cookie(cookie)
+    except REDIS_ERRORS:
+        return None
+
+
+def login_url(request: web.Request) -> str:
+    return "/auth/login?next=" + quote(request.path_qs, safe="")
+
+
+async def page(
+    request: web.Request,
+    data: dict[str, Any],
+    *,
+    status: int = 200,
+    head: str = "",
+    scripts: bool = False,
+    session: Session | None = None,
+    with_session: bool = True,
+) -> web.Response:
+    """The layout around a fragment, with this visitor's login state."""
+    site = request.app[SITE]
+    if session is None and with_session:
+        session = await current_session(request)
+    html = pages.render(
+        site.env,
+        "layout.html",
+        title=data["title"],
+        content=Markup(data["html"]),
+        head=Markup(head),
+        through=data.get("through"),
+        session=session,
+        login_url=login_url(request),
+        scripts=scripts,
+    )
+    return web.Response(text=html, status=status, content_type="text/html")
+
+
+def package_name(request: web.Request) -> str:
+    """The validated, normalised name; a non-canonical spelling redirects (301) to the canonical page."""
+    raw = request.match_info["name"]
+    try:
+        name = validate(raw)
+    except InvalidPackageName as exc:
+        raise PageError(400, "Invalid package name", str(exc)) from None
+    if name != raw:
+        tail = (
+            request.path[len("/packages/") + len(raw) :]
+            if request.path.startswith("/packages/" + raw)
+            else ""
+        )
+        query = f"?{request.query_string}" if request.query_string else ""
+        raise web.HTTPMovedPermanently(f"/packages/{name}{tail}{query}")
+    return name
+
+
+def lookback(request: web.Request) -> int | None:
+    try:
+        return charts.parse_lookback(request.query.get("lookback"), request.app[SITE].retention_days)
+    except charts.LookbackError as exc:
+        raise PageError(400, "Invalid lookback", str(exc)) from None
+
+
+async def home(request: web.Request) -> web.Response:
+    site = request.app[SITE]
+    data = await request.app[PAGE_CACHE].get_or_build("home", {}, lambda: pages.home(site))
+    return await page(request, data)
+
+
+async def search_form(request: web.Request) -> web.Response:
+    query = request.query.get("q", "").strip()
+    if not query:
+        raise web.HTTPFound("/")
+    raise web.HTTPFound("/search/" + quote(query, safe=""))
+
+
+async def search(request: web.Request) -> web.Response:
+    raw = request.match_info["query"].strip()
+    if len(raw) > MAX_QUERY:
+        raise PageError(400, "Query too long", f"Search queries are limited to {MAX_QUERY} characters.")
+    query = pages_query(raw)
+    site = request.app[SITE]
+    data = await request.app[PAGE_CACHE].get_or_build(
+        "search", {"q": query}, lambda: pages.search(site, query)
+    )
+    if data.get("redirect"):
+        raise web.HTTPFound(data["redirect"])
+    return await page(request, data)
+
+
+def pages_query(raw: str) -> str:
+    """A search query in the normalised form package names are stored in."""
+    return normalize(raw.strip()).strip("-")
+
+
+async def package(request: web.Request) -> web.Response:
+    name = package_name(request)
+    back = lookback(request)
+    site = request.app[SITE]
+    fragment = request.app[PAGE_CACHE].get_or_build(
+        "package", {"p": name, "lookback": back}, lambda: pages.package(site, name, back)
+    )
+    metadata: asyncio.Future[Metadata | None] | None = None
+    if name != ALL_PACKAGES:
+        metadata = asyncio.ensure_future(request.app[PYPI].get(name))
+    try:
+        data = await fragment
+    except BaseException:
+        if metadata is not None:
+            metadata.cancel()
+        raise
+    session = await current_session(request)
+    tracked = False
+    if session is not None and name != ALL_PACKAGES:
+        tracked = name in await rollups.tracked_packages(site.pool, session.user_id)
+    head = pages.render(
+        site.env,
+        "package_head.html",
+        package=name,
+        is_all=name == ALL_PACKAGES,
+        meta=await metadata if metadata is not None else None,
+        session=session,
+        tracked=tracked,
+        next_url=request.path_qs,
+    )
+    return await page(request, data, head=head, scripts=True, session=session)
+
+
+async def package_csv(request: web.Request) -> web.Response:
+    name = package_name(request)
+    back = lookback(request)
+    chart = request.match_info["chart"]
+    body = await pages.package_csv(request.app[SITE], name, chart, back)
+    return web.Response(
+        text=body,
+        content_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}-{chart}.csv"'},
+    )
+
+
+async def top(request: web.Request) -> web.Response:
+    site = request.app[SITE]
+    return await page(request, await request.app[PAGE_CACHE].get_or_build("top", {}, lambda: pages.top(site)))
+
+
+def compare_list(raw: str) -> list[str]:
+    names: list[str] = []
+    for part in raw.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            name = validate(part)
+        except InvalidPackageName as exc:
+            raise PageError(400, "Invalid package name", f"{part[:80]}: {exc}") from None
+        if name not in names:
+            names.append(name)
+    if len(names) > pages.MAX_COMPARE:
+        raise PageError(
+            400, "Too many packages", f"At most {pages.MAX_COMPARE} packages can be compared at once."
+        )
+    return names
+
+
+async def compare(request: web.Request) -> web.Response:
+    raw = request.query.get("packages", "")
+    if len(raw) > 4000:
+        raise PageError(400, "Too many packages", "The package list is too long.")
+    names = compare_list(raw)
+    site = request.app[SITE]
+    data = await request.app[PAGE_CACHE].get_or_build(
+        "compare", {"packages": names}, lambda: pages.compare(site, names)
+    )
+    return await page(request, data, scripts=bool(names))
+
+
+def static_page(template: str, title: str) -> Any:
+    async def handler(request: web.Request) -> web.Response:
+        site = request.app[SITE]
+        data = await request.app[PAGE_CACHE].get_or_build(
+            template, {}, lambda: pages.static(site, template, title)
+        )
+        return await page(request, data)
+
+    return handler
+
+
+async def api_docs(request: web.Request) -> web.Response:
+    site = request.app[SITE]
+    document = request.app.get(OPENAPI)
+    data = await request.app[PAGE_CACHE].get_or_build("api", {}, lambda: pages.api_docs(site, document))
+    return await page(request, data)
+
+
+async def user(request: web.Request) -> web.Response:
+    site = request.app[SITE]
+    session = await current_session(request)
+    dashboard = await pages.dashboard(site, session.user_id) if session else {"rows": [], "through": None}
+    if session is None:
+        dashboard["through"] = await pages.through(site)
+    html = pages.render(site.env, "user.html", session=session, login_url=login_url(request), **dashboard)
+    title = f"{session.login}'s packages" if session else "Your packages"
+    return await page(
+        request, {"title": title, "html": html, "through": dashboard["through"]}, session=session
+    )
+
+
+async def error_page(request: web.Request, error: PageError) -> web.Response:
+    """An HTML error page; never fails itself (no database or Redis needed)."""
+    site = request.app[SITE]
+    try:
+        day = await asyncio.wait_for(pages.through(site), 1.0)
+    except Exception:  # the database may be what failed
+        day = None
+    try:
+        html = pages.render(site.env, "error.html", error=error)
+        return await page(
+            request,
+            {"title": error.title, "html": html, "through": day},
+            status=error.status,
+            with_session=False,
+        )
+    except jinja2.TemplateError:
+        return web.Response(text=error.message, status=error.status)
