@@ -1,0 +1,5 @@
+"""``python -m services.auth serve|fake-github``: a shim over :func:`services.auth.app.main`."""
+
+from services.auth.app import main
+
+main()
