@@ -138,6 +138,8 @@ def service_commands(
         auth_env.update(FAKE_GITHUB_URL=f"http://127.0.0.1:{ports['fake-github']}", GITHUB_CLIENT_ID="")
     for name in HTTP_SERVICES:
         env = auth_env if name == "auth" else {"PORT": str(ports[name]), "PUBLIC_URL": public_url}
+        if name == "api":
+            env = {**env, "TRUSTED_PROXY_COUNT": "1"}  # the devstack proxy appends X-Forwarded-For
         commands.append(Command(name, (python, "-m", f"services.{name}", "serve"), env, ports[name]))
     return commands
 
