@@ -1,0 +1,5 @@
+"""Shim: ``python -m services.aggregator {serve,replay}``."""
+
+from services.aggregator.app import main
+
+raise SystemExit(main())

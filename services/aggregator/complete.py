@@ -1,0 +1,101 @@
+"""Completion of a day on its manifest: the one transaction that makes a day visible.
+
+Owns the decision "is this run's day complete?" and what follows in a single transaction holding
+the day's exclusive advisory lock (package-day writers of that day hold it shared, so nothing
+of the day is written meanwhile):
+
+1. a manifest older than the one that completed the day, or overtaken by package-days of a newer
+   run, is *superseded* (acked, nothing done);
+2. fewer committed package-days of the run than the manifest announces: *incomplete*, the
+   consumer redelivers it later (never blocking other messages);
+3. otherwise: package-days of the day held by other runs (which this run did not publish) are
+   removed, so a corrected re-run converges; ``__all__`` is recomputed; ``ingest_days`` records the
+   run and the manifest's stream sequence (the run order used by store.py); the package index and,
+   when affected, the recent totals are updated.
+
+Re-processing a completed manifest redoes the same work and ends in the same state (idempotent).
+Retention, statistics, the cache bump and ``rollups.updated`` follow after the commit (app code).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass
+
+import asyncpg
+
+from services.aggregator import recent
+from services.aggregator.store import DAY_LOCK_CLASS, day_lock_key
+from shared.db.partitions import retention_cutoff
+from shared.events import DayManifest
+
+DAY_LOCK = "SELECT pg_advisory_xact_lock($1::int, $2::int)"
+COMPLETED = "SELECT run_id, manifest_seq FROM ingest_days WHERE day = $1"
+LAST_COMPLETE_DAY = "SELECT max(day) FROM ingest_days"
+RUN_PACKAGES = "SELECT count(*) FROM package_days WHERE day = $1 AND run_id = $2"
+NEWER_RUN = "SELECT EXISTS (SELECT 1 FROM package_days WHERE day = $1 AND run_id <> $2 AND seq > $3)"
+DROP_OTHER_RUNS = "DELETE FROM package_days WHERE day = $1 AND run_id <> $2 RETURNING package"
+DELETE_ROWS = "DELETE FROM daily_downloads WHERE day = $1 AND package = ANY($2::text[])"
+RECORD_DAY = """
+INSERT INTO ingest_days (day, run_id, source, packages, rows, downloads_with_mirrors, manifest_seq)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (day) DO UPDATE
+SET run_id = EXCLUDED.run_id, source = EXCLUDED.source, packages = EXCLUDED.packages,
+    rows = EXCLUDED.rows, downloads_with_mirrors = EXCLUDED.downloads_with_mirrors,
+    manifest_seq = EXCLUDED.manifest_seq, completed_at = now()
+"""
+
+
+class Outcome(enum.Enum):
+    COMPLETED = "completed"
+    INCOMPLETE = "incomplete"
+    SUPERSEDED = "superseded"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True)
+class Completion:
+    outcome: Outcome
+    anchor: dt.date | None = None
+    committed: int = 0
+    removed: int = 0
+
+
+async def complete_day(
+    pool: asyncpg.Pool, manifest: DayManifest, seq: int, retention_days: int
+) -> Completion:
+    """Complete ``manifest``'s day if every package-day of its run is committed (see module doc)."""
+    day, run_id = manifest.day, manifest.run_id
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(DAY_LOCK, DAY_LOCK_CLASS, day_lock_key(day))
+        old_anchor: dt.date | None = await conn.fetchval(LAST_COMPLETE_DAY)
+        if old_anchor is not None and day < retention_cutoff(old_anchor, retention_days):
+            return Completion(Outcome.EXPIRED, old_anchor)
+        done = await conn.fetchrow(COMPLETED, day)
+        if done is not None and done["manifest_seq"] > seq:
+            return Completion(Outcome.SUPERSEDED, old_anchor)
+        if await conn.fetchval(NEWER_RUN, day, run_id, seq):
+            return Completion(Outcome.SUPERSEDED, old_anchor)
+        committed = int(await conn.fetchval(RUN_PACKAGES, day, run_id))
+        if committed < manifest.packages:
+            return Completion(Outcome.INCOMPLETE, old_anchor, committed)
+        removed = [r["package"] for r in await conn.fetch(DROP_OTHER_RUNS, day, run_id)]
+        if removed:
+            await conn.execute(DELETE_ROWS, day, removed)
+        await recent.compute_all(conn, day)
+        await conn.execute(
+            RECORD_DAY,
+            day,
+            run_id,
+            manifest.source,
+            manifest.packages,
+            manifest.rows,
+            manifest.downloads_with_mirrors,
+            seq,
+        )
+        await recent.index_day(conn, day, removed)
+        anchor = max(day, old_anchor) if old_anchor is not None else day
+        if recent.recent_affected(day, old_anchor, anchor):
+            await recent.recompute_recent(conn, anchor)
+        return Completion(Outcome.COMPLETED, anchor, committed, len(removed))

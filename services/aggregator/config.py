@@ -1,0 +1,46 @@
+"""Settings of the aggregator worker (env var = upper-cased field name).
+
+Owns the knobs of the durable JetStream consumer (name, batch size, fetch timeout, ack wait,
+redelivery delays) and of the ops server. Built in ``main()``, never at import time.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from shared.config import ServiceSettings
+
+
+class AggregatorSettings(ServiceSettings):
+    """Aggregator configuration on top of the common service settings."""
+
+    ops_port: int = Field(
+        9102, ge=0, le=65535, description="Port of the aggregator's /health /ready /metrics server."
+    )
+    consumer_name: str = Field(
+        "aggregator",
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="Durable JetStream consumer name (prefixed with the namespace); replicas share it.",
+    )
+    batch_size: int = Field(
+        1000, ge=1, le=10_000, description="Messages fetched and written per database transaction."
+    )
+    fetch_timeout: float = Field(
+        1.0, gt=0, le=60, description="Seconds one fetch waits for messages before polling again."
+    )
+    ack_wait: float = Field(
+        120.0, ge=5, le=3600, description="Seconds JetStream waits for an ack before redelivering a message."
+    )
+    max_ack_pending: int = Field(
+        20_000, ge=1, description="Unacknowledged messages JetStream hands out across all replicas."
+    )
+    manifest_retry_delay: float = Field(
+        2.0, gt=0, le=600, description="Seconds before an incomplete day manifest is redelivered."
+    )
+    error_retry_delay: float = Field(
+        1.0, gt=0, le=600, description="Seconds before a batch that failed on the database is redelivered."
+    )
+    db_pool_size: int = Field(4, ge=2, le=64, description="PostgreSQL connections held by one aggregator.")
+    partitions_ahead: int = Field(
+        3, ge=0, le=60, description="Day partitions created ahead of the last complete day."
+    )

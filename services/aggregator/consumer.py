@@ -1,0 +1,283 @@
+"""The durable pull consumer: fetch a batch, apply it, ack only what is committed.
+
+Owns the message lifecycle. :class:`Processor` applies decoded messages (shared with replay);
+:class:`Consumer` runs the fetch loop on the durable consumer that every aggregator replica shares.
+
+Per fetched batch: rejected messages are published to the dead-letter subject and then acked;
+all package-days are written in one transaction and acked after it commits (on a database error
+they are nak'ed with a delay and come back); each manifest either completes its day (acked after
+the commit, the cache bump and ``rollups.updated``), or, when its run is not fully committed
+yet, is nak'ed with a delay so it is retried later while other messages keep flowing.
+
+Why redelivery is harmless: applying a package-day replaces it (store.py), completing a day is a
+recomputation from committed rows (complete.py), and dead letters carry a message id derived
+from the stream sequence, so each handler can run any number of times with the same end state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from typing import Final
+
+import asyncpg
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
+from redis.asyncio import Redis
+
+from services.aggregator.complete import Completion, Outcome, complete_day
+from services.aggregator.config import AggregatorSettings
+from services.aggregator.handlers import Incoming, Rejected, split
+from services.aggregator.metrics import AggregatorMetrics
+from services.aggregator.retention import analyze, apply_retention
+from services.aggregator.store import Store, Written
+from shared.cache import CacheKeys, bump_cache_version
+from shared.events import DayManifest, PackageDay, RollupsUpdated, Subjects
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+MAX_BACKOFF_S: Final = 5.0
+
+
+def durable_name(namespace: str, consumer: str) -> str:
+    """The shared durable consumer name; includes the namespace so stacks never share it."""
+    return f"{namespace}-{consumer}" if namespace else consumer
+
+
+class Processor:
+    """Applies decoded messages to PostgreSQL and announces completed days."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        redis: Redis,
+        js: JetStreamContext,
+        subjects: Subjects,
+        settings: AggregatorSettings,
+        metrics: AggregatorMetrics,
+    ) -> None:
+        self.pool, self.redis, self.js, self.subjects = pool, redis, js, subjects
+        self.settings, self.metrics = settings, metrics
+        self.store = Store(pool, settings.retention_days)
+        self.keys = CacheKeys(settings.redis_prefix)
+
+    async def write(self, items: list[tuple[PackageDay, int]]) -> Written:
+        try:
+            written = await self.store.apply(items)
+        except Exception:
+            self.store.forget_partitions()
+            raise
+        self.metrics.messages.labels("package_day").inc(written.applied)
+        self.metrics.messages.labels("stale").inc(written.stale)
+        self.metrics.messages.labels("expired").inc(written.expired)
+        self.metrics.rows_written.inc(written.rows)
+        return written
+
+    async def finish_day(self, manifest: DayManifest, seq: int) -> Completion:
+        """Complete the manifest's day; after the commit: retention, statistics, cache, event."""
+        done = await complete_day(self.pool, manifest, seq, self.settings.retention_days)
+        if done.outcome is Outcome.INCOMPLETE:
+            self.metrics.messages.labels("manifest_retry").inc()
+            return done
+        self.metrics.messages.labels("manifest").inc()
+        if done.outcome is not Outcome.COMPLETED or done.anchor is None:
+            log.info(
+                "manifest skipped", day=str(manifest.day), run_id=manifest.run_id, outcome=done.outcome.value
+            )
+            return done
+        kept = await apply_retention(
+            self.pool, done.anchor, self.settings.retention_days, self.settings.partitions_ahead
+        )
+        if kept.dropped:
+            self.store.forget_partitions()
+        await analyze(self.pool, manifest.day)
+        version = await bump_cache_version(self.redis, self.keys)
+        event = RollupsUpdated(day=manifest.day, run_id=manifest.run_id, packages=manifest.packages)
+        await self.js.publish(
+            self.subjects.rollups(manifest.day),
+            event.to_bytes(),
+            headers={"Nats-Msg-Id": f"{manifest.day.isoformat()}/rollups/{manifest.run_id}/{seq}"},
+        )
+        self.metrics.set_last_complete_day(done.anchor)
+        log.info(
+            "day complete",
+            day=str(manifest.day),
+            run_id=manifest.run_id,
+            packages=done.committed,
+            removed=done.removed,
+            anchor=str(done.anchor),
+            cutoff=str(kept.cutoff),
+            partitions_dropped=kept.dropped,
+            cache_version=version,
+        )
+        return done
+
+    async def dead_letter(self, rejected: Rejected) -> None:
+        letter = rejected.dead_letter(dt.datetime.now(dt.UTC))
+        await self.js.publish(
+            self.subjects.dead, letter.to_bytes(), headers={"Nats-Msg-Id": f"dead/{rejected.incoming.seq}"}
+        )
+        self.metrics.dead_letters.labels(rejected.reason).inc()
+        self.metrics.messages.labels("dead_letter").inc()
+        log.warning(
+            "dead letter",
+            subject=rejected.incoming.subject,
+            reason=rejected.reason,
+            seq=rejected.incoming.seq,
+        )
+
+
+class Consumer:
+    """The fetch loop on the shared durable pull consumer."""
+
+    def __init__(self, processor: Processor) -> None:
+        self.processor = processor
+        self.settings = processor.settings
+        self.js = processor.js
+        self.subjects = processor.subjects
+        self.metrics = processor.metrics
+        self.name = durable_name(self.subjects.namespace, self.settings.consumer_name)
+        self._sub: JetStreamContext.PullSubscription | None = None
+
+    def consumer_config(self) -> ConsumerConfig:
+        return ConsumerConfig(
+            durable_name=self.name,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=self.settings.ack_wait,
+            max_ack_pending=self.settings.max_ack_pending,
+            max_deliver=-1,
+            max_waiting=512,
+        )
+
+    async def subscribe(self) -> JetStreamContext.PullSubscription:
+        """Create the durable consumer unless a replica did, then bind to it."""
+        stream = self.subjects.downloads_stream
+        try:
+            await self.js.consumer_info(stream, self.name)
+        except NotFoundError:
+            try:
+                await self.js.add_consumer(stream, self.consumer_config())
+            except Exception:  # a replica created it first; binding below tells if it really exists
+                log.info("consumer creation raced", consumer=self.name)
+        return await self.js.pull_subscribe_bind(durable=self.name, stream=stream)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Fetch and apply until ``stop`` is set; NATS or database outages are waited out."""
+        try:
+            await self._loop(stop)
+        finally:
+            await self._unsubscribe()
+
+    async def _unsubscribe(self) -> None:
+        if self._sub is not None:
+            sub, self._sub = self._sub, None
+            try:
+                await sub.unsubscribe()
+            except Exception as exc:  # the connection may be gone already
+                log.info("unsubscribe failed", error=type(exc).__name__)
+
+    async def _loop(self, stop: asyncio.Event) -> None:
+        backoff = 0.0
+        while not stop.is_set():
+            try:
+                if self._sub is None:
+                    self._sub = await self.subscribe()
+                    log.info("consuming", consumer=self.name, stream=self.subjects.downloads_stream)
+                msgs = await self._sub.fetch(self.settings.batch_size, timeout=self.settings.fetch_timeout)
+            except TimeoutError:
+                self.metrics.pending.set(0)
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                backoff = min(MAX_BACKOFF_S, backoff * 2 or 0.1)
+                log.warning("fetch failed", error=type(exc).__name__, detail=str(exc)[:200], retry_in=backoff)
+                if isinstance(exc, NotFoundError):
+                    await self._unsubscribe()
+                await _sleep_or_stop(stop, backoff)
+                continue
+            ok = await self.handle(msgs)
+            backoff = 0.0 if ok else min(MAX_BACKOFF_S, backoff * 2 or 0.2)
+            if backoff:
+                await _sleep_or_stop(stop, backoff)
+
+    async def handle(self, msgs: list[Msg]) -> bool:
+        """Apply one fetch; returns False when the database failed (the caller backs off)."""
+        started = time.perf_counter()
+        by_seq: dict[int, Msg] = {}
+        incoming: list[Incoming] = []
+        for msg in msgs:
+            meta = msg.metadata
+            by_seq[meta.sequence.stream] = msg
+            incoming.append(Incoming(msg.subject, msg.data, meta.sequence.stream))
+        self.metrics.pending.set(msgs[-1].metadata.num_pending or 0)
+        batch = split(incoming, self.subjects)
+        ok = True
+        for rejected in batch.rejected:
+            msg = by_seq[rejected.incoming.seq]
+            try:
+                await self.processor.dead_letter(rejected)
+            except Exception as exc:
+                log.warning("dead letter publish failed", error=type(exc).__name__)
+                await _nak(msg, self.settings.error_retry_delay)
+                continue
+            await _ack(msg)
+        if batch.package_days:
+            written_msgs = [by_seq[inc.seq] for _, inc in batch.package_days]
+            try:
+                await self.processor.write([(event, inc.seq) for event, inc in batch.package_days])
+            except Exception as exc:
+                ok = False
+                log.warning("batch write failed", error=type(exc).__name__, detail=str(exc)[:300])
+                for msg in written_msgs:
+                    await _nak(msg, self.settings.error_retry_delay)
+            else:
+                for msg in written_msgs:
+                    await _ack(msg)
+        for manifest, inc in batch.manifests:
+            msg = by_seq[inc.seq]
+            try:
+                done = await self.processor.finish_day(manifest, inc.seq)
+            except Exception as exc:
+                ok = False
+                log.warning(
+                    "manifest failed", day=str(manifest.day), error=type(exc).__name__, detail=str(exc)[:300]
+                )
+                await _nak(msg, self.settings.error_retry_delay)
+                continue
+            if done.outcome is Outcome.INCOMPLETE:
+                log.info(
+                    "manifest waits", day=str(manifest.day), run_id=manifest.run_id,
+                    committed=done.committed, packages=manifest.packages,
+                )  # fmt: skip
+                await _nak(msg, self.settings.manifest_retry_delay)
+            else:
+                await _ack(msg)
+        self.metrics.batch_duration.observe(time.perf_counter() - started)
+        return ok
+
+
+async def _ack(msg: Msg) -> None:
+    try:
+        await msg.ack()
+    except Exception as exc:  # lost acks mean redelivery, which is idempotent
+        log.warning("ack failed", error=type(exc).__name__)
+
+
+async def _nak(msg: Msg, delay: float) -> None:
+    try:
+        await msg.nak(delay=delay)
+    except Exception as exc:  # without the nak the message comes back after ack_wait
+        log.warning("nak failed", error=type(exc).__name__)
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        pass

@@ -1,0 +1,149 @@
+"""Test helpers for the aggregator: a small deterministic day, a publisher, row read-back.
+
+The ingest service's SyntheticSource/publish_day are used where the pipeline matters; these
+helpers publish hand-made package-days exactly like ingest does (``Nats-Msg-Id`` headers, the
+manifest after every package-day), so tests can also craft corrected runs and bad messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import random
+from collections.abc import AsyncIterator, Iterable
+
+import asyncpg
+from nats.js import JetStreamContext
+from prometheus_client import CollectorRegistry
+from redis.asyncio import Redis
+
+from services.aggregator.config import AggregatorSettings
+from services.aggregator.consumer import Consumer, Processor
+from services.aggregator.metrics import AggregatorMetrics
+from shared.events import Counts, DayManifest, PackageDay, Subjects
+
+Row = tuple[str, str, str, int]
+
+
+def make_day(day: dt.date, packages: int, run_id: str, seed: int = 0, scale: int = 1) -> list[PackageDay]:
+    """``packages`` package-days with varied, deterministic counts (``scale`` multiplies them)."""
+    rng = random.Random(f"{seed}/{day}")
+    events = []
+    for i in range(packages):
+        without = rng.randint(1, 500) * scale
+        mirrors = rng.randint(0, 50) * scale
+        py3 = rng.randint(0, without)
+        counts = Counts(
+            overall={"with_mirrors": without + mirrors, "without_mirrors": without},
+            python_major={"3": py3, "2": without - py3},
+            python_minor={"3.12": py3, "2.7": without - py3},
+            system={"Linux": without // 2, "Windows": without - without // 2},
+        )
+        events.append(
+            PackageDay(day=day, package=f"pkg-{i:05d}", counts=counts, run_id=run_id, source="test")
+        )
+    return events
+
+
+def manifest_for(day: dt.date, run_id: str, events: list[PackageDay]) -> DayManifest:
+    return DayManifest(
+        day=day,
+        run_id=run_id,
+        packages=len(events),
+        rows=sum(len(e.counts.rows()) for e in events),
+        downloads_with_mirrors=sum(e.counts.overall.get("with_mirrors", 0) for e in events),
+        source="test",
+    )
+
+
+async def publish(js: JetStreamContext, subjects: Subjects, events: Iterable[PackageDay]) -> int:
+    futures = []
+    count = 0
+    for event in events:
+        futures.append(
+            await js.publish_async(
+                subjects.daily(event.day), event.to_bytes(), headers={"Nats-Msg-Id": event.msg_id}
+            )
+        )
+        count += 1
+        if len(futures) >= 500:
+            await asyncio.gather(*futures)
+            futures.clear()
+    await asyncio.gather(*futures)
+    return count
+
+
+async def publish_manifest(js: JetStreamContext, subjects: Subjects, manifest: DayManifest) -> None:
+    await js.publish(
+        subjects.manifest(manifest.day), manifest.to_bytes(), headers={"Nats-Msg-Id": manifest.msg_id}
+    )
+
+
+async def publish_run(js: JetStreamContext, subjects: Subjects, events: list[PackageDay]) -> DayManifest:
+    """Every package-day of a run, then its manifest (as ingest does)."""
+    await publish(js, subjects, events)
+    manifest = manifest_for(events[0].day, events[0].run_id, events)
+    await publish_manifest(js, subjects, manifest)
+    return manifest
+
+
+def expected_rows(events: Iterable[PackageDay]) -> set[Row]:
+    return {(e.package, d, c, n) for e in events for d, c, n in e.counts.rows()}
+
+
+def expected_all(events: Iterable[PackageDay]) -> set[Row]:
+    totals: dict[tuple[str, str], int] = {}
+    for e in events:
+        for d, c, n in e.counts.rows():
+            totals[(d, c)] = totals.get((d, c), 0) + n
+    return {("__all__", d, c, n) for (d, c), n in totals.items()}
+
+
+async def stored_rows(db: asyncpg.Pool, day: dt.date, *, include_all: bool = False) -> set[Row]:
+    rows = await db.fetch(
+        "SELECT package, dimension, category, downloads FROM daily_downloads WHERE day = $1", day
+    )
+    return {tuple(r) for r in rows if include_all or r["package"] != "__all__"}  # type: ignore[misc]
+
+
+async def completed_run(db: asyncpg.Pool, day: dt.date) -> str | None:
+    value: str | None = await db.fetchval("SELECT run_id FROM ingest_days WHERE day = $1", day)
+    return value
+
+
+def settings_for(
+    database_url: str, redis_url: str, nats_url: str, namespace: str, **extra: object
+) -> AggregatorSettings:
+    values: dict[str, object] = {
+        "env": "test",
+        "database_url": database_url,
+        "redis_url": redis_url,
+        "nats_url": nats_url,
+        "namespace": namespace,
+        "manifest_retry_delay": 0.2,
+        "error_retry_delay": 0.2,
+        "fetch_timeout": 0.3,
+        "ops_port": 0,
+    }
+    values.update(extra)
+    return AggregatorSettings(**values)  # type: ignore[arg-type]
+
+
+def make_processor(
+    db: asyncpg.Pool, redis: Redis, js: JetStreamContext, subjects: Subjects, settings: AggregatorSettings
+) -> Processor:
+    return Processor(db, redis, js, subjects, settings, AggregatorMetrics(CollectorRegistry()))
+
+
+@contextlib.asynccontextmanager
+async def running_consumer(processor: Processor) -> AsyncIterator[Consumer]:
+    """An in-process consumer loop, stopped (and awaited) on exit."""
+    consumer = Consumer(processor)
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    try:
+        yield consumer
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
