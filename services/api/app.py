@@ -1,0 +1,130 @@
+"""Wiring of the api service: the app factory, its middleware and the ``serve`` command.
+
+Owns how the pieces are put together: the PostgreSQL pool and Redis client opened in
+``cleanup_ctx``, the body cache and rate limiter built on them, the middleware chain (metrics ->
+rate limit and CORS -> JSON errors -> handlers) and the ops routes.
+
+Readiness: ``/ready`` checks the database only. The API can answer every request without Redis
+(cache misses go to PostgreSQL, the rate limiter fails open), so an outage of Redis must not take
+every replica out of the load balancer; its state is exported instead as the gauge
+``pypistats_api_redis_up`` (and logged when it changes).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from services.api.cache import BodyCache, Entry, RedisGate
+from services.api.config import ApiSettings
+from services.api.ratelimit import RateLimiter, client_address
+from services.api.routes import setup_routes
+from services.api.views import JSON, STATE, ApiState, dumps
+from shared.cache import CacheKeys
+from shared.config import load_settings
+from shared.logging import configure_logging, get_logger
+from shared.metrics import Handler, HttpMetrics, metric_name
+from shared.openapi import openapi_document
+from shared.web import OPS_PATHS, REDIS, init_ops, json_error, json_error_middleware, pg_pool_ctx, redis_ctx
+
+SERVICE = "api"
+LIMITER = web.AppKey("api_limiter", RateLimiter)
+SETTINGS = web.AppKey("api_settings", ApiSettings)
+EXPOSED = "ETag, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Retry-After"
+
+log = get_logger(__name__)
+
+
+@web.middleware
+async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Count the request against its client address; add CORS and RateLimit-* headers to the answer."""
+    if request.path in OPS_PATHS:
+        return await handler(request)
+    settings = request.app[SETTINGS]
+    client = client_address(
+        request.remote, request.headers.get("X-Forwarded-For"), settings.trusted_proxy_count
+    )
+    decision = await request.app[LIMITER].check(client)
+    headers = {
+        "Access-Control-Allow-Origin": "*",
+        "Access-Control-Expose-Headers": EXPOSED,
+        **decision.headers(),
+    }
+    if not decision.allowed:
+        return json_error(
+            429,
+            f"rate limit of {decision.limit} requests per {settings.rate_limit_window_seconds} s exceeded; "
+            f"retry in {decision.reset} s",
+            **headers,
+            **{"Retry-After": str(decision.reset)},
+        )
+    response = await handler(request)
+    response.headers.update(headers)
+    return response
+
+
+def _state_ctx(
+    settings: ApiSettings, registry: CollectorRegistry
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    cache_requests = Counter(
+        metric_name(SERVICE, "cache_requests"),
+        "Response-cache lookups by result (hit, miss, error, disabled).",
+        ["result"],
+        registry=registry,
+    )
+    limited = Counter(metric_name(SERVICE, "rate_limited"), "Requests refused with 429.", registry=registry)
+    redis_up = Gauge(
+        metric_name(SERVICE, "redis_up"),
+        "1 while Redis answers, 0 while the API runs without it.",
+        registry=registry,
+    )
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        keys = CacheKeys(settings.redis_prefix)
+        gate = RedisGate(app[REDIS], redis_up)
+        app[STATE] = ApiState(
+            cache=BodyCache(gate, keys, settings.cache_ttl_seconds, cache_requests),
+            update_time=settings.update_time,
+            min_max_age=settings.min_max_age_seconds,
+            openapi=Entry.build(dumps(openapi_document("/")), JSON, None),
+        )
+        app[LIMITER] = RateLimiter(
+            gate,
+            keys,
+            settings.rate_limit_requests,
+            settings.rate_limit_window_seconds,
+            settings.overrides,
+            limited,
+        )
+        yield
+
+    return ctx
+
+
+def create_app(settings: ApiSettings) -> web.Application:
+    registry = CollectorRegistry()
+    middlewares: list[Any] = [HttpMetrics(SERVICE, registry).middleware(), rate_limit_middleware]
+    app = web.Application(middlewares=[*middlewares, json_error_middleware])
+    app[SETTINGS] = settings
+    init_ops(app, registry)
+    app.cleanup_ctx.append(pg_pool_ctx(settings.database_url, "pypistats-api", settings.db_pool_size))
+    app.cleanup_ctx.append(redis_ctx(settings.redis_url, required=False))
+    app.cleanup_ctx.append(_state_ctx(settings, registry))
+    setup_routes(app)
+    return app
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m services.api", description="The JSON API.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="serve the API on OPS_HOST:PORT")
+    parser.parse_args(argv)
+    settings = load_settings(ApiSettings)
+    configure_logging(settings.log_level, settings.json_logs)
+    log.info("api starting", host=settings.ops_host, port=settings.port)
+    web.run_app(create_app(settings), host=settings.ops_host, port=settings.port, access_log=None, print=None)
+    return 0

@@ -1,0 +1,92 @@
+"""Settings of the api service (env var = upper-cased field name).
+
+Owns the knobs of the JSON API: its port, the Redis body cache, the expected daily update time
+that bounds ``Cache-Control``, and the rate limits (window, default limit, trusted proxies,
+per-address/CIDR overrides). Built in ``main()``, never at import time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+from typing import TypeAlias
+
+from pydantic import Field, field_validator
+
+from shared.config import ServiceSettings
+
+Network: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_overrides(text: str) -> list[tuple[Network, int]]:
+    """``"203.0.113.7=100000,10.0.0.0/8=0"`` -> networks with their limit (0 = unlimited), most specific first."""
+    out: list[tuple[Network, int]] = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        address, sep, limit = item.partition("=")
+        if not sep:
+            raise ValueError(f"override {item!r} is not ADDRESS=LIMIT")
+        try:
+            network = ipaddress.ip_network(address.strip(), strict=False)
+        except ValueError:
+            raise ValueError(f"override {item!r}: {address.strip()!r} is not an address or CIDR") from None
+        if not limit.strip().isdigit():
+            raise ValueError(f"override {item!r}: limit must be a whole number >= 0 (0 = unlimited)")
+        out.append((network, int(limit)))
+    return sorted(out, key=lambda pair: -pair[0].prefixlen)
+
+
+class ApiSettings(ServiceSettings):
+    """API configuration on top of the common service settings."""
+
+    port: int = Field(8081, ge=0, le=65535, description="HTTP port of the API.")
+    db_pool_size: int = Field(10, ge=1, le=100, description="PostgreSQL connections held by one API process.")
+    cache_ttl_seconds: int = Field(
+        600,
+        ge=0,
+        le=86400,
+        description="Seconds a response body stays in the Redis cache (0 disables it); a cache-version bump invalidates earlier.",
+    )
+    update_time_utc: str = Field(
+        "01:30",
+        pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
+        description="UTC time (HH:MM) by which the day after the last complete day is expected to be loaded; Cache-Control max-age runs until then.",
+    )
+    min_max_age_seconds: int = Field(
+        300,
+        ge=0,
+        le=86400,
+        description="Cache-Control max-age when the next update is already overdue (or no day is complete yet).",
+    )
+    rate_limit_requests: int = Field(
+        1200,
+        ge=0,
+        description="Requests per window and client address (0 = unlimited).",
+    )
+    rate_limit_window_seconds: int = Field(60, ge=1, le=86400, description="Length of the rate-limit window.")
+    trusted_proxy_count: int = Field(
+        0,
+        ge=0,
+        le=10,
+        description="Reverse proxies in front of the API; the client address is taken that many hops from the right of X-Forwarded-For (0 = the socket peer).",
+    )
+    rate_limit_overrides: str = Field(
+        "",
+        description="Per-address or CIDR limits, e.g. '203.0.113.7=100000,10.0.0.0/8=0' (0 = unlimited); the most specific match wins.",
+    )
+
+    @field_validator("rate_limit_overrides")
+    @classmethod
+    def _valid_overrides(cls, value: str) -> str:
+        parse_overrides(value)
+        return value
+
+    @property
+    def overrides(self) -> list[tuple[Network, int]]:
+        return parse_overrides(self.rate_limit_overrides)
+
+    @property
+    def update_time(self) -> dt.time:
+        hours, minutes = self.update_time_utc.split(":")
+        return dt.time(int(hours), int(minutes), tzinfo=dt.UTC)

@@ -1,0 +1,142 @@
+"""Pure parsing of the API's path and query parameters.
+
+Owns what every parameter may be and how it is canonicalised: the package name (PEP 503), `period`,
+`mirrors`, `version`, `os`, `start_date`/`end_date` and `limit`. Each parser takes the raw query
+mapping and returns plain values, or raises :class:`ParamError` naming the parameter, so a bad
+value becomes a 400 before anything touches Redis or PostgreSQL. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from shared.packages import InvalidPackageName, validate
+
+PERIODS = ("day", "week", "month")
+OS_CATEGORIES = {c.lower(): c for c in ("Windows", "Linux", "Darwin", "other", "null")}
+MAJOR = re.compile(r"^([0-9]{1,3}|null)$")
+MINOR = re.compile(r"^([0-9]{1,3}\.[0-9]{1,3}|null)$")
+DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+MAX_TOP = 100
+DEFAULT_TOP = 20
+_SHOWN = 40  # at most this many characters of a bad value are echoed in a message
+
+
+class ParamError(ValueError):
+    """A parameter with a value that is not allowed; ``parameter`` names it."""
+
+    def __init__(self, parameter: str, message: str) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+        self.message = message
+
+
+@dataclass(frozen=True)
+class SeriesQuery:
+    """Filters of one time-series request: the stored category (or None for all) and the date range."""
+
+    category: str | None
+    start: dt.date | None
+    end: dt.date | None
+
+    def cache_part(self) -> str:
+        return f"{self.category or '*'}|{self.start or ''}|{self.end or ''}"
+
+
+def _shown(value: str) -> str:
+    text = value if len(value) <= _SHOWN else value[:_SHOWN] + "..."
+    return repr(text)
+
+
+def _get(query: Mapping[str, str], name: str) -> str | None:
+    """The value, or None when absent or empty (``?period=`` means no filter, as the client sends it)."""
+    value = query.get(name)
+    return value if value else None
+
+
+def package(raw: str) -> str:
+    """The normalised package name from the path."""
+    try:
+        return validate(raw)
+    except InvalidPackageName as exc:
+        raise ParamError("package", str(exc)) from None
+
+
+def period(query: Mapping[str, str], default: str | None = None) -> str | None:
+    value = _get(query, "period")
+    if value is None:
+        return default
+    if value.lower() not in PERIODS:
+        raise ParamError("period", f"period must be one of day, week, month (got {_shown(value)})")
+    return value.lower()
+
+
+def _date(query: Mapping[str, str], name: str) -> dt.date | None:
+    value = _get(query, name)
+    if value is None:
+        return None
+    if DATE.match(value):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ParamError(name, f"{name} must be a date as YYYY-MM-DD (got {_shown(value)})")
+
+
+def date_range(query: Mapping[str, str]) -> tuple[dt.date | None, dt.date | None]:
+    start, end = _date(query, "start_date"), _date(query, "end_date")
+    if start is not None and end is not None and end < start:
+        raise ParamError("end_date", f"end_date ({end}) is before start_date ({start})")
+    return start, end
+
+
+def overall(query: Mapping[str, str]) -> SeriesQuery:
+    value = _get(query, "mirrors")
+    category = None
+    if value is not None:
+        lowered = value.lower()
+        if lowered not in ("true", "false"):
+            raise ParamError("mirrors", f"mirrors must be true or false (got {_shown(value)})")
+        category = "with_mirrors" if lowered == "true" else "without_mirrors"
+    return SeriesQuery(category, *date_range(query))
+
+
+def _version(query: Mapping[str, str], pattern: re.Pattern[str], example: str) -> str | None:
+    value = _get(query, "version")
+    if value is None:
+        return None
+    if not pattern.match(value.lower()):
+        raise ParamError("version", f"version must look like {example} or be null (got {_shown(value)})")
+    return value.lower()
+
+
+def python_major(query: Mapping[str, str]) -> SeriesQuery:
+    return SeriesQuery(_version(query, MAJOR, "3"), *date_range(query))
+
+
+def python_minor(query: Mapping[str, str]) -> SeriesQuery:
+    return SeriesQuery(_version(query, MINOR, "3.12"), *date_range(query))
+
+
+def system(query: Mapping[str, str]) -> SeriesQuery:
+    value = _get(query, "os")
+    category = None
+    if value is not None:
+        category = OS_CATEGORIES.get(value.lower())
+        if category is None:
+            raise ParamError(
+                "os", f"os must be one of Windows, Linux, Darwin, other, null (got {_shown(value)})"
+            )
+    return SeriesQuery(category, *date_range(query))
+
+
+def limit(query: Mapping[str, str]) -> int:
+    value = _get(query, "limit")
+    if value is None:
+        return DEFAULT_TOP
+    if not (value.isascii() and value.isdigit() and len(value) <= 3) or not 1 <= int(value) <= MAX_TOP:
+        raise ParamError("limit", f"limit must be a whole number from 1 to {MAX_TOP} (got {_shown(value)})")
+    return int(value)

@@ -1,0 +1,26 @@
+"""The API's route table.
+
+Owns which URL reaches which handler. Every route here is described in shared/openapi.py and a
+test checks both lists agree. Ops routes (/health, /ready, /metrics) come from shared.web.init_ops.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from services.api import views
+
+PACKAGE = "/api/packages/{package}"
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get(f"{PACKAGE}/recent", views.recent, name="recent")
+    app.router.add_get(f"{PACKAGE}/overall", views.overall, name="overall")
+    app.router.add_get(f"{PACKAGE}/python_major", views.python_major, name="python_major")
+    app.router.add_get(f"{PACKAGE}/python_minor", views.python_minor, name="python_minor")
+    app.router.add_get(f"{PACKAGE}/system", views.system, name="system")
+    app.router.add_get(f"{PACKAGE}/badge.svg", views.badge_svg, name="badge_svg")
+    app.router.add_get(f"{PACKAGE}/shields.json", views.shields_json, name="shields_json")
+    app.router.add_get("/api/top", views.top, name="top")
+    app.router.add_get("/api/status", views.status, name="status")
+    app.router.add_get("/api/openapi.json", views.openapi, name="openapi")

@@ -1,0 +1,201 @@
+"""Request handlers of the JSON API.
+
+Owns what each endpoint answers: parse parameters (services.api.params), look the body up in the
+Redis cache, otherwise read it from PostgreSQL through shared.rollups, then answer with an ETag,
+a 304 for a matching ``If-None-Match`` and ``Cache-Control`` until the next expected update. Bodies
+are JSON with keys sorted at every level. Bad parameters are 400 and unknown packages 404, as JSON.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from aiohttp import web
+
+from services.api import badges, params
+from services.api.cache import BodyCache, Entry, matches, max_age
+from shared import rollups
+from shared.packages import ALL_PACKAGES
+from shared.web import PG_POOL, json_error
+
+JSON = "application/json"
+SVG = "image/svg+xml"
+View = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Build = Callable[[asyncpg.Connection], Awaitable[Entry]]
+
+
+@dataclass
+class ApiState:
+    cache: BodyCache
+    update_time: dt.time
+    min_max_age: int
+    openapi: Entry
+
+
+STATE = web.AppKey("api_state", ApiState)
+
+
+class PackageNotFound(Exception):
+    def __init__(self, package: str) -> None:
+        super().__init__(package)
+        self.package = package
+
+
+def dumps(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=_default).encode()
+
+
+def _default(value: object) -> str:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def api_view(view: View) -> View:
+    """Turn :class:`~services.api.params.ParamError` into 400 and :class:`PackageNotFound` into 404."""
+
+    @functools.wraps(view)
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        try:
+            return await view(request)
+        except params.ParamError as exc:
+            return json_error(400, exc.message, exc.parameter)
+        except PackageNotFound as exc:
+            return json_error(404, f"package {exc.package!r} has no downloads on record", "package")
+
+    return wrapped
+
+
+def answer(request: web.Request, entry: Entry, state: ApiState) -> web.Response:
+    now = dt.datetime.now(dt.UTC)
+    headers = {
+        "ETag": entry.etag,
+        "Cache-Control": f"public, max-age={max_age(entry.day, now, state.update_time, state.min_max_age)}",
+    }
+    if matches(request.headers.get("If-None-Match"), entry.etag):
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=entry.body, content_type=entry.content_type, headers=headers)
+
+
+async def cached(request: web.Request, key: str, build: Build) -> web.Response:
+    """The cached entry for ``key``, or ``build`` it from PostgreSQL and cache it."""
+    state = request.app[STATE]
+    entry, version = await state.cache.get(key)
+    if entry is None:
+        async with request.app[PG_POOL].acquire() as conn:
+            entry = await build(conn)
+        await state.cache.put(version, key, entry)
+    return answer(request, entry, state)
+
+
+async def _require(conn: asyncpg.Connection, package: str) -> dt.date | None:
+    if not await rollups.package_exists(conn, package):
+        raise PackageNotFound(package)
+    return await rollups.last_complete_day(conn)
+
+
+@api_view
+async def recent(request: web.Request) -> web.StreamResponse:
+    package = params.package(request.match_info["package"])
+    period = params.period(request.query)
+
+    async def build(conn: asyncpg.Connection) -> Entry:
+        day = await _require(conn, package)
+        totals = await rollups.recent(conn, package)
+        data = {f"last_{p}": n for p, n in totals.items() if period in (None, p)}
+        return Entry.build(dumps({"data": data, "package": package, "type": "recent_downloads"}), JSON, day)
+
+    return await cached(request, f"recent:{package}:{period or '*'}", build)
+
+
+def series_view(dimension: str, parse: Callable[[Any], params.SeriesQuery]) -> View:
+    type_name = f"{dimension}_downloads"
+
+    @api_view
+    async def view(request: web.Request) -> web.StreamResponse:
+        package = params.package(request.match_info["package"])
+        query = parse(request.query)
+
+        async def build(conn: asyncpg.Connection) -> Entry:
+            day = await _require(conn, package)
+            points = await rollups.series(conn, package, dimension, query.category, query.start, query.end)
+            data = [{"category": p.category, "date": p.day, "downloads": p.downloads} for p in points]
+            return Entry.build(dumps({"data": data, "package": package, "type": type_name}), JSON, day)
+
+        return await cached(request, f"{dimension}:{package}:{query.cache_part()}", build)
+
+    view.__name__ = dimension
+    return view
+
+
+overall = series_view("overall", params.overall)
+python_major = series_view("python_major", params.python_major)
+python_minor = series_view("python_minor", params.python_minor)
+system = series_view("system", params.system)
+
+
+def badge_view(kind: str) -> View:
+    @api_view
+    async def view(request: web.Request) -> web.StreamResponse:
+        package = params.package(request.match_info["package"])
+        period = params.period(request.query, default="month") or "month"
+
+        async def build(conn: asyncpg.Connection) -> Entry:
+            day = await _require(conn, package)
+            downloads = (await rollups.recent(conn, package))[period]
+            if kind == "svg":
+                return Entry.build(badges.svg(package, downloads, period).encode(), SVG, day)
+            return Entry.build(dumps(badges.shields(downloads, period)), JSON, day)
+
+        return await cached(request, f"badge-{kind}:{package}:{period}", build)
+
+    view.__name__ = f"badge_{kind}"
+    return view
+
+
+badge_svg = badge_view("svg")
+shields_json = badge_view("shields")
+
+
+@api_view
+async def top(request: web.Request) -> web.StreamResponse:
+    period = params.period(request.query, default="day") or "day"
+    limit = params.limit(request.query)
+
+    async def build(conn: asyncpg.Connection) -> Entry:
+        day = await rollups.last_complete_day(conn)
+        ranked = await rollups.top(conn, period, limit)
+        data = [{"downloads": n, "package": p, "rank": i} for i, (p, n) in enumerate(ranked, start=1)]
+        body = {"data": data, "limit": limit, "period": period, "type": "top_packages"}
+        return Entry.build(dumps(body), JSON, day)
+
+    return await cached(request, f"top:{ALL_PACKAGES}:{period}:{limit}", build)
+
+
+@api_view
+async def status(request: web.Request) -> web.StreamResponse:
+    async def build(conn: asyncpg.Connection) -> Entry:
+        found = await rollups.status(conn)
+        run = found["last_run"]
+        last_run = None
+        if run is not None:
+            last_run = {k: run[k] for k in ("completed_at", "day", "packages", "rows", "run_id", "source")}
+        data = {
+            "last_complete_day": found["last_complete_day"],
+            "last_run": last_run,
+            "packages": found["packages"],
+        }
+        return Entry.build(dumps({"data": data, "type": "status"}), JSON, found["last_complete_day"])
+
+    return await cached(request, f"status:{ALL_PACKAGES}:", build)
+
+
+async def openapi(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE]
+    return answer(request, state.openapi, state)
