@@ -106,6 +106,7 @@ def common_env(urls: Mapping[str, str], settings: DevstackSettings) -> dict[str,
         "NATS_URL": urls["nats"],
         "NAMESPACE": settings.namespace,
         "OPS_HOST": "127.0.0.1",
+        "SOURCE": "synthetic",
         "SYNTHETIC_PACKAGES": str(settings.devstack_packages),
         "SYNTHETIC_SEED": str(settings.synthetic_seed),
     }
