@@ -57,6 +57,7 @@ def create_app(settings: AuthSettings, provider: OAuthProvider | None = None) ->
     app.cleanup_ctx.append(pg_pool_ctx(settings.database_url, "pypistats-auth"))
     app.cleanup_ctx.append(redis_ctx(settings.redis_url, required=True))
     app.cleanup_ctx.append(_stores_ctx)
+    app.cleanup_ctx.append(_provider_ctx)
     setup_routes(app)
     return app
 
@@ -67,6 +68,13 @@ async def _stores_ctx(app: web.Application) -> AsyncIterator[None]:
     app[SESSIONS] = SessionStore(redis, settings.redis_prefix, secret, settings.session_ttl_seconds)
     app[STATES] = StateStore(redis, settings.redis_prefix, settings.oauth_state_ttl_seconds)
     yield
+
+
+async def _provider_ctx(app: web.Application) -> AsyncIterator[None]:
+    yield
+    provider = app[PROVIDER]
+    if isinstance(provider, AuthlibGitHub):
+        await provider.aclose()
 
 
 def _parser() -> argparse.ArgumentParser:

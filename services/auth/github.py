@@ -11,9 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import httpx
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.httpx_client import AsyncOAuth2Client
+
+try:  # authlib uses httpx2 when it is installed, else httpx: catch the errors of the one it uses
+    import httpx2 as httpx
+except ImportError:
+    import httpx
 
 MAX_FIELD_LENGTH = 1000
 
@@ -68,7 +72,11 @@ def _optional(value: Any) -> str | None:
 
 
 class AuthlibGitHub:
-    """The real provider: authlib's async httpx client against GitHub (or the fake, over HTTP)."""
+    """The real provider: authlib's async httpx client against GitHub (or the fake, over HTTP).
+
+    One OAuth client per login (it holds that login's token), all sharing one HTTP transport, so
+    connections and the TLS context are set up once, not per login. Call :meth:`aclose` at exit.
+    """
 
     def __init__(
         self,
@@ -85,42 +93,56 @@ class AuthlibGitHub:
         self.token_endpoint = token_endpoint
         self.api_url = api_url.rstrip("/")
         self.timeout = timeout
+        self._transport: httpx.AsyncHTTPTransport | None = None
+        self._url_builder: AsyncOAuth2Client | None = None
 
-    def _client(self, redirect_uri: str) -> AsyncOAuth2Client:
+    def _client(self, redirect_uri: str | None = None) -> AsyncOAuth2Client:
+        if self._transport is None:
+            self._transport = httpx.AsyncHTTPTransport()
         return AsyncOAuth2Client(
             client_id=self.client_id,
             client_secret=self._client_secret,
             redirect_uri=redirect_uri,
             timeout=self.timeout,
             follow_redirects=False,
+            transport=self._transport,
+            trust_env=False,
         )
 
     def authorize_url(self, state: str, redirect_uri: str) -> str:
-        client = self._client(redirect_uri)
-        # Building the URL does no I/O; the client's connection pool is never opened.
-        url, _ = client.create_authorization_url(self.authorize_endpoint, state=state)
+        # Building the URL does no I/O and keeps no per-login state: one client serves every login.
+        if self._url_builder is None:
+            self._url_builder = self._client()
+        url, _ = self._url_builder.create_authorization_url(
+            self.authorize_endpoint, state=state, redirect_uri=redirect_uri
+        )
         return str(url)
 
+    async def aclose(self) -> None:
+        if self._transport is not None:
+            await self._transport.aclose()
+            self._transport = None
+
     async def fetch_user(self, code: str, redirect_uri: str) -> GitHubUser:
-        async with self._client(redirect_uri) as client:
-            try:
-                await client.fetch_token(self.token_endpoint, code=code, grant_type="authorization_code")
-                response = await client.get(
-                    f"{self.api_url}/user",
-                    headers={"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"},
-                )
-            except OAuthError as exc:
-                raise OAuthRefused(f"GitHub refused the code: {exc.error}") from exc
-            except httpx.HTTPStatusError as exc:
-                if exc.response.status_code >= 500:
-                    raise OAuthUnavailable(f"GitHub answered {exc.response.status_code}") from exc
-                raise OAuthRefused(f"GitHub answered {exc.response.status_code}") from exc
-            except ValueError as exc:  # a token answer that is not a JSON object
-                raise OAuthRefused("GitHub's token answer is not JSON") from exc
-            except httpx.HTTPError as exc:
-                raise OAuthUnavailable(f"GitHub is unreachable: {type(exc).__name__}") from exc
-            finally:
-                client.token = None  # never kept beyond this call
+        client = self._client(redirect_uri)  # not closed per login: that would close the shared transport
+        try:
+            await client.fetch_token(self.token_endpoint, code=code, grant_type="authorization_code")
+            response = await client.get(
+                f"{self.api_url}/user",
+                headers={"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"},
+            )
+        except OAuthError as exc:
+            raise OAuthRefused(f"GitHub refused the code: {exc.error}") from exc
+        except httpx.HTTPStatusError as exc:
+            if exc.response.status_code >= 500:
+                raise OAuthUnavailable(f"GitHub answered {exc.response.status_code}") from exc
+            raise OAuthRefused(f"GitHub answered {exc.response.status_code}") from exc
+        except ValueError as exc:  # a token answer that is not a JSON object
+            raise OAuthRefused("GitHub's token answer is not JSON") from exc
+        except httpx.HTTPError as exc:
+            raise OAuthUnavailable(f"GitHub is unreachable: {type(exc).__name__}") from exc
+        finally:
+            client.token = None  # never kept beyond this call
         if response.status_code >= 500:
             raise OAuthUnavailable(f"GitHub's /user answered {response.status_code}")
         if response.status_code != 200:

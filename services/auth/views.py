@@ -139,6 +139,8 @@ async def me(request: web.Request) -> web.Response:
     session = await _session(request)
     if isinstance(session, web.Response):
         return session
+    if not await users.user_exists(request.app[PG_POOL], session.user_id):
+        return await _stale_session(request, session)
     packages = await users.list_packages(request.app[PG_POOL], session.user_id)
     body = {
         "avatar_url": session.avatar_url,

@@ -266,3 +266,11 @@ async def test_github_refusing_our_credentials_changes_nothing(stack: Stack) -> 
     refused = await stack.callback(callback_url)
     assert refused.status == 400
     await assert_nothing_changed(stack)
+
+
+async def test_session_of_a_deleted_user_is_ended(stack: Stack) -> None:
+    await stack.login()
+    await stack.db.execute("DELETE FROM users")
+    response = await stack.client.get("/auth/me")
+    assert response.status == 401
+    assert await stack.session_keys() == []
