@@ -34,6 +34,7 @@ from shared.web import OPS_PATHS, REDIS, init_ops, json_error, json_error_middle
 SERVICE = "api"
 LIMITER = web.AppKey("api_limiter", RateLimiter)
 SETTINGS = web.AppKey("api_settings", ApiSettings)
+MAX_LINE = 65536
 EXPOSED = "ETag, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Retry-After"
 
 log = get_logger(__name__)
@@ -108,7 +109,11 @@ def _state_ctx(
 def create_app(settings: ApiSettings) -> web.Application:
     registry = CollectorRegistry()
     middlewares: list[Any] = [HttpMetrics(SERVICE, registry).middleware(), rate_limit_middleware]
-    app = web.Application(middlewares=[*middlewares, json_error_middleware])
+    # Request lines up to 64 kB reach the handlers, so even absurd names get a JSON 400 from us
+    # rather than aiohttp's plain-text one.
+    app = web.Application(
+        middlewares=[*middlewares, json_error_middleware], handler_args={"max_line_size": MAX_LINE}
+    )
     app[SETTINGS] = settings
     init_ops(app, registry)
     app.cleanup_ctx.append(pg_pool_ctx(settings.database_url, "pypistats-api", settings.db_pool_size))

@@ -1,0 +1,115 @@
+"""The Redis body cache, Redis outages, and rate limiting shared by replicas."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+from redis.asyncio import Redis
+
+from shared.cache import CacheKeys, bump_cache_version
+from shared.embedded import free_port
+from tests.integration.api.conftest import ApiFactory
+
+
+async def metric(api: TestClient, line_start: str) -> float:
+    text = await (await api.get("/metrics")).text()
+    for line in text.splitlines():
+        if line.startswith(line_start):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+async def test_bodies_are_cached_until_the_version_is_bumped(
+    api: TestClient, seeded: Any, redis: Redis, namespace: str
+) -> None:
+    url = "/api/packages/requests/recent?period=day"
+    first = await (await api.get(url)).json()
+    assert await metric(api, 'pypistats_api_cache_requests_total{result="miss"}') == 1
+    # Change the database behind the cache: the cached body is still served ...
+    await seeded.execute(
+        "UPDATE recent_downloads SET downloads = 1 WHERE package = 'requests' AND period = 'day'"
+    )
+    assert await (await api.get(url)).json() == first
+    assert await metric(api, 'pypistats_api_cache_requests_total{result="hit"}') == 1
+    assert [k async for k in redis.scan_iter(match=f"{namespace}:api:0:recent:requests:*")]
+    # ... until the aggregator bumps the cache version.
+    await bump_cache_version(redis, CacheKeys(f"{namespace}:"))
+    assert (await (await api.get(url)).json())["data"] == {"last_day": 1}
+    assert await metric(api, 'pypistats_api_cache_requests_total{result="miss"}') == 2
+
+
+async def test_redis_down_answers_from_postgres_and_stays_ready(seeded: Any, api_factory: ApiFactory) -> None:
+    api = await api_factory(redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    for _ in range(3):
+        response = await api.get("/api/packages/requests/overall?mirrors=false")
+        assert response.status == 200, await response.text()
+        assert len((await response.json())["data"]) == 40
+        assert response.headers["RateLimit-Limit"] == "1200"
+    assert (await api.get("/api/packages/nope/recent")).status == 404
+    ready = await api.get("/ready")
+    assert ready.status == 200 and (await ready.json())["checks"] == {"database": "ok"}
+    assert await metric(api, "pypistats_api_redis_up ") == 0
+    assert await metric(api, 'pypistats_api_cache_requests_total{result="error"}') >= 3
+
+
+async def test_rate_limit_is_shared_by_replicas(seeded: Any, redis: Redis, api_factory: ApiFactory) -> None:
+    one = await api_factory(rate_limit_requests=3, rate_limit_window_seconds=60)
+    two = await api_factory(rate_limit_requests=3, rate_limit_window_seconds=60)
+    remaining = []
+    for api in (one, two, one):
+        response = await api.get("/api/packages/requests/recent")
+        assert response.status == 200
+        remaining.append(response.headers["RateLimit-Remaining"])
+    assert remaining == ["2", "1", "0"]
+    refused = await two.get("/api/packages/requests/recent")
+    assert refused.status == 429
+    body = json.loads(await refused.text())
+    assert body["error"]["status"] == 429 and "rate limit" in body["error"]["message"]
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
+    assert (
+        refused.headers["RateLimit-Remaining"] == "0"
+        and refused.headers["Access-Control-Allow-Origin"] == "*"
+    )
+    # Ops routes are exempt and the refusal is counted.
+    assert (await two.get("/health")).status == 200
+    assert (await two.get("/ready")).status == 200
+    assert await metric(two, "pypistats_api_rate_limited_total ") == 1
+
+
+async def test_forwarded_for_is_trusted_only_through_configured_proxies(
+    seeded: Any, redis: Redis, api_factory: ApiFactory
+) -> None:
+    api = await api_factory(rate_limit_requests=2, trusted_proxy_count=1)
+    url = "/api/packages/requests/recent"
+    # The client-controlled left part of the header is ignored; the proxy-appended entry counts.
+    for spoof in ("1.1.1.1", "2.2.2.2"):
+        ok = await api.get(url, headers={"X-Forwarded-For": f"{spoof}, 198.51.100.7"})
+        assert ok.status == 200
+    assert (await api.get(url, headers={"X-Forwarded-For": "3.3.3.3, 198.51.100.7"})).status == 429
+    assert (await api.get(url, headers={"X-Forwarded-For": "198.51.100.8"})).status == 200
+    # Without trusted proxies the header is ignored altogether: the socket peer is the client.
+    direct = await api_factory(rate_limit_requests=2, trusted_proxy_count=0)
+    for n in range(2):
+        assert (await direct.get(url, headers={"X-Forwarded-For": f"10.0.0.{n}"})).status == 200
+    assert (await direct.get(url, headers={"X-Forwarded-For": "10.0.0.9"})).status == 429
+
+
+async def test_overrides_raise_or_remove_the_limit(
+    seeded: Any, redis: Redis, api_factory: ApiFactory
+) -> None:
+    api = await api_factory(
+        rate_limit_requests=1,
+        trusted_proxy_count=1,
+        rate_limit_overrides="203.0.113.7=3,10.0.0.0/8=0",
+    )
+    url = "/api/packages/requests/recent"
+    badge_service = [await api.get(url, headers={"X-Forwarded-For": "203.0.113.7"}) for _ in range(4)]
+    assert [r.status for r in badge_service] == [200, 200, 200, 429]
+    assert badge_service[0].headers["RateLimit-Limit"] == "3"
+    internal = [await api.get(url, headers={"X-Forwarded-For": "10.1.2.3"}) for _ in range(5)]
+    assert {r.status for r in internal} == {200}
+    assert "RateLimit-Limit" not in internal[0].headers  # unlimited
+    assert (await api.get(url, headers={"X-Forwarded-For": "192.0.2.1"})).status == 200
+    assert (await api.get(url, headers={"X-Forwarded-For": "192.0.2.1"})).status == 429

@@ -1,0 +1,127 @@
+"""Pure parts of the api service: parameter parsing, badges, cache headers, client addresses, routes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from services.api import badges, params
+from services.api.app import create_app
+from services.api.cache import Entry, matches, max_age
+from services.api.config import ApiSettings, parse_overrides
+from services.api.ratelimit import client_address, limit_for
+from shared.openapi import openapi_document
+
+UTC = dt.UTC
+
+
+def test_package_names_are_normalised_or_refused() -> None:
+    assert params.package("Django") == "django"
+    assert params.package("zope.Interface") == "zope-interface"
+    assert params.package("__all__") == "__all__"
+    for bad in ("", "a b", "../x", "<b>", "x" * 201, "\udcff", "é"):
+        with pytest.raises(params.ParamError) as exc:
+            params.package(bad)
+        assert exc.value.parameter == "package"
+
+
+def test_series_parameters() -> None:
+    assert params.overall({"mirrors": "TRUE"}).category == "with_mirrors"
+    assert params.overall({}).category is None
+    assert params.system({"os": "dArWiN"}).category == "Darwin"
+    assert params.system({"os": "NULL"}).category == "null"
+    assert params.python_minor({"version": "3.12"}).category == "3.12"
+    assert params.python_major({"version": ""}).category is None  # empty means no filter
+    q = params.overall({"start_date": "2026-01-01", "end_date": "2026-01-01"})
+    assert (q.start, q.end) == (dt.date(2026, 1, 1), dt.date(2026, 1, 1))
+    assert params.period({}, default="month") == "month" and params.period({"period": "Week"}) == "week"
+    assert params.limit({}) == 20 and params.limit({"limit": "100"}) == 100
+    for parse, query, name in (
+        (params.overall, {"start_date": "2026-1-1"}, "start_date"),
+        (params.overall, {"start_date": "2026-01-02", "end_date": "2026-01-01"}, "end_date"),
+        (params.python_major, {"version": "3.1"}, "version"),
+        (params.system, {"os": "Plan9"}, "os"),
+        (params.limit, {"limit": "1" * 5000}, "limit"),
+        (params.limit, {"limit": "-1"}, "limit"),
+    ):
+        with pytest.raises(params.ParamError) as exc:
+            parse(query)  # type: ignore[operator]
+        assert exc.value.parameter == name
+        assert len(exc.value.message) < 200
+
+
+def test_badge_numbers_and_svg_is_well_formed() -> None:
+    cases = {0: "0", 999: "999", 1000: "1k", 1234: "1.2k", 12345: "12k", 999_999: "1M", 3_456_789: "3.5M"}
+    assert {n: badges.compact(n) for n in cases} == cases
+    svg = badges.svg("<pkg>&\"'", 1234, "month")
+    root = ET.fromstring(svg)
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    texts = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")]
+    assert texts == ["downloads", "1.2k/month"]
+    assert root.find("{http://www.w3.org/2000/svg}title").text == "<pkg>&\"': 1.2k/month downloads"  # type: ignore[union-attr]
+    assert badges.shields(3_400_000, "day") == {
+        "schemaVersion": 1,
+        "label": "downloads",
+        "message": "3.4M/day",
+        "color": "blue",
+    }
+
+
+def test_max_age_until_the_next_update() -> None:
+    day = dt.date(2026, 3, 31)
+    at = dt.time(1, 30, tzinfo=UTC)
+    now = dt.datetime(2026, 4, 1, 12, 0, tzinfo=UTC)
+    assert max_age(day, now, at, 300) == 13 * 3600 + 30 * 60
+    assert max_age(day, dt.datetime(2026, 4, 2, 2, 0, tzinfo=UTC), at, 300) == 300  # overdue
+    assert max_age(None, now, at, 300) == 300
+
+
+def test_etags_and_entries() -> None:
+    entry = Entry.build(b'{"a":1}', "application/json", dt.date(2026, 3, 31))
+    assert Entry.load(entry.dump()) == entry
+    assert Entry.load(Entry.build(b"x\ny", "image/svg+xml", None).dump()).body == b"x\ny"
+    assert matches(entry.etag, entry.etag) and matches(f'"zzz", W/{entry.etag}', entry.etag)
+    assert matches("*", entry.etag) and not matches('"other"', entry.etag) and not matches(None, entry.etag)
+
+
+def test_client_address_through_trusted_proxies() -> None:
+    assert client_address("192.0.2.1", "6.6.6.6", 0) == "192.0.2.1"
+    assert client_address("10.0.0.1", "6.6.6.6, 198.51.100.7", 1) == "198.51.100.7"
+    assert client_address("10.0.0.1", "6.6.6.6, 198.51.100.7, 10.0.0.2", 2) == "198.51.100.7"
+    assert client_address("10.0.0.1", "198.51.100.7", 2) == "10.0.0.1"  # too few hops: the peer
+    assert client_address("10.0.0.1", "not-an-ip", 1) == "10.0.0.1"
+    assert client_address("2001:db8::1", None, 0) == "2001:db8::/64"
+    assert client_address("::ffff:192.0.2.9", None, 0) == "192.0.2.9"
+    assert client_address(None, None, 0) == "unknown"
+
+
+def test_overrides() -> None:
+    overrides = parse_overrides("10.0.0.0/8=0, 203.0.113.7=100000,10.1.0.0/16=5,2001:db8::/32=9")
+    assert overrides[0][0] == ipaddress.ip_network("203.0.113.7/32")
+    assert limit_for("203.0.113.7", 60, overrides) == 100000
+    assert limit_for("10.1.2.3", 60, overrides) == 5
+    assert limit_for("10.2.2.3", 60, overrides) == 0
+    assert limit_for("2001:db8::/64", 60, overrides) == 9
+    assert limit_for("192.0.2.1", 60, overrides) == 60
+    assert limit_for("unknown", 60, overrides) == 60
+    for bad in ("10.0.0.0/8", "nope=1", "10.0.0.1=-1", "10.0.0.1=x"):
+        with pytest.raises(ValueError):
+            parse_overrides(bad)
+    with pytest.raises(ValueError):
+        ApiSettings(rate_limit_overrides="1.2.3.4=lots")
+    with pytest.raises(ValueError):
+        ApiSettings(update_time_utc="25:00")
+
+
+def test_every_route_is_documented_and_every_documented_route_exists() -> None:
+    app = create_app(ApiSettings())  # the factory opens nothing; resources open on startup
+    served = {
+        (route.method.lower(), route.resource.canonical)
+        for route in app.router.routes()
+        if route.resource is not None and route.method != "HEAD"
+    }
+    documented = {(method, path) for path, item in openapi_document()["paths"].items() for method in item}
+    assert served == documented
