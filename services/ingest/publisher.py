@@ -24,7 +24,7 @@ import datetime as dt
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,7 +109,7 @@ def build_package_day(day: dt.date, package: str, counts: RawCounts, run_id: str
     """Validate one package-day (normalised name already known) or raise :class:`InvalidPackageDay`."""
     clean: dict[str, dict[str, int]] = {}
     for dimension, values in counts.items():
-        if dimension not in DIMENSIONS:
+        if dimension not in DIMENSIONS or not isinstance(values, dict):
             raise InvalidPackageDay("unknown_category", f"unknown dimension {dimension!r}")
         kept: dict[str, int] = {}
         for category, downloads in values.items():
@@ -241,6 +241,58 @@ async def publish_with_retry(
         delay = min(delay * 2, BACKOFF_MAX_S)
 
 
+async def package_days(
+    source: Source, day: dt.date, result: RunResult, metrics: IngestMetrics | None = None
+) -> AsyncIterator[tuple[PackageDay, bytes]]:
+    """The valid package-days of ``day`` with their encoded bodies; invalid ones are counted and skipped."""
+    seen: set[str] = set()
+    current: tuple[str, RawCounts] | None = None  # the package being merged, not yet emitted
+
+    def finish(package: str, counts: RawCounts) -> tuple[PackageDay, bytes] | None:
+        try:
+            event = build_package_day(day, package, counts, result.run_id, source.name)
+            payload = event.to_bytes()
+            if len(payload) > MAX_EVENT_BYTES:
+                raise InvalidPackageDay("too_large", f"{len(payload)} bytes")
+        except InvalidPackageDay as exc:
+            _skip(result, metrics, exc.reason, package=package, detail=str(exc))
+            return None
+        result.packages += 1
+        result.rows += len(event.counts.rows())
+        result.downloads_with_mirrors += event.counts.overall.get("with_mirrors", 0)
+        return event, payload
+
+    async for raw, counts in source.iter_day(day):
+        if metrics is not None:
+            metrics.rows_read.inc()
+        try:
+            package = validate(raw) if isinstance(raw, str) else validate(str(raw))
+        except InvalidPackageName as exc:
+            _skip(result, metrics, "bad_name", package=str(raw)[:80], detail=str(exc))
+            continue
+        if not isinstance(counts, dict) or not all(isinstance(v, dict) for v in counts.values()):
+            _skip(
+                result,
+                metrics,
+                "invalid",
+                package=package,
+                detail="counts are not {dimension: {category: n}}",
+            )
+            continue
+        if current is not None and current[0] == package:
+            merge_counts(current[1], counts)
+            continue
+        if package in seen:
+            _skip(result, metrics, "duplicate", package=package, detail="package came back after others")
+            continue
+        seen.add(package)
+        if current is not None and (done := finish(*current)) is not None:
+            yield done
+        current = (package, {d: dict(v) for d, v in counts.items()})
+    if current is not None and (done := finish(*current)) is not None:
+        yield done
+
+
 async def publish_day(
     js: JetStreamContext,
     subjects: Subjects,
@@ -257,52 +309,14 @@ async def publish_day(
     result = RunResult(run_id=run_id or new_run_id(), day=day, source=source.name)
     subject = subjects.daily(day)
     pipeline = _Pipeline(js, max_in_flight, metrics, result)
-    published: set[str] = set()
-    current: tuple[str, RawCounts] | None = None  # the package being merged, not yet sent
     log.info("ingest run started", day=day.isoformat(), run_id=result.run_id, source=source.name)
-
-    async def flush(package: str, counts: RawCounts) -> None:
-        try:
-            event = build_package_day(day, package, counts, result.run_id, source.name)
-            payload = event.to_bytes()
-            if len(payload) > MAX_EVENT_BYTES:
-                raise InvalidPackageDay("too_large", f"{len(payload)} bytes")
-        except InvalidPackageDay as exc:
-            _skip(result, metrics, exc.reason, package=package, detail=str(exc))
-            return
-        published.add(package)
-        result.packages += 1
-        result.rows += len(event.counts.rows())
-        result.downloads_with_mirrors += event.counts.overall.get("with_mirrors", 0)
-        await pipeline.send(subject, payload, event.msg_id)
-        if metrics is not None:
-            metrics.published.inc()
-        if progress is not None:
-            progress(1)
-
     try:
-        async for raw, counts in source.iter_day(day):
+        async for event, payload in package_days(source, day, result, metrics):
+            await pipeline.send(subject, payload, event.msg_id)
             if metrics is not None:
-                metrics.rows_read.inc()
-            try:
-                package = validate(raw) if isinstance(raw, str) else validate(str(raw))
-            except InvalidPackageName as exc:
-                _skip(result, metrics, "bad_name", package=str(raw)[:80], detail=str(exc))
-                continue
-            if current is not None and current[0] == package:
-                merge_counts(current[1], counts)
-                continue
-            if package in published:
-                _skip(result, metrics, "duplicate", package=package, detail="package came back after others")
-                continue
-            if current is not None:
-                await flush(*current)
-            current = (
-                package,
-                {d: dict(v) for d, v in counts.items()} if isinstance(counts, dict) else counts,
-            )
-        if current is not None:
-            await flush(*current)
+                metrics.published.inc()
+            if progress is not None:
+                progress(1)
         await pipeline.drain()
         manifest = DayManifest(
             day=day,
@@ -326,6 +340,19 @@ async def publish_day(
         retries=result.retries,
         seconds=round(result.seconds, 3),
     )
+    return result
+
+
+async def inspect_day(
+    source: Source, day: dt.date, *, progress: Progress | None = None, metrics: IngestMetrics | None = None
+) -> RunResult:
+    """A dry run: read and validate the day exactly as :func:`publish_day` would, publishing nothing."""
+    started = time.perf_counter()
+    result = RunResult(run_id="dry-run", day=day, source=source.name)
+    async for _event, _payload in package_days(source, day, result, metrics):
+        if progress is not None:
+            progress(1)
+    result.seconds = time.perf_counter() - started
     return result
 
 

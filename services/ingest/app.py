@@ -1,0 +1,169 @@
+"""The ingest service's entry point: ``run``, ``backfill`` and ``serve`` (wiring only).
+
+``python -m services.ingest run --day D [--source S] [--dry-run]`` ingests one day;
+``backfill --start D --end D`` ingests a range with progress bars; ``serve`` runs the cron
+scheduler with the ops server (``/metrics``, ``/health``, ``/ready`` on ``OPS_PORT``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import signal
+import sys
+from collections.abc import Sequence
+
+from prometheus_client import CollectorRegistry
+
+from shared.logging import configure_logging, get_logger
+
+from .config import IngestSettings
+from .metrics import IngestMetrics
+from .runner import backfill, dry_run_day, ingest_day, jetstream, make_source, open_pool, scheduled_pass
+from .schedule import day_range, next_fire
+from .sources.base import SourceError
+
+log = get_logger("services.ingest")
+
+
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a YYYY-MM-DD date: {value!r}") from exc
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m services.ingest", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="ingest one UTC day")
+    run.add_argument("--day", "--date", dest="day", type=_date, required=True, help="YYYY-MM-DD")
+    run.add_argument("--source", choices=("bigquery", "raw", "synthetic"), help="overrides SOURCE")
+    run.add_argument("--dry-run", action="store_true", help="report what would be read; publish nothing")
+    fill = sub.add_parser("backfill", help="ingest every day from --start to --end inclusive")
+    fill.add_argument("--start", type=_date, required=True)
+    fill.add_argument("--end", type=_date, required=True)
+    fill.add_argument("--source", choices=("bigquery", "raw", "synthetic"), help="overrides SOURCE")
+    fill.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    sub.add_parser("serve", help="run the scheduler with /metrics, /health and /ready")
+    return parser
+
+
+async def run_command(settings: IngestSettings, day: dt.date, source_name: str | None, dry_run: bool) -> int:
+    metrics = IngestMetrics(CollectorRegistry())
+    source = make_source(settings, metrics, source_name)
+    if dry_run:
+        report = await dry_run_day(source, day, metrics)
+        log.info("dry run", **report)
+        sys.stdout.write(json.dumps(report, sort_keys=True) + "\n")
+        return 0
+    async with jetstream(settings) as (_nc, js, subjects):
+        result = await ingest_day(js, subjects, source, day, settings, metrics)
+    sys.stdout.write(
+        json.dumps(
+            {
+                "day": day.isoformat(),
+                "run_id": result.run_id,
+                "packages": result.packages,
+                "rows": result.rows,
+                "skipped": result.skipped,
+                "seconds": round(result.seconds, 3),
+            },
+            sort_keys=True,
+        )
+        + "\n"
+    )
+    return 0
+
+
+async def backfill_command(
+    settings: IngestSettings, start: dt.date, end: dt.date, source_name: str | None, progress: bool
+) -> int:
+    days = day_range(start, end)
+    metrics = IngestMetrics(CollectorRegistry())
+    source = make_source(settings, metrics, source_name)
+    async with jetstream(settings) as (_nc, js, subjects):
+        results = await backfill(js, subjects, source, days, settings, metrics, show_progress=progress)
+    log.info("backfill done", days=len(results), packages=sum(r.packages for r in results))
+    return 0
+
+
+async def serve(settings: IngestSettings) -> None:
+    from redis.asyncio import Redis  # only the scheduler needs Redis and the ops server
+
+    from shared.web import OpsServer
+
+    next_fire(settings.ingest_schedule, dt.datetime.now(dt.UTC))  # fail fast on a bad schedule
+    metrics = IngestMetrics(CollectorRegistry())
+    source = make_source(settings, metrics)
+    redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+    pool = await open_pool(settings.database_url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with jetstream(settings) as (nc, js, subjects):
+
+        async def nats_ready() -> None:
+            if not nc.is_connected:
+                raise ConnectionError("nats disconnected")
+            await nc.flush(timeout=1)
+
+        ops = OpsServer(
+            metrics.registry, {"nats": nats_ready, "redis": redis.ping}, settings.ops_host, settings.ops_port
+        )
+        await ops.start()
+        try:
+            first = settings.ingest_run_on_start
+            while not stop.is_set():
+                if not first:
+                    now = dt.datetime.now(dt.UTC)
+                    fire = next_fire(settings.ingest_schedule, now)
+                    log.info("next ingest pass", at=fire.isoformat())
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(stop.wait(), (fire - now).total_seconds())
+                    if stop.is_set():
+                        break
+                first = False
+                task = asyncio.create_task(
+                    scheduled_pass(js, subjects, source, settings, metrics, redis, pool)
+                )
+                stopper = asyncio.create_task(stop.wait())
+                await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                stopper.cancel()
+                if not task.done():
+                    task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    try:
+                        await task
+                    except Exception:
+                        log.exception("ingest pass failed")
+        finally:
+            await ops.stop()
+            if pool is not None:
+                await pool.close()
+            await redis.aclose()
+    log.info("ingest scheduler stopped")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = IngestSettings()
+    configure_logging(settings.log_level, settings.json_logs)
+    try:
+        if args.command == "run":
+            return asyncio.run(run_command(settings, args.day, args.source, args.dry_run))
+        if args.command == "backfill":
+            return asyncio.run(
+                backfill_command(settings, args.start, args.end, args.source, not args.no_progress)
+            )
+        asyncio.run(serve(settings))
+        return 0
+    except (SourceError, ValueError) as exc:
+        log.error("ingest failed", error=str(exc))
+        return 2
+    except KeyboardInterrupt:
+        return 130

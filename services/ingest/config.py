@@ -1,0 +1,63 @@
+"""Settings of the ingest service (environment variables are the upper-cased field names)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from shared.config import ServiceSettings
+
+SourceName = Literal["bigquery", "raw", "synthetic"]
+
+
+class IngestSettings(ServiceSettings):
+    """What to read, where to publish it, and when."""
+
+    source: SourceName = Field(
+        "synthetic", description="Where download counts come from: bigquery, raw (local export) or synthetic."
+    )
+    synthetic_packages: int = Field(
+        5000, ge=1, le=2_000_000, description="Number of packages the synthetic source generates per day."
+    )
+    synthetic_seed: int = Field(0, description="Seed of the synthetic source (same seed and day, same data).")
+    raw_path: str = Field(
+        "", description="File or folder of Parquet / JSON-lines file_downloads rows for the raw source."
+    )
+    bigquery_project: str = Field(
+        "", description="Google Cloud project billed for BigQuery queries (empty: the environment's default)."
+    )
+    bigquery_max_bytes: int = Field(
+        200_000_000_000,
+        ge=0,
+        description="Refuse a BigQuery run whose dry run says it would scan more bytes than this.",
+    )
+    bigquery_api_endpoint: str = Field(
+        "",
+        description="BigQuery REST endpoint override with anonymous credentials (a local stand-in); empty for Google.",
+    )
+    bigquery_page_rows: int = Field(50_000, ge=1, description="Result rows fetched per BigQuery page.")
+    mirror_installers: str = Field(
+        "bandersnatch,z3c.pypimirror,Artifactory,devpi",
+        description="Comma-separated installer names counted only in with_mirrors.",
+    )
+    ingest_schedule: str = Field("0 1 * * *", description="Cron schedule (UTC) of the ingest scheduler.")
+    ingest_resettle_days: int = Field(
+        2, ge=0, le=30, description="Days before the last closed day re-ingested on every run, for late rows."
+    )
+    ingest_run_on_start: bool = Field(
+        True, description="serve: run one catch-up pass at start-up instead of waiting for the schedule."
+    )
+    ingest_lock_ttl_s: float = Field(
+        300.0, gt=1, description="Lifetime of the scheduler's Redis lock; renewed while a pass runs."
+    )
+    publish_max_in_flight: int = Field(
+        1024, ge=1, le=4000, description="Package-day publishes awaiting a JetStream ack at once."
+    )
+    ops_port: int = Field(
+        9101, ge=0, le=65535, description="Port of the ops server (/metrics, /health, /ready)."
+    )
+
+    @property
+    def mirrors(self) -> list[str]:
+        return [m.strip() for m in self.mirror_installers.split(",") if m.strip()]

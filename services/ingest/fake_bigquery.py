@@ -1,0 +1,127 @@
+"""A local stand-in of the BigQuery REST API, enough for the real client library to run a query.
+
+Owns the fake used by tests and by the demo when no Google project is configured: ``jobs.insert``
+(dry run or real), ``jobs.get`` and ``jobs.getQueryResults`` with paging (``maxResults`` and
+``pageToken``). It answers any query with the rows its ``answer`` callback gives for the bound
+parameters (tests use the raw source, so the real query text runs on DuckDB), reports a
+configurable ``totalBytesProcessed`` for dry runs and records every request it served.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+Answer = Callable[[str, dict[str, Any]], Sequence[tuple[Any, ...]]]
+
+SCHEMA = {
+    "fields": [
+        {"name": "package", "type": "STRING", "mode": "NULLABLE"},
+        {"name": "dimension", "type": "STRING", "mode": "NULLABLE"},
+        {"name": "category", "type": "STRING", "mode": "NULLABLE"},
+        {"name": "downloads", "type": "INTEGER", "mode": "NULLABLE"},
+    ]
+}
+
+
+@dataclass
+class FakeBigQuery:
+    answer: Answer
+    bytes_processed: int = 1_000_000
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    results: dict[str, Sequence[tuple[Any, ...]]] = field(default_factory=dict)
+    _ids: itertools.count[int] = field(default_factory=itertools.count)
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        base = "/bigquery/v2/projects/{project}"
+        app.router.add_post(base + "/jobs", self.insert_job)
+        app.router.add_get(base + "/jobs/{job_id}", self.get_job)
+        app.router.add_get(base + "/queries/{job_id}", self.get_query_results)
+        app.middlewares.append(self._record)
+        return app
+
+    @web.middleware
+    async def _record(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        body = await request.text() if request.can_read_body else ""
+        self.requests.append(
+            {
+                "method": request.method,
+                "path": request.path,
+                "query": dict(request.query),
+                "body": json.loads(body) if body else None,
+            }
+        )
+        response: web.StreamResponse = await handler(request)
+        return response
+
+    @property
+    def query_jobs(self) -> list[dict[str, Any]]:
+        return [r["body"] for r in self.requests if r["method"] == "POST" and r["path"].endswith("/jobs")]
+
+    async def insert_job(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        project = request.match_info["project"]
+        query = body["configuration"]["query"]
+        job_id = body.get("jobReference", {}).get("jobId") or f"job_{next(self._ids)}"
+        params = {p["name"]: _param_value(p) for p in query.get("queryParameters", [])}
+        dry_run = bool(body["configuration"].get("dryRun"))
+        job: dict[str, Any] = {
+            "kind": "bigquery#job",
+            "id": f"{project}:US.{job_id}",
+            "jobReference": {"projectId": project, "jobId": job_id, "location": "US"},
+            "configuration": body["configuration"],
+            "status": {"state": "DONE"},
+            "statistics": {
+                "creationTime": "1700000000000",
+                "totalBytesProcessed": str(self.bytes_processed),
+                "query": {"totalBytesProcessed": str(self.bytes_processed), "statementType": "SELECT"},
+            },
+        }
+        if not dry_run:
+            self.results[job_id] = list(self.answer(query["query"], params))
+            self.jobs[job_id] = job
+        return web.json_response(job)
+
+    async def get_job(self, request: web.Request) -> web.Response:
+        job = self.jobs.get(request.match_info["job_id"])
+        if job is None:
+            return web.json_response({"error": {"code": 404, "message": "Not found: Job"}}, status=404)
+        return web.json_response(job)
+
+    async def get_query_results(self, request: web.Request) -> web.Response:
+        project, job_id = request.match_info["project"], request.match_info["job_id"]
+        rows = self.results.get(job_id)
+        if rows is None:
+            return web.json_response({"error": {"code": 404, "message": "Not found: Job"}}, status=404)
+        start = int(request.query.get("pageToken") or request.query.get("startIndex") or 0)
+        size = int(request.query.get("maxResults") or 100_000)
+        page = rows[start : start + size]
+        body: dict[str, Any] = {
+            "kind": "bigquery#getQueryResultsResponse",
+            "jobReference": {"projectId": project, "jobId": job_id, "location": "US"},
+            "schema": SCHEMA,
+            "totalRows": str(len(rows)),
+            "jobComplete": True,
+            "rows": [{"f": [{"v": None if v is None else str(v)} for v in row]} for row in page],
+        }
+        if start + size < len(rows):
+            body["pageToken"] = str(start + size)
+        return web.json_response(body)
+
+
+def _param_value(param: dict[str, Any]) -> Any:
+    kind = param["parameterType"]["type"]
+    value = param["parameterValue"]
+    if kind == "ARRAY":
+        return [v["value"] for v in value.get("arrayValues", [])]
+    if kind == "DATE":
+        return dt.date.fromisoformat(value["value"])
+    return value.get("value")

@@ -1,0 +1,234 @@
+"""Running ingest passes: building the configured source, one day, a range, a scheduled pass.
+
+Owns the I/O shell around :mod:`services.ingest.publisher`: connecting to NATS and creating the
+streams, metrics per run (duration, status, last successful day, bytes scanned), the backfill
+loop with its progress bars, and the scheduler's pass (single-flight through a Redis lock, days
+chosen by :func:`services.ingest.schedule.plan_days` from the ``ingest_days`` record).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import time
+from collections.abc import AsyncIterator, Callable
+
+import asyncpg
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+from redis.asyncio import Redis
+from tqdm import tqdm
+
+from shared.db.pool import create_pool
+from shared.events import Subjects
+from shared.logging import get_logger
+from shared.messaging import StreamPolicy, connect, ensure_streams
+
+from .config import IngestSettings
+from .metrics import IngestMetrics
+from .publisher import RunResult, inspect_day, publish_day
+from .schedule import RedisLock, plan_days
+from .sources.base import Source
+from .sources.synthetic import SyntheticSource
+
+log = get_logger(__name__)
+
+COMPLETE_DAYS_SQL = "SELECT day FROM ingest_days WHERE day >= $1"
+
+
+def make_source(settings: IngestSettings, metrics: IngestMetrics, name: str | None = None) -> Source:
+    """The source named by ``name`` (or the ``SOURCE`` setting), configured from settings."""
+    chosen = name or settings.source
+    if chosen == "synthetic":
+        return SyntheticSource(settings.synthetic_packages, seed=settings.synthetic_seed)
+    # The heavy client libraries are imported only by the source that needs them.
+    if chosen == "raw":
+        from .sources.raw import RawSource
+
+        if not settings.raw_path:
+            raise ValueError("the raw source needs RAW_PATH (a Parquet or JSON-lines export)")
+        return RawSource(settings.raw_path, mirrors=settings.mirrors)
+    if chosen == "bigquery":
+        from .sources.bigquery import BigQuerySource, make_client
+
+        client = make_client(settings.bigquery_project or None, settings.bigquery_api_endpoint or None)
+        return BigQuerySource(
+            client,
+            max_bytes=settings.bigquery_max_bytes,
+            mirrors=settings.mirrors,
+            page_rows=settings.bigquery_page_rows,
+            on_bytes=metrics.bytes_scanned.inc,
+        )
+    raise ValueError(f"unknown source {chosen!r}")
+
+
+@contextlib.asynccontextmanager
+async def jetstream(settings: IngestSettings) -> AsyncIterator[tuple[NatsClient, JetStreamContext, Subjects]]:
+    """A connection with the downloads streams created (or updated) for the configured retention."""
+    nc = await connect(settings.nats_url, name="ingest")
+    try:
+        js = nc.jetstream()
+        subjects = Subjects(settings.namespace)
+        await ensure_streams(js, subjects, StreamPolicy(retention_days=settings.retention_days))
+        yield nc, js, subjects
+    finally:
+        await nc.drain()
+
+
+def _midnight(day: dt.date) -> float:
+    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp()
+
+
+async def ingest_day(
+    js: JetStreamContext,
+    subjects: Subjects,
+    source: Source,
+    day: dt.date,
+    settings: IngestSettings,
+    metrics: IngestMetrics,
+    progress: Callable[[int], object] | None = None,
+) -> RunResult:
+    """Publish one day and record the run in the metrics (status ``ok`` or ``failed``)."""
+    started = time.perf_counter()
+    try:
+        result = await publish_day(
+            js,
+            subjects,
+            source,
+            day,
+            max_in_flight=settings.publish_max_in_flight,
+            progress=progress,
+            metrics=metrics,
+        )
+    except asyncio.CancelledError:
+        metrics.runs.labels("cancelled").inc()
+        raise
+    except Exception:
+        metrics.runs.labels("failed").inc()
+        raise
+    finally:
+        metrics.run_duration.observe(time.perf_counter() - started)
+    metrics.runs.labels("ok").inc()
+    newest = metrics.last_success_day._value.get()
+    metrics.last_success_day.set(max(newest, _midnight(day)))
+    return result
+
+
+async def dry_run_day(source: Source, day: dt.date, metrics: IngestMetrics) -> dict[str, object]:
+    """What a run would do: the BigQuery bytes estimate, or the counts read from a local source."""
+    estimate: Callable[[dt.date], int] | None = getattr(source, "dry_run", None)
+    if estimate is not None:  # BigQuery: only the dry run, nothing is read
+        scanned = await asyncio.to_thread(estimate, day)
+        return {"day": day.isoformat(), "source": source.name, "bytes": scanned}
+    result = await inspect_day(source, day, metrics=metrics)
+    return {
+        "day": day.isoformat(),
+        "source": source.name,
+        "packages": result.packages,
+        "rows": result.rows,
+        "skipped": result.skipped,
+        "downloads_with_mirrors": result.downloads_with_mirrors,
+    }
+
+
+async def backfill(
+    js: JetStreamContext,
+    subjects: Subjects,
+    source: Source,
+    days: list[dt.date],
+    settings: IngestSettings,
+    metrics: IngestMetrics,
+    *,
+    show_progress: bool = True,
+) -> list[RunResult]:
+    """Ingest ``days`` in order, with a progress bar of days and one of the current day's packages."""
+    results: list[RunResult] = []
+    with tqdm(total=len(days), desc="days", unit="day", disable=not show_progress, position=0) as day_bar:
+        for day in days:
+            with tqdm(
+                desc=day.isoformat(), unit="pkg", disable=not show_progress, position=1, leave=False
+            ) as bar:
+                result = await ingest_day(js, subjects, source, day, settings, metrics, progress=bar.update)
+            results.append(result)
+            day_bar.update(1)
+            day_bar.set_postfix(packages=result.packages, skipped=result.skipped)
+            log.info("backfill day done", day=day.isoformat(), packages=result.packages, rows=result.rows)
+    return results
+
+
+async def complete_days(pool: asyncpg.Pool | None, since: dt.date) -> set[dt.date] | None:
+    """Days recorded in ``ingest_days`` since ``since``, or ``None`` when the database does not answer."""
+    if pool is None:
+        return None
+    try:
+        rows = await pool.fetch(COMPLETE_DAYS_SQL, since)
+    except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+        log.warning("cannot read ingest_days; planning without it", error=type(exc).__name__)
+        return None
+    return {r["day"] for r in rows}
+
+
+async def open_pool(dsn: str) -> asyncpg.Pool | None:
+    try:
+        return await create_pool(dsn, application_name="ingest", max_size=2)
+    except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+        log.warning(
+            "database unavailable; the scheduler will not fill missing days", error=type(exc).__name__
+        )
+        return None
+
+
+async def scheduled_pass(
+    js: JetStreamContext,
+    subjects: Subjects,
+    source: Source,
+    settings: IngestSettings,
+    metrics: IngestMetrics,
+    redis: Redis,
+    pool: asyncpg.Pool | None,
+    now: dt.datetime | None = None,
+) -> list[dt.date] | None:
+    """One scheduler pass under the lock; returns the days ingested, or ``None`` when another replica runs."""
+    lock = RedisLock(redis, f"{settings.redis_prefix}ingest:lock", settings.ingest_lock_ttl_s)
+    if not await lock.acquire():
+        log.info("another replica holds the ingest lock; skipping this pass")
+        return None
+    renewer = asyncio.create_task(_keep_renewing(lock, settings.ingest_lock_ttl_s / 3))
+    done: list[dt.date] = []
+    try:
+        when = now or dt.datetime.now(dt.UTC)
+        since = when.date() - dt.timedelta(days=settings.retention_days + 1)
+        days = plan_days(
+            when,
+            retention_days=settings.retention_days,
+            resettle_days=settings.ingest_resettle_days,
+            complete=await complete_days(pool, since),
+        )
+        log.info(
+            "ingest pass planned", days=len(days), newest=days[0].isoformat(), oldest=days[-1].isoformat()
+        )
+        for day in days:
+            try:
+                await ingest_day(js, subjects, source, day, settings, metrics)
+            except Exception:
+                log.exception("ingest of a day failed; continuing with the next", day=day.isoformat())
+                continue
+            done.append(day)
+    finally:
+        renewer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await renewer
+        with contextlib.suppress(Exception):
+            await lock.release()
+    return done
+
+
+async def _keep_renewing(lock: RedisLock, every_s: float) -> None:
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            if not await lock.renew():
+                log.warning("ingest lock lost while running")
+        except Exception as exc:
+            log.warning("cannot renew the ingest lock", error=type(exc).__name__)

@@ -1,0 +1,107 @@
+"""The BigQuery source through the real client library against the local REST stand-in."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp import web
+from nats.js import JetStreamContext
+
+from services.ingest.fake_bigquery import FakeBigQuery
+from services.ingest.metrics import IngestMetrics
+from services.ingest.publisher import publish_day
+from services.ingest.sources.bigquery import BigQuerySource, CostGuardError, make_client
+from services.ingest.sources.raw import RawSource
+from services.ingest.sources.rows import DEFAULT_MIRRORS, query_text
+from shared.embedded import free_port
+from shared.events import Subjects
+from tests.integration.ingest.streams import read_stream
+from tests.unit.ingest.test_query import JSONL, expected
+
+DAY = dt.date(2024, 3, 4)
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[tuple[FakeBigQuery, str]]:
+    raw = RawSource(JSONL)
+    stand_in = FakeBigQuery(answer=lambda _query, params: raw.rows(params["day"]), bytes_processed=5_000)
+    runner = web.AppRunner(stand_in.app())
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield stand_in, f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+async def collect(source: BigQuerySource) -> dict[str, dict[str, dict[str, int]]]:
+    return {name: counts async for name, counts in source.iter_day(DAY)}
+
+
+async def test_dry_run_then_query_with_a_date_parameter_read_over_pages(
+    fake: tuple[FakeBigQuery, str],
+) -> None:
+    stand_in, url = fake
+    scanned: list[int] = []
+    source = BigQuerySource(
+        make_client("billing-project", url), max_bytes=10_000, page_rows=4, on_bytes=scanned.append
+    )
+
+    assert await collect(source) == expected()
+
+    dry, real = stand_in.query_jobs
+    for job in (dry, real):
+        query = job["configuration"]["query"]
+        assert query["query"] == query_text()
+        assert query["useLegacySql"] is False
+        params = {p["name"]: p for p in query["queryParameters"]}
+        assert params["day"] == {
+            "name": "day",
+            "parameterType": {"type": "DATE"},
+            "parameterValue": {"value": "2024-03-04"},
+        }
+        assert [v["value"] for v in params["mirrors"]["parameterValue"]["arrayValues"]] == list(
+            DEFAULT_MIRRORS
+        )
+    assert dry["configuration"].get("dryRun") is True
+    assert not real["configuration"].get("dryRun")
+    assert scanned == [5_000]
+    # 29 result rows in pages of 4: eight getQueryResults calls, each with maxResults=4
+    pages = [r for r in stand_in.requests if "/queries/" in r["path"]]
+    assert len(pages) == 8
+    assert all(r["query"]["maxResults"] == "4" for r in pages)
+    assert [r["query"].get("pageToken") for r in pages] == [None, "4", "8", "12", "16", "20", "24", "28"]
+    assert all(r["path"].startswith("/bigquery/v2/projects/billing-project/") for r in stand_in.requests)
+
+
+async def test_a_scan_above_the_cap_is_refused_before_any_query_runs(fake: tuple[FakeBigQuery, str]) -> None:
+    stand_in, url = fake
+    source = BigQuerySource(make_client("p", url), max_bytes=4_999)
+    with pytest.raises(CostGuardError, match="5000 bytes"):
+        await collect(source)
+    [only] = stand_in.query_jobs
+    assert only["configuration"]["dryRun"] is True
+    assert not stand_in.results  # the real query never ran
+
+
+async def test_bigquery_day_published_to_jetstream(
+    fake: tuple[FakeBigQuery, str], js: JetStreamContext, subjects: Subjects
+) -> None:
+    _stand_in, url = fake
+    metrics = IngestMetrics()
+    source = BigQuerySource(
+        make_client("p", url), max_bytes=10**12, page_rows=5, on_bytes=metrics.bytes_scanned.inc
+    )
+    result = await publish_day(js, subjects, source, DAY, metrics=metrics)
+    contents = await read_stream(js, subjects)
+    assert {e.package: e.counts.model_dump() for e in contents.package_days} == {
+        name: {d: counts.get(d, {}) for d in ("overall", "python_major", "python_minor", "system")}
+        for name, counts in expected().items()
+    }
+    assert result.packages == 4 and result.rows == 29
+    assert contents.manifests[0].downloads_with_mirrors == 2 + 2 + 13 + 4
+    assert all(e.source == "bigquery" for e in contents.package_days)
+    assert metrics.bytes_scanned._value.get() == 5_000

@@ -1,0 +1,95 @@
+"""query.sql's accounting (contracts.md section 2) on hand-made rows, through the raw source."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from services.ingest.sources.base import SourceError
+from services.ingest.sources.raw import RawSource, duckdb_query
+from services.ingest.sources.rows import group_rows, query_text
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "ingest"
+JSONL = FIXTURES / "file_downloads.jsonl"
+DAY = dt.date(2024, 3, 4)
+
+
+def expected() -> dict[str, dict[str, dict[str, int]]]:
+    data = json.loads((FIXTURES / "expected_2024-03-04.json").read_text())
+    data.pop("_comment")
+    return data
+
+
+def as_package_days(rows: list[tuple[str, str, str, int]]) -> dict[str, dict[str, dict[str, int]]]:
+    return dict(group_rows(rows))
+
+
+def test_hand_counted_day_from_json_lines() -> None:
+    assert as_package_days(RawSource(JSONL).rows(DAY)) == expected()
+
+
+def test_same_counts_from_parquet(tmp_path: Path) -> None:
+    con = duckdb.connect()
+    con.read_json(str(JSONL), format="newline_delimited").write_parquet(str(tmp_path / "part-0.parquet"))
+    con.close()
+    assert as_package_days(RawSource(tmp_path).rows(DAY)) == expected()
+
+
+def test_only_the_requested_utc_day_is_counted() -> None:
+    source = RawSource(JSONL)
+    assert as_package_days(source.rows(DAY + dt.timedelta(days=1))) == {
+        "other-day": {
+            "overall": {"with_mirrors": 1, "without_mirrors": 1},
+            "python_major": {"3": 1},
+            "python_minor": {"3.12": 1},
+            "system": {"Linux": 1},
+        },
+        "requests": {
+            "overall": {"with_mirrors": 1, "without_mirrors": 1},
+            "python_major": {"3": 1},
+            "python_minor": {"3.12": 1},
+            "system": {"Linux": 1},
+        },
+    }
+    assert source.rows(dt.date(2023, 1, 1)) == []
+
+
+def test_the_mirror_list_is_configurable() -> None:
+    rows = as_package_days(RawSource(JSONL, mirrors=["bandersnatch"]).rows(DAY))
+    # devpi, Artifactory and z3c.pypimirror now count as ordinary installers (3 more for requests)
+    assert rows["requests"]["overall"] == {"with_mirrors": 13, "without_mirrors": 11}
+
+
+def test_rows_stream_as_package_days() -> None:
+    async def collect() -> dict[str, dict[str, dict[str, int]]]:
+        return {name: counts async for name, counts in RawSource(JSONL).iter_day(DAY)}
+
+    assert asyncio.run(collect()) == expected()
+
+
+def test_query_text_binds_parameters_and_filters_the_partition() -> None:
+    sql = query_text()
+    assert "@day" in sql and "@mirrors" in sql
+    assert re.search(r"WHERE timestamp >= TIMESTAMP\(@day\)\s+AND timestamp < TIMESTAMP\(DATE_ADD\(@day", sql)
+    assert "`bigquery-public-data.pypi.file_downloads`" in sql
+    assert "{" not in sql and "%s" not in sql  # never a format template
+    local = duckdb_query(sql)
+    assert "$day" in local and "bigquery-public-data" not in local
+
+
+def test_missing_or_foreign_files_are_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="does not exist"):
+        RawSource(tmp_path / "nope.parquet").rows(DAY)
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(SourceError, match="no .parquet"):
+        RawSource(tmp_path).rows(DAY)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"something": 1}\n')
+    with pytest.raises(SourceError, match="timestamp"):
+        RawSource(bad).rows(DAY)
