@@ -21,7 +21,12 @@ SET login = EXCLUDED.login, name = EXCLUDED.name, avatar_url = EXCLUDED.avatar_u
 RETURNING id
 """
 
-USER_EXISTS = "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)"
+USER_PACKAGES = """
+SELECT coalesce(array_agg(p.package ORDER BY p.package) FILTER (WHERE p.package IS NOT NULL), '{}') AS packages
+FROM users u LEFT JOIN user_packages p ON p.user_id = u.id
+WHERE u.id = $1
+GROUP BY u.id
+"""
 LOCK_USER = "SELECT id FROM users WHERE id = $1 FOR UPDATE"
 LIST_PACKAGES = "SELECT package FROM user_packages WHERE user_id = $1 ORDER BY package"
 IS_TRACKED = "SELECT EXISTS (SELECT 1 FROM user_packages WHERE user_id = $1 AND package = $2)"
@@ -42,8 +47,10 @@ async def upsert_user(pool: asyncpg.Pool, user: GitHubUser) -> int:
     return int(await pool.fetchval(UPSERT_USER, user.id, user.login, user.name, user.avatar_url))
 
 
-async def user_exists(pool: asyncpg.Pool, user_id: int) -> bool:
-    return bool(await pool.fetchval(USER_EXISTS, user_id))
+async def packages_of(pool: asyncpg.Pool, user_id: int) -> list[str] | None:
+    """The user's tracked packages in one round trip; None when the user no longer exists."""
+    row = await pool.fetchrow(USER_PACKAGES, user_id)
+    return None if row is None else list(row["packages"])
 
 
 async def list_packages(pool: asyncpg.Pool | asyncpg.Connection, user_id: int) -> list[str]:

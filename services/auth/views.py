@@ -139,9 +139,9 @@ async def me(request: web.Request) -> web.Response:
     session = await _session(request)
     if isinstance(session, web.Response):
         return session
-    if not await users.user_exists(request.app[PG_POOL], session.user_id):
+    packages = await users.packages_of(request.app[PG_POOL], session.user_id)
+    if packages is None:
         return await _stale_session(request, session)
-    packages = await users.list_packages(request.app[PG_POOL], session.user_id)
     body = {
         "avatar_url": session.avatar_url,
         "csrf_token": session.csrf_token,
