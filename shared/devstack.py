@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import json
 import os
 import signal
 import sys
@@ -37,6 +38,8 @@ log = get_logger(__name__)
 #: Path prefix -> service, checked in order; the same table as the Helm ingress and the compose proxy.
 ROUTES: tuple[tuple[str, str], ...] = (("/api", "api"), ("/auth", "auth"), ("/", "web"))
 HTTP_SERVICES = ("api", "web", "auth")
+#: Written into the data folder while the stack is up: the URL and each process's port and pid.
+STATE_FILE = "devstack.json"
 WORKERS = ("aggregator", "ingest")
 #: Headers that describe one connection, never forwarded by a proxy (RFC 9110 section 7.6.1).
 HOP_BY_HOP = frozenset(
@@ -210,15 +213,16 @@ def create_proxy_app(upstreams: Mapping[str, str]) -> web.Application:
 
 class Supervisor:
     """Starts subprocesses in their own session (the terminal's Ctrl-C reaches only us), prefixes
-    their output, and stops them in reverse order on shutdown."""
+    their output, and stops them all on shutdown."""
 
     def __init__(self) -> None:
         self.procs: list[tuple[Command, asyncio.subprocess.Process]] = []
+        self.oneshots: set[int] = set()  # pids of commands expected to exit (migrate, backfill)
         self._pumps: list[asyncio.Task[None]] = []
         self.width = 11
 
     async def start(
-        self, command: Command, base_env: Mapping[str, str], prefix: bool = True
+        self, command: Command, base_env: Mapping[str, str], prefix: bool = True, oneshot: bool = False
     ) -> asyncio.subprocess.Process:
         env = {**os.environ, **base_env, **command.env}
         out = asyncio.subprocess.PIPE if prefix else None
@@ -227,6 +231,8 @@ class Supervisor:
             start_new_session=True,
         )  # fmt: skip
         self.procs.append((command, proc))
+        if oneshot:
+            self.oneshots.add(proc.pid)
         if prefix and proc.stdout is not None:
             self._pumps.append(asyncio.create_task(self._pump(command.name, proc.stdout)))
         log.info("started", process=command.name, pid=proc.pid)
@@ -239,20 +245,30 @@ class Supervisor:
             sys.stdout.buffer.flush()
 
     def exited(self) -> list[tuple[str, int]]:
-        return [(c.name, p.returncode) for c, p in self.procs if p.returncode is not None]
+        """Long-running processes that have exited (one-shot commands are expected to)."""
+        return [
+            (c.name, p.returncode)
+            for c, p in self.procs
+            if p.returncode is not None and p.pid not in self.oneshots
+        ]
 
     async def stop(self, grace: float = 10.0) -> None:
-        for command, proc in reversed(self.procs):
-            if proc.returncode is None:
+        """SIGTERM to every process still running, at once; SIGKILL to those left after ``grace``."""
+        running = [(c, p) for c, p in self.procs if p.returncode is None]
+        for _, proc in running:
+            with contextlib.suppress(ProcessLookupError):
+                proc.terminate()
+
+        async def reap(command: Command, proc: asyncio.subprocess.Process) -> None:
+            try:
+                await asyncio.wait_for(proc.wait(), grace)
+            except TimeoutError:
+                log.warning("killing", process=command.name, pid=proc.pid)
                 with contextlib.suppress(ProcessLookupError):
-                    proc.terminate()
-                try:
-                    await asyncio.wait_for(proc.wait(), grace)
-                except TimeoutError:
-                    log.warning("killing", process=command.name, pid=proc.pid)
-                    with contextlib.suppress(ProcessLookupError):
-                        proc.kill()
-                    await proc.wait()
+                    proc.kill()
+                await proc.wait()
+
+        await asyncio.gather(*(reap(c, p) for c, p in running))
         for pump in self._pumps:
             pump.cancel()
         self.procs.clear()
@@ -261,7 +277,7 @@ class Supervisor:
 async def run_to_end(
     supervisor: Supervisor, command: Command, env: Mapping[str, str], prefix: bool = True
 ) -> None:
-    proc = await supervisor.start(command, env, prefix=prefix)
+    proc = await supervisor.start(command, env, prefix=prefix, oneshot=True)
     if await proc.wait() != 0:
         raise RuntimeError(f"{command.name} failed with exit code {proc.returncode}")
 
@@ -350,7 +366,11 @@ async def serve(settings: DevstackSettings, stop: asyncio.Event) -> None:
         runner = web.AppRunner(create_proxy_app(upstreams), access_log=None)
         await runner.setup()
         await web.TCPSite(runner, settings.devstack_host, settings.devstack_port).start()
-        log.info("stack is up", url=public_url)
+        state = {"url": public_url, "ports": {c.name: c.port for c in commands.values()},
+                 "pids": {c.name: p.pid for c, p in supervisor.procs if p.pid not in supervisor.oneshots}}  # fmt: skip
+        data_dir.mkdir(parents=True, exist_ok=True)
+        (data_dir / STATE_FILE).write_text(json.dumps(state, indent=2))
+        log.info("stack is up", url=public_url, state=str(data_dir / STATE_FILE))
         sys.stdout.write(f"\n  pypistats-next is running at {public_url}/  (Ctrl-C stops it)\n\n")
         sys.stdout.flush()
         while not stop.is_set() and not supervisor.exited():
@@ -360,6 +380,7 @@ async def serve(settings: DevstackSettings, stop: asyncio.Event) -> None:
             log.error("a process exited, stopping the stack", exited=dead)
     finally:
         log.info("stopping")
+        (data_dir / STATE_FILE).unlink(missing_ok=True)
         if runner is not None:
             await runner.cleanup()
         await supervisor.stop()

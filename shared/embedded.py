@@ -89,7 +89,7 @@ def start_redis(data_dir: Path, port: int | None = None) -> EmbeddedProcess:
     proc = subprocess.Popen(
         [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
          "--dir", str(data_dir / "redis")],
-        stdout=log, stderr=subprocess.STDOUT,
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,  # Ctrl-C reaches the owner, who stops it
     )  # fmt: skip
     wait_for_port(port, proc=proc)
     return EmbeddedProcess("redis", f"redis://127.0.0.1:{port}/0", proc=proc)
@@ -102,7 +102,7 @@ def start_nats(data_dir: Path, port: int | None = None) -> EmbeddedProcess:
     log = open(store / "nats.log", "ab")
     proc = subprocess.Popen(
         [nats_server_binary(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store)],
-        stdout=log, stderr=subprocess.STDOUT,
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,  # Ctrl-C reaches the owner, who stops it
     )  # fmt: skip
     wait_for_port(port, proc=proc)
     return EmbeddedProcess("nats", f"nats://127.0.0.1:{port}", proc=proc)

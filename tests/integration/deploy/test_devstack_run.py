@@ -1,0 +1,123 @@
+"""``python -m shared.devstack`` end to end against the test servers: the first fill goes through
+the real pipeline, the proxy serves a package page, the API and a login through the fake GitHub,
+every metric the dashboard and the alerts name is exported by its service, and SIGINT stops every
+process the stack started."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+import pytest
+from nats.js import JetStreamContext
+from prometheus_client.parser import text_string_to_metric_families
+
+from shared.devstack import STATE_FILE
+from shared.embedded import free_port
+from tests.support.wait import wait_until
+from tests.unit.deploy.metrics_catalog import BY_SERVICE, COUNTERS
+
+pytestmark = pytest.mark.slow
+DAYS = 3
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.fixture
+async def stack(
+    service_env: dict[str, str], js: JetStreamContext, db: asyncpg.Pool, tmp_path: Path
+) -> AsyncIterator[dict[str, Any]]:
+    """A running devstack on empty tables; yields its state file (URL, ports, pids). The scheduler's
+    start-up catch-up is off, so the data is exactly the devstack's own fill."""
+    env = {**service_env, "ENV": "local", "LOG_FORMAT": "console", "DEVSTACK_PORT": str(free_port()),
+           "DEVSTACK_PACKAGES": "40", "DEVSTACK_DAYS": str(DAYS), "DEVSTACK_DATA_DIR": str(tmp_path),
+           "GITHUB_CLIENT_ID": "", "INGEST_RUN_ON_START": "false"}  # fmt: skip
+    log = (tmp_path / "devstack.log").open("wb")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "shared.devstack", env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    state_file = tmp_path / STATE_FILE
+
+    async def up() -> bool:
+        assert proc.returncode is None, (tmp_path / "devstack.log").read_text()[-3000:]
+        return state_file.exists()
+
+    try:
+        await wait_until(up, timeout=150, interval=0.2, what="the devstack to be up")
+        state: dict[str, Any] = json.loads(state_file.read_text())
+        state["process"] = proc
+        state["log"] = tmp_path / "devstack.log"
+        yield state
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                await asyncio.wait_for(proc.wait(), 60)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+        log.close()
+
+
+async def test_devstack_serves_the_site_exports_every_metric_and_stops_on_sigint(
+    stack: dict[str, Any],
+) -> None:
+    url = stack["url"]
+    yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    jar = aiohttp.CookieJar(unsafe=True)  # keep cookies set by 127.0.0.1
+    async with aiohttp.ClientSession(cookie_jar=jar) as client:
+        async with client.get(f"{url}/api/status") as response:
+            assert response.status == 200
+            status = (await response.json())["data"]
+        assert status["last_complete_day"] == yesterday.isoformat() and status["packages"] >= 40
+        async with client.get(f"{url}/api/top?period=month&limit=1") as response:
+            package = (await response.json())["data"][0]["package"]
+        async with client.get(f"{url}/api/packages/{package}/overall") as response:
+            overall = (await response.json())["data"]
+        assert {row["date"] for row in overall} == {
+            (yesterday - dt.timedelta(days=i)).isoformat() for i in range(DAYS)
+        }
+        async with client.get(f"{url}/packages/{package}") as response:
+            assert response.status == 200
+            page = await response.text()
+        assert package in page and "plotly" in page.lower()
+        async with client.get(f"{url}/auth/login") as response:  # follows the fake GitHub round trip
+            assert response.status == 200
+            assert "octocat" in await response.text()
+        assert any(cookie.key for cookie in client.cookie_jar)
+
+        missing: dict[str, list[str]] = {}
+        for service, names in BY_SERVICE.items():
+            async with client.get(f"http://127.0.0.1:{stack['ports'][service]}/metrics") as response:
+                assert response.status == 200
+                families = {f.name for f in text_string_to_metric_families(await response.text())}
+            wanted = {n.removesuffix("_total") if n in COUNTERS else n for n in names}
+            if absent := sorted(wanted - families):
+                missing[service] = absent
+        assert missing == {}
+
+    # Ctrl-C: every process the stack started is gone and the state file removed
+    pids = stack["pids"]
+    assert set(pids) >= {"aggregator", "ingest", "api", "web", "auth", "fake-github"}
+    assert all(_alive(pid) for pid in pids.values())
+    proc: asyncio.subprocess.Process = stack["process"]
+    proc.send_signal(signal.SIGINT)
+    assert await asyncio.wait_for(proc.wait(), 60) == 0
+    assert [name for name, pid in pids.items() if _alive(pid)] == []
+    assert not (Path(stack["log"]).parent / STATE_FILE).exists()
