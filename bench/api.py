@@ -1,0 +1,156 @@
+"""API benchmark: req/s and p50/p99 of /overall (181 days), cached and uncached, against a bare handler.
+
+Creates its own database (migrated, one package with 181 days seeded), starts three servers as
+subprocesses: the API with the Redis cache, the API with the cache disabled (every request reads
+PostgreSQL), and a bare aiohttp handler returning the same bytes. Each is loaded with Debian's
+``wrk`` after a warm-up; medians of the runs are printed with the ratio to the bare handler.
+
+    .venv/bin/python -m bench.api [--duration 20] [--warmup 5] [--runs 2]
+
+Uses DATABASE_URL (an admin DSN; default the machine's PostgreSQL) and REDIS_URL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import re
+import statistics
+import subprocess
+import sys
+import urllib.request
+import uuid
+from pathlib import Path
+
+import asyncpg
+
+from shared.db.migrate import migrate
+from shared.embedded import free_port, wait_for_port
+from tests.support.seed import package_rows, seed, with_all
+from tests.support.servers import with_database
+
+PACKAGE = "bench-package"
+PATH = f"/api/packages/{PACKAGE}/overall"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def bare_server(port: int, body_file: str) -> None:
+    """The baseline: an aiohttp handler returning fixed bytes, with the same server settings."""
+    from aiohttp import web
+
+    body = Path(body_file).read_bytes()
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_get(PATH, handler)
+    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
+
+
+def wrk(url: str, seconds: int) -> tuple[float, float, float]:
+    """(requests/s, p50 ms, p99 ms) of one wrk run."""
+    out = subprocess.run(
+        ["wrk", "-t2", "-c64", f"-d{seconds}s", "--latency", "--timeout", "10s", url],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        raise SystemExit(f"{url}: {errors.group(1)} error responses\n{out}")
+
+    def pct(p: str) -> float:
+        value, unit = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    return rps, pct("50"), pct("99")
+
+
+async def prepare(admin_url: str) -> str:
+    name = "pypistats_bench_" + uuid.uuid4().hex[:8]
+    admin = await asyncpg.connect(admin_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')  # generated name, not input
+    await admin.close()
+    url = with_database(admin_url, name)
+    await migrate(url)
+    pool = await asyncpg.create_pool(url)
+    await seed(pool, with_all(package_rows(PACKAGE, 5000, dt.date(2026, 3, 31), 181)))
+    await pool.close()
+    return url
+
+
+async def drop(admin_url: str, url: str) -> None:
+    admin = await asyncpg.connect(admin_url)
+    await admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+    await admin.close()
+
+
+def start(cmd: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
+    wait_for_port(port, 30, proc)
+    return proc
+
+
+def measure(name: str, url: str, args: argparse.Namespace) -> tuple[float, float, float]:
+    wrk(url, args.warmup)
+    runs = [wrk(url, args.duration) for _ in range(args.runs)]
+    result = tuple(statistics.median(r[i] for r in runs) for i in range(3))
+    print(f"{name:<10} {result[0]:>9.0f} req/s  p50 {result[1]:6.2f} ms  p99 {result[2]:6.2f} ms", flush=True)
+    return result  # type: ignore[return-value]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--bare-server", nargs=2, metavar=("PORT", "BODY_FILE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.bare_server:
+        bare_server(int(args.bare_server[0]), args.bare_server[1])
+        return
+    admin_url = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    db_url = asyncio.run(prepare(admin_url))
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        base = {
+            **os.environ,
+            "DATABASE_URL": db_url,
+            "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+            "NAMESPACE": "bench" + uuid.uuid4().hex[:8],
+            "OPS_HOST": "127.0.0.1",
+            "LOG_LEVEL": "WARNING",
+            "RATE_LIMIT_REQUESTS": "1000000000",  # counted in Redis as usual, never refused
+        }
+        ports = {}
+        for name, ttl in (("cached", "600"), ("uncached", "0")):
+            ports[name] = free_port()
+            env = {**base, "PORT": str(ports[name]), "CACHE_TTL_SECONDS": ttl}
+            procs.append(start([sys.executable, "-m", "services.api", "serve"], env, ports[name]))
+        body = urllib.request.urlopen(f"http://127.0.0.1:{ports['cached']}{PATH}").read()
+        body_file = ROOT / ".run" / "bench-api-body.json"
+        body_file.parent.mkdir(exist_ok=True)
+        body_file.write_bytes(body)
+        ports["bare"] = free_port()
+        cmd = [sys.executable, "-m", "bench.api", "--bare-server", str(ports["bare"]), str(body_file)]
+        procs.append(start(cmd, base, ports["bare"]))
+        print(f"body {len(body)} bytes; wrk -t2 -c64 -d{args.duration}s, {args.runs} runs, medians")
+        results = {
+            name: measure(name, f"http://127.0.0.1:{ports[name]}{PATH}", args)
+            for name in ("bare", "cached", "uncached")
+        }
+        for name in ("cached", "uncached"):
+            print(f"{name} / bare = {results[name][0] / results['bare'][0]:.2f}")
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(10)
+        asyncio.run(drop(admin_url, db_url))
+
+
+if __name__ == "__main__":
+    main()
