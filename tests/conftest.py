@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -35,12 +37,16 @@ DATA_TABLES = (
 
 
 @pytest.fixture(scope="session")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
-    found = resolve_servers(Path(tmp_path_factory.mktemp("servers")))
+def servers() -> Iterator[Servers]:
+    # Not under pytest's basetemp: pytest resets that folder to mode 0700 at every session start,
+    # which locks out the unprivileged user the embedded PostgreSQL runs as when tests run as root.
+    directory = Path(tempfile.mkdtemp(prefix="pypistats-test-"))
+    found = resolve_servers(directory)
     try:
         yield found
     finally:
         found.stop()
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
