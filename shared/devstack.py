@@ -378,14 +378,25 @@ async def serve(settings: DevstackSettings, stop: asyncio.Event) -> None:
                 await asyncio.wait_for(stop.wait(), 1.0)
         if dead := supervisor.exited():
             log.error("a process exited, stopping the stack", exited=dead)
-    finally:
-        log.info("stopping")
-        (data_dir / STATE_FILE).unlink(missing_ok=True)
-        if runner is not None:
-            await runner.cleanup()
-        await supervisor.stop()
-        await asyncio.to_thread(stack.stop)
-        log.info("stopped")
+    finally:  # the shutdown runs to its end even when a Ctrl-C cancels serve() meanwhile
+        cleanup = asyncio.ensure_future(shutdown(data_dir, runner, supervisor, stack))
+        try:
+            await asyncio.shield(cleanup)
+        except asyncio.CancelledError:
+            await cleanup
+            raise
+
+
+async def shutdown(
+    data_dir: Path, runner: web.AppRunner | None, supervisor: Supervisor, stack: EmbeddedStack
+) -> None:
+    log.info("stopping")
+    (data_dir / STATE_FILE).unlink(missing_ok=True)
+    if runner is not None:
+        await runner.cleanup()
+    await supervisor.stop()
+    await asyncio.to_thread(stack.stop)
+    log.info("stopped")
 
 
 async def amain(settings: DevstackSettings) -> int:
