@@ -6,6 +6,7 @@ process the stack started."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import os
@@ -39,6 +40,15 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _started_by(pid: int, data_dir: Path) -> bool:
+    """Whether ``pid`` is still a process of this test's stack (not a recycled pid)."""
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return f"DEVSTACK_DATA_DIR={data_dir}".encode() in environ
+
+
 @pytest.fixture
 async def stack(
     service_env: dict[str, str], js: JetStreamContext, db: asyncpg.Pool, tmp_path: Path
@@ -53,6 +63,7 @@ async def stack(
         sys.executable, "-m", "shared.devstack", env=env, stdout=log, stderr=subprocess.STDOUT
     )
     state_file = tmp_path / STATE_FILE
+    started: list[int] = []
 
     async def up() -> bool:
         assert proc.returncode is None, (tmp_path / "devstack.log").read_text()[-3000:]
@@ -61,6 +72,7 @@ async def stack(
     try:
         await wait_until(up, timeout=150, interval=0.2, what="the devstack to be up")
         state: dict[str, Any] = json.loads(state_file.read_text())
+        started.extend(state["pids"].values())
         state["process"] = proc
         state["log"] = tmp_path / "devstack.log"
         yield state
@@ -72,6 +84,10 @@ async def stack(
             except TimeoutError:
                 proc.kill()
                 await proc.wait()
+        for pid in started:  # never leave a service behind, whatever failed above
+            if _started_by(pid, tmp_path):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
         log.close()
 
 
