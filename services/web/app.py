@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ import aiohttp
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
+from markupsafe import Markup, escape
 from prometheus_client import CollectorRegistry
 
 from services.web import views
@@ -30,6 +31,7 @@ from services.web.static import STATIC, StaticFiles
 from shared.cache import CacheKeys
 from shared.logging import configure_logging, get_logger
 from shared.metrics import Handler, HttpMetrics
+from shared.openapi import openapi_document as api_document
 from shared.sessions import SessionStore
 from shared.web import OPS_PATHS, PG_POOL, REDIS, init_ops, pg_pool_ctx, redis_ctx
 
@@ -83,14 +85,10 @@ async def error_pages(request: web.Request, handler: Handler) -> web.StreamRespo
         )
 
 
-def load_openapi() -> dict[str, Any] | None:
-    """The API's OpenAPI document from shared.openapi, or None while it does not exist."""
-    try:
-        module = importlib.import_module("shared.openapi")
-    except ImportError:
-        return None
-    document: dict[str, Any] = module.openapi_document()
-    return document
+def inline_code(text: str) -> Markup:
+    """Escape ``text`` and show its `backtick` spans as <code> (the OpenAPI prose uses them)."""
+    escaped = str(escape(text))
+    return Markup(re.sub(r"`([^`<>]+)`", r"<code>\1</code>", escaped))
 
 
 def create_app(settings: WebSettings, *, openapi_document: dict[str, Any] | None = None) -> web.Application:
@@ -100,9 +98,7 @@ def create_app(settings: WebSettings, *, openapi_document: dict[str, Any] | None
     init_ops(app, registry)
     app[SETTINGS] = settings
     app[STATIC] = StaticFiles()
-    document = openapi_document if openapi_document is not None else load_openapi()
-    if document is not None:
-        app[views.OPENAPI] = document
+    app[views.OPENAPI] = openapi_document if openapi_document is not None else api_document()
     env = aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
@@ -112,6 +108,7 @@ def create_app(settings: WebSettings, *, openapi_document: dict[str, Any] | None
         lstrip_blocks=True,
     )
     env.globals["static_url"] = app[STATIC].url
+    env.filters["inline_code"] = inline_code
     app.cleanup_ctx.append(pg_pool_ctx(settings.database_url, "pypistats-web"))
     app.cleanup_ctx.append(redis_ctx(settings.redis_url, required=False))
     app.cleanup_ctx.append(_resources(env, registry))

@@ -256,3 +256,20 @@ async def test_errors_are_html_and_ops_routes_answer(client: TestClient) -> None
     assert 'pypistats_web_http_requests_total{method="GET",route="/packages/{name}",status="200"}' in metrics
     assert "pypistats_web_http_request_duration_seconds_bucket" in metrics
     assert 'pypistats_web_cache_requests_total{result="miss"}' in metrics
+
+
+async def test_api_page_renders_the_real_openapi_document(
+    web_settings: Any, seeded: dt.date, redis: Any
+) -> None:
+    from aiohttp.test_utils import TestServer
+
+    from services.web.app import create_app
+    from shared.openapi import openapi_document
+
+    async with TestClient(TestServer(create_app(web_settings))) as real:
+        html = await get(real, "/api")
+    paths = [p for p in openapi_document()["paths"] if p.startswith("/api/")]
+    assert paths
+    for path in paths:
+        assert path in html, path
+    assert "<code>with_mirrors</code>" in html

@@ -117,3 +117,10 @@ def test_compare_list_normalises_dedupes_and_limits() -> None:
 def test_script_json_cannot_close_the_script_element() -> None:
     text = str(pages.script_json({"name": "</script><script>alert(1)</script>&"}))
     assert "</script>" not in text and "<" not in text and "&" not in text
+
+
+def test_inline_code_escapes_before_marking_up() -> None:
+    from services.web.app import inline_code
+
+    assert str(inline_code("use `period` <b>now</b>")) == "use <code>period</code> &lt;b&gt;now&lt;/b&gt;"
+    assert "<script>" not in str(inline_code("`<script>`"))
