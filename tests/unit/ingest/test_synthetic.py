@@ -85,3 +85,26 @@ def test_python_mix_drifts_towards_newer_versions() -> None:
         return new / sum(n for _p, d, c, n in rows if d == "python_minor")
 
     assert share(dt.date(2025, 6, 2)) > share(dt.date(2024, 6, 3)) * 1.1
+
+
+def test_package_days_encoded_on_the_hot_path_equal_fully_validated_events() -> None:
+    from services.ingest.publisher import check_run_fields, encode_package_day
+    from shared.events import PackageDay, Subjects, decode_event
+
+    check_run_fields("run-1", "synthetic")
+    subjects = Subjects()
+    sources = [
+        SyntheticSource(300, seed=4).generate(MONDAY),
+        [("Mirror_Only", {"overall": {"with_mirrors": 2}})],
+    ]
+    for raw, counts in (item for items in sources for item in items):
+        package = validate(raw)
+        fast = encode_package_day(MONDAY, package, counts, "run-1", "synthetic")
+        slow = PackageDay(
+            day=MONDAY, package=package, counts=Counts(**counts), run_id="run-1", source="synthetic"
+        )
+        assert fast.payload == slow.to_bytes()
+        assert fast.msg_id == slow.msg_id
+        assert fast.rows == len(slow.counts.rows())
+        assert fast.downloads_with_mirrors == slow.counts.overall["with_mirrors"]
+        assert decode_event(subjects.daily(MONDAY), fast.payload, subjects) == slow

@@ -1,0 +1,61 @@
+"""Validation and merging of package-days before anything is published."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from services.ingest.publisher import InvalidPackageDay, encode_package_day, merge_counts
+from shared.events import MAX_CATEGORIES
+
+DAY = dt.date(2024, 3, 4)
+
+
+@pytest.mark.parametrize(
+    ("counts", "reason"),
+    [
+        ({"overall": {"with_mirrors": -1}}, "negative_count"),
+        ({"overall": {"with_mirrors": 1.0}}, "bad_count"),
+        ({"overall": {"with_mirrors": True}}, "bad_count"),
+        ({"overall": {"with_mirrors": "3"}}, "bad_count"),
+        ({"overall": {"everything": 3}}, "unknown_category"),
+        ({"system": {"linux": 3}}, "unknown_category"),  # categories are case-sensitive
+        ({"python_minor": {"3": 3}}, "unknown_category"),
+        ({"python_major": {"3.12": 3}}, "unknown_category"),
+        ({"country": {"FR": 3}}, "unknown_category"),
+        ({"python_minor": {f"3.{k}": 1 for k in range(MAX_CATEGORIES + 1)}}, "invalid"),
+        ({"overall": {"with_mirrors": 0}}, "empty"),
+        ({}, "empty"),
+    ],
+)
+def test_invalid_counts_are_refused_with_a_reason(counts: dict[str, dict[str, object]], reason: str) -> None:
+    with pytest.raises(InvalidPackageDay) as info:
+        encode_package_day(DAY, "pkg", counts, "run", "test")  # type: ignore[arg-type]
+    assert info.value.reason == reason
+
+
+def test_zero_rows_are_dropped_and_rows_counted() -> None:
+    event = encode_package_day(
+        DAY, "pkg", {"overall": {"with_mirrors": 3, "without_mirrors": 0}, "system": {"null": 2}}, "r", "t"
+    )
+    assert event.rows == 2 and event.downloads_with_mirrors == 3
+    assert b'"overall":{"with_mirrors":3}' in event.payload
+    assert event.msg_id == "2024-03-04/pkg/r"
+
+
+def test_merging_adds_and_never_hides_a_bad_value() -> None:
+    into: dict[str, dict[str, int]] = {"overall": {"with_mirrors": 2}, "system": {"Linux": 1}}
+    merge_counts(into, {"overall": {"with_mirrors": 3, "without_mirrors": 1}, "python_major": {"3": 1}})
+    assert into == {
+        "overall": {"with_mirrors": 5, "without_mirrors": 1},
+        "system": {"Linux": 1},
+        "python_major": {"3": 1},
+    }
+    merge_counts(into, {"system": {"Linux": -4}})
+    merge_counts(into, {"system": {"Linux": 10}})
+    assert into["system"]["Linux"] == -4  # stays negative: the merged package-day is refused
+    merge_counts(into, {"overall": {"with_mirrors": "x"}})  # type: ignore[dict-item]
+    with pytest.raises(InvalidPackageDay) as info:
+        encode_package_day(DAY, "pkg", into, "r", "t")
+    assert info.value.reason in ("negative_count", "bad_count")
