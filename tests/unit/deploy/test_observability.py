@@ -120,7 +120,9 @@ def test_alert_rules_structure(rules: list[dict[str, Any]]) -> None:
 
 def test_the_required_alerts_exist(rules: list[dict[str, Any]]) -> None:
     by_metric = {m: rule for rule in rules for m in NAME.findall(rule["expr"])}
-    stale = [r["expr"] for r in rules if "pypistats_aggregator_last_complete_day_timestamp_seconds" in r["expr"]]
+    stale = [
+        r["expr"] for r in rules if "pypistats_aggregator_last_complete_day_timestamp_seconds" in r["expr"]
+    ]
     assert any("36 * 3600" in e and "time()" in e for e in stale)
     assert "pypistats_aggregator_dead_letters_total" in by_metric
     assert "pypistats_aggregator_consumer_pending" in by_metric
