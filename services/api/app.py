@@ -1,8 +1,9 @@
 """Wiring of the api service: the app factory, its middleware and the ``serve`` command.
 
 Owns how the pieces are put together: the PostgreSQL pool and Redis client opened in
-``cleanup_ctx``, the body cache and rate limiter built on them, the middleware chain (metrics ->
-rate limit and CORS -> JSON errors -> handlers) and the ops routes.
+``cleanup_ctx``, the body cache and rate limiter built on them (and the background task that
+re-reads the cache version), the middleware chain (metrics -> rate limit and CORS -> JSON errors
+-> handlers) and the ops routes.
 
 Readiness: ``/ready`` checks the database only. The API can answer every request without Redis
 (cache misses go to PostgreSQL, the rate limiter fails open), so an outage of Redis must not take
@@ -13,13 +14,15 @@ every replica out of the load balancer; its state is exported instead as the gau
 from __future__ import annotations
 
 import argparse
-from collections.abc import AsyncIterator, Callable, Sequence
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from services.api.cache import BodyCache, Entry, RedisGate
+from services.api.cache import BodyCache, CacheControl, Entry, RedisGate, VersionWatcher
 from services.api.config import ApiSettings
 from services.api.ratelimit import RateLimiter, client_address
 from services.api.routes import setup_routes
@@ -40,32 +43,38 @@ EXPOSED = "ETag, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Retry-Af
 log = get_logger(__name__)
 
 
-@web.middleware
-async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+def rate_limit_middleware(
+    settings: ApiSettings,
+) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
     """Count the request against its client address; add CORS and RateLimit-* headers to the answer."""
-    if request.path in OPS_PATHS:
-        return await handler(request)
-    settings = request.app[SETTINGS]
-    client = client_address(
-        request.remote, request.headers.get("X-Forwarded-For"), settings.trusted_proxy_count
-    )
-    decision = await request.app[LIMITER].check(client)
-    headers = {
-        "Access-Control-Allow-Origin": "*",
-        "Access-Control-Expose-Headers": EXPOSED,
-        **decision.headers(),
-    }
-    if not decision.allowed:
-        return json_error(
-            429,
-            f"rate limit of {decision.limit} requests per {settings.rate_limit_window_seconds} s exceeded; "
-            f"retry in {decision.reset} s",
-            **headers,
-            **{"Retry-After": str(decision.reset)},
-        )
-    response = await handler(request)
-    response.headers.update(headers)
-    return response
+    trusted = settings.trusted_proxy_count
+    window = settings.rate_limit_window_seconds
+    cors = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": EXPOSED}
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path in OPS_PATHS:
+            return await handler(request)
+        forwarded = request.headers.get("X-Forwarded-For") if trusted else None
+        decision = await request.app[LIMITER].check(client_address(request.remote, forwarded, trusted))
+        if not decision.allowed:
+            return json_error(
+                429,
+                f"rate limit of {decision.limit} requests per {window} s exceeded; retry in {decision.reset} s",
+                **cors,
+                **decision.headers(),
+                **{"Retry-After": str(decision.reset)},
+            )
+        response = await handler(request)
+        headers = response.headers
+        headers.update(cors)
+        if decision.limit:
+            headers["RateLimit-Limit"] = str(decision.limit)
+            headers["RateLimit-Remaining"] = str(decision.remaining)
+            headers["RateLimit-Reset"] = str(decision.reset)
+        return response
+
+    return middleware
 
 
 def _state_ctx(
@@ -87,10 +96,12 @@ def _state_ctx(
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         keys = CacheKeys(settings.redis_prefix)
         gate = RedisGate(app[REDIS], redis_up)
+        watcher = VersionWatcher(gate, keys, settings.cache_version_refresh_seconds)
         app[STATE] = ApiState(
-            cache=BodyCache(gate, keys, settings.cache_ttl_seconds, cache_requests),
-            update_time=settings.update_time,
-            min_max_age=settings.min_max_age_seconds,
+            cache=BodyCache(
+                gate, keys, settings.cache_ttl_seconds, cache_requests, watcher, settings.local_cache_mb << 20
+            ),
+            cache_control=CacheControl(settings.update_time, settings.min_max_age_seconds),
             openapi=Entry.build(dumps(openapi_document("/")), JSON, None),
         )
         app[LIMITER] = RateLimiter(
@@ -101,14 +112,22 @@ def _state_ctx(
             settings.overrides,
             limited,
         )
+        refresher = None
+        if settings.cache_ttl_seconds:
+            await watcher.refresh()
+            refresher = asyncio.create_task(watcher.run(), name="api-cache-version")
         yield
+        if refresher is not None:
+            refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await refresher
 
     return ctx
 
 
 def create_app(settings: ApiSettings) -> web.Application:
     registry = CollectorRegistry()
-    middlewares: list[Any] = [HttpMetrics(SERVICE, registry).middleware(), rate_limit_middleware]
+    middlewares: list[Any] = [HttpMetrics(SERVICE, registry).middleware(), rate_limit_middleware(settings)]
     # Request lines up to 64 kB reach the handlers, so even absurd names get a JSON 400 from us
     # rather than aiohttp's plain-text one.
     app = web.Application(

@@ -1,19 +1,34 @@
-"""The API's response cache: bodies in Redis, ETags, Cache-Control, and Redis fault tolerance.
+"""The API's response cache: finished bodies in process memory and in Redis, ETags, Cache-Control,
+and Redis fault tolerance.
 
-Owns three things. :class:`RedisGate` remembers that Redis just failed and skips it for a few
-seconds, so a Redis outage costs one timeout per few seconds instead of one per request (the API
-then answers from PostgreSQL). :class:`BodyCache` stores finished response bodies under
-``<prefix>api:<cache version>:<endpoint>:<package>:<params>``; the version is the one the
-aggregator bumps after committing a day (shared.cache), read in the same round trip as the body by
-a Lua script, so a bump invalidates every body at once. Entries also expire after a TTL.
+Owns four things.
+
+:class:`RedisGate` remembers that Redis just failed and skips it for a few seconds, so an outage
+costs one timeout per few seconds instead of one per request (the API then answers from PostgreSQL).
+
+:class:`VersionWatcher` holds the cache version the aggregator bumps after committing a day
+(shared.cache). A background task re-reads it from Redis every ``CACHE_VERSION_REFRESH_SECONDS``
+(1 s by default), so a request never waits on Redis to learn it; a bump therefore reaches every
+replica within that interval. While Redis is unusable the version is unknown (``None``) and
+nothing is cached or served from a cache, exactly as if the cache were off.
+
+:class:`BodyCache` has two levels, both keyed by that version: a per-process LRU of finished
+:class:`Entry` objects bounded by ``LOCAL_CACHE_MB`` (a hit costs a dict lookup, no I/O), and
+Redis under ``<prefix>api:<version>:<endpoint>:<package>:<params>``, shared by every replica, so
+a replica that starts or misses locally reads a body another one already built instead of
+querying PostgreSQL. Both levels expire entries after ``CACHE_TTL_SECONDS``; a new version
+empties the local level and makes every Redis key of the old one unreachable.
+
 :func:`max_age` is the pure rule for ``Cache-Control``: until the next expected daily update.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from prometheus_client import Counter, Gauge
@@ -26,12 +41,6 @@ from shared.logging import get_logger
 log = get_logger(__name__)
 
 REDIS_RETRY_SECONDS = 5.0
-
-# KEYS[1] = the cache-version key; ARGV[1] = prefix of body keys; ARGV[2] = the rest of the key.
-LOOKUP_LUA = """
-local version = redis.call('GET', KEYS[1]) or '0'
-return {version, redis.call('GET', ARGV[1] .. version .. ':' .. ARGV[2])}
-"""
 
 
 @dataclass(frozen=True)
@@ -67,6 +76,26 @@ def max_age(day: dt.date | None, now: dt.datetime, update_time: dt.time, minimum
     expected = dt.datetime.combine(day + dt.timedelta(days=2), update_time)
     seconds = int((expected - now).total_seconds())
     return seconds if seconds > minimum else minimum
+
+
+class CacheControl:
+    """``Cache-Control`` header values per last complete day, recomputed at most once a second."""
+
+    def __init__(self, update_time: dt.time, minimum: int) -> None:
+        self.update_time, self.minimum = update_time, minimum
+        self._memo: dict[dt.date | None, tuple[int, str]] = {}
+
+    def value(self, day: dt.date | None) -> str:
+        second = int(time.time())
+        found = self._memo.get(day)
+        if found is not None and found[0] == second:
+            return found[1]
+        now = dt.datetime.fromtimestamp(second, dt.UTC)
+        text = f"public, max-age={max_age(day, now, self.update_time, self.minimum)}"
+        if len(self._memo) > 64:  # days only move forward: old ones are never asked again
+            self._memo.clear()
+        self._memo[day] = (second, text)
+        return text
 
 
 def matches(if_none_match: str | None, etag: str) -> bool:
@@ -105,42 +134,146 @@ class RedisGate:
             self._up.set(1)
 
 
-class BodyCache:
-    """Response bodies in Redis keyed by cache version, endpoint, package and parameters."""
+class VersionWatcher:
+    """The aggregator's cache version, re-read from Redis every ``interval`` seconds by :meth:`run`."""
 
-    def __init__(self, gate: RedisGate, keys: CacheKeys, ttl: int, requests: Counter) -> None:
-        self.gate, self.keys, self.ttl, self.requests = gate, keys, ttl, requests
-        self._lookup = gate.redis.register_script(LOOKUP_LUA) if gate.redis is not None else None
-        self.body_prefix = keys.key("api", "")
+    def __init__(self, gate: RedisGate, keys: CacheKeys, interval: float) -> None:
+        self.gate, self.keys, self.interval = gate, keys, interval
+        #: The current version, or None while Redis is unusable (then nothing is cached).
+        self.version: str | None = None
 
-    async def get(self, key: str) -> tuple[Entry | None, str | None]:
-        """``(entry or None, cache version or None when Redis is unusable)``."""
+    async def refresh(self) -> str | None:
         client = self.gate.client()
-        if self.ttl == 0 or client is None or self._lookup is None:
-            self.requests.labels("error" if self.ttl else "disabled").inc()
-            return None, None
+        if client is None:
+            self.version = None
+            return None
         try:
-            version, raw = await self._lookup(keys=[self.keys.version], args=[self.body_prefix, key])
+            raw = await client.get(self.keys.version)
         except (RedisError, OSError) as exc:
             self.gate.failed(exc)
-            self.requests.labels("error").inc()
-            return None, None
+            self.version = None
+            return None
         self.gate.succeeded()
-        version = version.decode() if isinstance(version, bytes) else str(version)
-        if raw is None:
-            self.requests.labels("miss").inc()
-            return None, version
-        try:
-            entry = Entry.load(raw)
-        except ValueError:  # a corrupt entry is a miss, and is overwritten below
-            self.requests.labels("miss").inc()
-            return None, version
-        self.requests.labels("hit").inc()
-        return entry, version
+        self.version = raw.decode() if isinstance(raw, bytes) else "0" if raw is None else str(raw)
+        return self.version
 
-    async def put(self, version: str | None, key: str, entry: Entry) -> None:
+    async def run(self) -> None:
+        """Refresh forever (cancelled at shutdown); one failed read never ends the loop."""
+        while True:
+            await asyncio.sleep(self.interval)
+            await self.refresh()
+
+
+class LocalCache:
+    """An LRU of entries of one cache version, bounded by the total size of their bodies."""
+
+    def __init__(self, max_bytes: int, ttl: float) -> None:
+        self.max_bytes, self.ttl = max_bytes, ttl
+        self.version: str | None = None
+        self.size = 0
+        self._entries: OrderedDict[str, tuple[Entry, float]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, version: str, key: str, now: float) -> Entry | None:
+        if version != self.version:
+            self._reset(version)
+            return None
+        found = self._entries.get(key)
+        if found is None:
+            return None
+        if found[1] <= now:
+            self._drop(key)
+            return None
+        self._entries.move_to_end(key)
+        return found[0]
+
+    def put(self, version: str, key: str, entry: Entry, now: float) -> None:
+        if version != self.version or len(entry.body) > self.max_bytes:
+            return  # built under a version replaced meanwhile (get() switched versions), or too big
+        if key in self._entries:
+            self._drop(key)
+        self._entries[key] = (entry, now + self.ttl)
+        self.size += len(entry.body)
+        while self.size > self.max_bytes:
+            self._drop(next(iter(self._entries)))
+
+    def _drop(self, key: str) -> None:
+        entry, _ = self._entries.pop(key)
+        self.size -= len(entry.body)
+
+    def _reset(self, version: str) -> None:
+        self.version = version
+        self._entries.clear()
+        self.size = 0
+
+
+class BodyCache:
+    """Finished answers keyed by cache version, endpoint, package and parameters (see the module doc)."""
+
+    def __init__(
+        self,
+        gate: RedisGate,
+        keys: CacheKeys,
+        ttl: int,
+        requests: Counter,
+        watcher: VersionWatcher,
+        local_bytes: int,
+    ) -> None:
+        self.gate, self.keys, self.ttl, self.watcher = gate, keys, ttl, watcher
+        self.body_prefix = keys.key("api", "")
+        self.local = LocalCache(local_bytes, ttl)
+        self._hit, self._miss = requests.labels("hit"), requests.labels("miss")
+        self._error, self._disabled = requests.labels("error"), requests.labels("disabled")
+
+    def version(self) -> str | None:
+        """The version to key on now, or None when caching is off or Redis is unusable."""
+        if self.ttl == 0:
+            self._disabled.inc()
+            return None
+        version = self.watcher.version
+        if version is None:
+            self._error.inc()
+        return version
+
+    def get_local(self, version: str, key: str) -> Entry | None:
+        """The in-process entry, without any I/O (the hot path of a cached request)."""
+        entry = self.local.get(version, key, time.monotonic())
+        if entry is not None:
+            self._hit.inc()
+        return entry
+
+    async def get_shared(self, version: str, key: str) -> Entry | None:
+        """The entry another replica (or this one, before a restart) stored in Redis."""
         client = self.gate.client()
-        if version is None or client is None:
+        if client is None:
+            self._error.inc()
+            return None
+        try:
+            raw = await client.get(f"{self.body_prefix}{version}:{key}")
+        except (RedisError, OSError) as exc:
+            self.gate.failed(exc)
+            self._error.inc()
+            return None
+        self.gate.succeeded()
+        entry = None
+        if isinstance(raw, bytes):
+            try:
+                entry = Entry.load(raw)
+            except ValueError:  # a corrupt entry is a miss, and is overwritten by the caller
+                entry = None
+        if entry is None:
+            self._miss.inc()
+            return None
+        self._hit.inc()
+        self.local.put(version, key, entry, time.monotonic())
+        return entry
+
+    async def put(self, version: str, key: str, entry: Entry) -> None:
+        self.local.put(version, key, entry, time.monotonic())
+        client = self.gate.client()
+        if client is None:
             return
         try:
             await client.set(f"{self.body_prefix}{version}:{key}", entry.dump(), ex=self.ttl)

@@ -1,7 +1,7 @@
 """Settings of the api service (env var = upper-cased field name).
 
-Owns the knobs of the JSON API: its port, the Redis body cache, the expected daily update time
-that bounds ``Cache-Control``, and the rate limits (window, default limit, trusted proxies,
+Owns the knobs of the JSON API: its port, the body cache (in memory and in Redis), the expected
+daily update time that bounds ``Cache-Control``, and the rate limits (window, default limit, trusted proxies,
 per-address/CIDR overrides). Built in ``main()``, never at import time.
 """
 
@@ -47,6 +47,18 @@ class ApiSettings(ServiceSettings):
         ge=0,
         le=86400,
         description="Seconds a response body stays in the Redis cache (0 disables it); a cache-version bump invalidates earlier.",
+    )
+    cache_version_refresh_seconds: float = Field(
+        1.0,
+        ge=0.05,
+        le=60,
+        description="How often each replica re-reads the cache version from Redis; a version bump reaches every answer within this time.",
+    )
+    local_cache_mb: int = Field(
+        64,
+        ge=0,
+        le=65536,
+        description="Megabytes of response bodies each replica keeps in memory in front of the Redis cache (0 = Redis only).",
     )
     update_time_utc: str = Field(
         "01:30",

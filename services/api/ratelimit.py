@@ -3,14 +3,30 @@
 Owns who the client is (:func:`client_address`: the socket peer, or the address that many hops from
 the right of ``X-Forwarded-For`` when ``TRUSTED_PROXY_COUNT`` proxies sit in front; IPv6 clients
 are counted per /64, since one host usually owns a whole /64), which limit applies
-(``RATE_LIMIT_OVERRIDES``, most specific network first, 0 = unlimited) and the counting: a fixed
-window per address, incremented and given its expiry atomically by one Lua script. When Redis is
-down the limiter fails open (every request allowed) rather than turning an outage into errors.
+(``RATE_LIMIT_OVERRIDES``, most specific network first, 0 = unlimited) and the counting.
+
+Counting is a fixed window per address in Redis: one counter key that lives one window. A replica
+does not ask Redis on every request: it *reserves* a small batch of request numbers with one
+``INCRBY`` (a Lua script that also starts the window's expiry), and hands them out locally; each
+admitted request holds a distinct number from the shared counter, and a number above the limit is
+a refusal. So the limit stays honest across replicas: together they never admit more than the
+limit in one window. What a batch can cost is the other way: numbers a replica reserved but did
+not use before the window ended are lost, so a client can be refused slightly *early*, by at most
+``batch - 1`` requests per replica. The batch starts at 1 and doubles each time a client uses one
+up within its window, capped at 1 % of the limit (and :data:`MAX_BATCH`), and never reserves more
+than the limit has left; a client with a limit under 200 is therefore counted one request at a
+time, exactly. Once the shared counter is past the limit the replica refuses the address locally
+until the window ends, without asking Redis again. ``RateLimit-Remaining`` is the limit minus the
+request's own number (other replicas may have taken later ones). When Redis is down the limiter
+fails open (every request allowed) rather than turning an outage into errors.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import ipaddress
+import math
 import time
 from dataclasses import dataclass
 
@@ -20,18 +36,25 @@ from services.api.cache import RedisGate
 from services.api.config import Network
 from shared.cache import CacheKeys
 
-# KEYS[1] = the address's counter; ARGV[1] = window seconds. Returns {count, seconds to reset}.
-HIT_LUA = """
-local count = redis.call('INCR', KEYS[1])
-local ttl = redis.call('TTL', KEYS[1])
+#: Largest number of requests one replica reserves for one address in one round trip.
+MAX_BATCH = 256
+#: Addresses whose state one replica keeps before it forgets those whose window has ended.
+MAX_TRACKED = 10_000
+
+# KEYS[1] = the address's counter; ARGV[1] = how many numbers to reserve; ARGV[2] = window in ms.
+# Returns {the last number reserved, milliseconds until the window ends}.
+RESERVE_LUA = """
+local count = redis.call('INCRBY', KEYS[1], ARGV[1])
+local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then
-  redis.call('EXPIRE', KEYS[1], ARGV[1])
-  ttl = tonumber(ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  ttl = tonumber(ARGV[2])
 end
 return {count, ttl}
 """
 
 
+@functools.lru_cache(maxsize=4096)
 def client_address(peer: str | None, forwarded_for: str | None, trusted_proxies: int) -> str:
     """The client address as a rate-limit identity.
 
@@ -87,8 +110,61 @@ class Decision:
         }
 
 
+UNLIMITED = Decision(True, 0, 0, 0)
+
+
+@dataclass
+class Allotment:
+    """One replica's view of one address's window: the request numbers it reserved and not yet used.
+
+    Pure bookkeeping (times are ``time.monotonic()`` values passed in), so the rules are unit-tested
+    without Redis: see the module docstring for why this keeps the limit honest across replicas.
+    """
+
+    limit: int
+    cap: int
+    window_end: float = 0.0
+    next: int = 1  # the next number to hand out
+    last: int = 0  # the last number reserved
+    batch: int = 1
+    pending: asyncio.Future[None] | None = None
+
+    @staticmethod
+    def cap_for(limit: int) -> int:
+        return max(1, min(MAX_BATCH, limit // 100))
+
+    def take(self, now: float) -> Decision | None:
+        """A decision from the reserved numbers, or None when a reservation is needed first."""
+        if now >= self.window_end:
+            return None
+        reset = max(1, math.ceil(self.window_end - now))
+        if self.next <= self.last:
+            number = self.next
+            self.next += 1
+            if number <= self.limit:
+                return Decision(True, self.limit, self.limit - number, reset)
+            return Decision(False, self.limit, 0, reset)
+        if self.last >= self.limit:  # the shared count is past the limit: refused until the window ends
+            return Decision(False, self.limit, 0, reset)
+        return None
+
+    def size(self, now: float) -> int:
+        """How many numbers to reserve next: grow while one window keeps using them up."""
+        if now >= self.window_end:
+            self.batch = 1
+        else:
+            self.batch = min(self.batch * 2, self.cap)
+        left = self.limit - self.last if now < self.window_end else self.limit
+        return max(1, min(self.batch, left))
+
+    def reserved(self, size: int, last: int, ttl_ms: int, now: float) -> None:
+        """Record that Redis gave this replica the numbers ``last - size + 1 .. last``."""
+        self.next, self.last = last - size + 1, last
+        self.window_end = now + max(ttl_ms, 0) / 1000.0
+
+
 class RateLimiter:
-    """Counts requests per client address in Redis; fails open when Redis is down."""
+    """Counts requests per client address in Redis in reserved batches; fails open when Redis is down."""
 
     def __init__(
         self,
@@ -102,24 +178,66 @@ class RateLimiter:
         self.gate, self.keys = gate, keys
         self.default_limit, self.window, self.overrides = default_limit, window, overrides
         self.limited = limited
-        self._hit = gate.redis.register_script(HIT_LUA) if gate.redis is not None else None
+        self._reserve = gate.redis.register_script(RESERVE_LUA) if gate.redis is not None else None
+        self._limits: dict[str, int] = {}
+        self._allotments: dict[str, Allotment] = {}
+
+    def limit(self, client: str) -> int:
+        found = self._limits.get(client)
+        if found is None:
+            if len(self._limits) >= MAX_TRACKED:
+                self._limits.clear()
+            found = self._limits[client] = limit_for(client, self.default_limit, self.overrides)
+        return found
 
     async def check(self, client: str) -> Decision:
-        limit = limit_for(client, self.default_limit, self.overrides)
+        limit = self.limit(client)
         if limit == 0:
-            return Decision(True, 0, 0, 0)
-        fail_open = Decision(True, limit, limit, self.window - int(time.time()) % self.window)
+            return UNLIMITED
+        allotment = self._allotments.get(client)
+        if allotment is None:
+            allotment = self._track(client, limit)
+        while True:
+            decision = allotment.take(time.monotonic())
+            if decision is None:
+                if allotment.pending is not None:  # another request of this address is reserving
+                    await asyncio.shield(allotment.pending)
+                    continue
+                if not await self._reserve_for(client, allotment):
+                    return Decision(True, limit, limit, self.window - int(time.time()) % self.window)
+                continue
+            if not decision.allowed:
+                self.limited.inc()
+            return decision
+
+    async def _reserve_for(self, client: str, allotment: Allotment) -> bool:
+        """Reserve the next batch in Redis; False when Redis is unusable (the caller fails open)."""
         redis = self.gate.client()
-        if redis is None or self._hit is None:
-            return fail_open
+        if redis is None or self._reserve is None:
+            return False
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        allotment.pending = done
         try:
-            count, ttl = await self._hit(keys=[self.keys.key("ratelimit", client)], args=[self.window])
+            size = allotment.size(time.monotonic())
+            last, ttl = await self._reserve(
+                keys=[self.keys.key("ratelimit", client)], args=[size, self.window * 1000]
+            )
+            allotment.reserved(size, int(last), int(ttl), time.monotonic())
         except Exception as exc:  # any Redis trouble: let the request through
             self.gate.failed(exc)
-            return fail_open
+            return False
+        finally:
+            allotment.pending = None
+            done.set_result(None)
         self.gate.succeeded()
-        count, ttl = int(count), max(int(ttl), 0)
-        if count > limit:
-            self.limited.inc()
-            return Decision(False, limit, 0, ttl)
-        return Decision(True, limit, limit - count, ttl)
+        return True
+
+    def _track(self, client: str, limit: int) -> Allotment:
+        if len(self._allotments) >= MAX_TRACKED:
+            now = time.monotonic()
+            for key in [k for k, a in self._allotments.items() if a.window_end <= now and a.pending is None]:
+                del self._allotments[key]
+            while len(self._allotments) >= MAX_TRACKED:  # forgetting only costs an extra reservation
+                del self._allotments[next(iter(self._allotments))]
+        allotment = self._allotments[client] = Allotment(limit, Allotment.cap_for(limit))
+        return allotment

@@ -1,9 +1,10 @@
 """Request handlers of the JSON API.
 
-Owns what each endpoint answers: parse parameters (services.api.params), look the body up in the
-Redis cache, otherwise read it from PostgreSQL through shared.rollups, then answer with an ETag,
-a 304 for a matching ``If-None-Match`` and ``Cache-Control`` until the next expected update. Bodies
-are JSON with keys sorted at every level. Bad parameters are 400 and unknown packages 404, as JSON.
+Owns what each endpoint answers: parse parameters (services.api.params), look the finished answer
+up in the body cache (in memory, then Redis; services.api.cache), otherwise read it from PostgreSQL
+through shared.rollups, then answer with an ETag, a 304 for a matching ``If-None-Match`` and
+``Cache-Control`` until the next expected update. Bodies are JSON with keys sorted at every level,
+encoded once per cache version. Bad parameters are 400 and unknown packages 404, as JSON.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from services.api import badges, params
-from services.api.cache import BodyCache, Entry, matches, max_age
+from services.api import badges, params, queries
+from services.api.cache import BodyCache, CacheControl, Entry, matches
 from shared import rollups
 from shared.packages import ALL_PACKAGES
 from shared.web import PG_POOL, json_error
@@ -33,8 +34,7 @@ Build = Callable[[asyncpg.Connection], Awaitable[Entry]]
 @dataclass
 class ApiState:
     cache: BodyCache
-    update_time: dt.time
-    min_max_age: int
+    cache_control: CacheControl
     openapi: Entry
 
 
@@ -73,31 +73,38 @@ def api_view(view: View) -> View:
 
 
 def answer(request: web.Request, entry: Entry, state: ApiState) -> web.Response:
-    now = dt.datetime.now(dt.UTC)
-    headers = {
-        "ETag": entry.etag,
-        "Cache-Control": f"public, max-age={max_age(entry.day, now, state.update_time, state.min_max_age)}",
-    }
-    if matches(request.headers.get("If-None-Match"), entry.etag):
+    headers = {"ETag": entry.etag, "Cache-Control": state.cache_control.value(entry.day)}
+    if_none_match = request.headers.get("If-None-Match")
+    if if_none_match is not None and matches(if_none_match, entry.etag):
         return web.Response(status=304, headers=headers)
     return web.Response(body=entry.body, content_type=entry.content_type, headers=headers)
 
 
 async def cached(request: web.Request, key: str, build: Build) -> web.Response:
-    """The cached entry for ``key``, or ``build`` it from PostgreSQL and cache it."""
+    """The cached entry for ``key`` (memory, then Redis), or ``build`` it from PostgreSQL and cache it."""
     state = request.app[STATE]
-    entry, version = await state.cache.get(key)
+    cache = state.cache
+    version = cache.version()
+    entry = None
+    if version is not None:
+        entry = cache.get_local(version, key)
+        if entry is None:
+            entry = await cache.get_shared(version, key)
     if entry is None:
         async with request.app[PG_POOL].acquire() as conn:
             entry = await build(conn)
-        await state.cache.put(version, key, entry)
+        if version is not None:
+            await cache.put(version, key, entry)
     return answer(request, entry, state)
 
 
 async def _require(conn: asyncpg.Connection, package: str) -> dt.date | None:
-    if not await rollups.package_exists(conn, package):
+    """The last complete day, after checking that ``package`` exists (one round trip)."""
+    exists, day = await conn.fetchrow(queries.REQUIRE, package)
+    if not (day is not None if package == ALL_PACKAGES else exists):
         raise PackageNotFound(package)
-    return await rollups.last_complete_day(conn)
+    day_: dt.date | None = day
+    return day_
 
 
 @api_view

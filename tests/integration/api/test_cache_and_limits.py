@@ -8,9 +8,11 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
+from services.api.views import STATE
 from shared.cache import CacheKeys, bump_cache_version
 from shared.embedded import free_port
 from tests.integration.api.conftest import ApiFactory
+from tests.support.wait import wait_until
 
 
 async def metric(api: TestClient, line_start: str) -> float:
@@ -22,22 +24,52 @@ async def metric(api: TestClient, line_start: str) -> float:
 
 
 async def test_bodies_are_cached_until_the_version_is_bumped(
-    api: TestClient, seeded: Any, redis: Redis, namespace: str
+    seeded: Any, redis: Redis, namespace: str, api_factory: ApiFactory
 ) -> None:
+    one = await api_factory(cache_version_refresh_seconds=0.2)
+    two = await api_factory(cache_version_refresh_seconds=0.2)
     url = "/api/packages/requests/recent?period=day"
-    first = await (await api.get(url)).json()
-    assert await metric(api, 'pypistats_api_cache_requests_total{result="miss"}') == 1
-    # Change the database behind the cache: the cached body is still served ...
+    first = await (await one.get(url)).json()
+    assert await metric(one, 'pypistats_api_cache_requests_total{result="miss"}') == 1
+    # Change the database behind the cache: the cached body is still served, from memory by the
+    # replica that built it and from Redis by the other one ...
     await seeded.execute(
         "UPDATE recent_downloads SET downloads = 1 WHERE package = 'requests' AND period = 'day'"
     )
-    assert await (await api.get(url)).json() == first
-    assert await metric(api, 'pypistats_api_cache_requests_total{result="hit"}') == 1
-    assert [k async for k in redis.scan_iter(match=f"{namespace}:api:0:recent:requests:*")]
-    # ... until the aggregator bumps the cache version.
+    assert await (await one.get(url)).json() == first
+    assert await metric(one, 'pypistats_api_cache_requests_total{result="hit"}') == 1
+    assert await (await two.get(url)).json() == first
+    assert await metric(two, 'pypistats_api_cache_requests_total{result="hit"}') == 1
+    assert await metric(two, 'pypistats_api_cache_requests_total{result="miss"}') == 0
+    stored = [k async for k in redis.scan_iter(match=f"{namespace}:api:0:recent:requests:*")]
+    assert stored
+    # A memory hit needs no Redis round trip: the body is served even once its Redis copy is gone.
+    await redis.delete(*stored)
+    assert await (await one.get(url)).json() == first
+    # ... until the aggregator bumps the cache version: every replica sees it within the refresh interval.
     await bump_cache_version(redis, CacheKeys(f"{namespace}:"))
-    assert (await (await api.get(url)).json())["data"] == {"last_day": 1}
-    assert await metric(api, 'pypistats_api_cache_requests_total{result="miss"}') == 2
+
+    async def fresh(api: TestClient) -> bool:
+        return bool((await (await api.get(url)).json())["data"] == {"last_day": 1})
+
+    for api in (one, two):
+        await wait_until(lambda: fresh(api), timeout=10, what="answer after the version bump")  # noqa: B023
+    assert await metric(one, 'pypistats_api_cache_requests_total{result="miss"}') >= 2
+    # The new version's body is cached again.
+    assert [k async for k in redis.scan_iter(match=f"{namespace}:api:1:recent:requests:*")]
+
+
+async def test_memory_cache_is_bounded_and_can_be_off(
+    seeded: Any, redis: Redis, api_factory: ApiFactory
+) -> None:
+    api = await api_factory(local_cache_mb=0)
+    url = "/api/packages/requests/overall"
+    first = await api.get(url)
+    again = await api.get(url)
+    assert first.status == again.status == 200 and await first.read() == await again.read()
+    # Without the memory level every hit is read from Redis; the answer is the same.
+    assert await metric(api, 'pypistats_api_cache_requests_total{result="hit"}') == 1
+    assert api.app is not None and len(api.app[STATE].cache.local) == 0
 
 
 async def test_redis_down_answers_from_postgres_and_stays_ready(seeded: Any, api_factory: ApiFactory) -> None:

@@ -1,0 +1,81 @@
+"""Pure parts of the cached hot path: the memory LRU, Cache-Control memo and rate-limit allotments."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from services.api.cache import CacheControl, Entry, LocalCache, max_age
+from services.api.ratelimit import MAX_BATCH, Allotment
+
+
+def entry(size: int) -> Entry:
+    return Entry.build(b"x" * size, "application/json", None)
+
+
+def test_local_cache_is_keyed_by_version_expires_and_is_bounded() -> None:
+    cache = LocalCache(max_bytes=250, ttl=10)
+    assert cache.get("1", "a", now=0) is None  # switches to version 1
+    cache.put("1", "a", entry(100), now=0)
+    cache.put("1", "b", entry(100), now=0)
+    assert cache.get("1", "a", now=5) is not None  # "a" is now the most recently used
+    cache.put("1", "c", entry(100), now=5)  # over 250 bytes: the least recently used ("b") goes
+    assert cache.get("1", "b", now=5) is None and cache.size == 200 and len(cache) == 2
+    assert cache.get("1", "a", now=10) is None  # expired after the TTL
+    cache.put("1", "huge", entry(251), now=5)  # larger than the whole budget: not kept
+    assert cache.get("1", "huge", now=5) is None
+    # A new version empties the cache; a body built under the old one is not stored afterwards.
+    assert cache.get("2", "c", now=6) is None and len(cache) == 0 and cache.size == 0
+    cache.put("1", "c", entry(10), now=6)
+    assert cache.get("2", "c", now=6) is None
+    cache.put("2", "c", entry(10), now=6)
+    assert cache.get("2", "c", now=6) is not None
+
+
+def test_cache_control_matches_max_age() -> None:
+    update = dt.time(1, 30, tzinfo=dt.UTC)
+    control = CacheControl(update, 300)
+    assert control.value(None) == "public, max-age=300"
+    today = dt.datetime.now(dt.UTC).date()
+    seconds = int(control.value(today - dt.timedelta(days=1)).rsplit("=", 1)[1])
+    expected = max_age(today - dt.timedelta(days=1), dt.datetime.now(dt.UTC), update, 300)
+    assert abs(seconds - expected) <= 1
+    assert control.value(today - dt.timedelta(days=30)) == "public, max-age=300"  # overdue
+
+
+def test_small_limits_are_counted_one_request_at_a_time() -> None:
+    allotment = Allotment(limit=3, cap=Allotment.cap_for(3))
+    assert allotment.cap == 1 and allotment.take(now=0) is None  # nothing reserved yet
+    assert allotment.size(now=0) == 1
+    allotment.reserved(1, last=2, ttl_ms=60_000, now=0)  # another replica took number 1
+    first = allotment.take(now=1)
+    assert first is not None and first.allowed and first.remaining == 1 and first.reset == 59
+    assert allotment.take(now=1) is None  # used up: reserve again
+    allotment.reserved(allotment.size(now=1), last=4, ttl_ms=59_000, now=1)
+    refused = allotment.take(now=1)
+    assert refused is not None and not refused.allowed and refused.remaining == 0
+    # Past the limit the replica refuses locally until the window ends, then starts afresh.
+    again = allotment.take(now=30)
+    assert again is not None and not again.allowed and again.reset == 30
+    assert allotment.take(now=60) is None and allotment.size(now=60) == 1
+
+
+def test_batches_grow_but_stay_within_the_limit() -> None:
+    limit = 1_000_000
+    allotment = Allotment(limit=limit, cap=Allotment.cap_for(limit))
+    assert allotment.cap == MAX_BATCH
+    sizes, last, admitted = [], 0, 0
+    for _ in range(12):
+        size = allotment.size(now=0)
+        sizes.append(size)
+        last += size
+        allotment.reserved(size, last=last, ttl_ms=60_000, now=0)
+        while (decision := allotment.take(now=0)) is not None:
+            assert decision.allowed and decision.remaining == limit - admitted - 1
+            admitted += 1
+    assert sizes[:9] == [1, 2, 4, 8, 16, 32, 64, 128, 256] and max(sizes) == MAX_BATCH
+    assert admitted == last  # every reserved number was used exactly once
+    # Near the limit a replica reserves only what is left, so the others lose nothing.
+    near = Allotment(limit=1000, cap=10, batch=10)
+    near.reserved(10, last=995, ttl_ms=60_000, now=0)
+    near.next = 996
+    assert near.size(now=0) == 5
