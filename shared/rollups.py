@@ -22,14 +22,34 @@ LAST_COMPLETE_DAY = "SELECT max(day) FROM ingest_days"
 PACKAGE_EXISTS = "SELECT EXISTS (SELECT 1 FROM package_index WHERE package = $1)"
 ANY_DAY = "SELECT EXISTS (SELECT 1 FROM ingest_days)"
 RECENT = "SELECT period, downloads FROM recent_downloads WHERE package = $1"
+# Time series: one constant per filter combination (category or not, date range or not), so that
+# the generic plan asyncpg's prepared statements end up with keeps the category in the index
+# condition and prunes day partitions at executor start-up; a "($3 IS NULL OR category = $3)"
+# form scanned every partition with a filter instead. A half-open range is passed with
+# date.min/date.max, which PostgreSQL receives as -infinity/infinity.
 SERIES = """
 SELECT category, day, downloads
 FROM daily_downloads
 WHERE package = $1 AND dimension = $2
-  AND ($3::text IS NULL OR category = $3)
-  AND ($4::date IS NULL OR day >= $4)
-  AND ($5::date IS NULL OR day <= $5)
 ORDER BY category, day
+"""
+SERIES_CATEGORY = """
+SELECT category, day, downloads
+FROM daily_downloads
+WHERE package = $1 AND dimension = $2 AND category = $3
+ORDER BY day
+"""
+SERIES_RANGE = """
+SELECT category, day, downloads
+FROM daily_downloads
+WHERE package = $1 AND dimension = $2 AND day >= $3 AND day <= $4
+ORDER BY category, day
+"""
+SERIES_CATEGORY_RANGE = """
+SELECT category, day, downloads
+FROM daily_downloads
+WHERE package = $1 AND dimension = $2 AND category = $3 AND day >= $4 AND day <= $5
+ORDER BY day
 """
 TOP = """
 SELECT package, downloads FROM recent_downloads
@@ -62,10 +82,25 @@ SERIES_MANY = """
 SELECT package, category, day, downloads
 FROM daily_downloads
 WHERE package = ANY($1::text[]) AND dimension = $2
-  AND ($3::text IS NULL OR category = $3)
-  AND ($4::date IS NULL OR day >= $4)
-  AND ($5::date IS NULL OR day <= $5)
 ORDER BY package, category, day
+"""
+SERIES_MANY_CATEGORY = """
+SELECT package, category, day, downloads
+FROM daily_downloads
+WHERE package = ANY($1::text[]) AND dimension = $2 AND category = $3
+ORDER BY package, day
+"""
+SERIES_MANY_RANGE = """
+SELECT package, category, day, downloads
+FROM daily_downloads
+WHERE package = ANY($1::text[]) AND dimension = $2 AND day >= $3 AND day <= $4
+ORDER BY package, category, day
+"""
+SERIES_MANY_CATEGORY_RANGE = """
+SELECT package, category, day, downloads
+FROM daily_downloads
+WHERE package = ANY($1::text[]) AND dimension = $2 AND category = $3 AND day >= $4 AND day <= $5
+ORDER BY package, day
 """
 RECENT_MANY = "SELECT package, period, downloads FROM recent_downloads WHERE package = ANY($1::text[])"
 
@@ -102,6 +137,22 @@ async def recent_many(conn: Conn, packages: list[str]) -> dict[str, dict[str, in
     return out
 
 
+def _series_query(
+    plain: str,
+    by_category: str,
+    ranged: str,
+    both: str,
+    category: str | None,
+    start: dt.date | None,
+    end: dt.date | None,
+) -> tuple[str, tuple[Any, ...]]:
+    """The constant for this filter combination and its filter arguments (after package, dimension)."""
+    if start is None and end is None:
+        return (plain, ()) if category is None else (by_category, (category,))
+    bounds = (start or dt.date.min, end or dt.date.max)
+    return (ranged, bounds) if category is None else (both, (category, *bounds))
+
+
 async def series(
     conn: Conn,
     package: str,
@@ -111,7 +162,10 @@ async def series(
     end: dt.date | None = None,
 ) -> list[Point]:
     """Non-zero rows of one dimension, ordered by category then day."""
-    rows = await conn.fetch(SERIES, package, dimension, category, start, end)
+    query, args = _series_query(
+        SERIES, SERIES_CATEGORY, SERIES_RANGE, SERIES_CATEGORY_RANGE, category, start, end
+    )
+    rows = await conn.fetch(query, package, dimension, *args)
     return [Point(r["category"], r["day"], int(r["downloads"])) for r in rows]
 
 
@@ -123,8 +177,11 @@ async def series_many(
     start: dt.date | None = None,
     end: dt.date | None = None,
 ) -> dict[str, list[Point]]:
+    query, args = _series_query(
+        SERIES_MANY, SERIES_MANY_CATEGORY, SERIES_MANY_RANGE, SERIES_MANY_CATEGORY_RANGE, category, start, end
+    )
     out: dict[str, list[Point]] = {p: [] for p in packages}
-    for r in await conn.fetch(SERIES_MANY, packages, dimension, category, start, end):
+    for r in await conn.fetch(query, packages, dimension, *args):
         out[r["package"]].append(Point(r["category"], r["day"], int(r["downloads"])))
     return out
 
@@ -172,3 +229,20 @@ TRACKED_PACKAGES = "SELECT package FROM user_packages WHERE user_id = $1 ORDER B
 async def tracked_packages(conn: Conn, user_id: int) -> list[str]:
     """The packages a user tracks, by name."""
     return [r["package"] for r in await conn.fetch(TRACKED_PACKAGES, user_id)]
+
+
+SERIES_WINDOW = """
+SELECT dimension, category, day, downloads
+FROM daily_downloads
+WHERE package = $1 AND day >= $2::date AND day <= $3::date
+ORDER BY dimension, category, day
+"""
+
+
+async def series_window(conn: Conn, package: str, start: dt.date, end: dt.date) -> dict[str, list[Point]]:
+    """Every dimension of one package between two days, in one query (both bounds given, so the
+    planner prunes day partitions); non-zero rows by dimension, each ordered by category then day."""
+    out: dict[str, list[Point]] = {}
+    for r in await conn.fetch(SERIES_WINDOW, package, start, end):
+        out.setdefault(r["dimension"], []).append(Point(r["category"], r["day"], int(r["downloads"])))
+    return out

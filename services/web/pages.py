@@ -8,7 +8,6 @@ buttons, the ``/user`` dashboard) are rendered per request in ``views``.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 from dataclasses import dataclass
@@ -98,10 +97,8 @@ async def package_data(site: Site, package: str, lookback: int | None) -> tuple[
     if not await rollups.package_exists(site.pool, package):
         raise await not_found(site, package)
     last, win = await _window(site, lookback)
-    found = await asyncio.gather(
-        *(rollups.series(site.pool, package, d, start=win.start, end=win.end) for d in charts.DIMENSION_NAMES)
-    )
-    return last, charts.package_charts(dict(zip(charts.DIMENSION_NAMES, found, strict=True)), win)
+    by_dimension = await rollups.series_window(site.pool, package, win.start, win.end)
+    return last, charts.package_charts(by_dimension, win)
 
 
 async def package(site: Site, package: str, lookback: int | None) -> Payload:

@@ -1,0 +1,178 @@
+"""Web benchmark: server time of /packages/<p> (181 days), page cache hit and miss, p50/p99.
+
+Creates its own database (migrated, one package with 181 days plus the ``__all__`` sums seeded),
+starts as subprocesses a fake PyPI, the web service with its Redis page cache, the web service
+with the page cache disabled (every request reads PostgreSQL and renders the templates), and a
+bare aiohttp handler returning the same bytes as the baseline. Requests are sent one at a time
+over a kept-alive connection, so each latency is the server's time plus a loopback round trip,
+which the baseline pays too.
+
+    .venv/bin/python -m bench.web [--requests 300] [--warmup 30]
+
+Uses DATABASE_URL (an admin DSN; default the machine's PostgreSQL) and REDIS_URL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+
+from shared.db.migrate import migrate
+from shared.embedded import free_port, wait_for_port
+from tests.support.seed import package_rows, seed, with_all
+from tests.support.servers import with_database
+
+PACKAGE = "bench-package"
+PATH = f"/packages/{PACKAGE}"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def bare_server(port: int, body_file: str) -> None:
+    from aiohttp import web
+
+    body = Path(body_file).read_bytes()
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get(PATH, handler)
+    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
+
+
+def fake_pypi(port: int) -> None:
+    from aiohttp import web
+
+    from services.web import fakepypi
+
+    app = fakepypi.create_app({PACKAGE: fakepypi.project(PACKAGE, requires_dist=["requests>=2", "idna"])})
+    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
+
+
+async def prepare(admin_url: str) -> str:
+    name = "pypistats_bench_web_" + uuid.uuid4().hex[:8]
+    admin = await asyncpg.connect(admin_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')  # generated name, not input
+    await admin.close()
+    url = with_database(admin_url, name)
+    await migrate(url)
+    pool = await asyncpg.create_pool(url)
+    assert pool is not None
+    await seed(pool, with_all(package_rows(PACKAGE, 5000, dt.date(2026, 3, 31), 181)))
+    await pool.close()
+    return url
+
+
+async def drop(admin_url: str, url: str) -> None:
+    admin = await asyncpg.connect(admin_url)
+    await admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+    await admin.close()
+
+
+def start(cmd: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
+    wait_for_port(port, 60, proc)
+    return proc
+
+
+async def timings(url: str, requests: int, warmup: int) -> list[float]:
+    """Milliseconds of ``requests`` sequential GETs after ``warmup`` unmeasured ones."""
+    out: list[float] = []
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as session:
+        for i in range(warmup + requests):
+            started = time.perf_counter()
+            async with session.get(url) as response:
+                await response.read()
+                if response.status != 200:
+                    raise SystemExit(f"{url}: status {response.status}")
+            if i >= warmup:
+                out.append((time.perf_counter() - started) * 1000)
+    return out
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--warmup", type=int, default=30)
+    parser.add_argument("--bare-server", nargs=2, metavar=("PORT", "BODY_FILE"), help=argparse.SUPPRESS)
+    parser.add_argument("--fake-pypi", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.bare_server:
+        bare_server(int(args.bare_server[0]), args.bare_server[1])
+        return
+    if args.fake_pypi:
+        fake_pypi(args.fake_pypi)
+        return
+    admin_url = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    db_url = asyncio.run(prepare(admin_url))
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        pypi_port = free_port()
+        procs.append(
+            start(
+                [sys.executable, "-m", "bench.web", "--fake-pypi", str(pypi_port)],
+                dict(os.environ),
+                pypi_port,
+            )
+        )
+        base = {
+            **os.environ,
+            "DATABASE_URL": db_url,
+            "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+            "NAMESPACE": "benchweb" + uuid.uuid4().hex[:8],
+            "OPS_HOST": "127.0.0.1",
+            "LOG_LEVEL": "WARNING",
+            "PYPI_URL": f"http://127.0.0.1:{pypi_port}",
+        }
+        ports: dict[str, int] = {}
+        for name, ttl in (("cached", "3600"), ("uncached", "0")):
+            ports[name] = free_port()
+            env = {**base, "PORT": str(ports[name]), "PAGE_CACHE_TTL": ttl}
+            procs.append(start([sys.executable, "-m", "services.web", "serve"], env, ports[name]))
+        body = asyncio.run(timings_body(f"http://127.0.0.1:{ports['cached']}{PATH}"))
+        body_file = ROOT / ".run" / "bench-web-body.html"
+        body_file.parent.mkdir(exist_ok=True)
+        body_file.write_bytes(body)
+        ports["bare"] = free_port()
+        cmd = [sys.executable, "-m", "bench.web", "--bare-server", str(ports["bare"]), str(body_file)]
+        procs.append(start(cmd, base, ports["bare"]))
+        print(f"page {len(body)} bytes; {args.requests} sequential requests after {args.warmup} warm-up")
+        results: dict[str, tuple[float, float]] = {}
+        for name in ("bare", "cached", "uncached"):
+            ms = asyncio.run(timings(f"http://127.0.0.1:{ports[name]}{PATH}", args.requests, args.warmup))
+            results[name] = (statistics.median(ms), pct(ms, 99))
+            print(f"{name:<9} p50 {results[name][0]:7.2f} ms  p99 {results[name][1]:7.2f} ms", flush=True)
+        for name in ("cached", "uncached"):
+            print(f"{name} p50 / bare p50 = {results[name][0] / results['bare'][0]:.1f}")
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(10)
+        asyncio.run(drop(admin_url, db_url))
+
+
+async def timings_body(url: str) -> bytes:
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        if response.status != 200:
+            raise SystemExit(f"{url}: status {response.status}: {(await response.text())[:300]}")
+        return await response.read()
+
+
+if __name__ == "__main__":
+    main()
