@@ -89,10 +89,14 @@ def category_key(category: str) -> tuple[int, tuple[int, ...], str]:
 def zero_fill(points: Iterable[PointLike], win: Window) -> dict[str, list[int]]:
     """One value per day of ``win`` for every category seen in it; missing days are 0."""
     filled: dict[str, list[int]] = {}
+    index = {day: i for i, day in enumerate(dates(win))}
     for p in points:
-        index = (p.day - win.start).days
-        if 0 <= index < win.days:
-            filled.setdefault(p.category, [0] * win.days)[index] += p.downloads
+        i = index.get(p.day)
+        if i is not None:
+            values = filled.get(p.category)
+            if values is None:
+                values = filled[p.category] = [0] * win.days
+            values[i] += p.downloads
     return {c: filled[c] for c in sorted(filled, key=category_key)}
 
 
