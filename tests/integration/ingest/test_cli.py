@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import logging
 import signal
 import sys
 from pathlib import Path
 
 import aiohttp
 import asyncpg
+import pytest
 from nats.js import JetStreamContext
 from prometheus_client.parser import text_string_to_metric_families
 
+from services.ingest.app import main
 from services.ingest.sources.synthetic import SyntheticSource
 from shared.embedded import free_port
 from shared.events import Subjects
@@ -70,16 +73,23 @@ async def test_run_raw_source_and_dry_run(
     ]
 
 
-async def test_bad_arguments_fail_clearly_and_publish_nothing(
-    service_env: dict[str, str], js: JetStreamContext, subjects: Subjects
+def test_bad_arguments_fail_clearly_before_connecting(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, _out, err = await ingest(service_env, "run", "--day", "2024-02-30")
-    assert code == 2 and "not a YYYY-MM-DD date" in err
-    code, _out, err = await ingest(service_env, "run", "--day", "2024-03-04", "--source", "raw")
-    assert code == 2 and "RAW_PATH" in err
-    code, _out, err = await ingest(service_env, "backfill", "--start", "2024-03-04", "--end", "2024-03-01")
-    assert code == 2 and "before start" in err
-    assert await stream_message_count(js, subjects) == 0
+    # in-process: each of these must fail before any server is contacted (NATS_URL points nowhere)
+    monkeypatch.setenv("NATS_URL", f"nats://127.0.0.1:{free_port()}")
+    monkeypatch.delenv("RAW_PATH", raising=False)
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", root.handlers[:])  # main() reconfigures logging: undo after
+    monkeypatch.setattr(root, "level", root.level)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--day", "2024-02-30"])
+    assert exit_info.value.code == 2
+    assert "not a YYYY-MM-DD date" in capsys.readouterr().err
+    assert main(["run", "--day", "2024-03-04", "--source", "raw"]) == 2
+    assert "RAW_PATH" in capsys.readouterr().err
+    assert main(["backfill", "--start", "2024-03-04", "--end", "2024-03-01"]) == 2
+    assert "before start" in capsys.readouterr().err
 
 
 async def test_backfill_publishes_every_day_of_the_range(

@@ -146,24 +146,24 @@ async def test_lost_messages_and_lost_acks_are_resent_and_stored_once(
 async def test_a_run_killed_half_way_and_run_again_leaves_every_package_day(
     js: JetStreamContext, subjects: Subjects
 ) -> None:
-    source = SyntheticSource(3000, seed=4)
-    task = asyncio.create_task(publish_day(js, subjects, StallingSource(source, 1000), DAY, run_id="killed"))
+    source = SyntheticSource(1200, seed=4)
+    task = asyncio.create_task(publish_day(js, subjects, StallingSource(source, 500), DAY, run_id="killed"))
 
     async def half_way() -> bool:
-        return await stream_message_count(js, subjects) >= 999
+        return await stream_message_count(js, subjects) >= 499
 
-    await wait_until(half_way, timeout=30, what="999 package-days in the stream")
+    await wait_until(half_way, timeout=30, what="499 package-days in the stream")
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
     interrupted = await stream_message_count(js, subjects)
-    assert interrupted == 999  # the 1000th was still being merged; no manifest
+    assert interrupted == 499  # the 500th was still being merged; no manifest
 
     again = await publish_day(js, subjects, source, DAY)
     contents = await read_stream(js, subjects)
     assert [m.run_id for m in contents.manifests] == [again.run_id]
     assert contents.rows(again.run_id) == set(source.expected_rows(DAY))
-    assert len(contents.by_run(again.run_id)) == 3000
+    assert len(contents.by_run(again.run_id)) == 1200
     assert len(contents.by_run("killed")) == interrupted
 
 

@@ -88,7 +88,7 @@ def test_python_mix_drifts_towards_newer_versions() -> None:
 
 
 def test_package_days_encoded_on_the_hot_path_equal_fully_validated_events() -> None:
-    from services.ingest.publisher import check_run_fields, encode_package_day
+    from services.ingest.validation import check_run_fields, encode_package_day
     from shared.events import PackageDay, Subjects, decode_event
 
     check_run_fields("run-1", "synthetic")

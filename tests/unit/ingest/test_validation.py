@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from services.ingest.publisher import InvalidPackageDay, encode_package_day, merge_counts
+from services.ingest.validation import InvalidPackageDay, encode_package_day, merge_counts
 from shared.events import MAX_CATEGORIES
 
 DAY = dt.date(2024, 3, 4)
