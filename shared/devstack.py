@@ -17,6 +17,7 @@ import datetime as dt
 import json
 import os
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -327,7 +328,17 @@ async def wait_healthy(commands: Iterable[Command], supervisor: Supervisor, time
                 await asyncio.sleep(0.2)
 
 
+def check_port_free(host: str, port: int) -> None:
+    """Fail before starting anything when the proxy's address is taken (say, by another make run)."""
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise OSError(f"{host}:{port} is in use; set DEVSTACK_PORT to another port") from exc
+
+
 async def serve(settings: DevstackSettings, stop: asyncio.Event) -> None:
+    check_port_free(settings.devstack_host, settings.devstack_port)
     data_dir = settings.devstack_data_dir.resolve()
     given = {"postgres": settings.database_url, "redis": settings.redis_url, "nats": settings.nats_url}
     missing = {k for k, v in given.items() if not v}

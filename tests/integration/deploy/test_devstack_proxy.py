@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
+import os
+import socket
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -104,3 +109,19 @@ async def test_a_stopped_service_gives_a_json_502() -> None:
                 assert (await response.json())["error"]["status"] == 502
     finally:
         await runner.cleanup()
+
+
+async def test_devstack_refuses_a_taken_port_before_starting_anything(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**os.environ, "DEVSTACK_PORT": str(port), "DEVSTACK_DATA_DIR": str(tmp_path / "run")}
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "shared.devstack", env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        output, _ = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 1
+    assert f"127.0.0.1:{port} is in use" in output.decode()
+    assert not (tmp_path / "run").exists()  # no embedded server was started
