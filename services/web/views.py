@@ -256,7 +256,7 @@ async def error_page(request: web.Request, error: PageError) -> web.Response:
             request,
             {"title": error.title, "html": html, "through": day},
             status=error.status,
-            with_session=False,
+            with_session=error.status < 500,
         )
     except jinja2.TemplateError:
         return web.Response(text=error.message, status=error.status)

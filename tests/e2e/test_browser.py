@@ -87,6 +87,7 @@ async def page(site: str) -> AsyncIterator[Any]:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         context = await browser.new_context(viewport={"width": 1280, "height": 900})
         tab = await context.new_page()
+        tab.set_default_timeout(60_000)  # CI machines are shared and slow; nothing here waits on a clock
         tab.problems = []  # console errors (CSP violations show up here) and foreign requests
         tab.on(
             "console",
@@ -113,7 +114,7 @@ async def traces(page: Any, chart: str) -> list[dict[str, Any]]:
 async def test_package_page_draws_every_chart_and_controls_change_it(site: str, page: Any) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     await page.goto(f"{site}/packages/requests")
-    await page.wait_for_function("document.body.dataset.chartsReady === 'true'", timeout=20_000)
+    await page.wait_for_function("document.body.dataset.chartsReady === 'true'", timeout=60_000)
     expected = {
         "overall": ["with mirrors", "without mirrors"],
         "python_major": ["Python 2", "Python 3", "unknown"],
@@ -159,14 +160,14 @@ async def test_search_leads_to_the_package_page(site: str, page: Any) -> None:
     await page.fill('main input[name="q"]', "Django")
     await page.press('main input[name="q"]', "Enter")
     await page.wait_for_url(f"{site}/packages/django")
-    await page.wait_for_function("document.body.dataset.chartsReady === 'true'", timeout=20_000)
+    await page.wait_for_function("document.body.dataset.chartsReady === 'true'", timeout=60_000)
     assert await page.locator("h1").first.inner_text() == "django"
     await page.screenshot(path=str(ARTIFACTS / "search-django.png"), full_page=True)
     await page.goto(site + "/search/req")  # a single hit goes straight to its page
     assert page.url == f"{site}/packages/requests"
 
     await page.goto(f"{site}/compare?packages=requests,django")
-    await page.wait_for_function("document.body.dataset.chartsReady === 'true'", timeout=20_000)
+    await page.wait_for_function("document.body.dataset.chartsReady === 'true'", timeout=60_000)
     drawn = await traces(page, "compare")
     assert [t["name"] for t in drawn] == ["requests", "django"]
     await page.screenshot(path=str(ARTIFACTS / "compare.png"), full_page=True)

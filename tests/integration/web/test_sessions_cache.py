@@ -170,3 +170,11 @@ async def test_database_down_gives_html_500_page(
         body = await response.text()
         assert response.status == 500 and response.content_type == "text/html"
         assert "Something went wrong" in body and "Traceback" not in body
+
+
+async def test_error_pages_keep_the_login_state(
+    client: TestClient, db: asyncpg.Pool, redis: Redis, web_settings: WebSettings
+) -> None:
+    _, cookie = await login(db, redis, web_settings, "dora", [])
+    html = await text(client, "/packages/zzz-unknown", cookie, status=404)
+    assert ">dora</a>" in html and "Package not found" in html
