@@ -107,10 +107,20 @@ def test_ingest_scheduler_is_a_single_replica_or_a_cronjob(helm: Path) -> None:
     assert "python -m services.ingest run --day" in " ".join(container["command"])
 
 
-def test_an_unknown_ingest_mode_fails_to_render(helm: Path) -> None:
+@pytest.mark.parametrize(
+    ("value", "complaint"),
+    [
+        ("ingest.mode=daemon", "ingest.mode"),
+        ("aggregator.replicas=0", "aggregator.replicas"),
+        ("config.env=staging", "config.env"),
+        ("api.port=70000", "api.port"),
+        ("auth.publicUrl=pypistats.example.org", "auth.publicUrl"),
+    ],
+)
+def test_bad_values_are_refused_by_the_values_schema(helm: Path, value: str, complaint: str) -> None:
     with pytest.raises(subprocess.CalledProcessError) as failed:
-        render(helm, "ingest.mode=daemon")
-    assert "ingest.mode must be deployment or cronjob" in failed.value.stderr
+        render(helm, value)
+    assert complaint in failed.value.stderr
 
 
 def test_migrate_job_is_a_pre_install_and_pre_upgrade_hook(helm: Path) -> None:
