@@ -128,6 +128,8 @@ async def serve(settings: IngestSettings) -> None:
                     if stop.is_set():
                         break
                 first = False
+                if pool is None:  # the database was down at start-up (or since): try again each pass
+                    pool = await open_pool(settings.database_url)
                 task = asyncio.create_task(
                     scheduled_pass(js, subjects, source, settings, metrics, redis, pool)
                 )

@@ -1,6 +1,6 @@
 """A local stand-in of the BigQuery REST API, enough for the real client library to run a query.
 
-Owns the fake used by tests and by the demo when no Google project is configured: ``jobs.insert``
+Owns the fake the tests point the real client at (``BIGQUERY_API_ENDPOINT``): ``jobs.insert``
 (dry run or real), ``jobs.get`` and ``jobs.getQueryResults`` with paging (``maxResults`` and
 ``pageToken``). It answers any query with the rows its ``answer`` callback gives for the bound
 parameters (tests use the raw source, so the real query text runs on DuckDB), reports a
