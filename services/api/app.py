@@ -2,8 +2,8 @@
 
 Owns how the pieces are put together: the PostgreSQL pool and Redis client opened in
 ``cleanup_ctx``, the body cache and rate limiter built on them (and the background task that
-re-reads the cache version), the middleware chain (metrics -> rate limit and CORS -> JSON errors
--> handlers) and the ops routes.
+re-reads the cache version), the one middleware (services.api.middleware: metrics, rate limit
+and CORS, JSON errors) and the ops routes.
 
 Readiness: ``/ready`` checks the database only. The API can answer every request without Redis
 (cache misses go to PostgreSQL, the rate limiter fails open), so an outage of Redis must not take
@@ -16,65 +16,30 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any
+import gc
+from collections.abc import AsyncIterator, Callable, Sequence
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from services.api.cache import BodyCache, CacheControl, Entry, RedisGate, VersionWatcher
 from services.api.config import ApiSettings
-from services.api.ratelimit import RateLimiter, client_address
+from services.api.middleware import LIMITER, api_middleware
+from services.api.ratelimit import RateLimiter
 from services.api.routes import setup_routes
 from services.api.views import JSON, STATE, ApiState, dumps
 from shared.cache import CacheKeys
 from shared.config import load_settings
 from shared.logging import configure_logging, get_logger
-from shared.metrics import Handler, HttpMetrics, metric_name
+from shared.metrics import HttpMetrics, metric_name
 from shared.openapi import openapi_document
-from shared.web import OPS_PATHS, REDIS, init_ops, json_error, json_error_middleware, pg_pool_ctx, redis_ctx
+from shared.web import REDIS, init_ops, pg_pool_ctx, redis_ctx
 
 SERVICE = "api"
-LIMITER = web.AppKey("api_limiter", RateLimiter)
 SETTINGS = web.AppKey("api_settings", ApiSettings)
 MAX_LINE = 65536
-EXPOSED = "ETag, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Retry-After"
 
 log = get_logger(__name__)
-
-
-def rate_limit_middleware(
-    settings: ApiSettings,
-) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
-    """Count the request against its client address; add CORS and RateLimit-* headers to the answer."""
-    trusted = settings.trusted_proxy_count
-    window = settings.rate_limit_window_seconds
-    cors = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": EXPOSED}
-
-    @web.middleware
-    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path in OPS_PATHS:
-            return await handler(request)
-        forwarded = request.headers.get("X-Forwarded-For") if trusted else None
-        decision = await request.app[LIMITER].check(client_address(request.remote, forwarded, trusted))
-        if not decision.allowed:
-            return json_error(
-                429,
-                f"rate limit of {decision.limit} requests per {window} s exceeded; retry in {decision.reset} s",
-                **cors,
-                **decision.headers(),
-                **{"Retry-After": str(decision.reset)},
-            )
-        response = await handler(request)
-        headers = response.headers
-        headers.update(cors)
-        if decision.limit:
-            headers["RateLimit-Limit"] = str(decision.limit)
-            headers["RateLimit-Remaining"] = str(decision.remaining)
-            headers["RateLimit-Reset"] = str(decision.reset)
-        return response
-
-    return middleware
 
 
 def _state_ctx(
@@ -127,12 +92,12 @@ def _state_ctx(
 
 def create_app(settings: ApiSettings) -> web.Application:
     registry = CollectorRegistry()
-    middlewares: list[Any] = [HttpMetrics(SERVICE, registry).middleware(), rate_limit_middleware(settings)]
+    middleware = api_middleware(
+        HttpMetrics(SERVICE, registry), settings.trusted_proxy_count, settings.rate_limit_window_seconds
+    )
     # Request lines up to 64 kB reach the handlers, so even absurd names get a JSON 400 from us
     # rather than aiohttp's plain-text one.
-    app = web.Application(
-        middlewares=[*middlewares, json_error_middleware], handler_args={"max_line_size": MAX_LINE}
-    )
+    app = web.Application(middlewares=[middleware], handler_args={"max_line_size": MAX_LINE})
     app[SETTINGS] = settings
     init_ops(app, registry)
     app.cleanup_ctx.append(pg_pool_ctx(settings.database_url, "pypistats-api", settings.db_pool_size))
@@ -140,6 +105,13 @@ def create_app(settings: ApiSettings) -> web.Application:
     app.cleanup_ctx.append(_state_ctx(settings, registry))
     setup_routes(app)
     return app
+
+
+async def _freeze_heap(app: web.Application) -> None:
+    """Move what start-up allocated (modules, settings, pools) out of the garbage collector's
+    sight, so the collections that per-request garbage triggers do not walk it every time."""
+    gc.collect()
+    gc.freeze()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -150,5 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = load_settings(ApiSettings)
     configure_logging(settings.log_level, settings.json_logs)
     log.info("api starting", host=settings.ops_host, port=settings.port)
-    web.run_app(create_app(settings), host=settings.ops_host, port=settings.port, access_log=None, print=None)
+    app = create_app(settings)
+    app.on_startup.append(_freeze_heap)
+    web.run_app(app, host=settings.ops_host, port=settings.port, access_log=None, print=None)
     return 0

@@ -9,6 +9,7 @@ value becomes a 400 before anything touches Redis or PostgreSQL. Nothing here do
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -57,8 +58,9 @@ def _get(query: Mapping[str, str], name: str) -> str | None:
     return value if value else None
 
 
+@functools.lru_cache(maxsize=4096)
 def package(raw: str) -> str:
-    """The normalised package name from the path."""
+    """The normalised package name from the path (remembered: the same few names come again and again)."""
     try:
         return validate(raw)
     except InvalidPackageName as exc:

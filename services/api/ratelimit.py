@@ -12,13 +12,17 @@ admitted request holds a distinct number from the shared counter, and a number a
 a refusal. So the limit stays honest across replicas: together they never admit more than the
 limit in one window. What a batch can cost is the other way: numbers a replica reserved but did
 not use before the window ended are lost, so a client can be refused slightly *early*, by at most
-``batch - 1`` requests per replica. The batch starts at 1 and doubles each time a client uses one
-up within its window, capped at 1 % of the limit (and :data:`MAX_BATCH`), and never reserves more
-than the limit has left; a client with a limit under 200 is therefore counted one request at a
-time, exactly. Once the shared counter is past the limit the replica refuses the address locally
-until the window ends, without asking Redis again. ``RateLimit-Remaining`` is the limit minus the
-request's own number (other replicas may have taken later ones). When Redis is down the limiter
-fails open (every request allowed) rather than turning an outage into errors.
+1.5 batches (1.5 % of the limit) per replica.
+
+The batch starts at 1 and doubles with each reservation in the same window, capped at 1 % of the
+limit (and :data:`MAX_BATCH`), and never exceeds what the limit has left; a client whose limit is
+under 200 is therefore counted one request at a time, exactly. For a batched client the next batch
+is reserved in the background once half of the current one is used, so its requests do not wait
+on Redis either (hence at most 1.5 batches unused). Once the shared count is past the limit the
+replica refuses the address locally until the window ends, without asking Redis again.
+``RateLimit-Remaining`` is the limit minus the request's own number (other replicas may have taken
+later ones). When Redis is down the limiter fails open (every request allowed) rather than
+turning an outage into errors.
 """
 
 from __future__ import annotations
@@ -28,7 +32,10 @@ import functools
 import ipaddress
 import math
 import time
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import Counter
 
@@ -114,6 +121,15 @@ UNLIMITED = Decision(True, 0, 0, 0)
 
 
 @dataclass
+class Numbers:
+    """Request numbers ``next .. last`` reserved in the window that ends at ``window_end``."""
+
+    next: int
+    last: int
+    window_end: float
+
+
+@dataclass
 class Allotment:
     """One replica's view of one address's window: the request numbers it reserved and not yet used.
 
@@ -123,10 +139,10 @@ class Allotment:
 
     limit: int
     cap: int
-    window_end: float = 0.0
-    next: int = 1  # the next number to hand out
-    last: int = 0  # the last number reserved
     batch: int = 1
+    window_end: float = 0.0  # of the latest reservation's window
+    seen: int = 0  # the highest number Redis returned in that window
+    ranges: deque[Numbers] = field(default_factory=deque)
     pending: asyncio.Future[None] | None = None
 
     @staticmethod
@@ -135,32 +151,49 @@ class Allotment:
 
     def take(self, now: float) -> Decision | None:
         """A decision from the reserved numbers, or None when a reservation is needed first."""
-        if now >= self.window_end:
-            return None
-        reset = max(1, math.ceil(self.window_end - now))
-        if self.next <= self.last:
-            number = self.next
-            self.next += 1
-            if number <= self.limit:
-                return Decision(True, self.limit, self.limit - number, reset)
-            return Decision(False, self.limit, 0, reset)
-        if self.last >= self.limit:  # the shared count is past the limit: refused until the window ends
-            return Decision(False, self.limit, 0, reset)
+        ranges, limit = self.ranges, self.limit
+        while ranges:
+            numbers = ranges[0]
+            if numbers.next > numbers.last or now >= numbers.window_end:
+                ranges.popleft()
+                continue
+            number = numbers.next
+            numbers.next += 1
+            reset = max(1, math.ceil(numbers.window_end - now))
+            if number <= limit:
+                return Decision(True, limit, limit - number, reset)
+            ranges.clear()  # every later number is higher still
+            return Decision(False, limit, 0, reset)
+        if self.seen >= limit and now < self.window_end:  # the shared count is past the limit
+            return Decision(False, limit, 0, max(1, math.ceil(self.window_end - now)))
         return None
+
+    def left(self, now: float) -> int:
+        return sum(n.last - n.next + 1 for n in self.ranges if now < n.window_end and n.next <= n.last)
+
+    def wants_more(self) -> bool:
+        """Whether to reserve the next batch ahead of need (only for limits counted in batches):
+        when only the current batch is held and half of it or more is used."""
+        if self.cap == 1 or self.pending is not None or self.seen >= self.limit:
+            return False
+        ranges = self.ranges
+        return not ranges or (len(ranges) == 1 and ranges[0].last - ranges[0].next < self.batch // 2)
 
     def size(self, now: float) -> int:
         """How many numbers to reserve next: grow while one window keeps using them up."""
         if now >= self.window_end:
-            self.batch = 1
+            self.batch, left = 1, self.limit
         else:
-            self.batch = min(self.batch * 2, self.cap)
-        left = self.limit - self.last if now < self.window_end else self.limit
+            self.batch, left = min(self.batch * 2, self.cap), self.limit - self.seen
         return max(1, min(self.batch, left))
 
     def reserved(self, size: int, last: int, ttl_ms: int, now: float) -> None:
         """Record that Redis gave this replica the numbers ``last - size + 1 .. last``."""
-        self.next, self.last = last - size + 1, last
-        self.window_end = now + max(ttl_ms, 0) / 1000.0
+        window_end = now + max(ttl_ms, 0) / 1000.0
+        if last <= size:  # the counter was fresh: a new window began, older numbers are void
+            self.ranges.clear()
+        self.ranges.append(Numbers(last - size + 1, last, window_end))
+        self.window_end, self.seen = window_end, last
 
 
 class RateLimiter:
@@ -181,6 +214,7 @@ class RateLimiter:
         self._reserve = gate.redis.register_script(RESERVE_LUA) if gate.redis is not None else None
         self._limits: dict[str, int] = {}
         self._allotments: dict[str, Allotment] = {}
+        self._prefetches: set[asyncio.Task[bool]] = set()
 
     def limit(self, client: str) -> int:
         found = self._limits.get(client)
@@ -208,16 +242,24 @@ class RateLimiter:
                 continue
             if not decision.allowed:
                 self.limited.inc()
+            elif allotment.wants_more() and self._reserve is not None and self.gate.client() is not None:
+                task = asyncio.create_task(self._reserve_for(client, allotment))
+                self._prefetches.add(task)
+                task.add_done_callback(self._prefetches.discard)
             return decision
 
-    async def _reserve_for(self, client: str, allotment: Allotment) -> bool:
-        """Reserve the next batch in Redis; False when Redis is unusable (the caller fails open)."""
-        redis = self.gate.client()
-        if redis is None or self._reserve is None:
-            return False
+    def _reserve_for(self, client: str, allotment: Allotment) -> Coroutine[Any, Any, bool]:
+        """Mark a reservation as pending now (so no other request starts one), and return the
+        coroutine that makes it; it returns False when Redis is unusable (the caller fails open)."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         allotment.pending = done
+        return self._reserve_batch(client, allotment, done)
+
+    async def _reserve_batch(self, client: str, allotment: Allotment, done: asyncio.Future[None]) -> bool:
         try:
+            redis = self.gate.client()
+            if redis is None or self._reserve is None:
+                return False
             size = allotment.size(time.monotonic())
             last, ttl = await self._reserve(
                 keys=[self.keys.key("ratelimit", client)], args=[size, self.window * 1000]

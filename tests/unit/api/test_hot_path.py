@@ -49,6 +49,7 @@ def test_small_limits_are_counted_one_request_at_a_time() -> None:
     allotment.reserved(1, last=2, ttl_ms=60_000, now=0)  # another replica took number 1
     first = allotment.take(now=1)
     assert first is not None and first.allowed and first.remaining == 1 and first.reset == 59
+    assert not allotment.wants_more()  # no reservation ahead of need for an exact limit
     assert allotment.take(now=1) is None  # used up: reserve again
     allotment.reserved(allotment.size(now=1), last=4, ttl_ms=59_000, now=1)
     refused = allotment.take(now=1)
@@ -59,7 +60,7 @@ def test_small_limits_are_counted_one_request_at_a_time() -> None:
     assert allotment.take(now=60) is None and allotment.size(now=60) == 1
 
 
-def test_batches_grow_but_stay_within_the_limit() -> None:
+def test_batches_grow_are_fetched_ahead_and_stay_within_the_limit() -> None:
     limit = 1_000_000
     allotment = Allotment(limit=limit, cap=Allotment.cap_for(limit))
     assert allotment.cap == MAX_BATCH
@@ -69,13 +70,27 @@ def test_batches_grow_but_stay_within_the_limit() -> None:
         sizes.append(size)
         last += size
         allotment.reserved(size, last=last, ttl_ms=60_000, now=0)
-        while (decision := allotment.take(now=0)) is not None:
-            assert decision.allowed and decision.remaining == limit - admitted - 1
+        while not allotment.wants_more():  # use numbers until half of the batch is left
+            decision = allotment.take(now=0)
+            assert decision is not None and decision.allowed
+            assert decision.remaining == limit - admitted - 1
             admitted += 1
     assert sizes[:9] == [1, 2, 4, 8, 16, 32, 64, 128, 256] and max(sizes) == MAX_BATCH
-    assert admitted == last  # every reserved number was used exactly once
-    # Near the limit a replica reserves only what is left, so the others lose nothing.
+    # Numbers of several reservations are used in order, each exactly once.
+    assert allotment.left(now=0) == last - admitted
+    while (decision := allotment.take(now=0)) is not None:
+        assert decision.remaining == limit - admitted - 1
+        admitted += 1
+    assert admitted == last
+    # Numbers of an ended window are void; a fresh counter starts a new window.
+    allotment.reserved(256, last=last + 256, ttl_ms=1_000, now=0)
+    assert allotment.take(now=2) is None and allotment.size(now=2) == 1
+    allotment.reserved(1, last=1, ttl_ms=60_000, now=2)
+    fresh = allotment.take(now=2)
+    assert fresh is not None and fresh.remaining == limit - 1
+
+
+def test_near_the_limit_only_what_is_left_is_reserved() -> None:
     near = Allotment(limit=1000, cap=10, batch=10)
     near.reserved(10, last=995, ttl_ms=60_000, now=0)
-    near.next = 996
     assert near.size(now=0) == 5
