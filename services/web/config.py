@@ -18,6 +18,7 @@ class WebSettings(SessionSettings):
     port: int = Field(8080, ge=0, le=65535, description="Port of the web site.")
     pypi_url: str = Field(
         "https://pypi.org",
+        pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
         description="Base URL of PyPI's JSON API; package metadata is read from {PYPI_URL}/pypi/<name>/json.",
     )
     pypi_timeout: float = Field(
