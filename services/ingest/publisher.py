@@ -227,7 +227,9 @@ async def package_days(
         if metrics is not None:
             metrics.rows_read.inc()
         try:
-            package = validate(raw) if isinstance(raw, str) else validate(str(raw))
+            if not isinstance(raw, str):  # e.g. a NULL project in the source: never the name "None"
+                raise InvalidPackageName(f"package name is {type(raw).__name__}, not a string")
+            package = validate(raw)
         except InvalidPackageName as exc:
             _skip(result, metrics, "bad_name", package=str(raw)[:80], detail=str(exc))
             continue

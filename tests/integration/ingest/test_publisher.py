@@ -177,6 +177,7 @@ async def test_invalid_package_days_are_counted_logged_and_skipped(
             ("good.pkg", {"overall": {"with_mirrors": 1, "without_mirrors": 1}, "system": {"Linux": 1}}),
             ("bad name!", good),
             ("", good),
+            (None, good),  # a NULL project
             ("x" * 300, good),
             ("negative", {"overall": {"with_mirrors": -1}}),
             ("unknown-os", {"system": {"Plan9": 4}}),
@@ -197,12 +198,12 @@ async def test_invalid_package_days_are_counted_logged_and_skipped(
     assert merged.counts.system == {"Linux": 3}
     assert result.packages == 2 and result.rows == 3 + 3
     assert result.skipped_by_reason == {
-        "bad_name": 3,
+        "bad_name": 4,
         "negative_count": 1,
         "unknown_category": 2,
         "bad_count": 1,
         "duplicate": 1,
     }
-    assert result.skipped == 8
-    assert metrics.skipped.labels("bad_name")._value.get() == 3
+    assert result.skipped == 9
+    assert metrics.skipped.labels("bad_name")._value.get() == 4
     assert contents.manifests[0].packages == 2
