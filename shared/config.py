@@ -247,23 +247,27 @@ def strip_password(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-def registered_settings() -> dict[str, type[ServiceSettings]]:
-    """Every service's settings class, by service name (entry points, so shared imports no service)."""
-    found: dict[str, type[ServiceSettings]] = {}
+#: Entry points that are not services (left out of "all" in the table, never `check`ed as one).
+TOOLS = frozenset({"devstack"})
+
+
+def registered_settings() -> dict[str, type[BaseSettings]]:
+    """Every settings class, by service name (entry points, so shared imports no service)."""
+    found: dict[str, type[BaseSettings]] = {}
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         found[ep.name] = ep.load()
     return dict(sorted(found.items()))
 
 
-def configuration_table(classes: dict[str, type[ServiceSettings]] | None = None) -> str:
+def configuration_table(classes: dict[str, type[BaseSettings]] | None = None) -> str:
     """The Markdown of docs/configuration.md, generated from the settings classes."""
     classes = registered_settings() if classes is None else classes
     rows: dict[str, dict[str, Any]] = {}
     for service, cls in classes.items():
-        for name, info in cls.model_fields.items():
-            var = name.upper()
-            row = rows.setdefault(var, {"services": [], "field": info, "cls": cls})
+        for name in cls.model_fields:
+            row = rows.setdefault(name.upper(), {"services": [], "classes": []})
             row["services"].append(service)
+            row["classes"].append(cls)
     lines = [
         "# Configuration",
         "",
@@ -278,15 +282,20 @@ def configuration_table(classes: dict[str, type[ServiceSettings]] | None = None)
         "| variable | services | default (local, test) | default (production) | secret | description |",
         "|---|---|---|---|---|---|",
     ]
-    all_services = set(classes)
+    all_services = set(classes) - TOOLS
     for var in sorted(rows):
         row = rows[var]
-        field: FieldInfo = row["field"]
-        services = "all" if set(row["services"]) == all_services else ", ".join(row["services"])
+        name = var.lower()
+        field: FieldInfo = row["classes"][0].model_fields[name]
+        services = (
+            "all" + "".join(f", {t}" for t in row["services"] if t in TOOLS)
+            if all_services <= set(row["services"])
+            else ", ".join(f"{t} (`make run`)" if t in TOOLS else t for t in row["services"])
+        )
         secret = "yes" if field.annotation is SecretStr else "no"
-        local = _default_text(row["cls"], var.lower(), "local")
-        production = _default_text(row["cls"], var.lower(), "production")
-        description = (field.description or "").replace("|", "\\|")
+        local, production = (_per_service(row, name, profile) for profile in ("local", "production"))
+        descriptions = sorted({(c.model_fields[name].description or "") for c in row["classes"]})
+        description = " / ".join(descriptions).replace("|", "\\|")
         lines.append(f"| `{var}` | {services} | {local} | {production} | {secret} | {description} |")
     lines += ["", "## Outside the services", "", "| variable | used by | description |", "|---|---|---|"]
     for var, (where, description) in sorted(OTHER_VARIABLES.items()):
@@ -294,7 +303,18 @@ def configuration_table(classes: dict[str, type[ServiceSettings]] | None = None)
     return "\n".join(lines) + "\n"
 
 
-def _default_text(cls: type[ServiceSettings], name: str, profile: str) -> str:
+def _per_service(row: dict[str, Any], name: str, profile: str) -> str:
+    """One default, or ``service: default`` pairs where the services' defaults differ."""
+    texts = [_default_text(cls, name, profile) for cls in row["classes"]]
+    pairs = list(zip(row["services"], texts, strict=True))
+    if len(set(texts)) == len(texts) > 1:
+        return "; ".join(f"{service}: {text}" for service, text in pairs)
+    common = max(set(texts), key=texts.count)
+    exceptions = "; ".join(f"{service}: {text}" for service, text in pairs if text != common)
+    return f"{common} ({exceptions})" if exceptions else common
+
+
+def _default_text(cls: type[BaseSettings], name: str, profile: str) -> str:
     field = cls.model_fields[name]
     if field.annotation is SecretStr:
         default = field.get_default(call_default_factory=True)
@@ -322,7 +342,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "docs":
         sys.stdout.write(configuration_table())
         return 0
-    classes = registered_settings()
+    classes = {k: v for k, v in registered_settings().items() if k not in TOOLS}
     if args.service and args.service not in classes:
         print(
             f"configuration error: unknown service {args.service!r} (known: {', '.join(classes)})",
@@ -330,6 +350,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return EXIT_BAD_CONFIG
     cls = classes[args.service] if args.service else ServiceSettings
+    assert issubclass(cls, ServiceSettings)
     settings = load_settings(cls)
     for key, value in redacted(settings).items():
         print(f"{key}={value}")
