@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from shared.devstack import create_proxy_app
+from shared.devstack import Command, Supervisor, create_proxy_app
 from shared.embedded import free_port
 
 
@@ -125,3 +125,27 @@ async def test_devstack_refuses_a_taken_port_before_starting_anything(tmp_path: 
     assert proc.returncode == 1
     assert f"127.0.0.1:{port} is in use" in output.decode()
     assert not (tmp_path / "run").exists()  # no embedded server was started
+
+
+async def test_supervisor_prefixes_output_and_survives_huge_lines(
+    capfdbinary: pytest.CaptureFixture[bytes],
+) -> None:
+    code = "import sys; print('hello'); print('x' * 3_000_000); print('after'); sys.exit(3)"
+    supervisor = Supervisor()
+    proc = await supervisor.start(Command("child", (sys.executable, "-c", code)), {}, oneshot=True)
+    assert await asyncio.wait_for(proc.wait(), 30) == 3
+    await supervisor.stop()
+    out = capfdbinary.readouterr().out
+    assert b"      child | hello\n" in out
+    assert b"      child | after\n" in out
+    assert out.count(b"x") >= 3_000_000
+    assert supervisor.exited() == []  # a one-shot command is expected to exit
+
+
+async def test_supervisor_stops_long_running_children() -> None:
+    supervisor = Supervisor()
+    code = "import time\nwhile True: time.sleep(1)"
+    proc = await supervisor.start(Command("sleeper", (sys.executable, "-c", code)), {})
+    assert supervisor.exited() == []
+    await supervisor.stop(grace=5)
+    assert proc.returncode is not None and proc.returncode != 0

@@ -1,0 +1,143 @@
+"""The pure core of ``make run``: settings, the routing table, which days to fill, command lines.
+
+No I/O here, so all of it is unit-tested: the shell in :mod:`shared.devstack.run` only executes
+what these functions decide.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from multidict import CIMultiDict
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+#: Path prefix -> service, checked in order; the same table as the Helm ingress and the compose proxy.
+ROUTES: tuple[tuple[str, str], ...] = (("/api", "api"), ("/auth", "auth"), ("/", "web"))
+HTTP_SERVICES = ("api", "web", "auth")
+#: Written into the data folder while the stack is up: the URL and each process's port and pid.
+STATE_FILE = "devstack.json"
+PIPE_LIMIT = 1 << 20
+WORKERS = ("aggregator", "ingest")
+#: Headers that describe one connection, never forwarded by a proxy (RFC 9110 section 7.6.1).
+HOP_BY_HOP = frozenset(
+    {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
+     "transfer-encoding", "upgrade", "content-length"}
+)  # fmt: skip
+
+
+class DevstackSettings(BaseSettings):
+    """``make run`` settings. The service URLs stay unset to mean "start embedded servers"."""
+
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    devstack_host: str = Field("127.0.0.1", description="Address the local reverse proxy listens on.")
+    devstack_port: int = Field(8000, ge=1, le=65535, description="Port of the local reverse proxy.")
+    devstack_packages: int = Field(3000, ge=1, description="Synthetic packages in the first fill.")
+    devstack_days: int = Field(180, ge=1, le=3660, description="Days filled on the first start.")
+    devstack_data_dir: Path = Field(Path(".run"), description="Folder of the embedded servers' data.")
+    devstack_fill_timeout: float = Field(1800.0, gt=0, description="Seconds allowed for the first fill.")
+    database_url: str | None = Field(None, description="PostgreSQL to use instead of the embedded one.")
+    redis_url: str | None = Field(None, description="Redis to use instead of the embedded one.")
+    nats_url: str | None = Field(None, description="NATS to use instead of the embedded one.")
+    namespace: str = Field("", description="NATS subject/stream and Redis key prefix passed to services.")
+    synthetic_seed: int = Field(42, description="Seed of the synthetic source.")
+    github_client_id: str | None = Field(None, description="A real GitHub app; unset starts the fake.")
+
+
+def route_for(path: str, routes: Iterable[tuple[str, str]] = ROUTES) -> str:
+    """The service answering ``path``: prefixes match whole path segments, like an ingress Prefix."""
+    for prefix, service in routes:
+        if prefix == "/" or path == prefix or path.startswith(prefix + "/"):
+            return service
+    raise ValueError(f"no route for {path!r}")
+
+
+def days_to_fill(complete: Iterable[dt.date], today: dt.date, days: int) -> tuple[dt.date, dt.date] | None:
+    """The ``(start, end)`` span covering every missing day of the last ``days`` closed days."""
+    end = today - dt.timedelta(days=1)
+    window = [end - dt.timedelta(days=i) for i in range(days)]
+    done = set(complete)
+    missing = [d for d in window if d not in done]
+    if not missing:
+        return None
+    return min(missing), max(missing)
+
+
+@dataclass(frozen=True)
+class Command:
+    """One process to start: its name (the log prefix), argv, extra env and HTTP port."""
+
+    name: str
+    argv: tuple[str, ...]
+    env: Mapping[str, str] = field(default_factory=dict)
+    port: int | None = None
+    #: Up when ``/health`` answers 200; the fake GitHub has no ops routes, any HTTP answer will do.
+    any_answer: bool = False
+
+
+def common_env(urls: Mapping[str, str], settings: DevstackSettings) -> dict[str, str]:
+    return {
+        "ENV": "local",
+        "DATABASE_URL": urls["postgres"],
+        "REDIS_URL": urls["redis"],
+        "NATS_URL": urls["nats"],
+        "NAMESPACE": settings.namespace,
+        "OPS_HOST": "127.0.0.1",
+        "SOURCE": "synthetic",
+        "SYNTHETIC_PACKAGES": str(settings.devstack_packages),
+        "SYNTHETIC_SEED": str(settings.synthetic_seed),
+    }
+
+
+def migrate_command(python: str) -> Command:
+    return Command("migrate", (python, "-m", "shared.db.migrate"))
+
+
+def backfill_command(python: str, start: dt.date, end: dt.date) -> Command:
+    argv = (python, "-m", "services.ingest", "backfill", "--start", start.isoformat(), "--end",
+            end.isoformat(), "--source", "synthetic")  # fmt: skip
+    return Command("backfill", argv)
+
+
+def service_commands(
+    python: str, ports: Mapping[str, int], public_url: str, fake_github: bool
+) -> list[Command]:
+    """The long-running processes, in start order; ``ports`` has one entry per name."""
+    commands = [
+        Command(
+            name, (python, "-m", f"services.{name}", "serve"), {"OPS_PORT": str(ports[name])}, ports[name]
+        )
+        for name in WORKERS
+    ]
+    auth_env = {"PORT": str(ports["auth"]), "PUBLIC_URL": public_url}
+    if fake_github:  # auth logs in against the fake when GITHUB_CLIENT_ID is empty
+        argv = (python, "-m", "services.auth", "fake-github", "--port", str(ports["fake-github"]))
+        commands.append(Command("fake-github", argv, {}, ports["fake-github"], any_answer=True))
+        auth_env.update(FAKE_GITHUB_URL=f"http://127.0.0.1:{ports['fake-github']}", GITHUB_CLIENT_ID="")
+    for name in HTTP_SERVICES:
+        env = auth_env if name == "auth" else {"PORT": str(ports[name]), "PUBLIC_URL": public_url}
+        if name == "api":
+            env = {**env, "TRUSTED_PROXY_COUNT": "1"}  # the devstack proxy appends X-Forwarded-For
+        commands.append(Command(name, (python, "-m", f"services.{name}", "serve"), env, ports[name]))
+    return commands
+
+
+def forward_headers(headers: Mapping[str, str], client: str, host: str, scheme: str) -> CIMultiDict[str]:
+    """Request headers for the upstream: hop-by-hop ones dropped, ``X-Forwarded-*`` appended."""
+    out: CIMultiDict[str] = CIMultiDict(
+        (k, v) for k, v in headers.items() if k.lower() not in HOP_BY_HOP | {"host"}
+    )
+    previous = out.popall("X-Forwarded-For", [])
+    out["X-Forwarded-For"] = ", ".join([*previous, client])
+    out["X-Forwarded-Host"] = host
+    out["X-Forwarded-Proto"] = scheme
+    out["Host"] = host
+    return out
