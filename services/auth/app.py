@@ -22,6 +22,7 @@ from services.auth.github import AuthlibGitHub, OAuthProvider
 from services.auth.routes import setup_routes
 from services.auth.sessions import StateStore
 from services.auth.views import LOGINS, PROVIDER, SESSIONS, SETTINGS, STATES
+from shared.config import load_settings
 from shared.logging import configure_logging, get_logger
 from shared.metrics import HttpMetrics, metric_name
 from shared.sessions import SessionStore
@@ -92,7 +93,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
-    settings = AuthSettings()
+    settings = load_settings(AuthSettings)
     configure_logging(settings.log_level, settings.json_logs)
     if args.command == "fake-github":
         fake = FakeGitHub(user=FakeUser(args.user_id, args.login, args.name))

@@ -7,9 +7,11 @@ never at import time.
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, model_validator
+from urllib.parse import urlsplit
 
-from shared.config import INSECURE_SESSION_SECRET, SessionSettings
+from pydantic import Field, SecretStr
+
+from shared.config import SessionSettings
 
 #: The client id/secret pair the service and the fake GitHub agree on when no GitHub app is set.
 FAKE_CLIENT_ID = "fake-github-client-id"
@@ -51,15 +53,15 @@ class AuthSettings(SessionSettings):
         20, ge=1, le=1000, description="Packages one user may track on the dashboard."
     )
 
-    @model_validator(mode="after")
-    def _production_needs_real_secrets(self) -> AuthSettings:
-        if self.env == "production":
-            secret = self.session_secret.get_secret_value()
-            if secret == INSECURE_SESSION_SECRET or len(secret) < 32:
-                raise ValueError("SESSION_SECRET must be set to at least 32 random characters in production")
-            if not self.github_client_id or not self.github_client_secret.get_secret_value():
-                raise ValueError("GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET are required in production")
-        return self
+    def production_problems(self) -> list[str]:
+        problems = super().production_problems()
+        if not self.github_client_id or not self.github_client_secret.get_secret_value():
+            problems.append(
+                "GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET are required: without them the fake GitHub would be used"
+            )
+        if urlsplit(self.public_url).scheme != "https":
+            problems.append("PUBLIC_URL must be an https URL (the session cookie is Secure in production)")
+        return problems
 
     @property
     def uses_fake_github(self) -> bool:

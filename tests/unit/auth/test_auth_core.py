@@ -8,7 +8,6 @@ from unittest.mock import MagicMock
 
 import pytest
 from aiohttp import web
-from pydantic import ValidationError
 
 from services.auth.config import FAKE_CLIENT_ID, AuthSettings
 from services.auth.fake_github import FakeGitHub, FakeUser, user_for_login
@@ -90,15 +89,24 @@ def test_settings_pick_the_fake_when_no_client_id() -> None:
     assert real.max_tracked_packages == 20 and real.port == 8082
 
 
-def test_production_refuses_the_insecure_defaults() -> None:
-    with pytest.raises(ValidationError, match="SESSION_SECRET"):
-        AuthSettings(env="production", github_client_id="abc", github_client_secret="s")  # type: ignore[arg-type]
-    with pytest.raises(ValidationError, match="GITHUB_CLIENT_ID"):
-        AuthSettings(env="production", session_secret="k" * 40)  # type: ignore[arg-type]
+def test_production_problems_name_the_fake_github_and_plain_http() -> None:
+    servers = {
+        "database_url": "postgresql://db.internal/pypistats",
+        "redis_url": "redis://redis.internal/0",
+        "nats_url": "nats://nats.internal:4222",
+        "session_secret": "k3y-" + "".join(chr(65 + i) for i in range(26)) + "0123456789",
+    }
+    bad = AuthSettings(env="production", public_url="http://x.example", **servers)  # type: ignore[arg-type]
+    problems = " ".join(bad.production_problems())
+    assert "fake GitHub" in problems and "PUBLIC_URL" in problems
     ok = AuthSettings(
-        env="production", session_secret="k" * 40, github_client_id="a", github_client_secret="b"
-    )  # type: ignore[arg-type]
-    assert not ok.uses_fake_github
+        env="production",
+        public_url="https://pypistats.example.org",
+        github_client_id="a",
+        github_client_secret="b",  # type: ignore[arg-type]
+        **servers,  # type: ignore[arg-type]
+    )
+    assert ok.production_problems() == [] and ok.cookie_secure and not ok.uses_fake_github
 
 
 def _session() -> tuple[SessionStore, Session]:
