@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import logging
 import signal
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -84,7 +85,21 @@ async def resources(
             await redis.aclose()
             await pool.close()
     finally:
-        await nc.drain()
+        await _close_nats(nc)
+
+
+async def _close_nats(nc: NatsClient) -> None:
+    """Drain when connected (bounded); a client still reconnecting is just closed."""
+    try:
+        if nc.is_connected:
+            await asyncio.wait_for(nc.drain(), 5.0)
+    except Exception as exc:
+        log.info("nats drain failed", error=type(exc).__name__)
+    if not nc.is_closed:
+        try:
+            await asyncio.wait_for(nc.close(), 5.0)
+        except Exception as exc:  # a broken transport raises on close; we are leaving anyway
+            log.info("nats close failed", error=type(exc).__name__)
 
 
 async def serve(settings: AggregatorSettings) -> None:
@@ -138,6 +153,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _NoTraceback(logging.Filter):
+    """nats-py logs every failed reconnect with a traceback; keep the line, drop the costly trace."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            record.msg = f"{record.msg}: {type(record.exc_info[1]).__name__}"
+            record.exc_info = None
+        return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -145,6 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--end is before --start")
     settings = AggregatorSettings()
     configure_logging(settings.log_level, settings.json_logs)
+    logging.getLogger("nats.aio.client").addFilter(_NoTraceback())
     if args.command == "serve":
         asyncio.run(serve(settings))
         return 0

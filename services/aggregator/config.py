@@ -40,6 +40,12 @@ class AggregatorSettings(ServiceSettings):
     error_retry_delay: float = Field(
         1.0, gt=0, le=600, description="Seconds before a batch that failed on the database is redelivered."
     )
+    write_concurrency: int = Field(
+        2,
+        ge=1,
+        le=16,
+        description="Batch transactions one aggregator runs at once (fetching continues meanwhile).",
+    )
     db_pool_size: int = Field(4, ge=2, le=64, description="PostgreSQL connections held by one aggregator.")
     partitions_ahead: int = Field(
         3, ge=0, le=60, description="Day partitions created ahead of the last complete day."

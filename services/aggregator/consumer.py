@@ -67,7 +67,9 @@ class Processor:
 
     async def write(self, items: list[tuple[PackageDay, int]]) -> Written:
         try:
-            written = await self.store.apply(items)
+            # A connection killed in the middle of a COPY can leave asyncpg waiting for ever; by
+            # ack_wait the messages are redelivered anyway, so give up then and let them come back.
+            written = await asyncio.wait_for(self.store.apply(items), self.settings.ack_wait)
         except Exception:
             self.store.forget_partitions()
             raise
@@ -79,7 +81,9 @@ class Processor:
 
     async def finish_day(self, manifest: DayManifest, seq: int) -> Completion:
         """Complete the manifest's day; after the commit: retention, statistics, cache, event."""
-        done = await complete_day(self.pool, manifest, seq, self.settings.retention_days)
+        done = await asyncio.wait_for(
+            complete_day(self.pool, manifest, seq, self.settings.retention_days), self.settings.ack_wait
+        )
         if done.outcome is Outcome.INCOMPLETE:
             self.metrics.messages.labels("manifest_retry").inc()
             return done
@@ -142,6 +146,8 @@ class Consumer:
         self.metrics = processor.metrics
         self.name = durable_name(self.subjects.namespace, self.settings.consumer_name)
         self._sub: JetStreamContext.PullSubscription | None = None
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._write_failed = False
 
     def consumer_config(self) -> ConsumerConfig:
         return ConsumerConfig(
@@ -171,6 +177,7 @@ class Consumer:
         try:
             await self._loop(stop)
         finally:
+            await self.drain()
             await self._unsubscribe()
 
     async def _unsubscribe(self) -> None:
@@ -183,14 +190,24 @@ class Consumer:
 
     async def _loop(self, stop: asyncio.Event) -> None:
         backoff = 0.0
+        asked = time.monotonic()
         while not stop.is_set():
             try:
                 if self._sub is None:
                     self._sub = await self.subscribe()
                     log.info("consuming", consumer=self.name, stream=self.subjects.downloads_stream)
+                asked = time.monotonic()
                 msgs = await self._sub.fetch(self.settings.batch_size, timeout=self.settings.fetch_timeout)
             except TimeoutError:
-                self.metrics.pending.set(0)
+                # An idle stream times out after fetch_timeout; a disconnected client fails at once:
+                # never spin on the latter.
+                if time.monotonic() - asked < self.settings.fetch_timeout / 2:
+                    backoff = min(MAX_BACKOFF_S, backoff * 2 or 0.1)
+                    await _sleep_or_stop(stop, backoff)
+                else:
+                    self.metrics.pending.set(0)
+                if not await self.drain():
+                    await _sleep_or_stop(stop, self.settings.error_retry_delay)
                 continue
             except asyncio.CancelledError:
                 raise
@@ -201,7 +218,14 @@ class Consumer:
                     await self._unsubscribe()
                 await _sleep_or_stop(stop, backoff)
                 continue
-            ok = await self.handle(msgs)
+            if not msgs:
+                await _sleep_or_stop(stop, 0.1)
+                continue
+            try:
+                ok = await self.handle(msgs)
+            except Exception:  # unacked messages come back after ack_wait; keep consuming
+                log.exception("batch handling failed")
+                ok = False
             backoff = 0.0 if ok else min(MAX_BACKOFF_S, backoff * 2 or 0.2)
             if backoff:
                 await _sleep_or_stop(stop, backoff)
@@ -228,17 +252,12 @@ class Consumer:
                 continue
             await _ack(msg)
         if batch.package_days:
-            written_msgs = [by_seq[inc.seq] for _, inc in batch.package_days]
-            try:
-                await self.processor.write([(event, inc.seq) for event, inc in batch.package_days])
-            except Exception as exc:
-                ok = False
-                log.warning("batch write failed", error=type(exc).__name__, detail=str(exc)[:300])
-                for msg in written_msgs:
-                    await _nak(msg, self.settings.error_retry_delay)
-            else:
-                for msg in written_msgs:
-                    await _ack(msg)
+            await self._free_slot()
+            task = asyncio.create_task(self._write(batch.package_days, by_seq, started))
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+        if batch.manifests:
+            ok = await self.drain() and ok
         for manifest, inc in batch.manifests:
             msg = by_seq[inc.seq]
             try:
@@ -258,8 +277,39 @@ class Consumer:
                 await _nak(msg, self.settings.manifest_retry_delay)
             else:
                 await _ack(msg)
+        if not batch.package_days:
+            self.metrics.batch_duration.observe(time.perf_counter() - started)
+        failed, self._write_failed = self._write_failed, False  # a write that failed since the last look
+        return ok and not failed
+
+    async def _free_slot(self) -> None:
+        """Wait until fewer than ``write_concurrency`` batch writes are in flight."""
+        while len(self._inflight) >= self.settings.write_concurrency:
+            await asyncio.wait(set(self._inflight), return_when=asyncio.FIRST_COMPLETED)
+
+    async def drain(self) -> bool:
+        """Wait for every in-flight batch write; False when one of them failed."""
+        if self._inflight:
+            await asyncio.wait(set(self._inflight))
+        failed, self._write_failed = self._write_failed, False
+        return not failed
+
+    async def _write(
+        self, items: list[tuple[PackageDay, Incoming]], by_seq: dict[int, Msg], started: float
+    ) -> None:
+        """One batch transaction; its messages are acked after the commit, nak'ed on failure."""
+        msgs = [by_seq[inc.seq] for _, inc in items]
+        try:
+            await self.processor.write([(event, inc.seq) for event, inc in items])
+        except Exception as exc:
+            self._write_failed = True
+            log.warning("batch write failed", error=type(exc).__name__, detail=str(exc)[:300])
+            for msg in msgs:
+                await _nak(msg, self.settings.error_retry_delay)
+        else:
+            for msg in msgs:
+                await _ack(msg)
         self.metrics.batch_duration.observe(time.perf_counter() - started)
-        return ok
 
 
 async def _ack(msg: Msg) -> None:

@@ -1,11 +1,12 @@
 """``aggregator replay --start D --end D``: rebuild the rollups of retained days from the stream.
 
-Owns re-reading the downloads stream day by day through a temporary consumer filtered on the
-day's package-days and manifests (``<prefix>downloads.*.v1.<day>``), in stream order, and
-applying them with the same :class:`~services.aggregator.consumer.Processor` as the live consumer.
-Because applying is replacement ordered by stream sequence (store.py) and completion recomputes
-from committed rows (complete.py), replaying any number of times, or while the live consumer
-runs, ends in the rows a fresh ingest leaves. Bad messages are counted, not dead-lettered again
+Owns re-reading the downloads stream day by day through temporary consumers: first every
+package-day of the day, then every manifest of it (one filter subject each, which every
+nats-server version accepts), applied with the same :class:`~services.aggregator.consumer.Processor`
+as the live consumer. Applying is replacement ordered by stream sequence (store.py), so after the
+first pass every package-day holds its newest run; in the second pass the manifests of older
+runs are superseded and the newest completes the day (complete.py). Replaying any number of
+times, or while the live consumer runs, therefore ends in the rows a fresh ingest leaves. Bad messages are counted, not dead-lettered again
 (the live consumer already did). A manifest whose package-days are no longer all in the stream
 is reported, not waited for.
 """
@@ -59,29 +60,47 @@ async def count_day(processor: Processor, day: dt.date) -> int:
 
 
 async def replay_day(processor: Processor, day: dt.date, result: ReplayResult, progress: Progress) -> None:
-    js, subjects = processor.js, processor.subjects
+    """Every package-day of ``day`` in the stream, then every manifest of it (see module doc)."""
+    subjects = processor.subjects
+    outcomes: list[Outcome] = []
+    for subject in (subjects.daily(day), subjects.manifest(day)):
+        await _drain(processor, subject, result, progress, outcomes)
+    result.days += 1
+    if Outcome.COMPLETED in outcomes:
+        result.completed.append(day)
+    elif Outcome.INCOMPLETE in outcomes:
+        result.incomplete.append(day)
+
+
+async def _drain(
+    processor: Processor, subject: str, result: ReplayResult, progress: Progress, outcomes: list[Outcome]
+) -> None:
+    """Apply every message stored on ``subject`` now, through a temporary consumer."""
+    js = processor.js
+    stream = processor.subjects.downloads_stream
     config = ConsumerConfig(
         ack_policy=AckPolicy.ALL,
         deliver_policy=DeliverPolicy.ALL,
         inactive_threshold=60.0,
         max_ack_pending=-1,
     )
-    sub = await js.pull_subscribe(
-        day_filter(subjects.daily_prefix, day), stream=subjects.downloads_stream, config=config
-    )
+    sub = await js.pull_subscribe(subject, stream=stream, config=config)
     name: str | None = None
     try:
         info = await sub.consumer_info()
         name = info.name
         remaining = int(info.num_pending or 0)
-        batch_size = processor.settings.batch_size
         while remaining > 0:
             msgs = await sub.fetch(
-                min(batch_size, remaining), timeout=max(processor.settings.fetch_timeout, 5.0)
+                min(processor.settings.batch_size, remaining),
+                timeout=max(processor.settings.fetch_timeout, 5.0),
             )
+            if not msgs:
+                continue
             remaining -= len(msgs)
-            incoming = [Incoming(m.subject, m.data, m.metadata.sequence.stream) for m in msgs]
-            batch = split(incoming, subjects)
+            batch = split(
+                [Incoming(m.subject, m.data, m.metadata.sequence.stream) for m in msgs], processor.subjects
+            )
             result.messages += len(msgs)
             result.rejected += len(batch.rejected)
             if batch.package_days:
@@ -89,12 +108,10 @@ async def replay_day(processor: Processor, day: dt.date, result: ReplayResult, p
                 result.package_days += written.applied
             for manifest, inc in batch.manifests:
                 done = await processor.finish_day(manifest, inc.seq)
-                if done.outcome is Outcome.COMPLETED:
-                    result.completed.append(day)
-                elif done.outcome is Outcome.INCOMPLETE:
-                    result.incomplete.append(day)
+                outcomes.append(done.outcome)
+                if done.outcome is Outcome.INCOMPLETE:
                     log.warning(
-                        "manifest incomplete in the stream", day=str(day), run_id=manifest.run_id,
+                        "manifest incomplete in the stream", day=str(manifest.day), run_id=manifest.run_id,
                         committed=done.committed, packages=manifest.packages,
                     )  # fmt: skip
             await msgs[-1].ack()
@@ -103,10 +120,9 @@ async def replay_day(processor: Processor, day: dt.date, result: ReplayResult, p
         try:
             await sub.unsubscribe()
             if name is not None:
-                await js.delete_consumer(subjects.downloads_stream, name)
-        except Exception:  # the ephemeral consumer also goes away on its own after inactivity
-            pass
-    result.days += 1
+                await js.delete_consumer(stream, name)
+        except Exception:  # the temporary consumer also goes away on its own after inactivity
+            log.info("temporary consumer not deleted", subject=subject)
 
 
 async def replay(

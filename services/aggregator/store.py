@@ -22,6 +22,7 @@ package-day: it is computed when a day completes (see ``complete.py``).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from dataclasses import dataclass
 from typing import Final
@@ -95,11 +96,23 @@ class Store:
         self.pool = pool
         self.retention_days = retention_days
         self._partitions: set[dt.date] = set()
+        self._partition_lock = asyncio.Lock()
 
     async def ensure_day(self, day: dt.date) -> None:
-        """Create the day's partitions once per process (outside the batch transaction)."""
-        if day not in self._partitions:
-            await ensure_partitions(self.pool, day, day)
+        """Create the day's partitions once per process (outside the batch transaction).
+
+        Concurrent writers of this process wait on one lock; another process creating the same
+        partition at the same moment makes CREATE fail with a duplicate, which means it exists.
+        """
+        if day in self._partitions:
+            return
+        async with self._partition_lock:
+            if day in self._partitions:
+                return
+            try:
+                await ensure_partitions(self.pool, day, day)
+            except (asyncpg.DuplicateTableError, asyncpg.UniqueViolationError):
+                await ensure_partitions(self.pool, day, day)
             self._partitions.add(day)
 
     def forget_partitions(self) -> None:
@@ -119,29 +132,24 @@ class Store:
             days = sorted({day for day, _ in live})
             for day in days:
                 await self.ensure_day(day)
+            rows_of = {key: event.counts.rows() for key, (event, _) in live.items()}
             async with conn.transaction():
                 await conn.execute(CREATE_STAGE)
                 for day in days:
                     await conn.execute(SHARED_DAY_LOCK, DAY_LOCK_CLASS, day_lock_key(day))
                 await conn.copy_records_to_table(
                     "aggregator_stage",
-                    records=[
-                        (e.day, e.package, e.run_id, seq, len(e.counts.rows())) for e, seq in live.values()
-                    ],
+                    records=[(k[0], k[1], e.run_id, seq, len(rows_of[k])) for k, (e, seq) in live.items()],
                     columns=STAGE_COLUMNS,
                 )
                 stale = {(r["day"], r["package"]) for r in await conn.fetch(DROP_STALE)}
-                apply = [v for k, v in live.items() if k not in stale]
+                apply = [k for k in live if k not in stale]
                 by_day: dict[dt.date, list[str]] = {}
-                for event, _ in apply:
-                    by_day.setdefault(event.day, []).append(event.package)
+                for day, package in apply:
+                    by_day.setdefault(day, []).append(package)
                 for day, packages in sorted(by_day.items()):
                     await conn.execute(DELETE_ROWS, day, packages)
-                rows = [
-                    (e.day, e.package, dimension, category, downloads)
-                    for e, _ in apply
-                    for dimension, category, downloads in e.counts.rows()
-                ]
+                rows = [(k[0], k[1], d, c, n) for k in apply for d, c, n in rows_of[k]]
                 if rows:
                     await conn.copy_records_to_table("daily_downloads", records=rows, columns=ROW_COLUMNS)
                 await conn.execute(UPSERT_PACKAGE_DAYS)
