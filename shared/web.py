@@ -80,7 +80,8 @@ def redis_ctx(url: str, *, required: bool = True) -> Callable[[web.Application],
     """Open a Redis client. ``required=False`` keeps ``/ready`` green when Redis is down."""
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        client = Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        # A refused connection fails at once; these bound a Redis that hangs (and a loaded host).
+        client = Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
         app[REDIS] = client
         if required:
             app[READY_CHECKS]["redis"] = client.ping

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import AsyncIterator, Sequence
-from typing import cast
 
 from aiohttp import web
-from aiohttp.typedefs import Middleware
 from prometheus_client import CollectorRegistry, Counter
 
 from services.auth.config import AuthSettings
@@ -40,8 +38,7 @@ def provider_for(settings: AuthSettings) -> OAuthProvider:
 
 def create_app(settings: AuthSettings, provider: OAuthProvider | None = None) -> web.Application:
     registry = CollectorRegistry()
-    # shared's middleware() is typed as a plain Callable, which aiohttp's Middleware protocol rejects
-    metrics_middleware = cast(Middleware, HttpMetrics("auth", registry).middleware())
+    metrics_middleware = HttpMetrics("auth", registry).middleware()
     app = web.Application(
         middlewares=[metrics_middleware, json_error_middleware],
         client_max_size=MAX_BODY_BYTES,

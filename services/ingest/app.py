@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 from prometheus_client import CollectorRegistry
 
+from shared.config import load_settings
 from shared.logging import configure_logging, get_logger
 
 from .config import IngestSettings
@@ -153,7 +154,7 @@ async def serve(settings: IngestSettings) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    settings = IngestSettings()
+    settings = load_settings(IngestSettings)
     configure_logging(settings.log_level, settings.json_logs)
     try:
         if args.command == "run":

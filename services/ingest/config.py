@@ -58,6 +58,16 @@ class IngestSettings(ServiceSettings):
         9101, ge=0, le=65535, description="Port of the ops server (/metrics, /health, /ready)."
     )
 
+    def production_problems(self) -> list[str]:
+        problems = super().production_problems()
+        if self.source == "synthetic":
+            problems.append("SOURCE=synthetic publishes invented downloads; production reads bigquery or raw")
+        if self.source == "raw" and not self.raw_path:
+            problems.append("SOURCE=raw needs RAW_PATH")
+        if self.bigquery_api_endpoint:
+            problems.append("BIGQUERY_API_ENDPOINT points the BigQuery client at a stand-in")
+        return problems
+
     @property
     def mirrors(self) -> list[str]:
         return [m.strip() for m in self.mirror_installers.split(",") if m.strip()]

@@ -94,7 +94,7 @@ def inline_code(text: str) -> Markup:
 def create_app(settings: WebSettings, *, openapi_document: dict[str, Any] | None = None) -> web.Application:
     registry = CollectorRegistry()
     metrics = HttpMetrics("web", registry).middleware()
-    app = web.Application(middlewares=[metrics, error_pages])  # type: ignore[list-item]
+    app = web.Application(middlewares=[metrics, error_pages])
     init_ops(app, registry)
     app[SETTINGS] = settings
     app[STATIC] = StaticFiles()
