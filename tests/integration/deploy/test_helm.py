@@ -179,3 +179,24 @@ def test_api_and_web_read_through_the_read_only_role(helm: Path) -> None:
         by_kind(docs, "Secret")["secrets"]["stringData"]["DATABASE_URL_READONLY"]
         == "postgresql://reader@db/x"
     )
+
+
+def test_kubernetes_prometheus_config_matches_the_pod_annotations(helm: Path) -> None:
+    config = yaml.safe_load((ROOT / "deploy" / "prometheus" / "kubernetes.yml").read_text())
+    (job,) = config["scrape_configs"]
+    relabel = {tuple(r["source_labels"]): r for r in job["relabel_configs"]}
+    for name, deployment in by_kind(render(helm), "Deployment").items():
+        template = deployment["spec"]["template"]
+        annotations, labels = template["metadata"]["annotations"], template["metadata"]["labels"]
+        assert (
+            annotations["prometheus.io/scrape"]
+            == relabel[("__meta_kubernetes_pod_annotation_prometheus_io_scrape",)]["regex"]
+        )
+        assert (
+            labels["app.kubernetes.io/name"]
+            == relabel[("__meta_kubernetes_pod_label_app_kubernetes_io_name",)]["regex"]
+        )
+        assert labels["app.kubernetes.io/component"] == name  # becomes the job label
+        (port,) = template["spec"]["containers"][0]["ports"]
+        assert annotations["prometheus.io/port"] == str(port["containerPort"])
+        assert annotations["prometheus.io/path"] == "/metrics"
