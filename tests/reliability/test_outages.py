@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
@@ -51,7 +52,7 @@ async def own_database(servers: Servers) -> AsyncIterator[str]:
 async def test_postgres_refusing_connections_for_a_while(
     own_database: str, servers: Servers, js, subjects: Subjects, service_env: dict[str, str], tmp_path: Path
 ) -> None:
-    name = own_database.rsplit("/", 1)[-1].split("?", 1)[0]
+    name = urlsplit(own_database).path.lstrip("/")
     source = SyntheticSource(2000, seed=21)
     proc = AggregatorProcess({**service_env, "DATABASE_URL": own_database}, tmp_path, BATCH_SIZE="50")
     admin = await asyncpg.connect(servers.postgres_url)
