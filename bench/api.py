@@ -50,8 +50,8 @@ def bare_server(port: int, body_file: str) -> None:
     web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
 
 
-def wrk(url: str, seconds: int) -> tuple[float, float, float]:
-    """(requests/s, p50 ms, p99 ms) of one wrk run."""
+def wrk(url: str, seconds: int) -> tuple[float, float, float, int]:
+    """(requests/s, p50 ms, p99 ms, requests) of one wrk run."""
     out = subprocess.run(
         ["wrk", "-t2", "-c64", f"-d{seconds}s", "--latency", "--timeout", "10s", url],
         check=True,
@@ -67,7 +67,8 @@ def wrk(url: str, seconds: int) -> tuple[float, float, float]:
         value, unit = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
         return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
-    return rps, pct("50"), pct("99")
+    count = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    return rps, pct("50"), pct("99"), count
 
 
 async def prepare(admin_url: str) -> str:
@@ -95,11 +96,26 @@ def start(cmd: list[str], env: dict[str, str], port: int) -> subprocess.Popen[by
     return proc
 
 
-def measure(name: str, url: str, args: argparse.Namespace) -> tuple[float, float, float]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(name: str, url: str, pid: int, args: argparse.Namespace) -> tuple[float, float, float, float]:
+    """Medians of (req/s, p50 ms, p99 ms, server CPU microseconds per request) over the runs."""
     wrk(url, args.warmup)
-    runs = [wrk(url, args.duration) for _ in range(args.runs)]
-    result = tuple(statistics.median(r[i] for r in runs) for i in range(3))
-    print(f"{name:<10} {result[0]:>9.0f} req/s  p50 {result[1]:6.2f} ms  p99 {result[2]:6.2f} ms", flush=True)
+    runs = []
+    for _ in range(args.runs):
+        before = cpu_seconds(pid)
+        rps, p50, p99, count = wrk(url, args.duration)
+        runs.append((rps, p50, p99, 1e6 * (cpu_seconds(pid) - before) / count))
+    result = tuple(statistics.median(r[i] for r in runs) for i in range(4))
+    print(
+        f"{name:<10} {result[0]:>9.0f} req/s  p50 {result[1]:6.2f} ms  p99 {result[2]:6.2f} ms"
+        f"  {result[3]:6.0f} us CPU/request",
+        flush=True,
+    )
     return result  # type: ignore[return-value]
 
 
@@ -126,11 +142,12 @@ def main() -> None:
             "LOG_LEVEL": "WARNING",
             "RATE_LIMIT_REQUESTS": "1000000000",  # counted in Redis as usual, never refused
         }
-        ports = {}
+        ports, pids = {}, {}
         for name, ttl in (("cached", "600"), ("uncached", "0")):
             ports[name] = free_port()
             env = {**base, "PORT": str(ports[name]), "CACHE_TTL_SECONDS": ttl}
             procs.append(start([sys.executable, "-m", "services.api", "serve"], env, ports[name]))
+            pids[name] = procs[-1].pid
         body = urllib.request.urlopen(f"http://127.0.0.1:{ports['cached']}{PATH}").read()
         body_file = ROOT / ".run" / "bench-api-body.json"
         body_file.parent.mkdir(exist_ok=True)
@@ -138,13 +155,17 @@ def main() -> None:
         ports["bare"] = free_port()
         cmd = [sys.executable, "-m", "bench.api", "--bare-server", str(ports["bare"]), str(body_file)]
         procs.append(start(cmd, base, ports["bare"]))
+        pids["bare"] = procs[-1].pid
         print(f"body {len(body)} bytes; wrk -t2 -c64 -d{args.duration}s, {args.runs} runs, medians")
         results = {
-            name: measure(name, f"http://127.0.0.1:{ports[name]}{PATH}", args)
+            name: measure(name, f"http://127.0.0.1:{ports[name]}{PATH}", pids[name], args)
             for name in ("bare", "cached", "uncached")
         }
         for name in ("cached", "uncached"):
-            print(f"{name} / bare = {results[name][0] / results['bare'][0]:.2f}")
+            print(
+                f"{name} / bare = {results[name][0] / results['bare'][0]:.2f} (req/s), "
+                f"{results['bare'][3] / results[name][3]:.2f} (CPU per request)"
+            )
     finally:
         for proc in procs:
             proc.terminate()

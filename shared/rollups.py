@@ -137,7 +137,7 @@ async def recent_many(conn: Conn, packages: list[str]) -> dict[str, dict[str, in
     return out
 
 
-def _series_query(
+def series_query(
     plain: str,
     by_category: str,
     ranged: str,
@@ -162,7 +162,7 @@ async def series(
     end: dt.date | None = None,
 ) -> list[Point]:
     """Non-zero rows of one dimension, ordered by category then day."""
-    query, args = _series_query(
+    query, args = series_query(
         SERIES, SERIES_CATEGORY, SERIES_RANGE, SERIES_CATEGORY_RANGE, category, start, end
     )
     rows = await conn.fetch(query, package, dimension, *args)
@@ -177,7 +177,7 @@ async def series_many(
     start: dt.date | None = None,
     end: dt.date | None = None,
 ) -> dict[str, list[Point]]:
-    query, args = _series_query(
+    query, args = series_query(
         SERIES_MANY, SERIES_MANY_CATEGORY, SERIES_MANY_RANGE, SERIES_MANY_CATEGORY_RANGE, category, start, end
     )
     out: dict[str, list[Point]] = {p: [] for p in packages}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +49,20 @@ class PackageNotFound(Exception):
 
 def dumps(obj: Any) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=_default).encode()
+
+
+def series_body(rows: Iterable[Sequence[Any]], package: str, type_name: str) -> bytes:
+    """``dumps({"data": [{"category", "date", "downloads"}, ...], "package", "type"})`` for rows of
+    (category, day, downloads), byte for byte, written directly: the generic encoder (a dict and a
+    date callback per row) was most of an uncached answer's CPU time."""
+    names: dict[str, str] = {}
+    parts = []
+    for category, day, downloads in rows:
+        name = names.get(category)
+        if name is None:
+            name = names[category] = json.dumps(category)
+        parts.append(f'{{"category":{name},"date":"{day.isoformat()}","downloads":{int(downloads)}}}')
+    return f'{{"data":[{",".join(parts)}],"package":{json.dumps(package)},"type":{json.dumps(type_name)}}}'.encode()
 
 
 def _default(value: object) -> str:
@@ -131,9 +145,17 @@ def series_view(dimension: str, parse: Callable[[Any], params.SeriesQuery]) -> V
 
         async def build(conn: asyncpg.Connection) -> Entry:
             day = await _require(conn, package)
-            points = await rollups.series(conn, package, dimension, query.category, query.start, query.end)
-            data = [{"category": p.category, "date": p.day, "downloads": p.downloads} for p in points]
-            return Entry.build(dumps({"data": data, "package": package, "type": type_name}), JSON, day)
+            sql, args = rollups.series_query(
+                rollups.SERIES,
+                rollups.SERIES_CATEGORY,
+                rollups.SERIES_RANGE,
+                rollups.SERIES_CATEGORY_RANGE,
+                query.category,
+                query.start,
+                query.end,
+            )
+            rows = await conn.fetch(sql, package, dimension, *args)
+            return Entry.build(series_body(rows, package, type_name), JSON, day)
 
         return await cached(request, f"{dimension}:{package}:{query.cache_part()}", build)
 

@@ -6,6 +6,7 @@ import datetime as dt
 
 from services.api.cache import CacheControl, Entry, LocalCache, max_age
 from services.api.ratelimit import MAX_BATCH, Allotment
+from services.api.views import dumps, series_body
 
 
 def entry(size: int) -> Entry:
@@ -94,3 +95,19 @@ def test_near_the_limit_only_what_is_left_is_reserved() -> None:
     near = Allotment(limit=1000, cap=10, batch=10)
     near.reserved(10, last=995, ttl_ms=60_000, now=0)
     assert near.size(now=0) == 5
+
+
+def test_series_body_is_byte_identical_to_the_generic_encoding() -> None:
+    day = dt.date(2026, 3, 31)
+    rows = [("3.12", day, 5), ("Darwin", day - dt.timedelta(days=1), 10**12), ('odd"\\é\u2028', day, 1)]
+    generic = dumps(
+        {
+            "data": [{"category": c, "date": d, "downloads": n} for c, d, n in rows],
+            "package": "my-package",
+            "type": "system_downloads",
+        }
+    )
+    assert series_body(rows, "my-package", "system_downloads") == generic
+    assert series_body([], "__all__", "overall_downloads") == dumps(
+        {"data": [], "package": "__all__", "type": "overall_downloads"}
+    )
