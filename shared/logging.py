@@ -38,6 +38,7 @@ def configure_logging(level: str = "INFO", json_logs: bool = False) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    logging.captureWarnings(True)  # warnings become log lines (JSON in production), not bare stderr text
     for noisy in ("aiohttp.access", "asyncio", "nats"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 

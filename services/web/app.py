@@ -29,6 +29,7 @@ from services.web.pypi import PyPIClient
 from services.web.routes import setup_routes
 from services.web.static import STATIC, StaticFiles
 from shared.cache import CacheKeys
+from shared.config import load_settings
 from shared.logging import configure_logging, get_logger
 from shared.metrics import Handler, HttpMetrics
 from shared.openapi import openapi_document as api_document
@@ -145,7 +146,7 @@ def main(argv: list[str] | None = None) -> None:
     serve = sub.add_parser("serve", help="serve the web site (the default)")
     serve.add_argument("--port", type=int, default=None, help="override PORT")
     args = parser.parse_args(argv)
-    settings = WebSettings()
+    settings = load_settings(WebSettings)
     configure_logging(settings.log_level, settings.json_logs)
     port = args.port if getattr(args, "port", None) is not None else settings.port
     log.info("web starting", host=settings.ops_host, port=port)
