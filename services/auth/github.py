@@ -11,13 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import httpx2 as httpx  # the HTTP client authlib uses (a dependency; plain httpx is authlib's deprecated fallback)
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.httpx_client import AsyncOAuth2Client
-
-try:  # authlib uses httpx2 when it is installed, else httpx: catch the errors of the one it uses
-    import httpx2 as httpx
-except ImportError:
-    import httpx
 
 MAX_FIELD_LENGTH = 1000
 
