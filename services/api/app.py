@@ -93,7 +93,7 @@ def _state_ctx(
 def create_app(settings: ApiSettings) -> web.Application:
     registry = CollectorRegistry()
     middleware = api_middleware(
-        HttpMetrics(SERVICE, registry), settings.trusted_proxy_count, settings.rate_limit_window_seconds
+        HttpMetrics(SERVICE, registry), settings.proxy_hops, settings.rate_limit_window_seconds
     )
     # Request lines up to 64 kB reach the handlers, so even absurd names get a JSON 400 from us
     # rather than aiohttp's plain-text one.

@@ -77,11 +77,11 @@ class ApiSettings(ServiceSettings):
         description="Requests per window and client address (0 = unlimited).",
     )
     rate_limit_window_seconds: int = Field(60, ge=1, le=86400, description="Length of the rate-limit window.")
-    trusted_proxy_count: int = Field(
-        0,
+    trusted_proxy_count: int | None = Field(
+        None,
         ge=0,
         le=10,
-        description="Reverse proxies in front of the API; the client address is taken that many hops from the right of X-Forwarded-For (0 = the socket peer).",
+        description="Reverse proxies in front of the API; the client address is taken that many hops from the right of X-Forwarded-For (0 = the socket peer). Unset means 0 locally and is refused in production, where the operator must say.",
     )
     rate_limit_overrides: str = Field(
         "",
@@ -102,3 +102,17 @@ class ApiSettings(ServiceSettings):
     def update_time(self) -> dt.time:
         hours, minutes = self.update_time_utc.split(":")
         return dt.time(int(hours), int(minutes), tzinfo=dt.UTC)
+
+    @property
+    def proxy_hops(self) -> int:
+        """Trusted proxies in front of the API (unset counts as none outside production)."""
+        return self.trusted_proxy_count or 0
+
+    def production_problems(self) -> list[str]:
+        problems = super().production_problems()
+        if self.trusted_proxy_count is None:
+            problems.append(
+                "TRUSTED_PROXY_COUNT is unset: behind an ingress every client would share the proxy's "
+                "rate limit (set the number of proxies, or 0 when clients connect directly)"
+            )
+        return problems
