@@ -37,6 +37,11 @@ class AggregatorSettings(ServiceSettings):
     manifest_retry_delay: float = Field(
         2.0, gt=0, le=600, description="Seconds before an incomplete day manifest is redelivered."
     )
+    manifest_max_attempts: int = Field(
+        1800,
+        ge=1,
+        description="Deliveries of a manifest whose run stays incomplete before it is dead-lettered (incomplete_run).",
+    )
     error_retry_delay: float = Field(
         1.0, gt=0, le=600, description="Seconds before a batch that failed on the database is redelivered."
     )

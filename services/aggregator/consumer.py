@@ -269,7 +269,12 @@ class Consumer:
                 )
                 await _nak(msg, self.settings.error_retry_delay)
                 continue
-            if done.outcome is Outcome.INCOMPLETE:
+            if (
+                done.outcome is Outcome.INCOMPLETE
+                and msg.metadata.num_delivered >= self.settings.manifest_max_attempts
+            ):
+                await self._give_up(manifest, inc, done.committed, msg)
+            elif done.outcome is Outcome.INCOMPLETE:
                 log.info(
                     "manifest waits", day=str(manifest.day), run_id=manifest.run_id,
                     committed=done.committed, packages=manifest.packages,
@@ -281,6 +286,17 @@ class Consumer:
             self.metrics.batch_duration.observe(time.perf_counter() - started)
         failed, self._write_failed = self._write_failed, False  # a write that failed since the last look
         return ok and not failed
+
+    async def _give_up(self, manifest: DayManifest, inc: Incoming, committed: int, msg: Msg) -> None:
+        """A run that never completes (its package-days were lost or dead-lettered) must not loop for ever."""
+        detail = f"run {manifest.run_id} has {committed} of {manifest.packages} package-days committed"
+        try:
+            await self.processor.dead_letter(Rejected(inc, "incomplete_run", detail))
+        except Exception as exc:
+            log.warning("dead letter publish failed", error=type(exc).__name__)
+            await _nak(msg, self.settings.error_retry_delay)
+            return
+        await _ack(msg)
 
     async def _free_slot(self) -> None:
         """Wait until fewer than ``write_concurrency`` batch writes are in flight."""

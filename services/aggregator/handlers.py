@@ -25,6 +25,7 @@ REASONS: Final = (
     "schema_violation",
     "subject_mismatch",
     "unknown_subject",
+    "incomplete_run",
 )
 #: How much of a rejected payload the dead letter carries.
 DEAD_PAYLOAD_CHARS: Final = 16 * 1024

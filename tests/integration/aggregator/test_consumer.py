@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 from services.aggregator.complete import Outcome
 from shared import rollups
 from shared.cache import CacheKeys, get_cache_version
-from shared.events import RollupsUpdated, Subjects
+from shared.events import DeadLetter, RollupsUpdated, Subjects
 from tests.integration.aggregator.helpers import (
     completed_run,
     expected_all,
@@ -167,3 +167,36 @@ async def test_retention_drops_old_partitions_and_expired_days_are_ignored(
     assert written.expired == 5 and written.applied == 0
     assert (await processor.finish_day(manifest_for(old, "late", late), 31)).outcome is Outcome.EXPIRED
     assert await db.fetchval("SELECT to_regclass('daily_downloads_p20240101')") is None
+
+
+async def test_a_run_that_never_completes_is_dead_lettered_after_max_attempts(
+    db: asyncpg.Pool,
+    redis: Redis,
+    js: JetStreamContext,
+    subjects: Subjects,
+    database_url,
+    redis_url,
+    nats_url,
+) -> None:
+    settings = settings_for(
+        database_url,
+        redis_url,
+        nats_url,
+        subjects.namespace,
+        manifest_max_attempts=3,
+        manifest_retry_delay=0.1,
+    )
+    processor = make_processor(db, redis, js, subjects, settings)
+    events = make_day(DAY, 20, "lossy")
+    manifest = manifest_for(DAY, "lossy", events)
+    dead = await js.pull_subscribe(subjects.dead, stream=subjects.dead_stream)
+    async with running_consumer(processor):
+        await publish(js, subjects, events[:-1])  # one package-day never arrives
+        await publish_manifest(js, subjects, manifest)
+        msgs = await dead.fetch(1, timeout=20)
+    letter = DeadLetter.model_validate_json(msgs[0].data)
+    assert letter.subject == subjects.manifest(DAY)
+    assert letter.reason.startswith("incomplete_run: run lossy has 19 of 20")
+    assert await completed_run(db, DAY) is None
+    assert processor.metrics.dead_letters.labels("incomplete_run")._value.get() == 1
+    assert processor.metrics.messages.labels("manifest_retry")._value.get() >= 3
