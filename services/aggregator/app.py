@@ -25,6 +25,7 @@ from services.aggregator.config import AggregatorSettings
 from services.aggregator.consumer import Consumer, Processor
 from services.aggregator.metrics import AggregatorMetrics
 from services.aggregator.replay import count_day, days_between, replay
+from shared.config import load_settings
 from shared.db.pool import create_pool
 from shared.events import Subjects
 from shared.logging import configure_logging, get_logger
@@ -168,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "replay" and args.end < args.start:
         parser.error("--end is before --start")
-    settings = AggregatorSettings()
+    settings = load_settings(AggregatorSettings)
     configure_logging(settings.log_level, settings.json_logs)
     logging.getLogger("nats.aio.client").addFilter(_NoTraceback())
     if args.command == "serve":
