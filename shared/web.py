@@ -46,9 +46,8 @@ def _dumps(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"))
 
 
-@web.middleware
-async def json_error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Turn every HTTP error and unexpected exception into a JSON error body."""
+async def answer_with_json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Call ``handler``; turn every HTTP error and unexpected exception into a JSON error body."""
     try:
         return await handler(request)
     except web.HTTPException as exc:
@@ -61,6 +60,10 @@ async def json_error_middleware(request: web.Request, handler: Handler) -> web.S
     except Exception:
         log.exception("unhandled error", path=request.path)
         return json_error(500, "internal server error")
+
+
+#: :func:`answer_with_json_errors` as a middleware.
+json_error_middleware = web.middleware(answer_with_json_errors)
 
 
 def pg_pool_ctx(

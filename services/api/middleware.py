@@ -13,7 +13,6 @@ where the handler itself is a dictionary lookup.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
@@ -23,7 +22,7 @@ from aiohttp.typedefs import Middleware
 from services.api.ratelimit import RateLimiter, client_address
 from shared.logging import get_logger
 from shared.metrics import Handler, HttpMetrics
-from shared.web import OPS_PATHS, json_error
+from shared.web import OPS_PATHS, answer_with_json_errors, json_error
 
 EXPOSED = "ETag, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Retry-After"
 CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": EXPOSED}
@@ -41,22 +40,6 @@ def route_name(request: web.Request) -> str:
     if resource is None or info.http_exception is not None:
         return "unmatched"
     return resource.canonical
-
-
-async def _json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Turn every HTTP error and unexpected exception into a JSON error body."""
-    try:
-        return await handler(request)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        extra = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")}
-        return json_error(exc.status, exc.reason, **extra)
-    except asyncio.CancelledError:
-        raise
-    except Exception:
-        log.exception("unhandled error", path=request.path)
-        return json_error(500, "internal server error")
 
 
 def api_middleware(metrics: HttpMetrics, trusted_proxies: int, window: int) -> Middleware:
@@ -91,7 +74,7 @@ def api_middleware(metrics: HttpMetrics, trusted_proxies: int, window: int) -> M
                 **decision.headers(),
                 **{"Retry-After": str(decision.reset)},
             )
-        response = await _json_errors(request, handler)
+        response = await answer_with_json_errors(request, handler)
         headers = response.headers
         headers.update(CORS)
         if decision.limit:
@@ -106,7 +89,7 @@ def api_middleware(metrics: HttpMetrics, trusted_proxies: int, window: int) -> M
         status = 500
         try:
             if request.path in OPS_PATHS:
-                response = await _json_errors(request, handler)
+                response = await answer_with_json_errors(request, handler)
             else:
                 response = await limited(request, handler)
             status = response.status
