@@ -1,8 +1,9 @@
-"""The ingest service's entry point: ``run``, ``backfill`` and ``serve`` (wiring only).
+"""The ingest service's entry point: ``run``, ``backfill``, ``pass`` and ``serve`` (wiring only).
 
 ``python -m services.ingest run --day D [--source S] [--dry-run]`` ingests one day;
-``backfill --start D --end D`` ingests a range with progress bars; ``serve`` runs the cron
-scheduler with the ops server (``/metrics``, ``/health``, ``/ready`` on ``OPS_PORT``).
+``backfill --start D --end D`` ingests a range with progress bars; ``pass`` runs one scheduler
+pass and exits (what a CronJob runs); ``serve`` runs the cron scheduler with the ops server
+(``/metrics``, ``/health``, ``/ready`` on ``OPS_PORT``).
 """
 
 from __future__ import annotations
@@ -49,6 +50,21 @@ def build_parser() -> argparse.ArgumentParser:
     fill.add_argument("--end", type=_date, required=True)
     fill.add_argument("--source", choices=("bigquery", "raw", "synthetic"), help="overrides SOURCE")
     fill.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    one = sub.add_parser(
+        "pass",
+        help="one scheduler pass (last closed day, resettle days, missing days) under the lock, then exit",
+        description="Exit status: 0 every planned day ingested; 1 a day failed (or Redis is unreachable);"
+        " 3 another pass holds the lock (nothing done).",
+    )
+    one.add_argument("--source", choices=("bigquery", "raw", "synthetic"), help="overrides SOURCE")
+    one.add_argument(
+        "--lock-wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait this long for a pass holding the lock to finish (default 0: give up at once)",
+    )
+    one.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     sub.add_parser("serve", help="run the scheduler with /metrics, /health and /ready")
     return parser
 
@@ -90,6 +106,49 @@ async def backfill_command(
         results = await backfill(js, subjects, source, days, settings, metrics, show_progress=progress)
     log.info("backfill done", days=len(results), packages=sum(r.packages for r in results))
     return 0
+
+
+EXIT_DAY_FAILED = 1
+EXIT_LOCK_HELD = 3
+
+
+async def pass_command(
+    settings: IngestSettings, source_name: str | None, lock_wait_s: float, progress: bool
+) -> int:
+    """One pass of the scheduler (the same :func:`scheduled_pass` ``serve`` runs on each tick)."""
+    from redis.asyncio import Redis
+    from redis.exceptions import RedisError
+
+    main_task = asyncio.current_task()
+    assert main_task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)  # release the lock
+    metrics = IngestMetrics(CollectorRegistry())
+    source = make_source(settings, metrics, source_name)
+    redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+    pool = await open_pool(settings.database_url)
+    try:
+        async with jetstream(settings) as (_nc, js, subjects):
+            result = await scheduled_pass(
+                js, subjects, source, settings, metrics, redis, pool,
+                lock_wait_s=lock_wait_s, show_progress=progress,
+            )  # fmt: skip
+    except RedisError as exc:
+        log.error("cannot take the ingest lock", error=f"{type(exc).__name__}: {exc}")
+        return EXIT_DAY_FAILED
+    finally:
+        if pool is not None:
+            await pool.close()
+        await redis.aclose()
+    if result is None:
+        sys.stdout.write(json.dumps({"skipped": "another pass holds the ingest lock"}) + "\n")
+        return EXIT_LOCK_HELD
+    days = {
+        "planned": [d.isoformat() for d in result.planned],
+        "done": [d.isoformat() for d in result.done],
+        "failed": [d.isoformat() for d in result.failed],
+    }
+    sys.stdout.write(json.dumps(days) + "\n")
+    return EXIT_DAY_FAILED if result.failed else 0
 
 
 async def serve(settings: IngestSettings) -> None:
@@ -163,6 +222,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(
                 backfill_command(settings, args.start, args.end, args.source, not args.no_progress)
             )
+        if args.command == "pass":
+            return asyncio.run(pass_command(settings, args.source, args.lock_wait, not args.no_progress))
         asyncio.run(serve(settings))
         return 0
     except (SourceError, ValueError) as exc:
@@ -170,3 +231,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except asyncio.CancelledError:  # SIGTERM during ``pass``: the lock was released on the way out
+        log.warning("ingest pass stopped by SIGTERM")
+        return 143

@@ -13,6 +13,7 @@ import contextlib
 import datetime as dt
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 
 import asyncpg
 from nats.aio.client import Client as NatsClient
@@ -179,6 +180,19 @@ async def open_pool(dsn: str) -> asyncpg.Pool | None:
         return None
 
 
+@dataclass
+class PassResult:
+    """What one scheduler pass did: the days it planned (newest first) and those that failed."""
+
+    planned: list[dt.date]
+    failed: list[dt.date] = field(default_factory=list)
+
+    @property
+    def done(self) -> list[dt.date]:
+        failed = set(self.failed)
+        return [day for day in self.planned if day not in failed]
+
+
 async def scheduled_pass(
     js: JetStreamContext,
     subjects: Subjects,
@@ -188,40 +202,54 @@ async def scheduled_pass(
     redis: Redis,
     pool: asyncpg.Pool | None,
     now: dt.datetime | None = None,
-) -> list[dt.date] | None:
-    """One scheduler pass under the lock; returns the days ingested, or ``None`` when another replica runs."""
+    *,
+    lock_wait_s: float = 0.0,
+    show_progress: bool = False,
+) -> PassResult | None:
+    """One scheduler pass under the lock; ``None`` when another pass holds it (for ``lock_wait_s``).
+
+    A day that fails is logged and the pass goes on with the next; the result lists it as failed.
+    """
     lock = RedisLock(redis, f"{settings.redis_prefix}ingest:lock", settings.ingest_lock_ttl_s)
     if not await lock.acquire():
-        log.info("another replica holds the ingest lock; skipping this pass")
-        return None
+        if lock_wait_s > 0:
+            log.info("another pass holds the ingest lock; waiting for it", wait_s=lock_wait_s)
+        if lock_wait_s <= 0 or not await lock.acquire(wait_s=lock_wait_s):
+            log.info("another pass holds the ingest lock; skipping this pass", waited_s=lock_wait_s)
+            return None
     renewer = asyncio.create_task(_keep_renewing(lock, settings.ingest_lock_ttl_s / 3))
-    done: list[dt.date] = []
     try:
         when = now or dt.datetime.now(dt.UTC)
         since = when.date() - dt.timedelta(days=settings.retention_days + 1)
-        days = plan_days(
-            when,
-            retention_days=settings.retention_days,
-            resettle_days=settings.ingest_resettle_days,
-            complete=await complete_days(pool, since),
+        result = PassResult(
+            plan_days(
+                when,
+                retention_days=settings.retention_days,
+                resettle_days=settings.ingest_resettle_days,
+                complete=await complete_days(pool, since),
+            )
         )
+        days = result.planned
         log.info(
             "ingest pass planned", days=len(days), newest=days[0].isoformat(), oldest=days[-1].isoformat()
         )
-        for day in days:
-            try:
-                await ingest_day(js, subjects, source, day, settings, metrics)
-            except Exception:
-                log.exception("ingest of a day failed; continuing with the next", day=day.isoformat())
-                continue
-            done.append(day)
+        with tqdm(total=len(days), desc="days", unit="day", disable=not show_progress) as bar:
+            for day in days:
+                try:
+                    await ingest_day(js, subjects, source, day, settings, metrics)
+                except Exception:
+                    log.exception("ingest of a day failed; continuing with the next", day=day.isoformat())
+                    result.failed.append(day)
+                bar.update(1)
+                bar.set_postfix(day=day.isoformat(), failed=len(result.failed))
     finally:
         renewer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await renewer
         with contextlib.suppress(Exception):
             await lock.release()
-    return done
+    log.info("ingest pass done", days=len(result.planned), failed=len(result.failed))
+    return result
 
 
 async def _keep_renewing(lock: RedisLock, every_s: float) -> None:

@@ -4,13 +4,15 @@ Owns the rules of contracts.md section 2 for choosing days: only closed UTC days
 ingests the last closed day and re-ingests the ``resettle_days`` before it (BigQuery loads late
 rows in batches); and it fills any day inside the retention window that has no complete ingest.
 The lock makes a pass single-flight across replicas (``SET NX PX`` with a random token, renewed
-while held, released only by its owner).
+while held, released only by its owner); a taker may wait for it to free up.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import secrets
+import time
 from collections.abc import Iterable
 
 from croniter import croniter
@@ -80,8 +82,15 @@ class RedisLock:
         self.ttl_ms = int(ttl_s * 1000)
         self.token = secrets.token_hex(16)
 
-    async def acquire(self) -> bool:
-        return bool(await self.redis.set(self.key, self.token, nx=True, px=self.ttl_ms))
+    async def acquire(self, wait_s: float = 0.0, poll_s: float = 1.0) -> bool:
+        """Take the lock if it is free; with ``wait_s``, keep trying that long (every ``poll_s``)."""
+        deadline = time.monotonic() + wait_s
+        while not await self.redis.set(self.key, self.token, nx=True, px=self.ttl_ms):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            await asyncio.sleep(min(poll_s, left))
+        return True
 
     async def renew(self) -> bool:
         return bool(await self.redis.eval(_RENEW, 1, self.key, self.token, str(self.ttl_ms)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import AsyncIterator
 
 import asyncpg
 from nats.js import JetStreamContext
@@ -13,6 +14,7 @@ from services.ingest.config import IngestSettings
 from services.ingest.metrics import IngestMetrics
 from services.ingest.runner import scheduled_pass
 from services.ingest.schedule import RedisLock
+from services.ingest.sources.base import RawCounts
 from services.ingest.sources.synthetic import SyntheticSource
 from shared.events import Subjects
 from tests.integration.ingest.streams import read_stream, stream_message_count
@@ -59,8 +61,10 @@ async def test_a_pass_fills_missing_days_and_resettles(
     settings = settings_for(namespace, redis_url, database_url)
     metrics = IngestMetrics()
     source = SyntheticSource(20)
-    days = await scheduled_pass(js, subjects, source, settings, metrics, redis, db, now=NOW)
-    assert days == [D(2024, 5, 9), D(2024, 5, 8), D(2024, 5, 6)]
+    result = await scheduled_pass(js, subjects, source, settings, metrics, redis, db, now=NOW)
+    assert result is not None and result.failed == []
+    days = result.done
+    assert days == result.planned == [D(2024, 5, 9), D(2024, 5, 8), D(2024, 5, 6)]
     contents = await read_stream(js, subjects)
     assert [m.day for m in contents.manifests] == days
     assert len(contents.package_days) == 60
@@ -81,7 +85,7 @@ async def test_only_one_of_two_concurrent_passes_runs(
     )
     assert sorted([one is None, two is None]) == [False, True]
     ran = one or two
-    assert ran == [D(2024, 5, 9), D(2024, 5, 8), D(2024, 5, 7), D(2024, 5, 6)]
+    assert ran is not None and ran.done == [D(2024, 5, 9), D(2024, 5, 8), D(2024, 5, 7), D(2024, 5, 6)]
     assert await stream_message_count(js, subjects) == 4 * 21
 
 
@@ -97,3 +101,46 @@ async def test_a_held_lock_skips_the_pass_and_publishes_nothing(
     assert result is None
     assert await stream_message_count(js, subjects) == 0
     assert await redis.get(f"{namespace}:ingest:lock") == other.token.encode()  # untouched
+
+
+async def test_a_waiting_taker_gets_the_lock_once_its_holder_releases_it(
+    redis: Redis, namespace: str
+) -> None:
+    key = f"{namespace}:ingest:lock"
+    holder, patient, impatient = (
+        RedisLock(redis, key, 30),
+        RedisLock(redis, key, 30),
+        RedisLock(redis, key, 30),
+    )
+    assert await holder.acquire()
+    started = asyncio.get_running_loop().time()
+    assert not await impatient.acquire(wait_s=0.3, poll_s=0.05)  # gives up after its wait
+    assert asyncio.get_running_loop().time() - started >= 0.3
+    waiting = asyncio.create_task(patient.acquire(wait_s=30, poll_s=0.05))
+    assert not waiting.done()
+    assert await holder.release()
+    assert await asyncio.wait_for(waiting, 10)
+    assert await redis.get(key) == patient.token.encode()
+    await patient.release()
+
+
+async def test_a_failing_day_is_reported_and_the_pass_goes_on(
+    js: JetStreamContext, subjects: Subjects, redis: Redis, db: asyncpg.Pool, namespace: str, redis_url: str,
+    database_url: str,
+) -> None:  # fmt: skip
+    class FlakySource(SyntheticSource):
+        async def iter_day(self, day: dt.date) -> AsyncIterator[tuple[str, RawCounts]]:
+            if day == D(2024, 5, 8):
+                raise RuntimeError("source broke for this day")
+            async for item in super().iter_day(day):
+                yield item
+
+    settings = settings_for(namespace, redis_url, database_url)
+    metrics = IngestMetrics()
+    result = await scheduled_pass(js, subjects, FlakySource(5), settings, metrics, redis, db, now=NOW)
+    assert result is not None
+    assert result.failed == [D(2024, 5, 8)]
+    assert result.done == [D(2024, 5, 9), D(2024, 5, 7), D(2024, 5, 6)]
+    contents = await read_stream(js, subjects)
+    assert [m.day for m in contents.manifests] == result.done
+    assert metrics.runs.labels("failed")._value.get() == 1
