@@ -66,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     one.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     sub.add_parser("serve", help="run the scheduler with /metrics, /health and /ready")
+    fake = sub.add_parser("fake-bigquery", help="serve the local BigQuery REST stand-in (development)")
+    fake.add_argument(
+        "--rows", required=True, help="Parquet or JSON-lines file_downloads rows it answers from"
+    )
+    fake.add_argument("--port", type=int, required=True)
+    fake.add_argument("--host", default="127.0.0.1")
     return parser
 
 
@@ -224,6 +230,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if args.command == "pass":
             return asyncio.run(pass_command(settings, args.source, args.lock_wait, not args.no_progress))
+        if args.command == "fake-bigquery":
+            from aiohttp import web
+
+            from .fake_bigquery import from_rows
+
+            stand_in = from_rows(args.rows)
+            log.info("fake BigQuery serving", api_endpoint=f"http://{args.host}:{args.port}", rows=args.rows)
+            web.run_app(stand_in.app(), host=args.host, port=args.port, print=None)
+            return 0
         asyncio.run(serve(settings))
         return 0
     except (SourceError, ValueError) as exc:

@@ -5,6 +5,8 @@ Owns the fake the tests point the real client at (``BIGQUERY_API_ENDPOINT``): ``
 ``pageToken``). It answers any query with the rows its ``answer`` callback gives for the bound
 parameters (tests use the raw source, so the real query text runs on DuckDB), reports a
 configurable ``totalBytesProcessed`` for dry runs and records every request it served.
+:func:`from_rows` builds one over a local ``file_downloads`` export, for
+``python -m services.ingest fake-bigquery --port N --rows FILE``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import itertools
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -125,3 +128,18 @@ def _param_value(param: dict[str, Any]) -> Any:
     if kind == "DATE":
         return dt.date.fromisoformat(value["value"])
     return value.get("value")
+
+
+def from_rows(path: str | Path, bytes_processed: int = 1_000_000) -> FakeBigQuery:
+    """A stand-in answering each query by running it (as DuckDB) over the export at ``path``."""
+    from .sources.raw import RawSource
+    from .sources.rows import DEFAULT_MIRRORS
+
+    if not Path(path).exists():
+        raise ValueError(f"no file_downloads rows at {str(path)!r}")
+
+    def answer(_query: str, params: dict[str, Any]) -> Sequence[tuple[Any, ...]]:
+        mirrors = params.get("mirrors") or DEFAULT_MIRRORS
+        return RawSource(path, mirrors=mirrors).rows(params["day"])
+
+    return FakeBigQuery(answer=answer, bytes_processed=bytes_processed)

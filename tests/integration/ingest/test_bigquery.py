@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import json
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from aiohttp import web
 from nats.js import JetStreamContext
 
-from services.ingest.fake_bigquery import FakeBigQuery
+from services.ingest.fake_bigquery import FakeBigQuery, from_rows
 from services.ingest.metrics import IngestMetrics
 from services.ingest.publisher import publish_day
 from services.ingest.sources.bigquery import BigQuerySource, CostGuardError, make_client
@@ -18,6 +22,8 @@ from services.ingest.sources.rows import DEFAULT_MIRRORS, query_text
 from shared.embedded import free_port
 from shared.events import Subjects
 from tests.integration.ingest.streams import read_stream
+from tests.integration.ingest.test_cli import ROOT, ingest
+from tests.support.wait import wait_until
 from tests.unit.ingest.test_query import JSONL, expected
 
 DAY = dt.date(2024, 3, 4)
@@ -105,3 +111,40 @@ async def test_bigquery_day_published_to_jetstream(
     assert contents.manifests[0].downloads_with_mirrors == 2 + 2 + 13 + 4
     assert all(e.source == "bigquery" for e in contents.package_days)
     assert metrics.bytes_scanned._value.get() == 5_000
+
+
+async def test_the_stand_in_runs_as_a_command_and_a_run_reads_through_it(
+    service_env: dict[str, str], js: JetStreamContext, subjects: Subjects
+) -> None:
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "services.ingest", "fake-bigquery", "--port", str(port), "--rows", str(JSONL),
+        cwd=ROOT, env=service_env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        await wait_until(lambda: _listening(port), timeout=30, what="the fake BigQuery port")
+        env = {**service_env, "BIGQUERY_API_ENDPOINT": f"http://127.0.0.1:{port}", "BIGQUERY_PROJECT": "p"}
+        code, out, err = await ingest(env, "run", "--day", DAY.isoformat(), "--source", "bigquery")
+        assert code == 0, err[-2000:]
+        contents = await read_stream(js, subjects)
+        assert {e.package for e in contents.package_days} == set(expected())
+        assert contents.manifests[0].packages == json.loads(out)["packages"] == len(expected())
+    finally:
+        proc.terminate()
+        _out, err_b = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, err_b.decode()[-2000:]
+
+
+async def _listening(port: int) -> bool:
+    try:
+        _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError:
+        return False
+    writer.close()
+    await writer.wait_closed()
+    return True
+
+
+def test_the_stand_in_command_refuses_a_missing_rows_file(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="no file_downloads rows"):
+        from_rows(tmp_path / "absent.jsonl")
