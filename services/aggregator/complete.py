@@ -13,6 +13,19 @@ of the day is written meanwhile):
    run and the manifest's stream sequence (the run order used by store.py); the package index and,
    when affected, the recent totals are updated.
 
+Deferred recent totals (``defer_recent``): during a burst of manifests (a backfill, a replay) each
+completion would rebuild ``recent_downloads`` over every package only for the next manifest to
+rebuild it again. The consumer passes ``defer_recent=True`` while more messages are waiting; the
+completion then only marks ``recent_state.stale`` *in the same transaction* that records the day,
+and :func:`flush_recent` rebuilds once, anchored on the last complete day at that moment. Why this
+keeps the guarantees: the rebuild is a pure function of the committed package-days and the last
+complete day (never of which manifests triggered it), so one rebuild after N completions equals
+the last of N rebuilds; the stale mark commits atomically with the day, so a crash between the
+completion and the flush leaves the mark, and any aggregator flushes it when it starts or goes
+idle; rebuilds take one advisory lock, so concurrent replicas serialise instead of colliding. The
+cost is that recent totals lag the last complete day for the length of a burst (bounded by the
+consumer's ``RECENT_MAX_DELAY``); readers never see a half-built table.
+
 Re-processing a completed manifest redoes the same work and ends in the same state (idempotent).
 Retention, statistics, the cache bump and ``rollups.updated`` follow after the commit (app code).
 """
@@ -60,10 +73,11 @@ class Completion:
     anchor: dt.date | None = None
     committed: int = 0
     removed: int = 0
+    recent_deferred: bool = False
 
 
 async def complete_day(
-    pool: asyncpg.Pool, manifest: DayManifest, seq: int, retention_days: int
+    pool: asyncpg.Pool, manifest: DayManifest, seq: int, retention_days: int, *, defer_recent: bool = False
 ) -> Completion:
     """Complete ``manifest``'s day if every package-day of its run is committed (see module doc)."""
     day, run_id = manifest.day, manifest.run_id
@@ -96,6 +110,24 @@ async def complete_day(
         )
         await recent.index_day(conn, day, removed)
         anchor = max(day, old_anchor) if old_anchor is not None else day
+        deferred = False
         if recent.recent_affected(day, old_anchor, anchor):
-            await recent.recompute_recent(conn, anchor)
-        return Completion(Outcome.COMPLETED, anchor, committed, len(removed))
+            if defer_recent:
+                await recent.mark_stale(conn)
+                deferred = True
+            else:
+                await recent.recompute_recent(conn)
+        return Completion(Outcome.COMPLETED, anchor, committed, len(removed), deferred)
+
+
+async def flush_recent(pool: asyncpg.Pool) -> dt.date | None:
+    """Rebuild ``recent_downloads`` if a completion deferred it; returns the anchor rebuilt on.
+
+    The stale mark is read and cleared under the rebuild lock, in the rebuild's transaction, so of
+    two replicas flushing at once one rebuilds and the other finds nothing owed.
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(recent.RECENT_LOCK, recent.RECENT_LOCK_CLASS)
+        if not await recent.is_stale(conn):
+            return None
+        return await recent.recompute_recent(conn)

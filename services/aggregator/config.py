@@ -55,3 +55,12 @@ class AggregatorSettings(ServiceSettings):
     partitions_ahead: int = Field(
         3, ge=0, le=60, description="Day partitions created ahead of the last complete day."
     )
+    recent_max_delay: float = Field(
+        30.0,
+        ge=0,
+        le=3600,
+        description=(
+            "Seconds the recent-totals rebuild may be deferred while more manifests are waiting (a backfill); "
+            "0 rebuilds on every completed day."
+        ),
+    )

@@ -28,7 +28,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from redis.asyncio import Redis
 
-from services.aggregator.complete import Completion, Outcome, complete_day
+from services.aggregator.complete import Completion, Outcome, complete_day, flush_recent
 from services.aggregator.config import AggregatorSettings
 from services.aggregator.handlers import Incoming, Rejected, split
 from services.aggregator.metrics import AggregatorMetrics
@@ -64,6 +64,10 @@ class Processor:
         self.settings, self.metrics = settings, metrics
         self.store = Store(pool, settings.retention_days)
         self.keys = CacheKeys(settings.redis_prefix)
+        #: A deferred recent rebuild may be owed: True at start (a crash may have left one in the
+        #: database), and after every deferral; cleared by :meth:`flush_recent`.
+        self.recent_owed = True
+        self.deferred_since: float | None = None
 
     async def write(self, items: list[tuple[PackageDay, int]]) -> Written:
         try:
@@ -79,10 +83,16 @@ class Processor:
         self.metrics.rows_written.inc(written.rows)
         return written
 
-    async def finish_day(self, manifest: DayManifest, seq: int) -> Completion:
-        """Complete the manifest's day; after the commit: retention, statistics, cache, event."""
+    async def finish_day(self, manifest: DayManifest, seq: int, *, defer_recent: bool = False) -> Completion:
+        """Complete the manifest's day; after the commit: retention, statistics, cache, event.
+
+        ``defer_recent``: leave the recent totals to :meth:`flush_recent` (complete.py explains why
+        that is safe); the consumer asks for it while more messages are waiting.
+        """
+        defer = defer_recent and self.settings.recent_max_delay > 0
         done = await asyncio.wait_for(
-            complete_day(self.pool, manifest, seq, self.settings.retention_days), self.settings.ack_wait
+            complete_day(self.pool, manifest, seq, self.settings.retention_days, defer_recent=defer),
+            self.settings.ack_wait,
         )
         if done.outcome is Outcome.INCOMPLETE:
             self.metrics.messages.labels("manifest_retry").inc()
@@ -98,7 +108,12 @@ class Processor:
         )
         if kept.dropped:
             self.store.forget_partitions()
-        await analyze(self.pool, manifest.day)
+        if done.recent_deferred:
+            self.metrics.recent_deferred.inc()
+            self.recent_owed = True
+            if self.deferred_since is None:
+                self.deferred_since = time.monotonic()
+        await analyze(self.pool, manifest.day, rollups=not done.recent_deferred)
         version = await bump_cache_version(self.redis, self.keys)
         event = RollupsUpdated(day=manifest.day, run_id=manifest.run_id, packages=manifest.packages)
         await self.js.publish(
@@ -116,9 +131,40 @@ class Processor:
             anchor=str(done.anchor),
             cutoff=str(kept.cutoff),
             partitions_dropped=kept.dropped,
+            recent_deferred=done.recent_deferred,
             cache_version=version,
         )
         return done
+
+    def flush_due(self, pending: int) -> bool:
+        """A deferred rebuild is due when nothing more is waiting or it waited ``recent_max_delay``."""
+        if not self.recent_owed:
+            return False
+        if pending == 0 or self.deferred_since is None:
+            return True
+        return time.monotonic() - self.deferred_since >= self.settings.recent_max_delay
+
+    async def flush_recent(self) -> dt.date | None:
+        """Do a deferred recent rebuild (if the database says one is owed); then statistics and cache."""
+        anchor = await asyncio.wait_for(flush_recent(self.pool), self.settings.ack_wait)
+        self.recent_owed, self.deferred_since = False, None
+        if anchor is None:
+            return None
+        await analyze(self.pool, None, rollups=True)
+        version = await bump_cache_version(self.redis, self.keys)
+        log.info("recent totals rebuilt", anchor=str(anchor), cache_version=version)
+        return anchor
+
+    async def flush_if_due(self, pending: int) -> bool:
+        """Flush when due; False when the database failed (the rebuild stays owed)."""
+        if not self.flush_due(pending):
+            return True
+        try:
+            await self.flush_recent()
+        except Exception as exc:
+            log.warning("recent rebuild failed", error=type(exc).__name__, detail=str(exc)[:300])
+            return False
+        return True
 
     async def dead_letter(self, rejected: Rejected) -> None:
         letter = rejected.dead_letter(dt.datetime.now(dt.UTC))
@@ -206,6 +252,7 @@ class Consumer:
                     await _sleep_or_stop(stop, backoff)
                 else:
                     self.metrics.pending.set(0)
+                    await self.processor.flush_if_due(0)
                 if not await self.drain():
                     await _sleep_or_stop(stop, self.settings.error_retry_delay)
                 continue
@@ -258,10 +305,12 @@ class Consumer:
             task.add_done_callback(self._inflight.discard)
         if batch.manifests:
             ok = await self.drain() and ok
+        last = batch.manifests[-1][1].seq if batch.manifests else None
         for manifest, inc in batch.manifests:
             msg = by_seq[inc.seq]
+            more = inc.seq != last or bool(msg.metadata.num_pending)
             try:
-                done = await self.processor.finish_day(manifest, inc.seq)
+                done = await self.processor.finish_day(manifest, inc.seq, defer_recent=more)
             except Exception as exc:
                 ok = False
                 log.warning(
@@ -282,6 +331,8 @@ class Consumer:
                 await _nak(msg, self.settings.manifest_retry_delay)
             else:
                 await _ack(msg)
+        if batch.manifests:
+            ok = await self.processor.flush_if_due(msgs[-1].metadata.num_pending or 0) and ok
         if not batch.package_days:
             self.metrics.batch_duration.observe(time.perf_counter() - started)
         failed, self._write_failed = self._write_failed, False  # a write that failed since the last look

@@ -1,7 +1,8 @@
 """Prometheus metrics of the aggregator, registered on the worker's own registry.
 
 Owns the metric names ``pypistats_aggregator_*``: messages by kind, rows written, batch latency,
-consumer lag (pending messages), dead letters by bounded reason, and the last complete day.
+consumer lag (pending messages), dead letters by bounded reason, deferred recent rebuilds and the
+last complete day.
 """
 
 from __future__ import annotations
@@ -45,6 +46,11 @@ class AggregatorMetrics:
             metric_name(SERVICE, "dead_letters"),
             "Messages sent to the dead-letter subject, by reason.",
             ["reason"],
+            registry=registry,
+        )
+        self.recent_deferred = Counter(
+            metric_name(SERVICE, "recent_deferred"),
+            "Completed days whose recent-totals rebuild was deferred to one later rebuild (a backlog).",
             registry=registry,
         )
         self.last_complete_day = Gauge(

@@ -5,8 +5,9 @@ Owns the SQL that turns a day's package rows into what readers query (shared/rol
 * ``__all__`` rows of a day: per dimension and category, the sum over every package;
 * ``package_index``: every package with rows, with its first and last day (never ``__all__``);
 * ``recent_downloads``: for every package with data in the month window (and ``__all__``),
-  day = D, week = D-6..D, month = D-29..D, summed from ``overall/without_mirrors``, anchored on
-  the last complete day D.
+  day = D, week = D-6..D, month = D-29..D, summed from ``overall/without_mirrors`` (kept per
+  package-day in ``package_days.without_mirrors``), anchored on the last complete day D;
+  ``recent_state`` records whether a rebuild was deferred (see complete.py).
 
 Every function runs inside the caller's transaction.
 """
@@ -22,6 +23,8 @@ from shared.packages import ALL_PACKAGES
 
 #: The month window: recent totals only change when a day inside it changes or the anchor moves.
 MONTH_DAYS: Final = 30
+#: First key of the advisory lock that serialises rebuilds of recent_downloads.
+RECENT_LOCK_CLASS: Final = 4_240_405
 
 DELETE_ALL = "DELETE FROM daily_downloads WHERE day = $1 AND package = $2"
 INSERT_ALL = """
@@ -31,9 +34,14 @@ FROM daily_downloads
 WHERE day = $1 AND package <> $2
 GROUP BY dimension, category
 """
+#: Only packages the index does not cover on that day yet (new ones, or spans to widen): re-completing a
+#: day touches no row, and unchanged rows are not locked.
 UPSERT_INDEX = """
 INSERT INTO package_index AS pi (package, first_day, last_day)
-SELECT package, $1::date, $1::date FROM package_days WHERE day = $1 AND rows > 0
+SELECT pd.package, $1::date, $1::date FROM package_days pd
+WHERE pd.day = $1 AND pd.rows > 0
+  AND NOT EXISTS (
+      SELECT 1 FROM package_index x WHERE x.package = pd.package AND x.first_day <= $1 AND x.last_day >= $1)
 ON CONFLICT (package) DO UPDATE
 SET first_day = LEAST(pi.first_day, EXCLUDED.first_day),
     last_day = GREATEST(pi.last_day, EXCLUDED.last_day),
@@ -54,19 +62,39 @@ UPDATE package_index pi SET first_day = s.first_day, last_day = s.last_day, upda
 FROM spans s WHERE pi.package = s.package
 """
 CLEAR_RECENT = "DELETE FROM recent_downloads"
+#: Summed from ``package_days.without_mirrors`` (one narrow row per package-day, NULL when the
+#: package-day has no overall row), so a package has recent rows exactly when it has an overall
+#: row in the window, as before; ``__all__`` is the sum over every package (the same numbers its
+#: daily rows hold, since those are that sum too).
 INSERT_RECENT = """
-INSERT INTO recent_downloads (package, period, downloads)
-SELECT t.package, p.period,
-       CASE p.period WHEN 'day' THEN t.d WHEN 'week' THEN t.w ELSE t.m END
-FROM (
+WITH t AS (
     SELECT package,
-           coalesce(sum(downloads) FILTER (WHERE category = 'without_mirrors' AND day = $1::date), 0) AS d,
-           coalesce(sum(downloads) FILTER (WHERE category = 'without_mirrors' AND day >= $1::date - 6), 0) AS w,
-           coalesce(sum(downloads) FILTER (WHERE category = 'without_mirrors'), 0) AS m
-    FROM daily_downloads
-    WHERE dimension = 'overall' AND day BETWEEN $1::date - 29 AND $1::date
+           coalesce(sum(without_mirrors) FILTER (WHERE day = $1::date), 0) AS d,
+           coalesce(sum(without_mirrors) FILTER (WHERE day >= $1::date - 6), 0) AS w,
+           sum(without_mirrors) AS m
+    FROM package_days
+    WHERE day BETWEEN $1::date - 29 AND $1::date AND without_mirrors IS NOT NULL
     GROUP BY package
-) t CROSS JOIN (VALUES ('day'), ('week'), ('month')) AS p(period)
+), totals AS (
+    SELECT * FROM t
+    UNION ALL
+    SELECT $2::text, sum(d), sum(w), sum(m) FROM t HAVING count(*) > 0
+)
+INSERT INTO recent_downloads (package, period, downloads)
+SELECT package, p.period, CASE p.period WHEN 'day' THEN d WHEN 'week' THEN w ELSE m END
+FROM totals CROSS JOIN (VALUES ('day'), ('week'), ('month')) AS p(period)
+"""
+#: Serialises rebuilds of recent_downloads (replicas completing different days, deferred flushes).
+RECENT_LOCK = "SELECT pg_advisory_xact_lock($1::int, 0)"
+LAST_COMPLETE_DAY = "SELECT max(day) FROM ingest_days"
+RECENT_STATE = "SELECT anchor, stale FROM recent_state WHERE id"
+MARK_STALE = """
+INSERT INTO recent_state (id, anchor, stale) VALUES (true, NULL, true)
+ON CONFLICT (id) DO UPDATE SET stale = true
+"""
+MARK_BUILT = """
+INSERT INTO recent_state (id, anchor, stale, built_at) VALUES (true, $1, false, now())
+ON CONFLICT (id) DO UPDATE SET anchor = EXCLUDED.anchor, stale = false, built_at = now()
 """
 
 
@@ -90,8 +118,32 @@ def recent_affected(day: dt.date, old_anchor: dt.date | None, new_anchor: dt.dat
     return new_anchor - dt.timedelta(days=MONTH_DAYS - 1) <= day <= new_anchor
 
 
-async def recompute_recent(conn: asyncpg.Connection, anchor: dt.date) -> int:
-    """Rebuild ``recent_downloads`` anchored on ``anchor``; returns the number of rows."""
+async def recompute_recent(conn: asyncpg.Connection) -> dt.date | None:
+    """Rebuild ``recent_downloads`` on the last complete day and mark it fresh; returns that day.
+
+    The anchor is read after taking the rebuild lock, so a rebuild never overwrites one made by
+    another replica for a later day with totals anchored on an earlier one.
+    """
+    await conn.execute(RECENT_LOCK, RECENT_LOCK_CLASS)
+    anchor: dt.date | None = await conn.fetchval(LAST_COMPLETE_DAY)
     await conn.execute(CLEAR_RECENT)
-    status: str = await conn.execute(INSERT_RECENT, anchor)
-    return int(status.rsplit(" ", 1)[-1])
+    if anchor is not None:
+        await conn.execute(INSERT_RECENT, anchor, ALL_PACKAGES)
+    await conn.execute(MARK_BUILT, anchor)
+    return anchor
+
+
+async def mark_stale(conn: asyncpg.Connection) -> None:
+    """Record that recent_downloads lags behind the complete days (a deferred rebuild).
+
+    Taken under the rebuild lock: a rebuild running meanwhile either finishes first (and this mark
+    survives it) or starts after this commit (and sees this day).
+    """
+    await conn.execute(RECENT_LOCK, RECENT_LOCK_CLASS)
+    await conn.execute(MARK_STALE)
+
+
+async def is_stale(conn: asyncpg.Connection | asyncpg.Pool) -> bool:
+    """True when a deferred rebuild is owed (or the state row is missing)."""
+    row = await conn.fetchrow(RECENT_STATE)
+    return row is None or bool(row["stale"])

@@ -48,7 +48,9 @@ async def apply_retention(
     return RetentionResult(cutoff, dropped, created)
 
 
-async def analyze(pool: asyncpg.Pool, day: dt.date) -> None:
-    """Refresh planner statistics of what a completed day changed."""
-    await pool.execute(ANALYZE_DAY, day)
-    await pool.execute(ANALYZE_ROLLUPS)
+async def analyze(pool: asyncpg.Pool, day: dt.date | None, *, rollups: bool = True) -> None:
+    """Refresh planner statistics of what a completed day changed (its partitions, the rollups)."""
+    if day is not None:
+        await pool.execute(ANALYZE_DAY, day)
+    if rollups:
+        await pool.execute(ANALYZE_ROLLUPS)

@@ -37,10 +37,11 @@ DAY_LOCK_CLASS: Final = 4_240_404
 
 CREATE_STAGE = """
 CREATE TEMP TABLE IF NOT EXISTS aggregator_stage (
-    day date NOT NULL, package text NOT NULL, run_id text NOT NULL, seq bigint NOT NULL, rows integer NOT NULL
+    day date NOT NULL, package text NOT NULL, run_id text NOT NULL, seq bigint NOT NULL, rows integer NOT NULL,
+    without_mirrors bigint
 ) ON COMMIT DELETE ROWS
 """
-STAGE_COLUMNS: Final = ("day", "package", "run_id", "seq", "rows")
+STAGE_COLUMNS: Final = ("day", "package", "run_id", "seq", "rows", "without_mirrors")
 ROW_COLUMNS: Final = ("day", "package", "dimension", "category", "downloads")
 SHARED_DAY_LOCK = "SELECT pg_advisory_xact_lock_shared($1::int, $2::int)"
 LAST_COMPLETE_DAY = "SELECT max(day) FROM ingest_days"
@@ -55,12 +56,30 @@ WHERE EXISTS (
 RETURNING day, package
 """
 DELETE_ROWS = "DELETE FROM daily_downloads WHERE day = $1 AND package = ANY($2::text[])"
+#: Upserts the surviving package-days and returns those the database held before (every CTE sees
+#: the snapshot from before the upsert): only their old rows need deleting, so a first ingest
+#: deletes nothing.
 UPSERT_PACKAGE_DAYS = """
-INSERT INTO package_days (day, package, run_id, rows, seq)
-SELECT day, package, run_id, rows, seq FROM aggregator_stage
-ON CONFLICT (day, package) DO UPDATE
-SET run_id = EXCLUDED.run_id, rows = EXCLUDED.rows, seq = EXCLUDED.seq, applied_at = now()
+WITH prior AS (
+    SELECT p.day, p.package FROM package_days p
+    JOIN aggregator_stage s ON s.day = p.day AND s.package = p.package
+), upsert AS (
+    INSERT INTO package_days (day, package, run_id, rows, seq, without_mirrors)
+    SELECT day, package, run_id, rows, seq, without_mirrors FROM aggregator_stage
+    ON CONFLICT (day, package) DO UPDATE
+    SET run_id = EXCLUDED.run_id, rows = EXCLUDED.rows, seq = EXCLUDED.seq,
+        without_mirrors = EXCLUDED.without_mirrors, applied_at = now()
+)
+SELECT day, package FROM prior
 """
+
+
+def without_mirrors(event: PackageDay) -> int | None:
+    """The package-day's overall/without_mirrors count; None when it has no overall row at all."""
+    overall = event.counts.overall
+    if not any(n > 0 for n in overall.values()):
+        return None
+    return overall.get("without_mirrors", 0)
 
 
 def day_lock_key(day: dt.date) -> int:
@@ -139,20 +158,22 @@ class Store:
                     await conn.execute(SHARED_DAY_LOCK, DAY_LOCK_CLASS, day_lock_key(day))
                 await conn.copy_records_to_table(
                     "aggregator_stage",
-                    records=[(k[0], k[1], e.run_id, seq, len(rows_of[k])) for k, (e, seq) in live.items()],
+                    records=[
+                        (k[0], k[1], e.run_id, seq, len(rows_of[k]), without_mirrors(e))
+                        for k, (e, seq) in live.items()
+                    ],
                     columns=STAGE_COLUMNS,
                 )
                 stale = {(r["day"], r["package"]) for r in await conn.fetch(DROP_STALE)}
                 apply = [k for k in live if k not in stale]
                 by_day: dict[dt.date, list[str]] = {}
-                for day, package in apply:
-                    by_day.setdefault(day, []).append(package)
+                for r in await conn.fetch(UPSERT_PACKAGE_DAYS) if apply else ():
+                    by_day.setdefault(r["day"], []).append(r["package"])
                 for day, packages in sorted(by_day.items()):
                     await conn.execute(DELETE_ROWS, day, packages)
                 rows = [(k[0], k[1], d, c, n) for k in apply for d, c, n in rows_of[k]]
                 if rows:
                     await conn.copy_records_to_table("daily_downloads", records=rows, columns=ROW_COLUMNS)
-                await conn.execute(UPSERT_PACKAGE_DAYS)
         return Written(
             applied=len(apply), stale=len(items) - len(apply) - expired, expired=expired, rows=len(rows)
         )
