@@ -1,10 +1,14 @@
-"""NATS JetStream plumbing: connections, the broker factory and the stream definitions.
+"""NATS JetStream plumbing: connections and the stream definitions.
 
 Owns the three streams of contracts.md section 3 and their properties: the downloads stream keeps
 package-days and manifests for at least the retention window (so ``aggregator replay`` needs no
 BigQuery) and has a duplicate window, so a retried publish with the same ``Nats-Msg-Id`` is stored
 once; the rollups stream carries ``rollups.updated``; the dead-letter stream keeps what the
 aggregator could not apply. ``ensure_streams`` is idempotent: it creates or updates.
+
+Services talk to JetStream through nats-py directly: the aggregator needs batch fetches written in
+one transaction, acked only after commit and nak'ed with a delay, and ingest needs many publishes in
+flight with their PubAck futures; both are first-class in nats-py.
 """
 
 from __future__ import annotations
@@ -13,7 +17,6 @@ import datetime as dt
 from dataclasses import dataclass
 
 import nats
-from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
@@ -92,16 +95,6 @@ async def connect(url: str, *, name: str = "pypistats", max_reconnect_attempts: 
         max_reconnect_attempts=max_reconnect_attempts,
         reconnect_time_wait=0.5,
         connect_timeout=5,
-    )
-
-
-def make_broker(url: str, *, name: str = "pypistats") -> NatsBroker:
-    """A FastStream broker for services that use routers and typed handlers."""
-    return NatsBroker(
-        servers=[u.strip() for u in url.split(",") if u.strip()],
-        name=name,
-        max_reconnect_attempts=-1,
-        reconnect_time_wait=1,
     )
 
 
