@@ -30,6 +30,14 @@ MAX_CHILDREN = 4096  # label sets whose metric children are remembered (methods 
 
 LIMITER = web.AppKey("api_limiter", RateLimiter)
 
+#: The answer to a CORS preflight (a browser asks before sending e.g. ``If-None-Match`` cross-origin).
+PREFLIGHT = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
+    "Access-Control-Allow-Headers": "If-None-Match, Cache-Control",
+    "Access-Control-Max-Age": "86400",
+}
+
 log = get_logger(__name__)
 
 
@@ -88,7 +96,11 @@ def api_middleware(metrics: HttpMetrics, trusted_proxies: int, window: int) -> M
         started = time.perf_counter()
         status = 500
         try:
-            if request.path in OPS_PATHS:
+            if request.method == "OPTIONS" and request.path.startswith("/api/"):
+                response: web.StreamResponse = web.Response(
+                    status=204, headers=PREFLIGHT
+                )  # no data: not limited
+            elif request.path in OPS_PATHS:
                 response = await answer_with_json_errors(request, handler)
             else:
                 response = await limited(request, handler)

@@ -204,6 +204,19 @@ async def test_headers_cors_cache_control_etag_and_304(api: TestClient) -> None:
     assert error.headers["Access-Control-Allow-Origin"] == "*" and "RateLimit-Remaining" in error.headers
 
 
+async def test_cors_preflight_allows_conditional_requests(api: TestClient) -> None:
+    preflight = await api.options(
+        "/api/packages/requests/overall",
+        headers={"Origin": "https://example.org", "Access-Control-Request-Method": "GET",
+                 "Access-Control-Request-Headers": "if-none-match"},
+    )  # fmt: skip
+    assert preflight.status == 204
+    assert preflight.headers["Access-Control-Allow-Origin"] == "*"
+    assert "GET" in preflight.headers["Access-Control-Allow-Methods"]
+    assert "if-none-match" in preflight.headers["Access-Control-Allow-Headers"].lower()
+    assert (await api.options("/health")).status == 405
+
+
 async def test_max_age_runs_until_the_next_expected_update(api_factory: Any, seeded: Any, redis: Any) -> None:
     now = dt.datetime.now(dt.UTC)
     await seeded.execute(
