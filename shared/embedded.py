@@ -75,7 +75,10 @@ class EmbeddedProcess:
 
 def start_postgres(data_dir: Path) -> EmbeddedProcess:
     """A PostgreSQL 16 cluster in ``data_dir/pg`` (reused when it exists); URL over a unix socket."""
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(data_dir))
+    if "XDG_RUNTIME_DIR" not in os.environ:  # pgserver keeps runtime files there; it must be private
+        runtime = data_dir / "runtime"
+        runtime.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.environ["XDG_RUNTIME_DIR"] = str(runtime)
     import pgserver
 
     server = pgserver.get_server(data_dir / "pg", cleanup_mode="stop")  # type: ignore[attr-defined]
