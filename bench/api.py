@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import os
 import re
 import statistics
@@ -24,30 +23,10 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-import asyncpg
+from bench.common import PACKAGE, ROOT, bare_server, drop, prepare, start
+from shared.embedded import free_port
 
-from shared.db.migrate import migrate
-from shared.embedded import free_port, wait_for_port
-from tests.support.seed import package_rows, seed, with_all
-from tests.support.servers import with_database
-
-PACKAGE = "bench-package"
 PATH = f"/api/packages/{PACKAGE}/overall"
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def bare_server(port: int, body_file: str) -> None:
-    """The baseline: an aiohttp handler returning fixed bytes, with the same server settings."""
-    from aiohttp import web
-
-    body = Path(body_file).read_bytes()
-
-    async def handler(request: web.Request) -> web.Response:
-        return web.Response(body=body, content_type="application/json")
-
-    app = web.Application()
-    app.router.add_get(PATH, handler)
-    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
 
 
 def wrk(url: str, seconds: int) -> tuple[float, float, float, int]:
@@ -69,31 +48,6 @@ def wrk(url: str, seconds: int) -> tuple[float, float, float, int]:
 
     count = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     return rps, pct("50"), pct("99"), count
-
-
-async def prepare(admin_url: str) -> str:
-    name = "pypistats_bench_" + uuid.uuid4().hex[:8]
-    admin = await asyncpg.connect(admin_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')  # generated name, not input
-    await admin.close()
-    url = with_database(admin_url, name)
-    await migrate(url)
-    pool = await asyncpg.create_pool(url)
-    await seed(pool, with_all(package_rows(PACKAGE, 5000, dt.date(2026, 3, 31), 181)))
-    await pool.close()
-    return url
-
-
-async def drop(admin_url: str, url: str) -> None:
-    admin = await asyncpg.connect(admin_url)
-    await admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
-    await admin.close()
-
-
-def start(cmd: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
-    wait_for_port(port, 30, proc)
-    return proc
 
 
 def cpu_seconds(pid: int) -> float:
@@ -127,7 +81,7 @@ def main() -> None:
     parser.add_argument("--bare-server", nargs=2, metavar=("PORT", "BODY_FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare_server:
-        bare_server(int(args.bare_server[0]), args.bare_server[1])
+        bare_server(int(args.bare_server[0]), PATH, args.bare_server[1], "application/json")
         return
     admin_url = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     db_url = asyncio.run(prepare(admin_url))

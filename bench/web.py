@@ -16,39 +16,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import os
 import statistics
 import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 
 import aiohttp
-import asyncpg
 
-from shared.db.migrate import migrate
-from shared.embedded import free_port, wait_for_port
-from tests.support.seed import package_rows, seed, with_all
-from tests.support.servers import with_database
+from bench.common import PACKAGE, ROOT, bare_server, drop, prepare, start
+from shared.embedded import free_port
 
-PACKAGE = "bench-package"
 PATH = f"/packages/{PACKAGE}"
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def bare_server(port: int, body_file: str) -> None:
-    from aiohttp import web
-
-    body = Path(body_file).read_bytes()
-
-    async def handler(request: web.Request) -> web.Response:
-        return web.Response(body=body, content_type="text/html")
-
-    app = web.Application()
-    app.router.add_get(PATH, handler)
-    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
 
 
 def fake_pypi(port: int) -> None:
@@ -58,32 +38,6 @@ def fake_pypi(port: int) -> None:
 
     app = fakepypi.create_app({PACKAGE: fakepypi.project(PACKAGE, requires_dist=["requests>=2", "idna"])})
     web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
-
-
-async def prepare(admin_url: str) -> str:
-    name = "pypistats_bench_web_" + uuid.uuid4().hex[:8]
-    admin = await asyncpg.connect(admin_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')  # generated name, not input
-    await admin.close()
-    url = with_database(admin_url, name)
-    await migrate(url)
-    pool = await asyncpg.create_pool(url)
-    assert pool is not None
-    await seed(pool, with_all(package_rows(PACKAGE, 5000, dt.date(2026, 3, 31), 181)))
-    await pool.close()
-    return url
-
-
-async def drop(admin_url: str, url: str) -> None:
-    admin = await asyncpg.connect(admin_url)
-    await admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
-    await admin.close()
-
-
-def start(cmd: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
-    wait_for_port(port, 60, proc)
-    return proc
 
 
 async def timings(url: str, requests: int, warmup: int) -> list[float]:
@@ -114,13 +68,13 @@ def main() -> None:
     parser.add_argument("--fake-pypi", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare_server:
-        bare_server(int(args.bare_server[0]), args.bare_server[1])
+        bare_server(int(args.bare_server[0]), PATH, args.bare_server[1], "text/html")
         return
     if args.fake_pypi:
         fake_pypi(args.fake_pypi)
         return
     admin_url = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    db_url = asyncio.run(prepare(admin_url))
+    db_url = asyncio.run(prepare(admin_url, "pypistats_bench_web_"))
     procs: list[subprocess.Popen[bytes]] = []
     try:
         pypi_port = free_port()
