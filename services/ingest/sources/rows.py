@@ -25,32 +25,45 @@ def query_text() -> str:
 Row = tuple[Any, Any, Any, Any]
 
 
+class _Folder:
+    """Folds rows ordered by package into package-days, one row at a time."""
+
+    def __init__(self) -> None:
+        self.current: str | None = None
+        self.counts: RawCounts = {}
+
+    def add(self, row: Row) -> tuple[str, RawCounts] | None:
+        """Add a row; returns the previous package-day when this row starts a new package."""
+        package, dimension, category, downloads = row
+        done = None
+        if package != self.current:
+            if self.current is not None:
+                done = (self.current, self.counts)
+            self.current, self.counts = package, {}
+        values = self.counts.setdefault(str(dimension), {})
+        values[str(category)] = values.get(str(category), 0) + int(downloads)
+        return done
+
+    def finish(self) -> tuple[str, RawCounts] | None:
+        return (self.current, self.counts) if self.current is not None else None
+
+
 def group_rows(rows: Iterable[Row]) -> Iterator[tuple[str, RawCounts]]:
     """Fold ``(package, dimension, category, downloads)`` rows ordered by package into package-days."""
-    current: str | None = None
-    counts: RawCounts = {}
-    for package, dimension, category, downloads in rows:
-        if package != current:
-            if current is not None:
-                yield current, counts
-            current, counts = package, {}
-        values = counts.setdefault(str(dimension), {})
-        values[str(category)] = values.get(str(category), 0) + int(downloads)
-    if current is not None:
-        yield current, counts
+    folder = _Folder()
+    for row in rows:
+        if (done := folder.add(row)) is not None:
+            yield done
+    if (last := folder.finish()) is not None:
+        yield last
 
 
 async def group_row_batches(batches: AsyncIterator[list[Row]]) -> AsyncIterator[tuple[str, RawCounts]]:
     """:func:`group_rows` over batches arriving asynchronously (pages, fetchmany)."""
-    current: str | None = None
-    counts: RawCounts = {}
+    folder = _Folder()
     async for batch in batches:
-        for package, dimension, category, downloads in batch:
-            if package != current:
-                if current is not None:
-                    yield current, counts
-                current, counts = package, {}
-            values = counts.setdefault(str(dimension), {})
-            values[str(category)] = values.get(str(category), 0) + int(downloads)
-    if current is not None:
-        yield current, counts
+        for row in batch:
+            if (done := folder.add(row)) is not None:
+                yield done
+    if (last := folder.finish()) is not None:
+        yield last
