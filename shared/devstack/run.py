@@ -1,12 +1,7 @@
-"""The shell of ``make run`` (``python -m shared.devstack``): servers, migration, first fill, services, proxy.
+"""The I/O shell of ``make run``: servers, migration, first fill, services and proxy, in that order.
 
-Owns starting everything on one machine: embedded PostgreSQL/Redis/NATS under ``.run/`` (or the
-servers named by ``DATABASE_URL``/``REDIS_URL``/``NATS_URL``), the migration, a first fill of
-synthetic days through the real pipeline (ingest -> NATS -> aggregator), the services as
-subprocesses with their output prefixed, and a reverse proxy that routes ``/api`` and ``/auth`` like
-the Kubernetes ingress. Ctrl-C stops everything it started. The pure parts (routing, command lines,
-which days to fill) are functions without I/O; the rest is a thin asyncio shell around them.
-It never imports a service: each one is started as ``python -m services.<name>``.
+What the local stack does is described in the package docstring (``shared/devstack/__init__.py``);
+the decisions (routing, command lines, which days to fill) are the pure functions of ``plan.py``.
 """
 
 from __future__ import annotations

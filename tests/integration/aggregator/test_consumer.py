@@ -19,13 +19,11 @@ from tests.integration.aggregator.helpers import (
     expected_all,
     expected_rows,
     make_day,
-    make_processor,
     manifest_for,
     publish,
     publish_manifest,
     publish_run,
     running_consumer,
-    settings_for,
     stored_rows,
 )
 from tests.support.wait import wait_until
@@ -34,13 +32,8 @@ DAY = dt.date(2024, 3, 10)
 
 
 @pytest.fixture
-def settings(database_url: str, redis_url: str, nats_url: str, namespace: str):  # type: ignore[no-untyped-def]
-    return settings_for(database_url, redis_url, nats_url, namespace, batch_size=200)
-
-
-@pytest.fixture
-def processor(db: asyncpg.Pool, redis: Redis, js: JetStreamContext, subjects: Subjects, settings):  # type: ignore[no-untyped-def]
-    return make_processor(db, redis, js, subjects, settings)
+def processor(new_processor):  # type: ignore[no-untyped-def]
+    return new_processor(batch_size=200)
 
 
 async def test_a_day_lands_exactly_with_its_rollups(
@@ -141,16 +134,9 @@ async def test_redelivered_batch_counts_nothing_twice(processor, db: asyncpg.Poo
 
 
 async def test_retention_drops_old_partitions_and_expired_days_are_ignored(
-    db: asyncpg.Pool,
-    redis: Redis,
-    js: JetStreamContext,
-    subjects: Subjects,
-    database_url,
-    redis_url,
-    nats_url,
+    new_processor, db: asyncpg.Pool
 ) -> None:
-    settings = settings_for(database_url, redis_url, nats_url, subjects.namespace, retention_days=5)
-    processor = make_processor(db, redis, js, subjects, settings)
+    processor = new_processor(retention_days=5)
     old, new = dt.date(2024, 1, 1), dt.date(2024, 1, 20)
     for day, seq in ((old, 10), (new, 20)):
         events = make_day(day, 20, f"run-{day}")
@@ -170,23 +156,9 @@ async def test_retention_drops_old_partitions_and_expired_days_are_ignored(
 
 
 async def test_a_run_that_never_completes_is_dead_lettered_after_max_attempts(
-    db: asyncpg.Pool,
-    redis: Redis,
-    js: JetStreamContext,
-    subjects: Subjects,
-    database_url,
-    redis_url,
-    nats_url,
+    new_processor, db: asyncpg.Pool, js: JetStreamContext, subjects: Subjects
 ) -> None:
-    settings = settings_for(
-        database_url,
-        redis_url,
-        nats_url,
-        subjects.namespace,
-        manifest_max_attempts=3,
-        manifest_retry_delay=0.1,
-    )
-    processor = make_processor(db, redis, js, subjects, settings)
+    processor = new_processor(manifest_max_attempts=3, manifest_retry_delay=0.1)
     events = make_day(DAY, 20, "lossy")
     manifest = manifest_for(DAY, "lossy", events)
     dead = await js.pull_subscribe(subjects.dead, stream=subjects.dead_stream)

@@ -7,7 +7,6 @@ import datetime as dt
 import asyncpg
 import pytest
 from nats.js import JetStreamContext
-from redis.asyncio import Redis
 
 from services.aggregator.complete import Outcome
 from shared import rollups
@@ -15,11 +14,9 @@ from shared.events import Counts, PackageDay, Subjects
 from tests.integration.aggregator.helpers import (
     completed_run,
     make_day,
-    make_processor,
     manifest_for,
     publish_run,
     running_consumer,
-    settings_for,
 )
 from tests.support.wait import wait_until
 
@@ -41,17 +38,8 @@ FROM (
 
 
 @pytest.fixture
-def processor(
-    db: asyncpg.Pool,
-    redis: Redis,
-    js: JetStreamContext,
-    subjects: Subjects,
-    database_url,
-    redis_url,
-    nats_url,
-):  # type: ignore[no-untyped-def]
-    settings = settings_for(database_url, redis_url, nats_url, subjects.namespace, batch_size=100)
-    return make_processor(db, redis, js, subjects, settings)
+def processor(new_processor):  # type: ignore[no-untyped-def]
+    return new_processor(batch_size=100)
 
 
 def mirror_only(day: dt.date, run_id: str) -> PackageDay:
@@ -97,14 +85,7 @@ async def test_recent_equals_the_daily_rows_definition_over_a_moving_window(
 
 
 async def test_deferred_rebuilds_are_owed_in_the_database_and_flushed_once(
-    processor,
-    db: asyncpg.Pool,
-    redis: Redis,
-    js: JetStreamContext,
-    subjects: Subjects,
-    database_url,
-    redis_url,
-    nats_url,
+    processor, new_processor, db: asyncpg.Pool
 ) -> None:
     days = [D0 + dt.timedelta(days=i) for i in range(8)]
     await fill(processor, days[:1], defer=False)
@@ -115,9 +96,7 @@ async def test_deferred_rebuilds_are_owed_in_the_database_and_flushed_once(
     assert await db.fetchval("SELECT stale FROM recent_state") is True
     assert await rollups.last_complete_day(db) == days[-1]
     # A fresh aggregator (as after a crash) owes nothing in memory but finds the mark when idle.
-    fresh = make_processor(
-        db, redis, js, subjects, settings_for(database_url, redis_url, nats_url, subjects.namespace)
-    )
+    fresh = new_processor()
     async with running_consumer(fresh):
         await wait_until(lambda: _fresh(db), what="the owed rebuild to be flushed")
     assert await recent_rows(db) == await reference(db, days[-1])
@@ -144,17 +123,8 @@ async def test_a_backlog_of_manifests_defers_and_ends_rebuilt_on_the_last_day(
     assert await db.fetchval("SELECT anchor FROM recent_state") == days[-1]
 
 
-async def test_no_deferral_when_recent_max_delay_is_zero(
-    db: asyncpg.Pool,
-    redis: Redis,
-    js: JetStreamContext,
-    subjects: Subjects,
-    database_url,
-    redis_url,
-    nats_url,
-) -> None:
-    settings = settings_for(database_url, redis_url, nats_url, subjects.namespace, recent_max_delay=0)
-    processor = make_processor(db, redis, js, subjects, settings)
+async def test_no_deferral_when_recent_max_delay_is_zero(new_processor, db: asyncpg.Pool) -> None:
+    processor = new_processor(recent_max_delay=0)
     events = make_day(D0, 10, "run")
     await processor.write([(e, i + 1) for i, e in enumerate(events)])
     done = await processor.finish_day(manifest_for(D0, "run", events), 100, defer_recent=True)
