@@ -29,6 +29,7 @@ PG_POOL = web.AppKey("pg_pool", asyncpg.Pool)
 REDIS = web.AppKey("redis", Redis)
 
 READY_TIMEOUT_S = 2.0
+POOL_CLOSE_TIMEOUT_S = 10.0
 OPS_PATHS = frozenset({"/health", "/ready", "/metrics"})
 
 log = get_logger(__name__)
@@ -74,7 +75,13 @@ def pg_pool_ctx(
         app[PG_POOL] = pool
         app[READY_CHECKS]["database"] = lambda: pool.fetchval("SELECT 1")
         yield
-        await pool.close()
+        # pool.close() waits for every connection to come back; a request stuck in a query would
+        # hold shutdown forever, so after a grace period the remaining connections are terminated.
+        try:
+            await asyncio.wait_for(pool.close(), POOL_CLOSE_TIMEOUT_S)
+        except TimeoutError:
+            log.warning("database pool did not close in time: terminating", timeout=POOL_CLOSE_TIMEOUT_S)
+            pool.terminate()
 
     return ctx
 
