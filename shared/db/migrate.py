@@ -4,6 +4,11 @@ Owns schema changes. Migrations are the numbered ``NNNN_name.sql`` files beside 
 applied in order, each in its own transaction, recorded in ``schema_migrations``. A session-level
 advisory lock serialises concurrent runners, so a second runner waits and then applies nothing.
 Services never migrate on start-up; this runs as its own step.
+
+Some migrations also move data (shared.db.upgrade): after the SQL file of such a version, its
+*data step* runs in batches of one transaction each, resumable after a crash, with a progress
+bar; the next SQL file is applied only once the step reports done, so a later file may drop
+what the step moved away from.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from pathlib import Path
 
 import asyncpg
 
+from shared.db.upgrade import run_step
 from shared.logging import configure_logging, get_logger
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -62,9 +68,12 @@ def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return found
 
 
-async def migrate(dsn: str, directory: Path = MIGRATIONS_DIR) -> list[int]:
-    """Apply every pending migration; returns the versions applied (empty when up to date)."""
-    migrations = load_migrations(directory)
+async def migrate(
+    dsn: str, directory: Path = MIGRATIONS_DIR, *, target: int | None = None, progress: bool = False
+) -> list[int]:
+    """Apply every pending migration up to ``target`` (all by default), running the data step of
+    each version that has one; returns the versions applied (empty when up to date)."""
+    migrations = [m for m in load_migrations(directory) if target is None or m.version <= target]
     conn: asyncpg.Connection = await asyncpg.connect(dsn)
     applied_now: list[int] = []
     try:
@@ -77,6 +86,7 @@ async def migrate(dsn: str, directory: Path = MIGRATIONS_DIR) -> list[int]:
                 if migration.version in done:
                     if done[migration.version] != migration.checksum:
                         log.warning("migration changed after it was applied", version=migration.version)
+                    await run_step(conn, migration.version, progress=progress)
                     continue
                 async with conn.transaction():
                     await conn.execute(migration.sql)
@@ -88,6 +98,7 @@ async def migrate(dsn: str, directory: Path = MIGRATIONS_DIR) -> list[int]:
                     )
                 log.info("migration applied", version=migration.version, name=migration.name)
                 applied_now.append(migration.version)
+                await run_step(conn, migration.version, progress=progress)
         finally:
             await conn.execute("SELECT pg_advisory_unlock($1)", ADVISORY_LOCK_KEY)
     finally:
@@ -100,12 +111,14 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m shared.db.migrate", description=__doc__)
     parser.add_argument("--database-url", help="overrides DATABASE_URL")
+    parser.add_argument("--target", type=int, help="stop after this version (default: the newest)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar for data moves")
     args = parser.parse_args(argv)
     settings = ServiceSettings()
     configure_logging(settings.log_level, settings.json_logs)
     dsn = args.database_url or settings.database_url
     try:
-        applied = asyncio.run(migrate(dsn))
+        applied = asyncio.run(migrate(dsn, target=args.target, progress=not args.no_progress))
     except (OSError, asyncpg.PostgresError) as exc:
         log.error("migration failed", error=str(exc))
         return 1

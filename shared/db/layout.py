@@ -1,0 +1,196 @@
+"""The packed package-day layout (migration 0006): cells, the category dictionary, run ids.
+
+Owns how one package-day's counts are stored and read back. A package-day is one row of
+``downloads`` (``downloads_all`` for ``__all__``): the two overall counts as columns, every other
+non-zero count as one *cell*, the bigint ``category_id << 40 | downloads``, in an array sorted by
+category id. ``categories`` maps ids to (dimension, category); ids are never reused, renamed or
+deleted, so a process may cache them forever. ``ingest_runs`` maps run ids to small integers the
+same way.
+
+The pure half (:func:`pack`, :func:`unpack`, :func:`encode`, :func:`decode`) has no I/O; the
+:class:`Dictionary` fetches and creates ids on the connection it is given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Final, TypeAlias
+
+import asyncpg
+
+COUNT_BITS: Final = 40
+#: The largest count one cell holds (about 1.1e12 downloads of one category on one day).
+MAX_DOWNLOADS: Final = (1 << COUNT_BITS) - 1
+#: The largest category id (the CHECK on ``categories.id``).
+MAX_CATEGORY_ID: Final = (1 << (63 - COUNT_BITS)) - 1
+OVERALL: Final = "overall"
+WITH_MIRRORS: Final = "with_mirrors"
+WITHOUT_MIRRORS: Final = "without_mirrors"
+
+Key: TypeAlias = tuple[str, str]  # (dimension, category)
+Conn: TypeAlias = "asyncpg.Pool | asyncpg.Connection"
+
+ENSURE_CATEGORIES = """
+INSERT INTO categories (dimension, category)
+SELECT * FROM unnest($1::text[], $2::text[])
+ON CONFLICT (dimension, category) DO NOTHING
+"""
+CATEGORY_IDS = """
+SELECT c.id, c.dimension, c.category
+FROM categories c JOIN unnest($1::text[], $2::text[]) AS k (dimension, category)
+  ON c.dimension = k.dimension AND c.category = k.category
+"""
+CATEGORY_NAMES = "SELECT id, dimension, category FROM categories WHERE id = ANY($1::int[])"
+ALL_CATEGORIES = "SELECT id, dimension, category FROM categories"
+ENSURE_RUN = """
+WITH new AS (
+    INSERT INTO ingest_runs (run_id) VALUES ($1) ON CONFLICT (run_id) DO NOTHING RETURNING id
+)
+SELECT id FROM new UNION ALL SELECT id FROM ingest_runs WHERE run_id = $1
+"""
+
+
+class LayoutError(ValueError):
+    """A count or category id that the packed layout cannot hold."""
+
+
+def pack(category_id: int, downloads: int) -> int:
+    """One cell; refuses what does not fit rather than storing a wrong number."""
+    if not 0 < category_id <= MAX_CATEGORY_ID:
+        raise LayoutError(f"category id {category_id} outside 1..{MAX_CATEGORY_ID}")
+    if not 0 <= downloads <= MAX_DOWNLOADS:
+        raise LayoutError(f"count {downloads} outside 0..{MAX_DOWNLOADS}")
+    return (category_id << COUNT_BITS) | downloads
+
+
+def unpack(cell: int) -> tuple[int, int]:
+    """``(category_id, downloads)`` of one cell."""
+    return cell >> COUNT_BITS, cell & MAX_DOWNLOADS
+
+
+@dataclass(frozen=True)
+class Packed:
+    """One package-day as stored: the overall columns and the sorted cells."""
+
+    with_mirrors: int
+    without_mirrors: int
+    cells: list[int]
+
+    @property
+    def rows(self) -> int:
+        """The number of non-zero (dimension, category) rows it holds."""
+        return (self.with_mirrors > 0) + (self.without_mirrors > 0) + len(self.cells)
+
+
+def categories_of(rows: Iterable[tuple[str, str, int]]) -> set[Key]:
+    """The (dimension, category) keys that need an id (non-zero, not overall)."""
+    return {(d, c) for d, c, n in rows if n > 0 and d != OVERALL}
+
+
+def encode(rows: Iterable[tuple[str, str, int]], ids: dict[Key, int]) -> Packed:
+    """Pack non-zero ``(dimension, category, downloads)`` rows; ``ids`` must cover every key."""
+    with_mirrors = without_mirrors = 0
+    cells: list[int] = []
+    for dimension, category, downloads in rows:
+        if downloads <= 0:
+            continue
+        if dimension == OVERALL:
+            if category == WITH_MIRRORS:
+                with_mirrors = downloads
+            elif category == WITHOUT_MIRRORS:
+                without_mirrors = downloads
+            else:
+                raise LayoutError(f"unknown overall category {category!r}")
+        else:
+            cells.append(pack(ids[(dimension, category)], downloads))
+    cells.sort()
+    return Packed(with_mirrors, without_mirrors, cells)
+
+
+def decode(with_mirrors: int, without_mirrors: int, cells: Sequence[int], names: dict[int, Key]) -> list[tuple[str, str, int]]:
+    """The non-zero ``(dimension, category, downloads)`` rows of a stored package-day."""
+    out: list[tuple[str, str, int]] = []
+    if with_mirrors > 0:
+        out.append((OVERALL, WITH_MIRRORS, with_mirrors))
+    if without_mirrors > 0:
+        out.append((OVERALL, WITHOUT_MIRRORS, without_mirrors))
+    for cell in cells:
+        dimension, category = names[cell >> COUNT_BITS]
+        out.append((dimension, category, cell & MAX_DOWNLOADS))
+    return out
+
+
+class Dictionary:
+    """Category ids both ways, cached for the life of the process (ids never change meaning).
+
+    Writers call :meth:`ids` (creating missing categories in their own short statement, outside
+    any batch transaction, so a rolled-back batch leaves no id half-known); readers call
+    :meth:`names` for the ids they met. Concurrent callers share one lock per direction.
+    """
+
+    def __init__(self) -> None:
+        self._ids: dict[Key, int] = {}
+        self._names: dict[int, Key] = {}
+        self._lock = asyncio.Lock()
+
+    def _learn(self, rows: Iterable[asyncpg.Record]) -> None:
+        for r in rows:
+            key = (r["dimension"], r["category"])
+            self._ids[key] = r["id"]
+            self._names[r["id"]] = key
+
+    async def ids(self, conn: Conn, keys: Iterable[Key]) -> dict[Key, int]:
+        """Ids of ``keys``, creating the categories that do not exist yet."""
+        missing = {k for k in keys if k not in self._ids}
+        if missing:
+            async with self._lock:
+                missing = sorted(k for k in missing if k not in self._ids)
+                if missing:
+                    dims, cats = [k[0] for k in missing], [k[1] for k in missing]
+                    await conn.execute(ENSURE_CATEGORIES, dims, cats)
+                    self._learn(await conn.fetch(CATEGORY_IDS, dims, cats))
+        return self._ids
+
+    async def names(self, conn: Conn, cells: Iterable[Sequence[int]]) -> dict[int, Key]:
+        """Names of every category id found in ``cells`` (arrays of cells)."""
+        names = self._names
+        missing = {cell >> COUNT_BITS for array in cells for cell in array} - names.keys()
+        if missing:
+            async with self._lock:
+                self._learn(await conn.fetch(CATEGORY_NAMES, sorted(missing - names.keys())))
+            unknown = missing - names.keys()
+            if unknown:
+                raise LayoutError(f"category ids without a name: {sorted(unknown)[:5]}")
+        return names
+
+    def id_of(self, key: Key) -> int | None:
+        """A cached id, or None (readers: an unknown category has no cells anywhere yet)."""
+        return self._ids.get(key)
+
+    async def lookup(self, conn: Conn, key: Key) -> int | None:
+        """The id of an existing category, or None when it was never stored (nothing created)."""
+        found = self._ids.get(key)
+        if found is None:
+            async with self._lock:
+                self._learn(await conn.fetch(CATEGORY_IDS, [key[0]], [key[1]]))
+            found = self._ids.get(key)
+        return found
+
+
+class Runs:
+    """Run ids as small integers (``ingest_runs``), cached like categories."""
+
+    def __init__(self) -> None:
+        self._ids: dict[str, int] = {}
+
+    async def id(self, conn: Conn, run_id: str) -> int:
+        """The run's id, created if new. Call it outside a transaction that may roll back."""
+        found = self._ids.get(run_id)
+        while found is None:
+            # None only when another writer inserted the same run id concurrently and its row was
+            # not yet visible to this statement's snapshot: the next statement sees it.
+            found = await conn.fetchval(ENSURE_RUN, run_id)
+        self._ids[run_id] = int(found)
+        return int(found)
