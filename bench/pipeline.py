@@ -3,9 +3,9 @@
 For each size N (synthetic packages in one day), against the servers at ``DATABASE_URL`` (a server
 URL; the benchmark creates and drops its own database on it), ``NATS_URL`` and ``REDIS_URL``:
 
-1. baseline, same run, same fresh database: a raw ``COPY`` of the day's rows into
-   ``daily_downloads`` and of its package-days into ``package_days`` (the same tables, indexes
-   and partitions the aggregator writes), in rows per second;
+1. baseline, same run, same fresh database: a raw ``COPY`` of the day's package-days, packed
+   beforehand (shared/db/layout.py), into ``downloads`` (the same table, indexes and partition
+   the aggregator writes), in rollup rows (non-zero package/dimension/category counts) per second;
 2. the pipeline: an ``aggregator serve`` subprocess consumes while ``publish_day`` (the ingest
    publisher) publishes the day; the clock runs from the first publish until the day is recorded
    complete in ``ingest_days`` (its manifest processed: every package-day committed, ``__all__``,
@@ -40,6 +40,7 @@ import psutil
 
 from services.ingest.publisher import RunResult, publish_day
 from services.ingest.sources.synthetic import SyntheticSource
+from shared.db.layout import Dictionary, Runs, categories_of, encode
 from shared.db.migrate import migrate
 from shared.db.partitions import ensure_partitions
 from shared.embedded import free_port
@@ -57,32 +58,29 @@ def with_database(url: str, name: str) -> str:
 
 
 async def copy_baseline(url: str, source: SyntheticSource) -> tuple[int, float]:
-    """Raw COPY of the day's rows and package-days; returns (rows, seconds)."""
-    rows: list[tuple[dt.date, str, str, str, int]] = []
-    days: dict[str, int] = {}
+    """Raw COPY of the day's packed package-days; returns (rollup rows, seconds)."""
+    by_package: dict[str, list[tuple[str, str, int]]] = {}
     for package, dimension, category, downloads in source.expected_rows(DAY):
-        rows.append((DAY, package, dimension, category, downloads))
-        days[package] = days.get(package, 0) + 1
+        by_package.setdefault(package, []).append((dimension, category, downloads))
     conn = await asyncpg.connect(url)
     try:
         await ensure_partitions(conn, DAY, DAY)
+        ids = await Dictionary().ids(conn, {k for rows in by_package.values() for k in categories_of(rows)})
+        run = await Runs().id(conn, "baseline")
+        packed = {package: encode(rows, ids) for package, rows in by_package.items()}
+        records = [(0, p.with_mirrors, p.without_mirrors, DAY, run, package, p.cells) for package, p in packed.items()]
         started = time.perf_counter()
         async with conn.transaction():
             await conn.copy_records_to_table(
-                "daily_downloads",
-                records=rows,
-                columns=("day", "package", "dimension", "category", "downloads"),
-            )
-            await conn.copy_records_to_table(
-                "package_days",
-                records=[(DAY, p, "baseline", n) for p, n in days.items()],
-                columns=("day", "package", "run_id", "rows"),
+                "downloads",
+                records=records,
+                columns=("seq", "with_mirrors", "without_mirrors", "day", "run", "package", "cells"),
             )
         seconds = time.perf_counter() - started
-        await conn.execute("TRUNCATE daily_downloads, package_days")
+        await conn.execute("TRUNCATE downloads")
     finally:
         await conn.close()
-    return len(rows), seconds
+    return sum(p.rows for p in packed.values()), seconds
 
 
 def spawn(env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -150,7 +148,7 @@ async def run_size(args: argparse.Namespace, packages: int) -> dict[str, float]:
                 published_at = now
                 run = publishing.result()
             if not last_package_day_at and published_at:
-                committed = await db.fetchval("SELECT count(*) FROM package_days WHERE day = $1", DAY)
+                committed = await db.fetchval("SELECT count(*) FROM downloads WHERE day = $1", DAY)
                 if committed >= run.packages:
                     last_package_day_at = now
             if published_at and await db.fetchval("SELECT count(*) FROM ingest_days WHERE day = $1", DAY):

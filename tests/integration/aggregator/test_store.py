@@ -1,0 +1,46 @@
+"""A package-day is one row, replaced as a whole."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import asyncpg
+
+from shared.events import Counts, PackageDay
+from tests.integration.aggregator.helpers import stored_rows
+
+DAY = dt.date(2024, 3, 10)
+
+
+def package_day(run_id: str, minors: dict[str, int]) -> PackageDay:
+    total = sum(minors.values())
+    return PackageDay(
+        day=DAY,
+        package="pkg",
+        counts=Counts(
+            overall={"with_mirrors": total, "without_mirrors": total},
+            python_minor=minors,
+            system={"Linux": total},
+        ),
+        run_id=run_id,
+        source="test",
+    )
+
+
+async def test_a_category_that_vanishes_on_reingest_leaves_no_trace(new_processor, db: asyncpg.Pool) -> None:  # type: ignore[no-untyped-def]
+    processor = new_processor()
+    await processor.write([(package_day("first", {"3.12": 5, "2.7": 3}), 1)])
+    assert ("pkg", "python_minor", "2.7", 3) in await stored_rows(db, DAY)
+    written = await processor.write([(package_day("second", {"3.12": 8}), 2)])
+    assert written.applied == 1 and written.rows == 4
+    assert await stored_rows(db, DAY) == {
+        ("pkg", "overall", "with_mirrors", 8),
+        ("pkg", "overall", "without_mirrors", 8),
+        ("pkg", "python_minor", "3.12", 8),
+        ("pkg", "system", "Linux", 8),
+    }
+    assert await db.fetchval("SELECT count(*) FROM downloads WHERE day = $1", DAY) == 1
+    # the older run redelivered afterwards changes nothing
+    stale = await processor.write([(package_day("first", {"3.12": 5, "2.7": 3}), 1)])
+    assert stale.applied == 0 and stale.stale == 1
+    assert ("pkg", "python_minor", "2.7", 3) not in await stored_rows(db, DAY)

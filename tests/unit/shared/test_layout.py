@@ -1,0 +1,60 @@
+"""The packed cell format: exact round trips, a stable order, and loud refusals."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.db.layout import (
+    MAX_CATEGORY_ID,
+    MAX_DOWNLOADS,
+    LayoutError,
+    categories_of,
+    decode,
+    encode,
+    pack,
+    unpack,
+)
+
+
+def test_pack_round_trips_at_the_limits() -> None:
+    for category_id, downloads in ((1, 0), (1, 1), (MAX_CATEGORY_ID, MAX_DOWNLOADS), (12345, 987_654_321)):
+        cell = pack(category_id, downloads)
+        assert cell > 0
+        assert unpack(cell) == (category_id, downloads)
+
+
+@pytest.mark.parametrize("category_id, downloads", [(0, 1), (MAX_CATEGORY_ID + 1, 1), (1, -1), (1, MAX_DOWNLOADS + 1)])
+def test_pack_refuses_what_does_not_fit(category_id: int, downloads: int) -> None:
+    with pytest.raises(LayoutError):
+        pack(category_id, downloads)
+
+
+def test_encode_then_decode_gives_the_non_zero_rows_back() -> None:
+    rows = [
+        ("overall", "with_mirrors", 120),
+        ("overall", "without_mirrors", 100),
+        ("python_minor", "3.12", 60),
+        ("python_minor", "2.7", 40),
+        ("python_major", "3", 60),
+        ("system", "Linux", 0),  # zero: not stored
+        ("system", "null", 100),
+    ]
+    keys = sorted(categories_of(rows))
+    assert ("system", "Linux") not in keys and ("overall", "with_mirrors") not in keys
+    ids = {key: i for i, key in enumerate(reversed(keys), start=7)}
+    packed = encode(rows, ids)
+    assert packed.cells == sorted(packed.cells)
+    assert packed.rows == 6
+    names = {i: key for key, i in ids.items()}
+    back = decode(packed.with_mirrors, packed.without_mirrors, packed.cells, names)
+    assert sorted(back) == sorted(r for r in rows if r[2] > 0)
+
+
+def test_a_package_day_with_only_mirrors_keeps_both_overall_counts_apart() -> None:
+    packed = encode([("overall", "with_mirrors", 5)], {})
+    assert (packed.with_mirrors, packed.without_mirrors, packed.cells, packed.rows) == (5, 0, [], 1)
+
+
+def test_unknown_overall_category_is_refused() -> None:
+    with pytest.raises(LayoutError):
+        encode([("overall", "sometimes_mirrors", 5)], {})
