@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import asyncpg
@@ -43,6 +43,10 @@ class Site:
     pool: asyncpg.Pool
     env: jinja2.Environment
     retention_days: int
+
+    def using(self, conn: rollups.Conn) -> Site:
+        """The same site reading through ``conn`` (the connection the page cache picked)."""
+        return replace(self, pool=conn)
 
 
 def render(env: jinja2.Environment, template: str, **context: Any) -> str:
