@@ -195,6 +195,12 @@ class SessionSettings(ServiceSettings):
         return problems
 
 
+def reads_elsewhere(database_url: str, read_database_url: str) -> bool:
+    """Whether ``read_database_url`` names another server than ``database_url`` (then reads are
+    checked against the cache version's WAL position; otherwise there is one pool and no check)."""
+    return bool(read_database_url) and read_database_url != database_url
+
+
 class ReadReplicaSettings(ServiceSettings):
     """Fields of the services that only read the rollups (api, web): where they read from.
 
@@ -223,7 +229,7 @@ class ReadReplicaSettings(ServiceSettings):
     @property
     def separate_reads(self) -> bool:
         """Whether reads go to another server than ``DATABASE_URL``."""
-        return bool(self.read_database_url) and self.read_database_url != self.database_url
+        return reads_elsewhere(self.database_url, self.read_database_url)
 
     def production_problems(self) -> list[str]:
         problems = super().production_problems()

@@ -18,6 +18,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
+from shared.config import reads_elsewhere
 from shared.db.pool import create_pool
 from shared.db.replica import ReadRouter, ReplicaConnection, ReplicaMetrics
 from shared.logging import get_logger
@@ -110,7 +111,7 @@ def read_pools_ctx(
     (``/ready`` checks the read pool) while the primary is away."""
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        separate = bool(read_database_url) and read_database_url != database_url
+        separate = reads_elsewhere(database_url, read_database_url)
         if not separate:
             pool = await create_pool(database_url, application_name=application_name, max_size=max_size)
             primary = None
