@@ -2,8 +2,8 @@
 
 Owns the typed app keys, the cleanup contexts that open and close PostgreSQL (for api and web:
 the read pool, and the primary pool a lagging read replica falls back to; shared.db.replica) and
-Redis, the JSON error middleware, and the ops routes ``/health`` (the process is up), ``/ready`` (every dependency
-answers; the body names checks, never URLs or secrets) and ``/metrics``.
+Redis, the JSON error middleware, and the ops routes ``/health`` (the process is up), ``/ready``
+(every dependency answers; the body names checks, never URLs or secrets) and ``/metrics``.
 """
 
 from __future__ import annotations

@@ -7,10 +7,12 @@ Owns four things.
 costs one timeout per few seconds instead of one per request (the API then answers from PostgreSQL).
 
 :class:`VersionWatcher` holds the cache version the aggregator bumps after committing a day,
-with the WAL position recorded with it (shared.cache; both in one ``MGET``). A background task re-reads it from Redis every ``CACHE_VERSION_REFRESH_SECONDS``
-(1 s by default), so a request never waits on Redis to learn it; a bump therefore reaches every
-replica within that interval. While Redis is unusable the version is unknown (``None``) and
-nothing is cached or served from a cache, exactly as if the cache were off.
+with the WAL position recorded with it (shared.cache; both in one ``MGET``). A background task
+re-reads them from Redis every ``CACHE_VERSION_REFRESH_SECONDS`` (1 s by default), so a request
+never waits on Redis to learn them; a bump therefore reaches every replica within that interval.
+While Redis is unusable the version is unknown (``None``) and nothing is cached or served from a
+cache, exactly as if the cache were off. Where an uncached body is read (and whether it may be
+cached) is shared.db.replica's decision.
 
 :class:`BodyCache` has two levels, both keyed by that version: a per-process LRU of finished
 :class:`Entry` objects bounded by ``LOCAL_CACHE_MB`` (a hit costs a dict lookup, no I/O), and
