@@ -195,6 +195,51 @@ class SessionSettings(ServiceSettings):
         return problems
 
 
+def reads_elsewhere(database_url: str, read_database_url: str) -> bool:
+    """Whether ``read_database_url`` names another server than ``database_url`` (then reads are
+    checked against the cache version's WAL position; otherwise there is one pool and no check)."""
+    return bool(read_database_url) and read_database_url != database_url
+
+
+class ReadReplicaSettings(ServiceSettings):
+    """Fields of the services that only read the rollups (api, web): where they read from.
+
+    ``DATABASE_URL`` stays the primary (a read-only role on it, where the deployment has one);
+    ``READ_DATABASE_URL`` names a streaming replica. shared.db.replica says how a lagging replica
+    is kept out of the caches.
+    """
+
+    read_database_url: str = Field(
+        "",
+        description="PostgreSQL DSN of a read replica (or a service balancing over replicas) the service reads from; empty means DATABASE_URL. Bodies are cached only when built on a server that has replayed the cache version's WAL position.",
+    )
+    replica_wait_seconds: float = Field(
+        0.5,
+        ge=0,
+        le=30,
+        description="With READ_DATABASE_URL: how long reads wait, per cache version, for the replica to replay the version's WAL position before reading from the primary (DATABASE_URL) instead.",
+    )
+    primary_pool_size: int = Field(
+        2,
+        ge=1,
+        le=100,
+        description="With READ_DATABASE_URL: connections to DATABASE_URL for the reads a lagging replica cannot serve (opened on demand).",
+    )
+
+    @property
+    def separate_reads(self) -> bool:
+        """Whether reads go to another server than ``DATABASE_URL``."""
+        return reads_elsewhere(self.database_url, self.read_database_url)
+
+    def production_problems(self) -> list[str]:
+        problems = super().production_problems()
+        if self.read_database_url:
+            problem = _local_server_problem(self.read_database_url, self.allow_loopback_services)
+            if problem:
+                problems.append(f"READ_DATABASE_URL {problem}")
+        return problems
+
+
 S = TypeVar("S", bound=ServiceSettings)
 
 

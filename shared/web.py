@@ -1,8 +1,9 @@
 """aiohttp glue shared by the HTTP services and the workers' ops servers.
 
-Owns the typed app keys, the cleanup contexts that open and close PostgreSQL and Redis, the JSON
-error middleware, and the ops routes ``/health`` (the process is up), ``/ready`` (every dependency
-answers; the body names checks, never URLs or secrets) and ``/metrics``.
+Owns the typed app keys, the cleanup contexts that open and close PostgreSQL (for api and web:
+the read pool, and the primary pool a lagging read replica falls back to; shared.db.replica) and
+Redis, the JSON error middleware, and the ops routes ``/health`` (the process is up), ``/ready``
+(every dependency answers; the body names checks, never URLs or secrets) and ``/metrics``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
+from shared.config import reads_elsewhere
 from shared.db.pool import create_pool
+from shared.db.replica import ReadRouter, ReplicaConnection, ReplicaMetrics
 from shared.logging import get_logger
 from shared.metrics import Handler, exposition
 
@@ -27,9 +30,11 @@ REGISTRY = web.AppKey("registry", CollectorRegistry)
 READY_CHECKS = web.AppKey("ready_checks", dict[str, ReadyCheck])
 PG_POOL = web.AppKey("pg_pool", asyncpg.Pool)
 REDIS = web.AppKey("redis", Redis)
+READER = web.AppKey("read_router", ReadRouter)
 
 READY_TIMEOUT_S = 2.0
 POOL_CLOSE_TIMEOUT_S = 10.0
+PRIMARY_CONNECT_TIMEOUT_S = 5.0
 OPS_PATHS = frozenset({"/health", "/ready", "/metrics"})
 
 log = get_logger(__name__)
@@ -75,13 +80,63 @@ def pg_pool_ctx(
         app[PG_POOL] = pool
         app[READY_CHECKS]["database"] = lambda: pool.fetchval("SELECT 1")
         yield
-        # pool.close() waits for every connection to come back; a request stuck in a query would
-        # hold shutdown forever, so after a grace period the remaining connections are terminated.
-        try:
-            await asyncio.wait_for(pool.close(), POOL_CLOSE_TIMEOUT_S)
-        except TimeoutError:
-            log.warning("database pool did not close in time: terminating", timeout=POOL_CLOSE_TIMEOUT_S)
-            pool.terminate()
+        await close_pool(pool)
+
+    return ctx
+
+
+async def close_pool(pool: asyncpg.Pool) -> None:
+    """Close ``pool``; a request stuck in a query would hold shutdown forever, so after a grace
+    period the remaining connections are terminated."""
+    try:
+        await asyncio.wait_for(pool.close(), POOL_CLOSE_TIMEOUT_S)
+    except TimeoutError:
+        log.warning("database pool did not close in time: terminating", timeout=POOL_CLOSE_TIMEOUT_S)
+        pool.terminate()
+
+
+def read_pools_ctx(
+    database_url: str,
+    read_database_url: str,
+    application_name: str,
+    *,
+    max_size: int,
+    primary_size: int,
+    wait_seconds: float,
+    metrics: ReplicaMetrics,
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """The pools of a reading service: ``PG_POOL`` on ``read_database_url`` (``database_url`` when
+    empty) and the :class:`ReadRouter` under ``READER``. With a separate read URL the router also
+    gets a small pool on the primary, opened on demand, so the service starts and stays ready
+    (``/ready`` checks the read pool) while the primary is away."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        separate = reads_elsewhere(database_url, read_database_url)
+        if not separate:
+            pool = await create_pool(database_url, application_name=application_name, max_size=max_size)
+            primary = None
+        else:
+            pool = await create_pool(
+                read_database_url,
+                application_name=application_name,
+                max_size=max_size,
+                connection_class=ReplicaConnection,
+            )
+            primary = await create_pool(
+                database_url,
+                application_name=f"{application_name}-primary",
+                min_size=0,
+                max_size=primary_size,
+                connect_timeout=PRIMARY_CONNECT_TIMEOUT_S,
+            )
+            log.info("reading from a replica", primary_pool_size=primary_size, replica_wait_s=wait_seconds)
+        app[PG_POOL] = pool
+        app[READER] = ReadRouter(pool, primary, wait_seconds, metrics if separate else None)
+        app[READY_CHECKS]["database"] = lambda: pool.fetchval("SELECT 1")
+        yield
+        await close_pool(pool)
+        if primary is not None:
+            await close_pool(primary)
 
     return ctx
 

@@ -34,7 +34,7 @@ from services.aggregator.handlers import Incoming, Rejected, split
 from services.aggregator.metrics import AggregatorMetrics
 from services.aggregator.retention import analyze, apply_retention
 from services.aggregator.store import Store, Written
-from shared.cache import CacheKeys, bump_cache_version
+from shared.cache import CacheKeys, bump_after_commit
 from shared.events import DayManifest, PackageDay, RollupsUpdated, Subjects
 from shared.logging import get_logger
 
@@ -114,7 +114,7 @@ class Processor:
             if self.deferred_since is None:
                 self.deferred_since = time.monotonic()
         await analyze(self.pool, manifest.day, rollups=not done.recent_deferred)
-        version = await bump_cache_version(self.redis, self.keys)
+        version = await bump_after_commit(self.redis, self.keys, self.pool)
         event = RollupsUpdated(day=manifest.day, run_id=manifest.run_id, packages=manifest.packages)
         await self.js.publish(
             self.subjects.rollups(manifest.day),
@@ -151,7 +151,7 @@ class Processor:
         if anchor is None:
             return None
         await analyze(self.pool, None, rollups=True)
-        version = await bump_cache_version(self.redis, self.keys)
+        version = await bump_after_commit(self.redis, self.keys, self.pool)
         log.info("recent totals rebuilt", anchor=str(anchor), cache_version=version)
         return anchor
 

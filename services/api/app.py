@@ -1,11 +1,12 @@
 """Wiring of the api service: the app factory, its middleware and the ``serve`` command.
 
-Owns how the pieces are put together: the PostgreSQL pool and Redis client opened in
-``cleanup_ctx``, the body cache and rate limiter built on them (and the background task that
+Owns how the pieces are put together: the PostgreSQL pools (the read pool on
+``READ_DATABASE_URL``, and the primary one a lagging replica falls back to) and the Redis client
+opened in ``cleanup_ctx``, the body cache and rate limiter built on them (and the background task that
 re-reads the cache version), the one middleware (services.api.middleware: metrics, rate limit
 and CORS, JSON errors) and the ops routes.
 
-Readiness: ``/ready`` checks the database only. The API can answer every request without Redis
+Readiness: ``/ready`` checks the database (the read pool) only. The API can answer every request without Redis
 (cache misses go to PostgreSQL, the rate limiter fails open), so an outage of Redis must not take
 every replica out of the load balancer; its state is exported instead as the gauge
 ``pypistats_api_redis_up`` (and logged when it changes).
@@ -30,10 +31,11 @@ from services.api.routes import setup_routes
 from services.api.views import JSON, STATE, ApiState, dumps
 from shared.cache import CacheKeys
 from shared.config import load_settings
+from shared.db.replica import ReplicaMetrics
 from shared.logging import configure_logging, get_logger
 from shared.metrics import HttpMetrics, metric_name
 from shared.openapi import openapi_document
-from shared.web import REDIS, init_ops, pg_pool_ctx, redis_ctx
+from shared.web import REDIS, init_ops, read_pools_ctx, redis_ctx
 
 SERVICE = "api"
 SETTINGS = web.AppKey("api_settings", ApiSettings)
@@ -100,7 +102,17 @@ def create_app(settings: ApiSettings) -> web.Application:
     app = web.Application(middlewares=[middleware], handler_args={"max_line_size": MAX_LINE})
     app[SETTINGS] = settings
     init_ops(app, registry)
-    app.cleanup_ctx.append(pg_pool_ctx(settings.database_url, "pypistats-api", settings.db_pool_size))
+    app.cleanup_ctx.append(
+        read_pools_ctx(
+            settings.database_url,
+            settings.read_database_url,
+            "pypistats-api",
+            max_size=settings.db_pool_size,
+            primary_size=settings.primary_pool_size,
+            wait_seconds=settings.replica_wait_seconds,
+            metrics=ReplicaMetrics(SERVICE, registry),
+        )
+    )
     app.cleanup_ctx.append(redis_ctx(settings.redis_url, required=False))
     app.cleanup_ctx.append(_state_ctx(settings, registry))
     setup_routes(app)

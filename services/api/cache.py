@@ -6,11 +6,13 @@ Owns four things.
 :class:`RedisGate` remembers that Redis just failed and skips it for a few seconds, so an outage
 costs one timeout per few seconds instead of one per request (the API then answers from PostgreSQL).
 
-:class:`VersionWatcher` holds the cache version the aggregator bumps after committing a day
-(shared.cache). A background task re-reads it from Redis every ``CACHE_VERSION_REFRESH_SECONDS``
-(1 s by default), so a request never waits on Redis to learn it; a bump therefore reaches every
-replica within that interval. While Redis is unusable the version is unknown (``None``) and
-nothing is cached or served from a cache, exactly as if the cache were off.
+:class:`VersionWatcher` holds the cache version the aggregator bumps after committing a day,
+with the WAL position recorded with it (shared.cache; both in one ``MGET``). A background task
+re-reads them from Redis every ``CACHE_VERSION_REFRESH_SECONDS`` (1 s by default), so a request
+never waits on Redis to learn them; a bump therefore reaches every replica within that interval.
+While Redis is unusable the version is unknown (``None``) and nothing is cached or served from a
+cache, exactly as if the cache were off. Where an uncached body is read (and whether it may be
+cached) is shared.db.replica's decision.
 
 :class:`BodyCache` has two levels, both keyed by that version: a per-process LRU of finished
 :class:`Entry` objects bounded by ``LOCAL_CACHE_MB`` (a hit costs a dict lookup, no I/O), and
@@ -35,7 +37,7 @@ from prometheus_client import Counter, Gauge
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from shared.cache import CacheKeys
+from shared.cache import CacheKeys, CacheVersion, read_cache_version
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -139,23 +141,32 @@ class VersionWatcher:
 
     def __init__(self, gate: RedisGate, keys: CacheKeys, interval: float) -> None:
         self.gate, self.keys, self.interval = gate, keys, interval
-        #: The current version, or None while Redis is unusable (then nothing is cached).
-        self.version: str | None = None
+        #: The current version and the WAL position recorded with it, or None while Redis is
+        #: unusable (then nothing is cached).
+        self.current: CacheVersion | None = None
 
-    async def refresh(self) -> str | None:
+    @property
+    def version(self) -> str | None:
+        """The current version as it appears in cache keys."""
+        return self.current.key if self.current is not None else None
+
+    async def refresh(self) -> CacheVersion | None:
         client = self.gate.client()
         if client is None:
-            self.version = None
+            self.current = None
             return None
         try:
-            raw = await client.get(self.keys.version)
+            current = await read_cache_version(client, self.keys)
         except (RedisError, OSError) as exc:
             self.gate.failed(exc)
-            self.version = None
+            self.current = None
+            return None
+        except ValueError:  # not a number: nothing is cached until the aggregator bumps it again
+            self.current = None
             return None
         self.gate.succeeded()
-        self.version = raw.decode() if isinstance(raw, bytes) else "0" if raw is None else str(raw)
-        return self.version
+        self.current = current
+        return current
 
     async def run(self) -> None:
         """Refresh forever (cancelled at shutdown); one failed read never ends the loop."""
@@ -227,12 +238,12 @@ class BodyCache:
         self._hit, self._miss = requests.labels("hit"), requests.labels("miss")
         self._error, self._disabled = requests.labels("error"), requests.labels("disabled")
 
-    def version(self) -> str | None:
+    def version(self) -> CacheVersion | None:
         """The version to key on now, or None when caching is off or Redis is unusable."""
         if self.ttl == 0:
             self._disabled.inc()
             return None
-        version = self.watcher.version
+        version = self.watcher.current
         if version is None:
             self._error.inc()
         return version

@@ -1,7 +1,7 @@
 """Settings of the api service (env var = upper-cased field name).
 
-Owns the knobs of the JSON API: its port, the body cache (in memory and in Redis), the expected
-daily update time that bounds ``Cache-Control``, and the rate limits (window, default limit, trusted proxies,
+Owns the knobs of the JSON API: its port, the body cache (in memory and in Redis), where it reads
+from (``READ_DATABASE_URL``, inherited from shared.config), the expected daily update time that bounds ``Cache-Control``, and the rate limits (window, default limit, trusted proxies,
 per-address/CIDR overrides). Built in ``main()``, never at import time.
 """
 
@@ -13,7 +13,7 @@ from typing import TypeAlias
 
 from pydantic import Field, field_validator
 
-from shared.config import ServiceSettings
+from shared.config import ReadReplicaSettings
 
 Network: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -37,7 +37,7 @@ def parse_overrides(text: str) -> list[tuple[Network, int]]:
     return sorted(out, key=lambda pair: -pair[0].prefixlen)
 
 
-class ApiSettings(ServiceSettings):
+class ApiSettings(ReadReplicaSettings):
     """API configuration on top of the common service settings."""
 
     port: int = Field(8081, ge=0, le=65535, description="HTTP port of the API.")

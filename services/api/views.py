@@ -2,7 +2,7 @@
 
 Owns what each endpoint answers: parse parameters (services.api.params), look the finished answer
 up in the body cache (in memory, then Redis; services.api.cache), otherwise read it from PostgreSQL
-through shared.rollups, then answer with an ETag, a 304 for a matching ``If-None-Match`` and
+through shared.rollups (on the read replica when one is configured: shared.db.replica), then answer with an ETag, a 304 for a matching ``If-None-Match`` and
 ``Cache-Control`` until the next expected update. Bodies are JSON with keys sorted at every level,
 encoded once per cache version. Bad parameters are 400 and unknown packages 404, as JSON.
 """
@@ -24,7 +24,7 @@ from services.api.cache import BodyCache, CacheControl, Entry, matches
 from shared import rollups, series
 from shared.db.layout import Dictionary
 from shared.packages import ALL_PACKAGES
-from shared.web import PG_POOL, json_error
+from shared.web import READER, json_error
 
 JSON = "application/json"
 SVG = "image/svg+xml"
@@ -98,20 +98,22 @@ def answer(request: web.Request, entry: Entry, state: ApiState) -> web.Response:
 
 
 async def cached(request: web.Request, key: str, build: Build) -> web.Response:
-    """The cached entry for ``key`` (memory, then Redis), or ``build`` it from PostgreSQL and cache it."""
+    """The cached entry for ``key`` (memory, then Redis), or ``build`` it from PostgreSQL and cache
+    it; built on a read replica, it is cached only when the replica has replayed the version's WAL
+    position (shared.db.replica decides where the build runs)."""
     state = request.app[STATE]
     cache = state.cache
     version = cache.version()
     entry = None
     if version is not None:
-        entry = cache.get_local(version, key)
+        entry = cache.get_local(version.key, key)
         if entry is None:
-            entry = await cache.get_shared(version, key)
+            entry = await cache.get_shared(version.key, key)
     if entry is None:
-        async with request.app[PG_POOL].acquire() as conn:
-            entry = await build(conn)
-        if version is not None:
-            await cache.put(version, key, entry)
+        built, cacheable = await request.app[READER].run(version, build)
+        if version is not None and cacheable:
+            await cache.put(version.key, key, built)
+        entry = built
     return answer(request, entry, state)
 
 

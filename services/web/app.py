@@ -1,6 +1,7 @@
 """Wiring of the web service: the app factory, its resources, middleware and the CLI.
 
-Owns ``create_app(settings)`` (PostgreSQL pool, optional Redis, the PyPI client, sessions, page
+Owns ``create_app(settings)`` (PostgreSQL pools: reads on ``READ_DATABASE_URL`` with the primary as
+the fallback of a lagging replica, see shared.db.replica; optional Redis, the PyPI client, sessions, page
 cache, templates, security headers and HTML error pages) and ``main()`` (``python -m services.web
 serve``). Redis is optional: when it is down the site serves from PostgreSQL, logged out.
 """
@@ -30,11 +31,12 @@ from services.web.routes import setup_routes
 from services.web.static import STATIC, StaticFiles
 from shared.cache import CacheKeys
 from shared.config import load_settings
+from shared.db.replica import ReplicaMetrics
 from shared.logging import configure_logging, get_logger
 from shared.metrics import Handler, HttpMetrics
 from shared.openapi import openapi_document as api_document
 from shared.sessions import SessionStore
-from shared.web import OPS_PATHS, PG_POOL, REDIS, init_ops, pg_pool_ctx, redis_ctx
+from shared.web import OPS_PATHS, PG_POOL, READER, REDIS, init_ops, read_pools_ctx, redis_ctx
 
 log = get_logger(__name__)
 
@@ -110,7 +112,17 @@ def create_app(settings: WebSettings, *, openapi_document: dict[str, Any] | None
     )
     env.globals["static_url"] = app[STATIC].url
     env.filters["inline_code"] = inline_code
-    app.cleanup_ctx.append(pg_pool_ctx(settings.database_url, "pypistats-web"))
+    app.cleanup_ctx.append(
+        read_pools_ctx(
+            settings.database_url,
+            settings.read_database_url,
+            "pypistats-web",
+            max_size=10,
+            primary_size=settings.primary_pool_size,
+            wait_seconds=settings.replica_wait_seconds,
+            metrics=ReplicaMetrics("web", registry),
+        )
+    )
     app.cleanup_ctx.append(redis_ctx(settings.redis_url, required=False))
     app.cleanup_ctx.append(_resources(env, registry))
     app.on_response_prepare.append(security_headers)
@@ -124,7 +136,7 @@ def _resources(env: jinja2.Environment, registry: CollectorRegistry) -> Any:
         keys = CacheKeys(settings.redis_prefix)
         redis = app[REDIS]
         app[views.SITE] = Site(app[PG_POOL], env, settings.retention_days)
-        app[views.PAGE_CACHE] = PageCache(redis, keys, settings.page_cache_ttl, registry)
+        app[views.PAGE_CACHE] = PageCache(redis, keys, settings.page_cache_ttl, registry, app[READER])
         app[views.SESSIONS] = SessionStore(
             redis,
             settings.redis_prefix,

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from shared.config import SessionSettings
+from shared.config import ReadReplicaSettings, SessionSettings
 
 
-class WebSettings(SessionSettings):
-    """Web configuration on top of the common service and session settings."""
+class WebSettings(SessionSettings, ReadReplicaSettings):
+    """Web configuration on top of the common service, session and read-replica settings."""
 
     port: int = Field(8080, ge=0, le=65535, description="Port of the web site.")
     pypi_url: str = Field(

@@ -5,6 +5,10 @@ Owns the key scheme ``<prefix>web:page:v<cache version>:<route>:<hash of params>
 cached (the header with the login state and the track buttons are rendered per request), so one
 user's page never reaches another. The aggregator's cache-version bump makes every old entry
 unreachable at once. When Redis fails the page is built from PostgreSQL and served anyway.
+
+Builders run on a connection the :class:`~shared.db.replica.ReadRouter` picks: with a read
+replica, a fragment is stored under version N only when it was built on a server that has
+replayed N's WAL position (else it is built on the primary, or served uncached).
 """
 
 from __future__ import annotations
@@ -19,19 +23,25 @@ from prometheus_client import CollectorRegistry, Counter
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from shared.cache import CacheKeys, get_cache_version
+from shared.cache import CacheKeys, read_cache_version
+from shared.db.replica import ReadRouter
 from shared.logging import get_logger
 from shared.metrics import metric_name
 
 log = get_logger(__name__)
 
 Payload = dict[str, Any]
+#: Builds a fragment on the connection it is given.
+Build = Callable[[Any], Awaitable[Payload]]
 REDIS_ERRORS = (RedisError, OSError, asyncio.TimeoutError)
 
 
 class PageCache:
-    def __init__(self, redis: Redis | None, keys: CacheKeys, ttl: int, registry: CollectorRegistry) -> None:
+    def __init__(
+        self, redis: Redis | None, keys: CacheKeys, ttl: int, registry: CollectorRegistry, reader: ReadRouter
+    ) -> None:
         self.redis = redis
+        self.reader = reader
         self.keys = keys
         self.ttl = ttl
         self.requests = Counter(
@@ -45,30 +55,30 @@ class PageCache:
         digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:32]
         return self.keys.key("web", "page", f"v{version}", route, digest)
 
-    async def get_or_build(
-        self, route: str, params: dict[str, Any], build: Callable[[], Awaitable[Payload]]
-    ) -> Payload:
-        """The cached payload for (version, route, params), or ``build()`` stored for next time.
+    async def get_or_build(self, route: str, params: dict[str, Any], build: Build) -> Payload:
+        """The cached payload for (version, route, params), or ``build(conn)`` stored for next time.
 
         ``build`` may raise (an unknown package, a bad parameter): nothing is stored then.
         """
         if self.redis is None or self.ttl == 0:
             self.requests.labels("bypass").inc()
-            return await build()
+            return (await self.reader.run(None, build))[0]
         try:
-            version = await get_cache_version(self.redis, self.keys)
-            key = self.key(version, route, params)
+            version = await read_cache_version(self.redis, self.keys)
+            key = self.key(version.number, route, params)
             raw = await self.redis.get(key)
         except REDIS_ERRORS as exc:
             self.requests.labels("error").inc()
             log.warning("page cache unavailable", error=type(exc).__name__)
-            return await build()
+            return (await self.reader.run(None, build))[0]
         if raw is not None:
             self.requests.labels("hit").inc()
             payload: Payload = json.loads(raw)
             return payload
         self.requests.labels("miss").inc()
-        payload = await build()
+        payload, cacheable = await self.reader.run(version, build)
+        if not cacheable:
+            return payload
         try:
             await self.redis.set(key, json.dumps(payload, default=str), ex=self.ttl)
         except REDIS_ERRORS as exc:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import asyncpg
@@ -46,6 +46,10 @@ class Site:
     retention_days: int
     #: Category names of the packed rows, learnt once per process (shared.db.layout).
     names: Dictionary = field(default_factory=Dictionary)
+
+    def using(self, conn: rollups.Conn) -> Site:
+        """The same site reading through ``conn`` (the connection the page cache picked)."""
+        return replace(self, pool=conn)
 
 
 def render(env: jinja2.Environment, template: str, **context: Any) -> str:

@@ -101,7 +101,7 @@ def lookback(request: web.Request) -> int | None:
 
 async def home(request: web.Request) -> web.Response:
     site = request.app[SITE]
-    data = await request.app[PAGE_CACHE].get_or_build("home", {}, lambda: pages.home(site))
+    data = await request.app[PAGE_CACHE].get_or_build("home", {}, lambda conn: pages.home(site.using(conn)))
     return await page(request, data)
 
 
@@ -119,7 +119,7 @@ async def search(request: web.Request) -> web.Response:
     query = pages_query(raw)
     site = request.app[SITE]
     data = await request.app[PAGE_CACHE].get_or_build(
-        "search", {"q": query}, lambda: pages.search(site, query)
+        "search", {"q": query}, lambda conn: pages.search(site.using(conn), query)
     )
     if data.get("redirect"):
         raise web.HTTPFound(data["redirect"])
@@ -136,7 +136,7 @@ async def package(request: web.Request) -> web.Response:
     back = lookback(request)
     site = request.app[SITE]
     fragment = request.app[PAGE_CACHE].get_or_build(
-        "package", {"p": name, "lookback": back}, lambda: pages.package(site, name, back)
+        "package", {"p": name, "lookback": back}, lambda conn: pages.package(site.using(conn), name, back)
     )
     metadata: asyncio.Future[Metadata | None] | None = None
     if name != ALL_PACKAGES:
@@ -178,7 +178,10 @@ async def package_csv(request: web.Request) -> web.Response:
 
 async def top(request: web.Request) -> web.Response:
     site = request.app[SITE]
-    return await page(request, await request.app[PAGE_CACHE].get_or_build("top", {}, lambda: pages.top(site)))
+    return await page(
+        request,
+        await request.app[PAGE_CACHE].get_or_build("top", {}, lambda conn: pages.top(site.using(conn))),
+    )
 
 
 def compare_list(raw: str) -> list[str]:
@@ -207,7 +210,7 @@ async def compare(request: web.Request) -> web.Response:
     names = compare_list(raw)
     site = request.app[SITE]
     data = await request.app[PAGE_CACHE].get_or_build(
-        "compare", {"packages": names}, lambda: pages.compare(site, names)
+        "compare", {"packages": names}, lambda conn: pages.compare(site.using(conn), names)
     )
     return await page(request, data, scripts=bool(names))
 
@@ -216,7 +219,7 @@ def static_page(template: str, title: str) -> Any:
     async def handler(request: web.Request) -> web.Response:
         site = request.app[SITE]
         data = await request.app[PAGE_CACHE].get_or_build(
-            template, {}, lambda: pages.static(site, template, title)
+            template, {}, lambda conn: pages.static(site.using(conn), template, title)
         )
         return await page(request, data)
 
@@ -226,7 +229,9 @@ def static_page(template: str, title: str) -> Any:
 async def api_docs(request: web.Request) -> web.Response:
     site = request.app[SITE]
     document = request.app.get(OPENAPI)
-    data = await request.app[PAGE_CACHE].get_or_build("api", {}, lambda: pages.api_docs(site, document))
+    data = await request.app[PAGE_CACHE].get_or_build(
+        "api", {}, lambda conn: pages.api_docs(site.using(conn), document)
+    )
     return await page(request, data)
 
 

@@ -16,12 +16,16 @@ async def create_pool(
     min_size: int = 1,
     max_size: int = 10,
     statement_timeout_ms: int = 60_000,
+    connection_class: type[asyncpg.Connection] = asyncpg.Connection,
+    connect_timeout: float = 60.0,
 ) -> asyncpg.Pool:
-    """Open a pool; raises when the database does not answer."""
+    """Open a pool; raises when the database does not answer (with ``min_size`` > 0)."""
     pool = await asyncpg.create_pool(
         dsn,
         min_size=min_size,
         max_size=max_size,
+        connection_class=connection_class,
+        timeout=connect_timeout,
         server_settings={
             "application_name": application_name,
             "statement_timeout": str(statement_timeout_ms),

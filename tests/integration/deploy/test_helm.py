@@ -181,6 +181,27 @@ def test_api_and_web_read_through_the_read_only_role(helm: Path) -> None:
     )
 
 
+def test_api_and_web_can_read_from_a_replica(helm: Path) -> None:
+    plain = render(helm)
+    assert "READ_DATABASE_URL" not in by_kind(plain, "Secret")["secrets"]["stringData"]
+    docs = render(helm, "secrets.readDatabaseUrl=postgresql://reader@db-ro/x")
+    assert (
+        by_kind(docs, "Secret")["secrets"]["stringData"]["READ_DATABASE_URL"] == "postgresql://reader@db-ro/x"
+    )
+    for deployments in (by_kind(plain, "Deployment"), by_kind(docs, "Deployment")):
+        for name in ("api", "web"):
+            pod = deployments[name]["spec"]["template"]["spec"]
+            for container in (pod["containers"][0], pod["initContainers"][0]):
+                ref = env_of(container)["READ_DATABASE_URL"]["secretKeyRef"]
+                assert ref == {"name": "rel-pypistats-secrets", "key": "READ_DATABASE_URL", "optional": True}
+        for name in ("aggregator", "auth"):
+            container = deployments[name]["spec"]["template"]["spec"]["containers"][0]
+            assert "READ_DATABASE_URL" not in env_of(container)
+    custom = render(helm, "secrets.existingSecret=ext", "secrets.readReplicaKey=REPLICA_URL")
+    api = by_kind(custom, "Deployment")["api"]["spec"]["template"]["spec"]["containers"][0]
+    assert env_of(api)["READ_DATABASE_URL"]["secretKeyRef"]["key"] == "REPLICA_URL"
+
+
 def test_kubernetes_prometheus_config_matches_the_pod_annotations(helm: Path) -> None:
     config = yaml.safe_load((ROOT / "deploy" / "prometheus" / "kubernetes.yml").read_text())
     (job,) = config["scrape_configs"]

@@ -18,11 +18,17 @@ COUNTERS = {
     "pypistats_api_rate_limited_total",
     "pypistats_web_cache_requests_total",
     "pypistats_auth_logins_total",
+    "pypistats_api_replica_reads_total",
+    "pypistats_api_replica_waits_total",
+    "pypistats_web_replica_reads_total",
+    "pypistats_web_replica_waits_total",
 }
 GAUGES = {
     "pypistats_ingest_last_success_day_timestamp_seconds",
     "pypistats_aggregator_consumer_pending",
     "pypistats_aggregator_last_complete_day_timestamp_seconds",
+    "pypistats_api_replica_lag_bytes",
+    "pypistats_web_replica_lag_bytes",
 }
 HISTOGRAMS = {
     "pypistats_ingest_publish_latency_seconds",
@@ -31,6 +37,8 @@ HISTOGRAMS = {
     "pypistats_api_http_request_duration_seconds",
     "pypistats_web_http_request_duration_seconds",
     "pypistats_auth_http_request_duration_seconds",
+    "pypistats_api_replica_wait_seconds",
+    "pypistats_web_replica_wait_seconds",
 }
 BY_SERVICE = {
     service: {n for n in COUNTERS | GAUGES | HISTOGRAMS if n.startswith(f"pypistats_{service}_")}

@@ -129,3 +129,11 @@ def test_dockerfile_is_one_slim_image_running_as_a_non_root_user() -> None:
     assert json.loads(cmd.removeprefix("CMD "))[:2] == ["python", "-m"]
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".git", ".venv", ".run"} <= set(ignored)
+
+
+def test_api_and_web_read_the_primary_unless_a_replica_is_named(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for name in ("api", "web"):
+        assert services[name]["environment"]["READ_DATABASE_URL"] == "${READ_DATABASE_URL:-}"
+    for name in ("aggregator", "ingest", "auth", "migrate"):
+        assert "READ_DATABASE_URL" not in services[name]["environment"]

@@ -6,6 +6,7 @@ import pytest
 
 from shared.config import (
     INSECURE_SESSION_SECRET,
+    ReadReplicaSettings,
     ServiceSettings,
     SessionSettings,
     load_settings,
@@ -114,3 +115,15 @@ def test_check_command_exit_code_and_redaction(tmp_path: Path) -> None:
     assert good.returncode == 0, good.stderr
     assert "DATABASE_URL=postgresql://app:**********@db.internal:5432/pypistats" in good.stdout
     assert ":pw@" not in good.stdout
+
+
+def test_read_replica_url_defaults_to_the_primary_and_is_checked_in_production() -> None:
+    settings = ReadReplicaSettings(**GOOD)  # type: ignore[arg-type]
+    assert settings.read_database_url == "" and not settings.separate_reads
+    same = ReadReplicaSettings(**{**GOOD, "read_database_url": GOOD["database_url"]})  # type: ignore[arg-type]
+    assert not same.separate_reads
+    replica = ReadReplicaSettings(**{**GOOD, "read_database_url": "postgresql://app:pw@db-ro.internal/pypistats"})  # type: ignore[arg-type]
+    assert replica.separate_reads and replica.production_problems() == []
+    local = ReadReplicaSettings(**{**GOOD, "read_database_url": "postgresql://app:pw@127.0.0.1/pypistats"})  # type: ignore[arg-type]
+    assert any("READ_DATABASE_URL points at a loopback" in p for p in local.production_problems())
+    assert "pw" not in str(redacted(replica)["READ_DATABASE_URL"])

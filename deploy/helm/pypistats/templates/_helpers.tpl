@@ -43,6 +43,12 @@ app.kubernetes.io/component: {{ index . 1 }}
     secretKeyRef:
       name: {{ $secret }}
       key: {{ if $readOnly }}{{ $root.Values.secrets.readOnlyKey }}{{ else }}DATABASE_URL{{ end }}
+{{- if $readOnly }}
+{{- /* A read replica: optional, so without the key api and web read DATABASE_URL. */}}
+- name: READ_DATABASE_URL
+  valueFrom:
+    secretKeyRef: {name: {{ $secret }}, key: {{ $root.Values.secrets.readReplicaKey }}, optional: true}
+{{- end }}
 - name: REDIS_URL
   valueFrom:
     secretKeyRef: {name: {{ $secret }}, key: REDIS_URL}
