@@ -1,14 +1,13 @@
 """Read-side queries over the rollup tables, shared by the api and web services.
 
 Owns the SQL that reads what the aggregator writes: the last complete day, whether a package
-exists, recent totals, time series by dimension, top packages, search and status. Every query is a
-parameterised constant; nothing here writes.
+exists, recent totals, top packages, search and status (time series: shared.series). Every
+query is a parameterised constant; nothing here writes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 import asyncpg
@@ -22,35 +21,6 @@ LAST_COMPLETE_DAY = "SELECT max(day) FROM ingest_days"
 PACKAGE_EXISTS = "SELECT EXISTS (SELECT 1 FROM package_index WHERE package = $1)"
 ANY_DAY = "SELECT EXISTS (SELECT 1 FROM ingest_days)"
 RECENT = "SELECT period, downloads FROM recent_downloads WHERE package = $1"
-# Time series: one constant per filter combination (category or not, date range or not), so that
-# the generic plan asyncpg's prepared statements end up with keeps the category in the index
-# condition and prunes day partitions at executor start-up; a "($3 IS NULL OR category = $3)"
-# form scanned every partition with a filter instead. A half-open range is passed with
-# date.min/date.max, which PostgreSQL receives as -infinity/infinity.
-SERIES = """
-SELECT category, day, downloads
-FROM daily_downloads
-WHERE package = $1 AND dimension = $2
-ORDER BY category, day
-"""
-SERIES_CATEGORY = """
-SELECT category, day, downloads
-FROM daily_downloads
-WHERE package = $1 AND dimension = $2 AND category = $3
-ORDER BY day
-"""
-SERIES_RANGE = """
-SELECT category, day, downloads
-FROM daily_downloads
-WHERE package = $1 AND dimension = $2 AND day >= $3 AND day <= $4
-ORDER BY category, day
-"""
-SERIES_CATEGORY_RANGE = """
-SELECT category, day, downloads
-FROM daily_downloads
-WHERE package = $1 AND dimension = $2 AND category = $3 AND day >= $4 AND day <= $5
-ORDER BY day
-"""
 TOP = """
 SELECT package, downloads FROM recent_downloads
 WHERE period = $1 AND package <> '__all__' AND downloads > 0
@@ -78,38 +48,7 @@ ORDER BY length(package), package
 LIMIT $3
 """
 LAST_RUN = "SELECT day, run_id, source, packages, rows, completed_at FROM ingest_days ORDER BY completed_at DESC LIMIT 1"
-SERIES_MANY = """
-SELECT package, category, day, downloads
-FROM daily_downloads
-WHERE package = ANY($1::text[]) AND dimension = $2
-ORDER BY package, category, day
-"""
-SERIES_MANY_CATEGORY = """
-SELECT package, category, day, downloads
-FROM daily_downloads
-WHERE package = ANY($1::text[]) AND dimension = $2 AND category = $3
-ORDER BY package, day
-"""
-SERIES_MANY_RANGE = """
-SELECT package, category, day, downloads
-FROM daily_downloads
-WHERE package = ANY($1::text[]) AND dimension = $2 AND day >= $3 AND day <= $4
-ORDER BY package, category, day
-"""
-SERIES_MANY_CATEGORY_RANGE = """
-SELECT package, category, day, downloads
-FROM daily_downloads
-WHERE package = ANY($1::text[]) AND dimension = $2 AND category = $3 AND day >= $4 AND day <= $5
-ORDER BY package, day
-"""
 RECENT_MANY = "SELECT package, period, downloads FROM recent_downloads WHERE package = ANY($1::text[])"
-
-
-@dataclass(frozen=True)
-class Point:
-    category: str
-    day: dt.date
-    downloads: int
 
 
 async def last_complete_day(conn: Conn) -> dt.date | None:
@@ -134,55 +73,6 @@ async def recent_many(conn: Conn, packages: list[str]) -> dict[str, dict[str, in
     out: dict[str, dict[str, int]] = {p: dict.fromkeys(PERIODS, 0) for p in packages}
     for r in await conn.fetch(RECENT_MANY, packages):
         out[r["package"]][r["period"]] = int(r["downloads"])
-    return out
-
-
-def series_query(
-    plain: str,
-    by_category: str,
-    ranged: str,
-    both: str,
-    category: str | None,
-    start: dt.date | None,
-    end: dt.date | None,
-) -> tuple[str, tuple[Any, ...]]:
-    """The constant for this filter combination and its filter arguments (after package, dimension)."""
-    if start is None and end is None:
-        return (plain, ()) if category is None else (by_category, (category,))
-    bounds = (start or dt.date.min, end or dt.date.max)
-    return (ranged, bounds) if category is None else (both, (category, *bounds))
-
-
-async def series(
-    conn: Conn,
-    package: str,
-    dimension: str,
-    category: str | None = None,
-    start: dt.date | None = None,
-    end: dt.date | None = None,
-) -> list[Point]:
-    """Non-zero rows of one dimension, ordered by category then day."""
-    query, args = series_query(
-        SERIES, SERIES_CATEGORY, SERIES_RANGE, SERIES_CATEGORY_RANGE, category, start, end
-    )
-    rows = await conn.fetch(query, package, dimension, *args)
-    return [Point(r["category"], r["day"], int(r["downloads"])) for r in rows]
-
-
-async def series_many(
-    conn: Conn,
-    packages: list[str],
-    dimension: str,
-    category: str | None = None,
-    start: dt.date | None = None,
-    end: dt.date | None = None,
-) -> dict[str, list[Point]]:
-    query, args = series_query(
-        SERIES_MANY, SERIES_MANY_CATEGORY, SERIES_MANY_RANGE, SERIES_MANY_CATEGORY_RANGE, category, start, end
-    )
-    out: dict[str, list[Point]] = {p: [] for p in packages}
-    for r in await conn.fetch(query, packages, dimension, *args):
-        out[r["package"]].append(Point(r["category"], r["day"], int(r["downloads"])))
     return out
 
 
@@ -229,20 +119,3 @@ TRACKED_PACKAGES = "SELECT package FROM user_packages WHERE user_id = $1 ORDER B
 async def tracked_packages(conn: Conn, user_id: int) -> list[str]:
     """The packages a user tracks, by name."""
     return [r["package"] for r in await conn.fetch(TRACKED_PACKAGES, user_id)]
-
-
-SERIES_WINDOW = """
-SELECT dimension, category, day, downloads
-FROM daily_downloads
-WHERE package = $1 AND day >= $2::date AND day <= $3::date
-ORDER BY dimension, category, day
-"""
-
-
-async def series_window(conn: Conn, package: str, start: dt.date, end: dt.date) -> dict[str, list[Point]]:
-    """Every dimension of one package between two days, in one query (both bounds given, so the
-    planner prunes day partitions); non-zero rows by dimension, each ordered by category then day."""
-    out: dict[str, list[Point]] = {}
-    for r in await conn.fetch(SERIES_WINDOW, package, start, end):
-        out.setdefault(r["dimension"], []).append(Point(r["category"], r["day"], int(r["downloads"])))
-    return out

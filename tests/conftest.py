@@ -26,8 +26,9 @@ from shared.messaging import StreamPolicy, connect, delete_streams, ensure_strea
 from tests.support.servers import Servers, resolve_servers, unique_name, with_database
 
 DATA_TABLES = (
-    "daily_downloads",
-    "package_days",
+    "downloads",
+    "downloads_all",
+    "retention_state",
     "recent_downloads",
     "package_index",
     "ingest_days",

@@ -46,10 +46,18 @@ from shared.events import DayManifest
 DAY_LOCK = "SELECT pg_advisory_xact_lock($1::int, $2::int)"
 COMPLETED = "SELECT run_id, manifest_seq FROM ingest_days WHERE day = $1"
 LAST_COMPLETE_DAY = "SELECT max(day) FROM ingest_days"
-RUN_PACKAGES = "SELECT count(*) FROM package_days WHERE day = $1 AND run_id = $2"
-NEWER_RUN = "SELECT EXISTS (SELECT 1 FROM package_days WHERE day = $1 AND run_id <> $2 AND seq > $3)"
-DROP_OTHER_RUNS = "DELETE FROM package_days WHERE day = $1 AND run_id <> $2 RETURNING package"
-DELETE_ROWS = "DELETE FROM daily_downloads WHERE day = $1 AND package = ANY($2::text[])"
+RUN_PACKAGES = "SELECT count(*) FROM downloads WHERE day = $1 AND run = (SELECT id FROM ingest_runs WHERE run_id = $2)"
+NEWER_RUN = """
+SELECT EXISTS (
+    SELECT 1 FROM downloads
+    WHERE day = $1 AND run IS DISTINCT FROM (SELECT id FROM ingest_runs WHERE run_id = $2) AND seq > $3)
+"""
+#: Package-days of the day that this run did not publish: removed whole (one row each).
+DROP_OTHER_RUNS = """
+DELETE FROM downloads
+WHERE day = $1 AND run IS DISTINCT FROM (SELECT id FROM ingest_runs WHERE run_id = $2)
+RETURNING package
+"""
 RECORD_DAY = """
 INSERT INTO ingest_days (day, run_id, source, packages, rows, downloads_with_mirrors, manifest_seq)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -95,9 +103,7 @@ async def complete_day(
         if committed < manifest.packages:
             return Completion(Outcome.INCOMPLETE, old_anchor, committed)
         removed = [r["package"] for r in await conn.fetch(DROP_OTHER_RUNS, day, run_id)]
-        if removed:
-            await conn.execute(DELETE_ROWS, day, removed)
-        await recent.compute_all(conn, day)
+        await recent.compute_all(conn, day, run_id)
         await conn.execute(
             RECORD_DAY,
             day,

@@ -53,7 +53,7 @@ class AggregatorSettings(ServiceSettings):
     )
     db_pool_size: int = Field(4, ge=2, le=64, description="PostgreSQL connections held by one aggregator.")
     partitions_ahead: int = Field(
-        3, ge=0, le=60, description="Day partitions created ahead of the last complete day."
+        3, ge=0, le=60, description="Days after the last complete day whose month partitions are created ahead of the data."
     )
     recent_max_delay: float = Field(
         30.0,

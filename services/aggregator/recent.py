@@ -2,11 +2,11 @@
 
 Owns the SQL that turns a day's package rows into what readers query (shared/rollups.py):
 
-* ``__all__`` rows of a day: per dimension and category, the sum over every package;
+* ``__all__`` of a day (``downloads_all``): per dimension and category, the sum over every package;
 * ``package_index``: every package with rows, with its first and last day (never ``__all__``);
 * ``recent_downloads``: for every package with data in the month window (and ``__all__``),
-  day = D, week = D-6..D, month = D-29..D, summed from ``overall/without_mirrors`` (kept per
-  package-day in ``package_days.without_mirrors``), anchored on the last complete day D;
+  day = D, week = D-6..D, month = D-29..D, summed from ``overall/without_mirrors`` (the
+  ``downloads.without_mirrors`` column), anchored on the last complete day D;
   ``recent_state`` records whether a rebuild was deferred (see complete.py).
 
 Every function runs inside the caller's transaction.
@@ -26,33 +26,44 @@ MONTH_DAYS: Final = 30
 #: First key of the advisory lock that serialises rebuilds of recent_downloads.
 RECENT_LOCK_CLASS: Final = 4_240_405
 
-DELETE_ALL = "DELETE FROM daily_downloads WHERE day = $1 AND package = $2"
+DELETE_ALL = "DELETE FROM downloads_all WHERE day = $1"
+#: The day's sums over every package: overall columns summed, cells summed per category id (no
+#: row when the day has no package-day).
 INSERT_ALL = """
-INSERT INTO daily_downloads (day, package, dimension, category, downloads)
-SELECT $1::date, $2::text, dimension, category, sum(downloads)
-FROM daily_downloads
-WHERE day = $1 AND package <> $2
-GROUP BY dimension, category
+WITH day_rows AS (
+    SELECT with_mirrors, without_mirrors, cells FROM downloads WHERE day = $1
+), sums AS (
+    SELECT cell_category(x) AS category, sum(cell_downloads(x)) AS downloads
+    FROM day_rows CROSS JOIN LATERAL unnest(day_rows.cells) AS x
+    GROUP BY 1
+)
+INSERT INTO downloads_all (day, run, with_mirrors, without_mirrors, cells)
+SELECT $1, (SELECT id FROM ingest_runs WHERE run_id = $2), sum(with_mirrors), sum(without_mirrors),
+       coalesce((SELECT array_agg(make_cell(category, downloads::bigint) ORDER BY category) FROM sums), '{}')
+FROM day_rows
+HAVING count(*) > 0
 """
 #: Only packages the index does not cover on that day yet (new ones, or spans to widen): re-completing a
 #: day touches no row, and unchanged rows are not locked.
 UPSERT_INDEX = """
 INSERT INTO package_index AS pi (package, first_day, last_day)
-SELECT pd.package, $1::date, $1::date FROM package_days pd
-WHERE pd.day = $1 AND pd.rows > 0
+SELECT d.package, $1::date, $1::date FROM downloads d
+WHERE d.day = $1 AND (d.with_mirrors > 0 OR d.without_mirrors > 0 OR cardinality(d.cells) > 0)
   AND NOT EXISTS (
-      SELECT 1 FROM package_index x WHERE x.package = pd.package AND x.first_day <= $1 AND x.last_day >= $1)
+      SELECT 1 FROM package_index x WHERE x.package = d.package AND x.first_day <= $1 AND x.last_day >= $1)
 ON CONFLICT (package) DO UPDATE
 SET first_day = LEAST(pi.first_day, EXCLUDED.first_day),
     last_day = GREATEST(pi.last_day, EXCLUDED.last_day),
     updated_at = now()
 WHERE pi.first_day > EXCLUDED.first_day OR pi.last_day < EXCLUDED.last_day
 """
-#: Packages a corrected run dropped from a day: recompute their span from what is left.
+#: Packages a corrected run dropped from a day: recompute their span from what readers still see.
 REINDEX_PACKAGES = """
 WITH spans AS (
     SELECT package, min(day) AS first_day, max(day) AS last_day
-    FROM package_days WHERE package = ANY($1::text[]) AND rows > 0
+    FROM downloads d
+    WHERE package = ANY($1::text[]) AND day >= visible_from('-infinity')
+      AND (d.with_mirrors > 0 OR d.without_mirrors > 0 OR cardinality(d.cells) > 0)
     GROUP BY package
 ), gone AS (
     DELETE FROM package_index
@@ -62,9 +73,8 @@ UPDATE package_index pi SET first_day = s.first_day, last_day = s.last_day, upda
 FROM spans s WHERE pi.package = s.package
 """
 CLEAR_RECENT = "DELETE FROM recent_downloads"
-#: Summed from ``package_days.without_mirrors`` (one narrow row per package-day, NULL when the
-#: package-day has no overall row), so a package has recent rows exactly when it has an overall
-#: row in the window, as before; ``__all__`` is the sum over every package (the same numbers its
+#: Summed from ``downloads.without_mirrors``; a package has recent rows exactly when it has a
+#: non-zero overall count in the window; ``__all__`` is the sum over every package (the same numbers its
 #: daily rows hold, since those are that sum too).
 INSERT_RECENT = """
 WITH t AS (
@@ -72,8 +82,8 @@ WITH t AS (
            coalesce(sum(without_mirrors) FILTER (WHERE day = $1::date), 0) AS d,
            coalesce(sum(without_mirrors) FILTER (WHERE day >= $1::date - 6), 0) AS w,
            sum(without_mirrors) AS m
-    FROM package_days
-    WHERE day BETWEEN $1::date - 29 AND $1::date AND without_mirrors IS NOT NULL
+    FROM downloads
+    WHERE day BETWEEN $1::date - 29 AND $1::date AND (with_mirrors > 0 OR without_mirrors > 0)
     GROUP BY package
 ), totals AS (
     SELECT * FROM t
@@ -98,10 +108,10 @@ ON CONFLICT (id) DO UPDATE SET anchor = EXCLUDED.anchor, stale = false, built_at
 """
 
 
-async def compute_all(conn: asyncpg.Connection, day: dt.date) -> None:
-    """Replace the ``__all__`` rows of ``day`` by the sum over every package."""
-    await conn.execute(DELETE_ALL, day, ALL_PACKAGES)
-    await conn.execute(INSERT_ALL, day, ALL_PACKAGES)
+async def compute_all(conn: asyncpg.Connection, day: dt.date, run_id: str) -> None:
+    """Replace the ``__all__`` row of ``day`` by the sum over every package."""
+    await conn.execute(DELETE_ALL, day)
+    await conn.execute(INSERT_ALL, day, run_id)
 
 
 async def index_day(conn: asyncpg.Connection, day: dt.date, removed: list[str]) -> None:

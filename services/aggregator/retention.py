@@ -1,10 +1,13 @@
-"""Retention: drop whole day partitions older than the window, create partitions ahead.
+"""Retention: hide days older than the window, drop whole month partitions, create ahead.
 
 Owns what "kept" means after a day completes with anchor D (the last complete day): every day
-``>= D - RETENTION_DAYS`` (shared.db.partitions.retention_cutoff). Older partitions of the
-day-partitioned tables are dropped (each table in its own short transaction, so no transaction
-holds exclusive locks on both parents), the record of complete days and the package index are
-trimmed to match, and the partitions of the next days are created ahead of the data.
+``>= D - RETENTION_DAYS`` (shared.db.partitions.retention_cutoff). In one short transaction the
+cutoff is recorded in ``retention_state`` (every read is bounded below by it, so older days
+vanish for readers at that commit), and the rows that do not grow with the number of packages
+are trimmed: ``__all__`` days, the record of complete days and the package index. Then the month
+partitions whose days are all older are dropped: no row-by-row delete at any size, the days of
+a partly expired month simply stay unseen until their month goes. Partitions of the next days
+are created ahead of the data.
 """
 
 from __future__ import annotations
@@ -16,11 +19,16 @@ import asyncpg
 
 from shared.db.partitions import drop_partitions_before, ensure_partitions, retention_cutoff
 
+RECORD_CUTOFF = """
+INSERT INTO retention_state (id, cutoff) VALUES (true, $1)
+ON CONFLICT (id) DO UPDATE SET cutoff = EXCLUDED.cutoff
+"""
+TRIM_ALL = "DELETE FROM downloads_all WHERE day < $1"
 TRIM_INGEST_DAYS = "DELETE FROM ingest_days WHERE day < $1"
 TRIM_INDEX_GONE = "DELETE FROM package_index WHERE last_day < $1"
 TRIM_INDEX_FIRST = "UPDATE package_index SET first_day = $1, updated_at = now() WHERE first_day < $1"
-ANALYZE_DAY = "SELECT analyze_day_partitions($1)"
-ANALYZE_ROLLUPS = "ANALYZE recent_downloads, package_index, ingest_days"
+ANALYZE_DAY = "SELECT analyze_month_partition($1)"
+ANALYZE_ROLLUPS = "ANALYZE recent_downloads, package_index, ingest_days, downloads_all"
 
 
 @dataclass(frozen=True)
@@ -33,13 +41,15 @@ class RetentionResult:
 async def apply_retention(
     pool: asyncpg.Pool, anchor: dt.date, retention_days: int, ahead: int
 ) -> RetentionResult:
-    """Drop what the window no longer keeps and create ``ahead`` day partitions after ``anchor``."""
+    """Hide and drop what the window no longer keeps; create the partitions of ``ahead`` days."""
     cutoff = retention_cutoff(anchor, retention_days)
-    dropped = await drop_partitions_before(pool, cutoff)
     async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(RECORD_CUTOFF, cutoff)
+        await conn.execute(TRIM_ALL, cutoff)
         await conn.execute(TRIM_INGEST_DAYS, cutoff)
         await conn.execute(TRIM_INDEX_GONE, cutoff)
         await conn.execute(TRIM_INDEX_FIRST, cutoff)
+    dropped = await drop_partitions_before(pool, cutoff)
     created = 0
     if ahead > 0:
         created = await ensure_partitions(
@@ -49,7 +59,7 @@ async def apply_retention(
 
 
 async def analyze(pool: asyncpg.Pool, day: dt.date | None, *, rollups: bool = True) -> None:
-    """Refresh planner statistics of what a completed day changed (its partitions, the rollups)."""
+    """Refresh planner statistics of what a completed day changed (its month partition, the rollups)."""
     if day is not None:
         await pool.execute(ANALYZE_DAY, day)
     if rollups:

@@ -1,10 +1,14 @@
 """Writes of package-days: one transaction per fetched batch, idempotent by replacement.
 
-Owns the hot path. A batch of package-days is COPYed into a per-connection staging table, the
-stale ones are dropped there, and in the same transaction the surviving package-days *replace*
-what the database holds for them (delete their rows, COPY the new rows, upsert ``package_days``
-with the run id and stream sequence). The consumer acks only after this commits, so a crash at
-any point leaves either the old or the new package-day, never a mix or a double count.
+Owns the hot path. A package-day is one row of ``downloads`` (shared/db/layout.py: overall
+counts as columns, every other count packed in ``cells``, with the run and stream sequence). A
+batch is packed in Python, COPYed into a per-connection staging table, the stale package-days are
+dropped there, and in the same transaction the survivors are upserted: each *replaces* the
+stored row of its (package, day) as a whole, so a category that vanished on re-ingest leaves no
+trace. The consumer acks only after this commits, so a crash at any point leaves either the old
+or the new package-day, never a mix or a double count. New category and run ids are created
+before the transaction, in statements of their own: an id that exists unused is harmless, and
+a rolled-back batch never leaves this process believing in an id the database lacks.
 
 Run order (why a stale message never wins): every write records the JetStream *stream sequence*
 of the message. The server assigns sequences in publish order; redelivery and replay keep them.
@@ -29,7 +33,8 @@ from typing import Final
 
 import asyncpg
 
-from shared.db.partitions import ensure_partitions, retention_cutoff
+from shared.db.layout import Dictionary, Runs, categories_of, encode
+from shared.db.partitions import ensure_partitions, month_of, retention_cutoff
 from shared.events import PackageDay
 
 #: pg_advisory_xact_lock(class, day): writers of a day share it, the day's completion takes it alone.
@@ -37,49 +42,31 @@ DAY_LOCK_CLASS: Final = 4_240_404
 
 CREATE_STAGE = """
 CREATE TEMP TABLE IF NOT EXISTS aggregator_stage (
-    day date NOT NULL, package text NOT NULL, run_id text NOT NULL, seq bigint NOT NULL, rows integer NOT NULL,
-    without_mirrors bigint
+    seq bigint NOT NULL, with_mirrors bigint NOT NULL, without_mirrors bigint NOT NULL,
+    day date NOT NULL, run integer NOT NULL, run_id text NOT NULL, package text NOT NULL, cells bigint[] NOT NULL
 ) ON COMMIT DELETE ROWS
 """
-STAGE_COLUMNS: Final = ("day", "package", "run_id", "seq", "rows", "without_mirrors")
-ROW_COLUMNS: Final = ("day", "package", "dimension", "category", "downloads")
+STAGE_COLUMNS: Final = ("seq", "with_mirrors", "without_mirrors", "day", "run", "run_id", "package", "cells")
 SHARED_DAY_LOCK = "SELECT pg_advisory_xact_lock_shared($1::int, $2::int)"
 LAST_COMPLETE_DAY = "SELECT max(day) FROM ingest_days"
 DROP_STALE = """
 DELETE FROM aggregator_stage s
 WHERE EXISTS (
-        SELECT 1 FROM package_days p
-        WHERE p.day = s.day AND p.package = s.package AND p.seq > s.seq)
+        SELECT 1 FROM downloads d
+        WHERE d.package = s.package AND d.day = s.day AND d.seq > s.seq)
    OR EXISTS (
         SELECT 1 FROM ingest_days i
         WHERE i.day = s.day AND i.run_id <> s.run_id AND i.manifest_seq > s.seq)
 RETURNING day, package
 """
-DELETE_ROWS = "DELETE FROM daily_downloads WHERE day = $1 AND package = ANY($2::text[])"
-#: Upserts the surviving package-days and returns those the database held before (every CTE sees
-#: the snapshot from before the upsert): only their old rows need deleting, so a first ingest
-#: deletes nothing.
-UPSERT_PACKAGE_DAYS = """
-WITH prior AS (
-    SELECT p.day, p.package FROM package_days p
-    JOIN aggregator_stage s ON s.day = p.day AND s.package = p.package
-), upsert AS (
-    INSERT INTO package_days (day, package, run_id, rows, seq, without_mirrors)
-    SELECT day, package, run_id, rows, seq, without_mirrors FROM aggregator_stage
-    ON CONFLICT (day, package) DO UPDATE
-    SET run_id = EXCLUDED.run_id, rows = EXCLUDED.rows, seq = EXCLUDED.seq,
-        without_mirrors = EXCLUDED.without_mirrors, applied_at = now()
-)
-SELECT day, package FROM prior
+#: Replaces each surviving package-day as a whole (one row: every dimension, run and sequence).
+UPSERT = """
+INSERT INTO downloads (seq, with_mirrors, without_mirrors, day, run, package, cells)
+SELECT seq, with_mirrors, without_mirrors, day, run, package, cells FROM aggregator_stage
+ON CONFLICT (package, day) DO UPDATE
+SET seq = EXCLUDED.seq, with_mirrors = EXCLUDED.with_mirrors, without_mirrors = EXCLUDED.without_mirrors,
+    run = EXCLUDED.run, cells = EXCLUDED.cells
 """
-
-
-def without_mirrors(event: PackageDay) -> int | None:
-    """The package-day's overall/without_mirrors count; None when it has no overall row at all."""
-    overall = event.counts.overall
-    if not any(n > 0 for n in overall.values()):
-        return None
-    return overall.get("without_mirrors", 0)
 
 
 def day_lock_key(day: dt.date) -> int:
@@ -109,30 +96,33 @@ def latest_by_key(items: list[tuple[PackageDay, int]]) -> dict[tuple[dt.date, st
 
 
 class Store:
-    """Applies batches of package-days; remembers which day partitions it has ensured."""
+    """Applies batches of package-days; remembers which month partitions and ids it has ensured."""
 
     def __init__(self, pool: asyncpg.Pool, retention_days: int) -> None:
         self.pool = pool
         self.retention_days = retention_days
+        self.categories = Dictionary()
+        self.runs = Runs()
         self._partitions: set[dt.date] = set()
         self._partition_lock = asyncio.Lock()
 
     async def ensure_day(self, day: dt.date) -> None:
-        """Create the day's partitions once per process (outside the batch transaction).
+        """Create the month partition of ``day`` once per process (outside the batch transaction).
 
         Concurrent writers of this process wait on one lock; another process creating the same
         partition at the same moment makes CREATE fail with a duplicate, which means it exists.
         """
-        if day in self._partitions:
+        month = month_of(day)
+        if month in self._partitions:
             return
         async with self._partition_lock:
-            if day in self._partitions:
+            if month in self._partitions:
                 return
             try:
                 await ensure_partitions(self.pool, day, day)
             except (asyncpg.DuplicateTableError, asyncpg.UniqueViolationError):
                 await ensure_partitions(self.pool, day, day)
-            self._partitions.add(day)
+            self._partitions.add(month)
 
     def forget_partitions(self) -> None:
         """Called after an error or retention: partitions may have been dropped meanwhile."""
@@ -152,6 +142,9 @@ class Store:
             for day in days:
                 await self.ensure_day(day)
             rows_of = {key: event.counts.rows() for key, (event, _) in live.items()}
+            ids = await self.categories.ids(conn, {c for rows in rows_of.values() for c in categories_of(rows)})
+            runs = {e.run_id: await self.runs.id(conn, e.run_id) for e, _ in live.values()}
+            packed = {key: encode(rows, ids) for key, rows in rows_of.items()}
             async with conn.transaction():
                 await conn.execute(CREATE_STAGE)
                 for day in days:
@@ -159,21 +152,19 @@ class Store:
                 await conn.copy_records_to_table(
                     "aggregator_stage",
                     records=[
-                        (k[0], k[1], e.run_id, seq, len(rows_of[k]), without_mirrors(e))
+                        (seq, p.with_mirrors, p.without_mirrors, k[0], runs[e.run_id], e.run_id, k[1], p.cells)
                         for k, (e, seq) in live.items()
+                        for p in (packed[k],)
                     ],
                     columns=STAGE_COLUMNS,
                 )
                 stale = {(r["day"], r["package"]) for r in await conn.fetch(DROP_STALE)}
                 apply = [k for k in live if k not in stale]
-                by_day: dict[dt.date, list[str]] = {}
-                for r in await conn.fetch(UPSERT_PACKAGE_DAYS) if apply else ():
-                    by_day.setdefault(r["day"], []).append(r["package"])
-                for day, packages in sorted(by_day.items()):
-                    await conn.execute(DELETE_ROWS, day, packages)
-                rows = [(k[0], k[1], d, c, n) for k in apply for d, c, n in rows_of[k]]
-                if rows:
-                    await conn.copy_records_to_table("daily_downloads", records=rows, columns=ROW_COLUMNS)
+                if apply:
+                    await conn.execute(UPSERT)
         return Written(
-            applied=len(apply), stale=len(items) - len(apply) - expired, expired=expired, rows=len(rows)
+            applied=len(apply),
+            stale=len(items) - len(apply) - expired,
+            expired=expired,
+            rows=sum(packed[k].rows for k in apply),
         )

@@ -13,7 +13,7 @@ import datetime as dt
 import functools
 import json
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
@@ -21,7 +21,8 @@ from aiohttp import web
 
 from services.api import badges, params, queries
 from services.api.cache import BodyCache, CacheControl, Entry, matches
-from shared import rollups
+from shared import rollups, series
+from shared.db.layout import Dictionary
 from shared.packages import ALL_PACKAGES
 from shared.web import PG_POOL, json_error
 
@@ -36,6 +37,8 @@ class ApiState:
     cache: BodyCache
     cache_control: CacheControl
     openapi: Entry
+    #: Category names of the packed rows, learnt once per process (shared.db.layout).
+    names: Dictionary = field(default_factory=Dictionary)
 
 
 STATE = web.AppKey("api_state", ApiState)
@@ -142,20 +145,14 @@ def series_view(dimension: str, parse: Callable[[Any], params.SeriesQuery]) -> V
     async def view(request: web.Request) -> web.StreamResponse:
         package = params.package(request.match_info["package"])
         query = parse(request.query)
+        names = request.app[STATE].names
 
         async def build(conn: asyncpg.Connection) -> Entry:
             day = await _require(conn, package)
-            sql, args = rollups.series_query(
-                rollups.SERIES,
-                rollups.SERIES_CATEGORY,
-                rollups.SERIES_RANGE,
-                rollups.SERIES_CATEGORY_RANGE,
-                query.category,
-                query.start,
-                query.end,
+            points = await series.series(
+                conn, names, package, dimension, query.category, query.start, query.end
             )
-            rows = await conn.fetch(sql, package, dimension, *args)
-            return Entry.build(series_body(rows, package, type_name), JSON, day)
+            return Entry.build(series_body(points, package, type_name), JSON, day)
 
         return await cached(request, f"{dimension}:{package}:{query.cache_part()}", build)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
@@ -18,7 +18,8 @@ import jinja2
 from markupsafe import Markup
 
 from services.web import apidocs, charts
-from shared import rollups
+from shared import rollups, series
+from shared.db.layout import Dictionary
 from shared.packages import ALL_PACKAGES
 
 Payload = dict[str, Any]
@@ -43,6 +44,8 @@ class Site:
     pool: asyncpg.Pool
     env: jinja2.Environment
     retention_days: int
+    #: Category names of the packed rows, learnt once per process (shared.db.layout).
+    names: Dictionary = field(default_factory=Dictionary)
 
 
 def render(env: jinja2.Environment, template: str, **context: Any) -> str:
@@ -97,7 +100,7 @@ async def package_data(site: Site, package: str, lookback: int | None) -> tuple[
     if not await rollups.package_exists(site.pool, package):
         raise await not_found(site, package)
     last, win = await _window(site, lookback)
-    by_dimension = await rollups.series_window(site.pool, package, win.start, win.end)
+    by_dimension = await series.series_window(site.pool, site.names, package, win.start, win.end)
     return last, charts.package_charts(by_dimension, win)
 
 
@@ -139,8 +142,8 @@ async def compare(site: Site, packages: list[str]) -> Payload:
     last = await rollups.last_complete_day(site.pool)
     if known and last is not None:
         win = charts.window(last, None, site.retention_days)
-        by_package = await rollups.series_many(
-            site.pool, known, "overall", "without_mirrors", start=win.start, end=win.end
+        by_package = await series.series_many(
+            site.pool, site.names, known, "overall", "without_mirrors", start=win.start, end=win.end
         )
         data = charts.compare_chart({p: by_package[p] for p in known}, win)
     html = render(
@@ -182,8 +185,8 @@ async def dashboard(site: Site, user_id: int) -> dict[str, Any]:
         spark: dict[str, list[int]] = {p: [] for p in tracked}
         if last is not None:
             win = charts.window(last, charts.SPARKLINE_DAYS, site.retention_days)
-            by_package = await rollups.series_many(
-                site.pool, tracked, "overall", "without_mirrors", start=win.start, end=win.end
+            by_package = await series.series_many(
+                site.pool, site.names, tracked, "overall", "without_mirrors", start=win.start, end=win.end
             )
             spark = {
                 p: charts.compare_chart({p: by_package[p]}, win)["charts"][0]["series"][0]["values"]

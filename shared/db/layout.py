@@ -14,7 +14,7 @@ The pure half (:func:`pack`, :func:`unpack`, :func:`encode`, :func:`decode`) has
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final, TypeAlias
 
@@ -109,7 +109,9 @@ def encode(rows: Iterable[tuple[str, str, int]], ids: dict[Key, int]) -> Packed:
     return Packed(with_mirrors, without_mirrors, cells)
 
 
-def decode(with_mirrors: int, without_mirrors: int, cells: Sequence[int], names: dict[int, Key]) -> list[tuple[str, str, int]]:
+def decode(
+    with_mirrors: int, without_mirrors: int, cells: Sequence[int], names: dict[int, Key]
+) -> list[tuple[str, str, int]]:
     """The non-zero ``(dimension, category, downloads)`` rows of a stored package-day."""
     out: list[tuple[str, str, int]] = []
     if with_mirrors > 0:
@@ -141,29 +143,31 @@ class Dictionary:
             self._ids[key] = r["id"]
             self._names[r["id"]] = key
 
-    async def ids(self, conn: Conn, keys: Iterable[Key]) -> dict[Key, int]:
+    async def ids(self, conn: Conn, keys: Collection[Key]) -> dict[Key, int]:
         """Ids of ``keys``, creating the categories that do not exist yet."""
-        missing = {k for k in keys if k not in self._ids}
-        if missing:
+        if any(k not in self._ids for k in keys):
             async with self._lock:
-                missing = sorted(k for k in missing if k not in self._ids)
+                missing = sorted(k for k in keys if k not in self._ids)
                 if missing:
                     dims, cats = [k[0] for k in missing], [k[1] for k in missing]
                     await conn.execute(ENSURE_CATEGORIES, dims, cats)
                     self._learn(await conn.fetch(CATEGORY_IDS, dims, cats))
         return self._ids
 
-    async def names(self, conn: Conn, cells: Iterable[Sequence[int]]) -> dict[int, Key]:
-        """Names of every category id found in ``cells`` (arrays of cells)."""
-        names = self._names
-        missing = {cell >> COUNT_BITS for array in cells for cell in array} - names.keys()
+    @property
+    def known(self) -> dict[int, Key]:
+        """Every id this process has met, with its name (readers look cells up here)."""
+        return self._names
+
+    async def load_names(self, conn: Conn, cells: Iterable[Sequence[int]]) -> None:
+        """Learn the names of the category ids in ``cells`` (arrays of cells) not known yet."""
+        missing = {cell >> COUNT_BITS for array in cells for cell in array} - self._names.keys()
         if missing:
             async with self._lock:
-                self._learn(await conn.fetch(CATEGORY_NAMES, sorted(missing - names.keys())))
-            unknown = missing - names.keys()
+                self._learn(await conn.fetch(CATEGORY_NAMES, sorted(missing - self._names.keys())))
+            unknown = missing - self._names.keys()
             if unknown:
                 raise LayoutError(f"category ids without a name: {sorted(unknown)[:5]}")
-        return names
 
     def id_of(self, key: Key) -> int | None:
         """A cached id, or None (readers: an unknown category has no cells anywhere yet)."""

@@ -1,7 +1,7 @@
-"""Day partitions of the partitioned tables: create ahead, drop what retention no longer keeps.
+"""Month partitions of ``downloads``: create ahead, drop what retention no longer keeps.
 
-Owns the list of day-partitioned tables and thin wrappers over the SQL functions created by
-migration 0001 (identifiers are quoted inside PostgreSQL with ``format(%I)``).
+Owns the name of the partitioned table and thin wrappers over the SQL functions of migration
+0006 (identifiers are quoted inside PostgreSQL with ``format(%I)``), and the retention rule.
 """
 
 from __future__ import annotations
@@ -10,23 +10,22 @@ import datetime as dt
 
 import asyncpg
 
-PARTITIONED_TABLES = ("daily_downloads", "package_days")
+PARTITIONED_TABLE = "downloads"
+
+
+def month_of(day: dt.date) -> dt.date:
+    """The first day of ``day``'s month (the lower bound of its partition)."""
+    return day.replace(day=1)
 
 
 async def ensure_partitions(conn: asyncpg.Connection | asyncpg.Pool, first: dt.date, last: dt.date) -> int:
-    """Create the missing day partitions ``first..last`` of every partitioned table."""
-    created = 0
-    for table in PARTITIONED_TABLES:
-        created += await conn.fetchval("SELECT ensure_day_partitions($1, $2, $3)", table, first, last)
-    return created
+    """Create the missing month partitions covering ``first..last``; returns how many were created."""
+    return int(await conn.fetchval("SELECT ensure_month_partitions($1, $2, $3)", PARTITIONED_TABLE, first, last))
 
 
 async def drop_partitions_before(conn: asyncpg.Connection | asyncpg.Pool, cutoff: dt.date) -> int:
-    """Drop every day partition strictly older than ``cutoff``; returns how many were dropped."""
-    dropped = 0
-    for table in PARTITIONED_TABLES:
-        dropped += await conn.fetchval("SELECT drop_day_partitions_before($1, $2)", table, cutoff)
-    return dropped
+    """Drop every month partition whose days are all before ``cutoff``; returns how many."""
+    return int(await conn.fetchval("SELECT drop_month_partitions_before($1, $2)", PARTITIONED_TABLE, cutoff))
 
 
 def retention_cutoff(last_complete_day: dt.date, retention_days: int) -> dt.date:

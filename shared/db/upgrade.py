@@ -139,7 +139,9 @@ async def _move_batch(
     rows_of: dict[str, list[tuple[str, str, int]]] = {}
     for r in await conn.fetch(BATCH_ROWS_SQL, day, start, end):
         rows_of.setdefault(r["package"], []).append((r["dimension"], r["category"], int(r["downloads"])))
-    books = {r["package"]: (r["run_id"], int(r["seq"])) for r in await conn.fetch(BATCH_BOOKS, day, start, end)}
+    books = {
+        r["package"]: (r["run_id"], int(r["seq"])) for r in await conn.fetch(BATCH_BOOKS, day, start, end)
+    }
     ids = await categories.ids(conn, {k for rows in rows_of.values() for k in categories_of(rows)})
     all_run = await runs.id(conn, await conn.fetchval(DAY_RUN, day) or UNKNOWN_RUN)
     records = []
@@ -147,7 +149,15 @@ async def _move_batch(
         packed = encode(rows_of.get(package, ()), ids)
         run_id, seq = books.get(package, (UNKNOWN_RUN, 0))
         records.append(
-            (seq, packed.with_mirrors, packed.without_mirrors, day, await runs.id(conn, run_id), package, packed.cells)
+            (
+                seq,
+                packed.with_mirrors,
+                packed.without_mirrors,
+                day,
+                await runs.id(conn, run_id),
+                package,
+                packed.cells,
+            )
         )
     async with conn.transaction():
         await conn.execute(CREATE_STAGE)

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 
 import asyncpg
 
+from shared.db.layout import Dictionary, Runs, categories_of, encode
 from shared.db.partitions import ensure_partitions
 from shared.packages import ALL_PACKAGES
 
@@ -56,14 +57,41 @@ GROUP BY package, p.period
 """
 
 
+async def write_rows(db: asyncpg.Pool, rows: list[Row], run_id: str = "seed") -> None:
+    """Store ``rows`` as packed package-days (``__all__`` rows as its day sums), as the aggregator does."""
+    days = sorted({r[0] for r in rows})
+    await ensure_partitions(db, days[0], days[-1])
+    by_key: dict[tuple[dt.date, str], list[tuple[str, str, int]]] = defaultdict(list)
+    for day, package, dimension, category, downloads in rows:
+        by_key[(day, package)].append((dimension, category, downloads))
+    ids = await Dictionary().ids(db, {k for found in by_key.values() for k in categories_of(found)})
+    run = await Runs().id(db, run_id)
+    packed = {key: encode(found, ids) for key, found in by_key.items()}
+    await db.copy_records_to_table(
+        "downloads",
+        records=[
+            (0, p.with_mirrors, p.without_mirrors, day, run, package, p.cells)
+            for (day, package), p in packed.items()
+            if package != ALL_PACKAGES
+        ],
+        columns=["seq", "with_mirrors", "without_mirrors", "day", "run", "package", "cells"],
+    )
+    await db.copy_records_to_table(
+        "downloads_all",
+        records=[
+            (day, run, p.with_mirrors, p.without_mirrors, p.cells)
+            for (day, package), p in packed.items()
+            if package == ALL_PACKAGES
+        ],
+        columns=["day", "run", "with_mirrors", "without_mirrors", "cells"],
+    )
+
+
 async def seed(db: asyncpg.Pool, rows: Iterable[Row], *, run_id: str = "seed") -> dt.date:
     """Write ``rows`` (add ``__all__`` with :func:`with_all`) and every derived table; returns the last day."""
     rows = list(rows)
     days = sorted({r[0] for r in rows})
-    await ensure_partitions(db, days[0], days[-1])
-    await db.copy_records_to_table(
-        "daily_downloads", records=rows, columns=["day", "package", "dimension", "category", "downloads"]
-    )
+    await write_rows(db, rows, run_id)
     packages = sorted({r[1] for r in rows if r[1] != ALL_PACKAGES})
     await db.executemany(
         "INSERT INTO package_index (package, first_day, last_day) VALUES ($1, $2, $3)",

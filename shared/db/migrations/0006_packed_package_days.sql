@@ -67,6 +67,13 @@ CREATE TABLE retention_state (
 );
 INSERT INTO retention_state (cutoff) SELECT min(day) FROM ingest_days HAVING count(*) > 0;
 
+-- The lower bound of every read: `d`, or the retention cutoff when that is later. A plain SQL
+-- function, inlined by the planner, so the cutoff is an initplan and partitions are still pruned
+-- at executor start-up in generic plans.
+CREATE FUNCTION visible_from(d date) RETURNS date
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$ SELECT greatest(d, (SELECT coalesce(max(cutoff), '-infinity'::date) FROM retention_state)) $$;
+
 CREATE FUNCTION month_partition_name(parent text, d date) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$ SELECT parent || '_p' || to_char(d, 'YYYYMM') $$;
 

@@ -12,9 +12,7 @@ DROP FUNCTION drop_day_partitions_before(text, date);
 DROP FUNCTION day_partition_name(text, date);
 
 CREATE VIEW daily_downloads AS
-WITH kept AS (
-    SELECT coalesce((SELECT cutoff FROM retention_state), '-infinity'::date) AS cutoff
-), rows AS (
+WITH rows AS (
     SELECT d.day, d.package, d.with_mirrors, d.without_mirrors, d.cells FROM downloads d
     UNION ALL
     SELECT a.day, '__all__', a.with_mirrors, a.without_mirrors, a.cells FROM downloads_all a
@@ -23,10 +21,10 @@ SELECT r.day, r.package, 'overall'::text AS dimension, o.category, o.downloads
 FROM rows r
 CROSS JOIN LATERAL (VALUES ('with_mirrors'::text, r.with_mirrors), ('without_mirrors'::text, r.without_mirrors))
     AS o (category, downloads)
-WHERE o.downloads > 0 AND r.day >= (SELECT cutoff FROM kept)
+WHERE o.downloads > 0 AND r.day >= visible_from('-infinity')
 UNION ALL
 SELECT r.day, r.package, c.dimension, c.category, cell_downloads(x.cell)
 FROM rows r
 CROSS JOIN LATERAL unnest(r.cells) AS x (cell)
 JOIN categories c ON c.id = cell_category(x.cell)
-WHERE r.day >= (SELECT cutoff FROM kept);
+WHERE r.day >= visible_from('-infinity');

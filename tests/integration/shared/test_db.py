@@ -33,24 +33,24 @@ async def test_migrations_apply_on_empty_database_and_second_run_applies_nothing
         await admin.close()
 
 
-async def test_partitions_created_ahead_and_dropped_by_retention(db: asyncpg.Pool) -> None:
-    start = dt.date(2026, 1, 1)
-    assert await ensure_partitions(db, start, start + dt.timedelta(days=9)) == 20
-    assert await ensure_partitions(db, start, start + dt.timedelta(days=9)) == 0
-    await db.execute(
-        "INSERT INTO daily_downloads VALUES ($1, 'a', 'overall', 'with_mirrors', 5), ($2, 'a', 'overall', 'with_mirrors', 7)",
-        start,
-        start + dt.timedelta(days=9),
-    )
-    cutoff = retention_cutoff(start + dt.timedelta(days=9), 3)
-    assert cutoff == start + dt.timedelta(days=6)
-    assert await drop_partitions_before(db, cutoff) == 12
-    assert await db.fetchval("SELECT sum(downloads) FROM daily_downloads") == 7
-    # inserting into a dropped day fails loudly rather than landing somewhere else
+async def test_month_partitions_created_ahead_and_dropped_whole(db: asyncpg.Pool) -> None:
+    start = dt.date(2026, 1, 30)
+    assert await ensure_partitions(db, start, start + dt.timedelta(days=40)) == 3  # Jan, Feb, Mar
+    assert await ensure_partitions(db, start, start + dt.timedelta(days=40)) == 0
+    insert = "INSERT INTO downloads VALUES (0, $2, 0, $1, 1, 'a', '{}')"
+    for day, n in ((start, 5), (dt.date(2026, 2, 10), 7), (dt.date(2026, 3, 1), 11)):
+        await db.execute(insert, day, n)
+    # a cutoff inside February drops January only: February's days stay until all of them expire
+    assert await drop_partitions_before(db, dt.date(2026, 2, 20)) == 1
+    assert await db.fetchval("SELECT sum(with_mirrors) FROM downloads") == 18
+    assert await drop_partitions_before(db, dt.date(2026, 3, 1)) == 1
+    assert await db.fetchval("SELECT sum(with_mirrors) FROM downloads") == 11
+    # inserting into a dropped month fails loudly rather than landing somewhere else
     try:
-        await db.execute("INSERT INTO daily_downloads VALUES ($1, 'a', 'overall', 'with_mirrors', 5)", start)
+        await db.execute(insert, start, 5)
     except asyncpg.PostgresError as exc:
         assert "no partition" in str(exc)
     else:
         raise AssertionError("insert into a dropped partition succeeded")
+    assert retention_cutoff(dt.date(2026, 3, 1), 3) == dt.date(2026, 2, 26)
     await drop_partitions_before(db, dt.date(2100, 1, 1))

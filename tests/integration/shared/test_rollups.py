@@ -2,7 +2,8 @@ import datetime as dt
 
 import asyncpg
 
-from shared import rollups
+from shared import rollups, series
+from shared.db.layout import Dictionary
 from tests.support.seed import package_rows, seed, with_all
 
 END = dt.date(2026, 11, 24)
@@ -21,10 +22,14 @@ async def test_read_queries_over_seeded_rows(db: asyncpg.Pool) -> None:
     assert recent["week"] == sum(range(133, 140))
     assert recent["month"] == sum(range(110, 140))
     assert await rollups.recent(db, "nope") == {"day": 0, "week": 0, "month": 0}
-    points = await rollups.series(db, "requests", "overall", "with_mirrors", start=END - dt.timedelta(days=1))
+    names = Dictionary()
+    points = await series.series(db, names, "requests", "overall", "with_mirrors", start=END - dt.timedelta(days=1))
     assert [(p.day, p.downloads) for p in points] == [(END - dt.timedelta(days=1), 148), (END, 149)]
-    minors = await rollups.series(db, "requests", "python_minor")
+    minors = await series.series(db, names, "requests", "python_minor")
     assert [p.category for p in minors] == sorted(p.category for p in minors)
+    assert {(p.category, p.day, p.downloads) for p in minors} == {
+        (c, d, n) for d, pkg, dim, c, n in rows if pkg == "requests" and dim == "python_minor"
+    }
     top = await rollups.top(db, "month", 2)
     assert top[0][0] == "requests" and all(p != "__all__" for p, _ in top)
     assert await rollups.count_packages(db) == 3

@@ -3,7 +3,7 @@ import datetime as dt
 import pytest
 
 from services.web import charts
-from shared.rollups import Point
+from shared.series import Point
 
 END = dt.date(2026, 3, 31)
 

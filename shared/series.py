@@ -1,0 +1,209 @@
+"""Time series of packages, read from the packed package-day rows (shared/db/layout.py).
+
+Owns turning stored package-days into what readers answer with: the non-zero
+``(category, day, downloads)`` points of one dimension, ordered by category then day, for one
+package (api, package page), several (compare, dashboard) or every dimension at once (page).
+One package's history is one query: an index range scan on ``(package, day)`` in each month
+partition the window touches. Overall counts come from plain columns; every other dimension is
+decoded from the cells with the process's :class:`~shared.db.layout.Dictionary`, which learns
+category names it has not met yet in one extra query.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
+from operator import itemgetter
+from typing import NamedTuple, TypeVar
+
+import asyncpg
+
+from shared.db.layout import (
+    COUNT_BITS,
+    MAX_DOWNLOADS,
+    OVERALL,
+    WITH_MIRRORS,
+    WITHOUT_MIRRORS,
+    Conn,
+    Dictionary,
+    Key,
+)
+from shared.packages import ALL_PACKAGES
+
+T = TypeVar("T")
+
+
+class Point(NamedTuple):
+    category: str
+    day: dt.date
+    downloads: int
+
+
+# Time series read the packed package-day rows (shared/db/layout.py): one index range scan per
+# month partition for one package's history. Every read is bounded below by visible_from(), the
+# retention cutoff (days of a partly expired month stay on disk, unseen, until the month is
+# dropped); that SQL function is inlined into an initplan, so the generic plans of asyncpg's
+# prepared statements still prune partitions at executor start-up. An open range is passed as
+# date.min/date.max, which PostgreSQL receives as -infinity/infinity.
+OVERALL_DAYS = """
+SELECT day, with_mirrors, without_mirrors FROM downloads
+WHERE package = $1 AND day >= visible_from($2) AND day <= $3
+ORDER BY day
+"""
+CELL_DAYS = """
+SELECT day, cells FROM downloads
+WHERE package = $1 AND day >= visible_from($2) AND day <= $3
+ORDER BY day
+"""
+PACKAGE_DAYS = """
+SELECT day, with_mirrors, without_mirrors, cells FROM downloads
+WHERE package = $1 AND day >= visible_from($2) AND day <= $3
+ORDER BY day
+"""
+# ``__all__``: one row per day in downloads_all; $1 is unused, so every query takes the same arguments.
+ALL_OVERALL_DAYS = """
+SELECT day, with_mirrors, without_mirrors FROM downloads_all
+WHERE $1::text IS NOT NULL AND day >= visible_from($2) AND day <= $3
+ORDER BY day
+"""
+ALL_CELL_DAYS = """
+SELECT day, cells FROM downloads_all
+WHERE $1::text IS NOT NULL AND day >= visible_from($2) AND day <= $3
+ORDER BY day
+"""
+ALL_PACKAGE_DAYS = """
+SELECT day, with_mirrors, without_mirrors, cells FROM downloads_all
+WHERE $1::text IS NOT NULL AND day >= visible_from($2) AND day <= $3
+ORDER BY day
+"""
+MANY_OVERALL_DAYS = """
+SELECT package, day, with_mirrors, without_mirrors FROM downloads
+WHERE package = ANY($1::text[]) AND day >= visible_from($2) AND day <= $3
+ORDER BY package, day
+"""
+MANY_CELL_DAYS = """
+SELECT package, day, cells FROM downloads
+WHERE package = ANY($1::text[]) AND day >= visible_from($2) AND day <= $3
+ORDER BY package, day
+"""
+
+
+def bounds(start: dt.date | None, end: dt.date | None) -> tuple[dt.date, dt.date]:
+    """An open end as date.min/date.max (-infinity/infinity in PostgreSQL)."""
+    return start or dt.date.min, end or dt.date.max
+
+
+def overall_points(rows: Iterable[Sequence[object]], category: str | None = None) -> list[Point]:
+    """Points of rows ``(day, with_mirrors, without_mirrors, ...)`` in day order."""
+    rows = list(rows)
+    out: list[Point] = []
+    for name, index in ((WITH_MIRRORS, 1), (WITHOUT_MIRRORS, 2)):
+        if category is None or category == name:
+            out.extend(Point(name, r[0], r[index]) for r in rows if r[index] > 0)  # type: ignore[arg-type,operator]
+    return out
+
+
+def cell_points(
+    rows: Iterable[tuple[dt.date, Sequence[int]]],
+    names: dict[int, Key],
+    dimension: str,
+    category: str | None = None,
+) -> list[Point]:
+    """Points of one dimension from rows ``(day, cells)`` in day order; raises KeyError for an
+    unknown category id."""
+    out: list[Point] = []
+    for day, cells in rows:
+        for cell in cells:
+            dim, cat = names[cell >> COUNT_BITS]
+            if dim == dimension and (category is None or cat == category):
+                out.append(Point(cat, day, cell & MAX_DOWNLOADS))
+    out.sort(key=itemgetter(0))  # stable: each category keeps its days in order
+    return out
+
+
+def dimension_points(rows: Iterable[Sequence[object]], names: dict[int, Key]) -> dict[str, list[Point]]:
+    """Every dimension of rows ``(day, with_mirrors, without_mirrors, cells)`` in day order."""
+    rows = list(rows)
+    out: dict[str, list[Point]] = {}
+    overall = overall_points(rows)
+    if overall:
+        out[OVERALL] = overall
+    for r in rows:
+        day = r[0]
+        for cell in r[3]:  # type: ignore[attr-defined]
+            dim, cat = names[cell >> COUNT_BITS]
+            out.setdefault(dim, []).append(Point(cat, day, cell & MAX_DOWNLOADS))  # type: ignore[arg-type]
+    for points in out.values():
+        points.sort(key=itemgetter(0))
+    return out
+
+
+async def _named(
+    conn: Conn,
+    names: Dictionary,
+    cells: Callable[[], Iterable[Sequence[int]]],
+    build: Callable[[dict[int, Key]], T],
+) -> T:
+    """``build(names)``, learning the category names first if some are new to this process."""
+    try:
+        return build(names.known)
+    except KeyError:
+        await names.load_names(conn, cells())
+        return build(names.known)
+
+
+async def series(
+    conn: Conn,
+    names: Dictionary,
+    package: str,
+    dimension: str,
+    category: str | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+) -> list[Point]:
+    """Non-zero points of one dimension of one package (or ``__all__``), by category then day."""
+    lo, hi = bounds(start, end)
+    everything = package == ALL_PACKAGES
+    if dimension == OVERALL:
+        rows = await conn.fetch(ALL_OVERALL_DAYS if everything else OVERALL_DAYS, package, lo, hi)
+        return overall_points(rows, category)
+    found = await conn.fetch(ALL_CELL_DAYS if everything else CELL_DAYS, package, lo, hi)
+    pairs = [(r[0], r[1]) for r in found]
+    return await _named(
+        conn, names, lambda: (c for _, c in pairs), lambda n: cell_points(pairs, n, dimension, category)
+    )
+
+
+async def series_window(
+    conn: Conn, names: Dictionary, package: str, start: dt.date | None, end: dt.date | None
+) -> dict[str, list[Point]]:
+    """Every dimension of one package (or ``__all__``) in one query: points by dimension."""
+    lo, hi = bounds(start, end)
+    rows = await conn.fetch(ALL_PACKAGE_DAYS if package == ALL_PACKAGES else PACKAGE_DAYS, package, lo, hi)
+    return await _named(conn, names, lambda: (r[3] for r in rows), lambda n: dimension_points(rows, n))
+
+
+async def series_many(
+    conn: Conn,
+    names: Dictionary,
+    packages: list[str],
+    dimension: str,
+    category: str | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+) -> dict[str, list[Point]]:
+    """:func:`series` of several packages (not ``__all__``) in one query."""
+    lo, hi = bounds(start, end)
+    grouped: dict[str, list[asyncpg.Record]] = {p: [] for p in packages}
+    query = MANY_OVERALL_DAYS if dimension == OVERALL else MANY_CELL_DAYS
+    for r in await conn.fetch(query, packages, lo, hi):
+        grouped[r["package"]].append(r)
+    if dimension == OVERALL:
+        return {p: overall_points(((r[1], r[2], r[3]) for r in rows), category) for p, rows in grouped.items()}
+    pairs = {p: [(r[1], r[2]) for r in rows] for p, rows in grouped.items()}
+    return await _named(
+        conn,
+        names,
+        lambda: (c for rows in pairs.values() for _, c in rows),
+        lambda n: {p: cell_points(rows, n, dimension, category) for p, rows in pairs.items()},
+    )
