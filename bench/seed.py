@@ -217,11 +217,30 @@ class Books:
         await conn.execute(RECENT_ANCHOR, dates[-1])
 
 
+@dataclass(frozen=True)
+class Batch:
+    """One day of every package, as the writers get it."""
+
+    index: int  # 0 = the oldest day
+    day: dt.date
+    run_id: str
+    names: npt.NDArray[Any]  # every package name (object array)
+    counts: shape.Day
+
+    @property
+    def rows(self) -> npt.NDArray[np.intp]:
+        """Indexes of the packages with a package-day (any download) on this day."""
+        return np.flatnonzero(self.counts.exists)
+
+    def seqs(self) -> list[int]:
+        """Stream sequences as the aggregator records them: increasing over days and packages."""
+        return (self.index * len(self.names) + self.rows + 1).tolist()  # type: ignore[no-any-return]
+
+
 class PackedWriter:
     """Package-days as rows of ``downloads`` (cells sorted by category id) and ``downloads_all``."""
 
-    def __init__(self, n: int) -> None:
-        self.n = n
+    def __init__(self) -> None:
         self.order = np.arange(len(shape.BREAKDOWN))
         self.shifted = np.zeros(len(shape.BREAKDOWN), dtype=np.int64)
         self.runs = Runs()
@@ -241,31 +260,23 @@ class PackedWriter:
         ends = np.cumsum(nonzero.sum(axis=1)).tolist()
         return [flat[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]
 
-    async def day(
-        self,
-        conn: asyncpg.Connection,
-        index: int,
-        day: dt.date,
-        run_id: str,
-        names: npt.NDArray[Any],
-        counts: shape.Day,
-    ) -> None:
-        run = await self.runs.id(conn, run_id)
-        rows = np.flatnonzero(counts.exists)
+    async def day(self, conn: asyncpg.Connection, batch: Batch) -> None:
+        run = await self.runs.id(conn, batch.run_id)
+        counts, rows = batch.counts, batch.rows
         records = zip(
-            (index * self.n + rows + 1).tolist(),
+            batch.seqs(),
             counts.with_mirrors[rows].tolist(),
             counts.without_mirrors[rows].tolist(),
-            repeat(day),
+            repeat(batch.day),
             repeat(run),
-            names[rows].tolist(),
+            batch.names[rows].tolist(),
             self.cells(counts.breakdown[rows]),
             strict=False,
         )
         await conn.copy_records_to_table("downloads", records=records, columns=PACKED_COLUMNS)
         total = counts.breakdown[rows].sum(axis=0, keepdims=True)
         with_all, without_all = int(counts.with_mirrors.sum()), int(counts.without_mirrors.sum())
-        await conn.execute(INSERT_ALL, day, run, with_all, without_all, self.cells(total)[0])
+        await conn.execute(INSERT_ALL, batch.day, run, with_all, without_all, self.cells(total)[0])
 
     async def finish(self, conn: asyncpg.Connection, dates: Sequence[dt.date]) -> None:
         await conn.execute(RETENTION, dates[-1] - dt.timedelta(days=180))
@@ -274,8 +285,7 @@ class PackedWriter:
 class LegacyWriter:
     """Package-days as rows of ``daily_downloads`` (one per non-zero count) and ``package_days``."""
 
-    def __init__(self, n: int) -> None:
-        self.n = n
+    def __init__(self) -> None:
         self.dimensions = np.array([k[0] for k in LEGACY_KEYS], dtype=object)
         self.categories = np.array([k[1] for k in LEGACY_KEYS], dtype=object)
 
@@ -283,16 +293,8 @@ class LegacyWriter:
         for table in ("daily_downloads", "package_days"):
             await conn.fetchval(ENSURE_DAYS, table, dates[0], dates[-1])
 
-    async def day(
-        self,
-        conn: asyncpg.Connection,
-        index: int,
-        day: dt.date,
-        run_id: str,
-        names: npt.NDArray[Any],
-        counts: shape.Day,
-    ) -> None:
-        rows = np.flatnonzero(counts.exists)
+    async def day(self, conn: asyncpg.Connection, batch: Batch) -> None:
+        counts, rows, day = batch.counts, batch.rows, batch.day
         matrix = np.concatenate(
             [counts.with_mirrors[rows, None], counts.without_mirrors[rows, None], counts.breakdown[rows]],
             axis=1,
@@ -301,7 +303,7 @@ class LegacyWriter:
         records: list[tuple[Any, ...]] = list(
             zip(
                 repeat(day),
-                names[rows][at].tolist(),
+                batch.names[rows][at].tolist(),
                 self.dimensions[column].tolist(),
                 self.categories[column].tolist(),
                 matrix[at, column].tolist(),
@@ -316,10 +318,10 @@ class LegacyWriter:
         await conn.copy_records_to_table("daily_downloads", records=records, columns=LEGACY_COLUMNS)
         books = zip(
             repeat(day),
-            names[rows].tolist(),
-            repeat(run_id),
+            batch.names[rows].tolist(),
+            repeat(batch.run_id),
             np.count_nonzero(matrix, axis=1).tolist(),
-            (index * self.n + rows + 1).tolist(),
+            batch.seqs(),
             counts.without_mirrors[rows].tolist(),
             strict=False,
         )
@@ -344,7 +346,7 @@ async def fill(
     names = shape.package_names(packages)
     name_array = np.array(names, dtype=object)
     params = shape.Packages.draw(packages, seed)
-    writer = PackedWriter(packages) if layout == "packed" else LegacyWriter(packages)
+    writer = PackedWriter() if layout == "packed" else LegacyWriter()
     books = Books(packages, days)
     await conn.execute("SET synchronous_commit = off")
     await writer.prepare(conn, dates)
@@ -353,7 +355,7 @@ async def fill(
         counts = shape.day_counts(params, seed, index, days, day.weekday())
         run_id = f"{SOURCE}-{day.isoformat()}"
         async with conn.transaction():
-            await writer.day(conn, index, day, run_id, name_array, counts)
+            await writer.day(conn, Batch(index, day, run_id, name_array, counts))
         books.add(index, day, run_id, counts)
         bar.update()
         bar.set_postfix(package_days=books.package_days, refresh=False)
