@@ -74,11 +74,17 @@ async def prepare(admin_url: str, prefix: str = "pypistats_bench_") -> str:
     await admin.execute(f'CREATE DATABASE "{name}"')  # generated name, not input
     await admin.close()
     url = with_database(admin_url, name)
-    await migrate(url)
-    pool = await asyncpg.create_pool(url)
-    assert pool is not None
-    await seed(pool, with_all(package_rows(PACKAGE, 5000, dt.date(2026, 3, 31), 181)))
-    await pool.close()
+    try:
+        await migrate(url)
+        pool = await asyncpg.create_pool(url)
+        assert pool is not None
+        try:
+            await seed(pool, with_all(package_rows(PACKAGE, 5000, dt.date(2026, 3, 31), 181)))
+        finally:
+            await pool.close()
+    except BaseException:
+        await drop(admin_url, url)  # a failed seed leaves no database behind
+        raise
     return url
 
 

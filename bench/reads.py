@@ -44,6 +44,7 @@ from typing import Any, Final
 
 import aiohttp
 import asyncpg
+from redis.asyncio import Redis
 from tqdm import tqdm
 
 from bench import seed
@@ -183,7 +184,7 @@ class Bench:
         self.procs: list[subprocess.Popen[bytes]] = []
         self.ports: dict[tuple[str, str], int] = {}  # (service, mode) -> port
         self.pids: dict[tuple[str, str], int] = {}
-        namespace = "benchreads" + uuid.uuid4().hex[:8]
+        self.namespace = namespace = "benchreads" + uuid.uuid4().hex[:8]
         self.env = {
             **os.environ,
             "DATABASE_URL": db_url,
@@ -240,6 +241,23 @@ class Bench:
                 proc.wait(15)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        asyncio.run(forget(self.env["REDIS_URL"], self.namespace))
+
+
+async def forget(redis_url: str, namespace: str) -> None:
+    """Delete every Redis key of the run's namespace (cached bodies and pages: gigabytes at 100k)."""
+    client = Redis.from_url(redis_url)
+    try:
+        batch: list[bytes] = []
+        async for key in client.scan_iter(match=f"{namespace}*", count=1000):
+            batch.append(key)
+            if len(batch) >= 1000:
+                await client.unlink(*batch)
+                batch.clear()
+        if batch:
+            await client.unlink(*batch)
+    finally:
+        await client.aclose()
 
 
 def run(args: argparse.Namespace, db_name: str, storage: dict[str, Any], code: Code) -> dict[str, Any]:
