@@ -15,62 +15,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
-import statistics
 import subprocess
 import sys
 import urllib.request
 import uuid
-from pathlib import Path
 
-from bench.common import PACKAGE, ROOT, bare_server, drop, prepare, start
+from bench.common import PACKAGE, ROOT, bare_server, drop, measure, prepare, start
 from shared.embedded import free_port
 
 PATH = f"/api/packages/{PACKAGE}/overall"
-
-
-def wrk(url: str, seconds: int) -> tuple[float, float, float, int]:
-    """(requests/s, p50 ms, p99 ms, requests) of one wrk run."""
-    out = subprocess.run(
-        ["wrk", "-t2", "-c64", f"-d{seconds}s", "--latency", "--timeout", "10s", url],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if errors:
-        raise SystemExit(f"{url}: {errors.group(1)} error responses\n{out}")
-
-    def pct(p: str) -> float:
-        value, unit = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
-        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-    count = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
-    return rps, pct("50"), pct("99"), count
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def measure(name: str, url: str, pid: int, args: argparse.Namespace) -> tuple[float, float, float, float]:
-    """Medians of (req/s, p50 ms, p99 ms, server CPU microseconds per request) over the runs."""
-    wrk(url, args.warmup)
-    runs = []
-    for _ in range(args.runs):
-        before = cpu_seconds(pid)
-        rps, p50, p99, count = wrk(url, args.duration)
-        runs.append((rps, p50, p99, 1e6 * (cpu_seconds(pid) - before) / count))
-    result = tuple(statistics.median(r[i] for r in runs) for i in range(4))
-    print(
-        f"{name:<10} {result[0]:>9.0f} req/s  p50 {result[1]:6.2f} ms  p99 {result[2]:6.2f} ms"
-        f"  {result[3]:6.0f} us CPU/request",
-        flush=True,
-    )
-    return result  # type: ignore[return-value]
 
 
 def main() -> None:
@@ -117,8 +70,8 @@ def main() -> None:
         }
         for name in ("cached", "uncached"):
             print(
-                f"{name} / bare = {results[name][0] / results['bare'][0]:.2f} (req/s), "
-                f"{results['bare'][3] / results[name][3]:.2f} (CPU per request)"
+                f"{name} / bare = {results[name].rps / results['bare'].rps:.2f} (req/s), "
+                f"{results['bare'].cpu_us / results[name].cpu_us:.2f} (CPU per request)"
             )
     finally:
         for proc in procs:

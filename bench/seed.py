@@ -1,0 +1,416 @@
+"""A bench database of N packages x 181 days, written straight through COPY, and its size on disk.
+
+Owns the benchmark database of issue 12 (storage layout): create it, migrate it (``packed``: every
+migration; ``legacy``: up to 0005, the day-partitioned ``daily_downloads``), fill it one day at a
+time from bench.shape (bounded memory, one COPY per table and day) with everything readers need
+(the package-days, the ``__all__`` sums, ``package_index``, ``ingest_days``, ``recent_downloads``,
+``recent_state``; for packed also ``ingest_runs`` and ``retention_state``), then measure bytes on
+disk per package-day: the database's size minus that of an empty database migrated the same way
+(made and dropped here), after ``CHECKPOINT`` and ``VACUUM ANALYZE``, over the package-days.
+
+    .venv/bin/python -m bench.seed --packages 10000 [--days 181] [--layout packed|legacy]
+        [--database-url ADMIN_DSN] [--name pypistats_bench_x] [--keep] [--seed 1]
+
+Prints a JSON object (package-days, rows, database size, bytes per package-day, seconds) and drops
+the database unless ``--keep``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import re
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from itertools import repeat
+from typing import Any, Final, Literal
+
+import asyncpg
+import numpy as np
+import numpy.typing as npt
+from tqdm import tqdm
+
+from bench import shape
+from shared.db.layout import COUNT_BITS, Dictionary, Runs
+from shared.db.migrate import migrate
+from shared.logging import configure_logging
+from shared.packages import ALL_PACKAGES
+from tests.support.servers import with_database
+
+Layout = Literal["packed", "legacy"]
+ADMIN_URL: Final = "postgresql://postgres@127.0.0.1:5432/postgres"
+#: The last migration of the day-partitioned layout.
+LEGACY_TARGET: Final = 5
+END: Final = dt.date(2026, 3, 31)
+SOURCE: Final = "bench"
+PREFIX: Final = "pypistats_bench_"
+_NAME = re.compile(r"^pypistats_bench_[a-z0-9_]{1,40}$")
+
+ENSURE_DAYS = "SELECT ensure_day_partitions($1, $2, $3)"
+ENSURE_MONTHS = "SELECT ensure_month_partitions('downloads', $1, $2)"
+IS_PACKED = "SELECT to_regclass('downloads') IS NOT NULL"
+COUNT_PACKED = "SELECT count(*) FROM downloads"
+COUNT_LEGACY = "SELECT count(*) FROM package_days"
+DATABASE_SIZE = "SELECT pg_database_size($1)"
+INSERT_ALL = """
+INSERT INTO downloads_all (day, run, with_mirrors, without_mirrors, cells) VALUES ($1, $2, $3, $4, $5)
+"""
+RECENT_ANCHOR = "UPDATE recent_state SET anchor = $1, stale = false, built_at = now()"
+RETENTION = """
+INSERT INTO retention_state (cutoff) VALUES ($1) ON CONFLICT (id) DO UPDATE SET cutoff = EXCLUDED.cutoff
+"""
+PACKED_COLUMNS: Final = ("seq", "with_mirrors", "without_mirrors", "day", "run", "package", "cells")
+LEGACY_COLUMNS: Final = ("day", "package", "dimension", "category", "downloads")
+BOOK_COLUMNS: Final = ("day", "package", "run_id", "rows", "seq", "without_mirrors")
+DAY_COLUMNS: Final = ("day", "run_id", "source", "packages", "rows", "downloads_with_mirrors")
+#: Every column of a legacy package-day: the overall pair, then bench.shape.BREAKDOWN.
+LEGACY_KEYS: Final = (("overall", "with_mirrors"), ("overall", "without_mirrors"), *shape.BREAKDOWN)
+
+
+def database_name(layout: Layout, packages: int) -> str:
+    return f"{PREFIX}{layout}_{packages}_{uuid.uuid4().hex[:8]}"
+
+
+def checked_name(name: str) -> str:
+    """A database name given on the command line, accepted only in the bench's own form."""
+    if not _NAME.match(name):
+        raise SystemExit(f"--name must match {_NAME.pattern}")
+    return name
+
+
+async def create_database(admin_url: str, name: str) -> None:
+    admin = await asyncpg.connect(admin_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{checked_name(name)}"')  # checked bench name, not free input
+    finally:
+        await admin.close()
+
+
+async def drop_database(admin_url: str, name: str) -> None:
+    admin = await asyncpg.connect(admin_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{checked_name(name)}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+async def create_migrated(admin_url: str, name: str, layout: Layout) -> str:
+    """A new database migrated for ``layout``; returns its URL."""
+    await create_database(admin_url, name)
+    url = with_database(admin_url, name)
+    await migrate(url, target=LEGACY_TARGET if layout == "legacy" else None)
+    return url
+
+
+async def settled_size(admin_url: str, name: str) -> int:
+    """pg_database_size after VACUUM ANALYZE (which also writes the visibility maps) and a CHECKPOINT."""
+    conn = await asyncpg.connect(with_database(admin_url, name))
+    try:
+        await conn.execute("VACUUM ANALYZE")
+    finally:
+        await conn.close()
+    admin = await asyncpg.connect(admin_url)
+    try:
+        await admin.execute("CHECKPOINT")
+        return int(await admin.fetchval(DATABASE_SIZE, name))
+    finally:
+        await admin.close()
+
+
+async def empty_size(admin_url: str, layout: Layout) -> int:
+    """The size of an empty database migrated for ``layout`` (created and dropped here)."""
+    name = database_name(layout, 0) + "_empty"
+    await create_migrated(admin_url, name, layout)
+    try:
+        return await settled_size(admin_url, name)
+    finally:
+        await drop_database(admin_url, name)
+
+
+@dataclass
+class Storage:
+    database: str
+    layout: Layout
+    package_days: int
+    database_bytes: int
+    empty_bytes: int
+
+    @property
+    def bytes_per_package_day(self) -> float:
+        return (self.database_bytes - self.empty_bytes) / max(self.package_days, 1)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "bytes_per_package_day": round(self.bytes_per_package_day, 1)}
+
+
+async def storage(admin_url: str, name: str) -> Storage:
+    """Bytes on disk per package-day of a filled bench database (either layout, found by its tables)."""
+    conn = await asyncpg.connect(with_database(admin_url, name))
+    try:
+        packed = bool(await conn.fetchval(IS_PACKED))
+        count = int(await conn.fetchval(COUNT_PACKED if packed else COUNT_LEGACY))
+    finally:
+        await conn.close()
+    layout: Layout = "packed" if packed else "legacy"
+    size = await settled_size(admin_url, name)
+    return Storage(name, layout, count, size, await empty_size(admin_url, layout))
+
+
+@dataclass
+class Books:
+    """What is summed over the days while they are written: index spans, recent totals, day records."""
+
+    n: int
+    days: int
+    first: npt.NDArray[np.int64] = field(init=False)
+    last: npt.NDArray[np.int64] = field(init=False)
+    recent: npt.NDArray[np.int64] = field(init=False)  # (n + 1, 3): day, week, month; last row __all__
+    in_month: npt.NDArray[np.bool_] = field(init=False)
+    ingest_days: list[tuple[Any, ...]] = field(default_factory=list)
+    package_days: int = 0
+    rows: int = 0
+
+    def __post_init__(self) -> None:
+        self.first = np.full(self.n, -1, dtype=np.int64)
+        self.last = np.full(self.n, -1, dtype=np.int64)
+        self.recent = np.zeros((self.n + 1, 3), dtype=np.int64)
+        self.in_month = np.zeros(self.n, dtype=np.bool_)
+
+    def add(self, index: int, day: dt.date, run_id: str, counts: shape.Day) -> None:
+        exists = counts.exists
+        self.first[(self.first < 0) & exists] = index
+        self.last[exists] = index
+        back = self.days - 1 - index  # 0 on the anchor day
+        without = np.append(counts.without_mirrors * exists, counts.without_mirrors[exists].sum())
+        for column, period in enumerate((1, 7, 30)):
+            if back < period:
+                self.recent[:, column] += without
+        if back < 30:
+            self.in_month |= exists
+        packages, rows = int(exists.sum()), int(counts.rows()[exists].sum())
+        self.package_days += packages
+        self.rows += rows
+        with_mirrors = int(counts.with_mirrors.sum())
+        self.ingest_days.append((day, run_id, SOURCE, packages, rows, with_mirrors))
+
+    async def write(self, conn: asyncpg.Connection, names: Sequence[str], dates: Sequence[dt.date]) -> None:
+        seen = np.flatnonzero(self.first >= 0)
+        await conn.copy_records_to_table(
+            "package_index",
+            records=[(names[i], dates[self.first[i]], dates[self.last[i]]) for i in seen.tolist()],
+            columns=("package", "first_day", "last_day"),
+        )
+        await conn.copy_records_to_table("ingest_days", records=self.ingest_days, columns=DAY_COLUMNS)
+        recent = [*np.flatnonzero(self.in_month).tolist(), self.n]  # self.n: the __all__ row
+        records = [
+            ((names[i] if i < self.n else ALL_PACKAGES), period, int(self.recent[i, column]))
+            for i in recent
+            for column, period in enumerate(("day", "week", "month"))
+        ]
+        await conn.copy_records_to_table(
+            "recent_downloads", records=records, columns=("package", "period", "downloads")
+        )
+        await conn.execute(RECENT_ANCHOR, dates[-1])
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One day of every package, as the writers get it."""
+
+    index: int  # 0 = the oldest day
+    day: dt.date
+    run_id: str
+    names: npt.NDArray[Any]  # every package name (object array)
+    counts: shape.Day
+
+    @property
+    def rows(self) -> npt.NDArray[np.intp]:
+        """Indexes of the packages with a package-day (any download) on this day."""
+        return np.flatnonzero(self.counts.exists)
+
+    def seqs(self) -> list[int]:
+        """Stream sequences as the aggregator records them: increasing over days and packages."""
+        return (self.index * len(self.names) + self.rows + 1).tolist()  # type: ignore[no-any-return]
+
+
+class PackedWriter:
+    """Package-days as rows of ``downloads`` (cells sorted by category id) and ``downloads_all``."""
+
+    def __init__(self) -> None:
+        self.order = np.arange(len(shape.BREAKDOWN))
+        self.shifted = np.zeros(len(shape.BREAKDOWN), dtype=np.int64)
+        self.runs = Runs()
+
+    async def prepare(self, conn: asyncpg.Connection, dates: Sequence[dt.date]) -> None:
+        await conn.fetchval(ENSURE_MONTHS, dates[0], dates[-1])
+        ids = await Dictionary().ids(conn, shape.BREAKDOWN)
+        column_ids = np.array([ids[key] for key in shape.BREAKDOWN], dtype=np.int64)
+        self.order = np.argsort(column_ids)
+        self.shifted = column_ids[self.order] << COUNT_BITS
+
+    def cells(self, breakdown: npt.NDArray[np.int64]) -> list[list[int]]:
+        """Each row's non-zero counts as cells, in category-id order."""
+        counts = breakdown[:, self.order]
+        nonzero = counts > 0
+        flat = (self.shifted[None, :] | counts)[nonzero].tolist()
+        ends = np.cumsum(nonzero.sum(axis=1)).tolist()
+        return [flat[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]
+
+    async def day(self, conn: asyncpg.Connection, batch: Batch) -> None:
+        run = await self.runs.id(conn, batch.run_id)
+        counts, rows = batch.counts, batch.rows
+        records = zip(
+            batch.seqs(),
+            counts.with_mirrors[rows].tolist(),
+            counts.without_mirrors[rows].tolist(),
+            repeat(batch.day),
+            repeat(run),
+            batch.names[rows].tolist(),
+            self.cells(counts.breakdown[rows]),
+            strict=False,
+        )
+        await conn.copy_records_to_table("downloads", records=records, columns=PACKED_COLUMNS)
+        total = counts.breakdown[rows].sum(axis=0, keepdims=True)
+        with_all, without_all = int(counts.with_mirrors.sum()), int(counts.without_mirrors.sum())
+        await conn.execute(INSERT_ALL, batch.day, run, with_all, without_all, self.cells(total)[0])
+
+    async def finish(self, conn: asyncpg.Connection, dates: Sequence[dt.date]) -> None:
+        await conn.execute(RETENTION, dates[-1] - dt.timedelta(days=180))
+
+
+class LegacyWriter:
+    """Package-days as rows of ``daily_downloads`` (one per non-zero count) and ``package_days``."""
+
+    def __init__(self) -> None:
+        self.dimensions = np.array([k[0] for k in LEGACY_KEYS], dtype=object)
+        self.categories = np.array([k[1] for k in LEGACY_KEYS], dtype=object)
+
+    async def prepare(self, conn: asyncpg.Connection, dates: Sequence[dt.date]) -> None:
+        for table in ("daily_downloads", "package_days"):
+            await conn.fetchval(ENSURE_DAYS, table, dates[0], dates[-1])
+
+    async def day(self, conn: asyncpg.Connection, batch: Batch) -> None:
+        counts, rows, day = batch.counts, batch.rows, batch.day
+        matrix = np.concatenate(
+            [counts.with_mirrors[rows, None], counts.without_mirrors[rows, None], counts.breakdown[rows]],
+            axis=1,
+        )
+        at, column = np.nonzero(matrix)
+        records: list[tuple[Any, ...]] = list(
+            zip(
+                repeat(day),
+                batch.names[rows][at].tolist(),
+                self.dimensions[column].tolist(),
+                self.categories[column].tolist(),
+                matrix[at, column].tolist(),
+                strict=False,
+            )
+        )
+        total = matrix.sum(axis=0)
+        records.extend(
+            (day, ALL_PACKAGES, LEGACY_KEYS[c][0], LEGACY_KEYS[c][1], int(total[c]))
+            for c in np.flatnonzero(total)
+        )
+        await conn.copy_records_to_table("daily_downloads", records=records, columns=LEGACY_COLUMNS)
+        books = zip(
+            repeat(day),
+            batch.names[rows].tolist(),
+            repeat(batch.run_id),
+            np.count_nonzero(matrix, axis=1).tolist(),
+            batch.seqs(),
+            counts.without_mirrors[rows].tolist(),
+            strict=False,
+        )
+        await conn.copy_records_to_table("package_days", records=books, columns=BOOK_COLUMNS)
+
+    async def finish(self, conn: asyncpg.Connection, dates: Sequence[dt.date]) -> None:
+        return None
+
+
+async def fill(
+    conn: asyncpg.Connection,
+    layout: Layout,
+    packages: int,
+    days: int,
+    *,
+    end: dt.date = END,
+    seed: int = 1,
+    progress: bool = False,
+) -> Books:
+    """Write ``packages`` x ``days`` ending at ``end`` into a migrated, empty database."""
+    dates = shape.window(end, days)
+    names = shape.package_names(packages)
+    name_array = np.array(names, dtype=object)
+    params = shape.Packages.draw(packages, seed)
+    writer = PackedWriter() if layout == "packed" else LegacyWriter()
+    books = Books(packages, days)
+    await conn.execute("SET synchronous_commit = off")
+    await writer.prepare(conn, dates)
+    bar = tqdm(total=days, unit="day", disable=not progress, desc=f"seed {layout} {packages}")
+    for index, day in enumerate(dates):
+        counts = shape.day_counts(params, seed, index, days, day.weekday())
+        run_id = f"{SOURCE}-{day.isoformat()}"
+        async with conn.transaction():
+            await writer.day(conn, Batch(index, day, run_id, name_array, counts))
+        books.add(index, day, run_id, counts)
+        bar.update()
+        bar.set_postfix(package_days=books.package_days, refresh=False)
+    bar.close()
+    async with conn.transaction():
+        await books.write(conn, names, dates)
+        await writer.finish(conn, dates)
+    return books
+
+
+async def seed_database(
+    admin_url: str, name: str, layout: Layout, packages: int, days: int, seed: int = 1
+) -> dict[str, Any]:
+    """Create, migrate and fill the bench database ``name``; returns the figures (storage included)."""
+    started = time.monotonic()
+    url = await create_migrated(admin_url, name, layout)
+    conn = await asyncpg.connect(url)
+    try:
+        books = await fill(conn, layout, packages, days, seed=seed, progress=True)
+    finally:
+        await conn.close()
+    filled = time.monotonic() - started
+    found = await storage(admin_url, name)
+    result = {
+        **found.as_dict(),
+        "packages": packages,
+        "days": days,
+        "rows": books.rows,
+        "rows_per_package_day": round(books.rows / max(books.package_days, 1), 2),
+        "fill_seconds": round(filled, 1),
+    }
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.seed", description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--packages", type=int, required=True)
+    parser.add_argument("--days", type=int, default=181)
+    parser.add_argument("--layout", choices=("packed", "legacy"), default="packed")
+    parser.add_argument("--database-url", default=ADMIN_URL, help="an admin DSN of the server to use")
+    parser.add_argument("--name", help=f"database name (default {PREFIX}<layout>_<N>_<random>)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--keep", action="store_true", help="keep the database (default: drop it)")
+    args = parser.parse_args(argv)
+    configure_logging("WARNING")
+    name = checked_name(args.name) if args.name else database_name(args.layout, args.packages)
+    try:
+        result = asyncio.run(
+            seed_database(args.database_url, name, args.layout, args.packages, args.days, args.seed)
+        )
+        print(json.dumps({**result, "kept": args.keep}, indent=2), flush=True)
+    finally:
+        if not args.keep:
+            asyncio.run(drop_database(args.database_url, name))
+
+
+if __name__ == "__main__":
+    main()
