@@ -112,11 +112,12 @@ def cell_points(
     """Points of one dimension from rows ``(day, cells)`` in day order; raises KeyError for an
     unknown category id."""
     out: list[Point] = []
+    new = tuple.__new__  # Point(...) without the extra Python frame of its generated __new__
     for day, cells in rows:
         for cell in cells:
             dim, cat = names[cell >> COUNT_BITS]
             if dim == dimension and (category is None or cat == category):
-                out.append(Point(cat, day, cell & MAX_DOWNLOADS))
+                out.append(new(Point, (cat, day, cell & MAX_DOWNLOADS)))
     out.sort(key=itemgetter(0))  # stable: each category keeps its days in order
     return out
 
@@ -128,11 +129,12 @@ def dimension_points(rows: Iterable[Sequence[object]], names: dict[int, Key]) ->
     overall = overall_points(rows)
     if overall:
         out[OVERALL] = overall
+    new = tuple.__new__
     for r in rows:
         day = r[0]
         for cell in r[3]:  # type: ignore[attr-defined]
             dim, cat = names[cell >> COUNT_BITS]
-            out.setdefault(dim, []).append(Point(cat, day, cell & MAX_DOWNLOADS))  # type: ignore[arg-type]
+            out.setdefault(dim, []).append(new(Point, (cat, day, cell & MAX_DOWNLOADS)))
     for points in out.values():
         points.sort(key=itemgetter(0))
     return out

@@ -27,7 +27,13 @@ TRIM_ALL = "DELETE FROM downloads_all WHERE day < $1"
 TRIM_INGEST_DAYS = "DELETE FROM ingest_days WHERE day < $1"
 TRIM_INDEX_GONE = "DELETE FROM package_index WHERE last_day < $1"
 TRIM_INDEX_FIRST = "UPDATE package_index SET first_day = $1, updated_at = now() WHERE first_day < $1"
-ANALYZE_DAY = "SELECT analyze_month_partition($1)"
+#: VACUUM cannot run in a function or a transaction, so the statement is built by PostgreSQL
+#: (the partition name quoted with format(%I)) and run on its own. It refreshes the statistics
+#: and marks the new day's pages all-visible, so `/overall` reads stay index-only scans.
+VACUUM_DAY = """
+SELECT format('VACUUM (ANALYZE) %I', c.relname)
+FROM pg_class c WHERE c.oid = to_regclass(quote_ident(month_partition_name('downloads', $1)))
+"""
 ANALYZE_ROLLUPS = "ANALYZE recent_downloads, package_index, ingest_days, downloads_all"
 
 
@@ -59,8 +65,11 @@ async def apply_retention(
 
 
 async def analyze(pool: asyncpg.Pool, day: dt.date | None, *, rollups: bool = True) -> None:
-    """Refresh planner statistics of what a completed day changed (its month partition, the rollups)."""
+    """Refresh what a completed day changed: its month partition (statistics and visibility map,
+    with VACUUM) and the rollups' statistics."""
     if day is not None:
-        await pool.execute(ANALYZE_DAY, day)
+        statement = await pool.fetchval(VACUUM_DAY, day)
+        if statement is not None:
+            await pool.execute(statement)
     if rollups:
         await pool.execute(ANALYZE_ROLLUPS)

@@ -58,13 +58,17 @@ def series_body(rows: Iterable[Sequence[Any]], package: str, type_name: str) -> 
     """``dumps({"data": [{"category", "date", "downloads"}, ...], "package", "type"})`` for rows of
     (category, day, downloads), byte for byte, written directly: the generic encoder (a dict and a
     date callback per row) was most of an uncached answer's CPU time."""
-    names: dict[str, str] = {}
+    heads: dict[str, str] = {}
+    dates: dict[dt.date, str] = {}
     parts = []
     for category, day, downloads in rows:
-        name = names.get(category)
-        if name is None:
-            name = names[category] = json.dumps(category)
-        parts.append(f'{{"category":{name},"date":"{day.isoformat()}","downloads":{int(downloads)}}}')
+        head = heads.get(category)
+        if head is None:
+            head = heads[category] = '{"category":' + json.dumps(category) + ',"date":"'
+        date = dates.get(day)
+        if date is None:
+            date = dates[day] = day.isoformat() + '","downloads":'
+        parts.append(head + date + str(int(downloads)) + "}")
     return f'{{"data":[{",".join(parts)}],"package":{json.dumps(package)},"type":{json.dumps(type_name)}}}'.encode()
 
 
