@@ -307,7 +307,7 @@ def run(args: argparse.Namespace, db_name: str, storage: dict[str, Any], code: C
         "load_average_end": round(os.getloadavg()[0], 2),
         "results": {e: {s: asdict(f) for s, f in r.items()} for e, r in results.items()},
         "ratios": {
-            e: {s: round(r[s].rps / r["bare"].rps, 3) for s in SERVERS[1:]} for e, r in results.items()
+            e: {s: round(r[s].rps / r["bare"].rps, 4) for s in SERVERS[1:]} for e, r in results.items()
         },
     }
 
