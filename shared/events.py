@@ -28,6 +28,9 @@ _MAJOR = re.compile(r"^(?:[0-9]+|null)$")
 _MINOR = re.compile(r"^(?:[0-9]+\.[0-9]+|null)$")
 #: Upper bound of categories in one dimension; real data has about thirty python minors.
 MAX_CATEGORIES: Final = 200
+#: The largest count of one category on one day that storage holds (shared.db.layout.MAX_DOWNLOADS,
+#: 2**40 - 1): a larger one is rejected here, so it is dead-lettered instead of failing its batch.
+MAX_COUNT: Final = (1 << 40) - 1
 
 
 def valid_category(dimension: str, category: str) -> bool:
@@ -96,6 +99,8 @@ class Counts(BaseModel):
                     raise ValueError(f"{dimension}: unknown category {category!r}")
                 if downloads < 0:
                     raise ValueError(f"{dimension}/{category}: negative count {downloads}")
+                if downloads > MAX_COUNT:
+                    raise ValueError(f"{dimension}/{category}: count {downloads} above {MAX_COUNT}")
         return self
 
     def rows(self) -> list[tuple[str, str, int]]:

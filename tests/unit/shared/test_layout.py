@@ -58,3 +58,14 @@ def test_a_package_day_with_only_mirrors_keeps_both_overall_counts_apart() -> No
 def test_unknown_overall_category_is_refused() -> None:
     with pytest.raises(LayoutError):
         encode([("overall", "sometimes_mirrors", 5)], {})
+
+
+def test_events_refuse_counts_that_storage_could_not_hold() -> None:
+    from pydantic import ValidationError
+
+    from shared.events import MAX_COUNT, Counts
+
+    assert MAX_COUNT == MAX_DOWNLOADS
+    Counts(overall={"with_mirrors": MAX_COUNT})
+    with pytest.raises(ValidationError, match="above"):
+        Counts(python_minor={"3.12": MAX_COUNT + 1})
