@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from operator import itemgetter
-from typing import NamedTuple, TypeVar
+from typing import NamedTuple, TypeAlias, TypeVar
 
 import asyncpg
 
@@ -37,6 +37,10 @@ class Point(NamedTuple):
     category: str
     day: dt.date
     downloads: int
+
+
+#: Categories in string order, each with its non-zero ``(day, downloads)`` in day order.
+Groups: TypeAlias = list[tuple[str, list[tuple[dt.date, int]]]]
 
 
 # Time series read the packed package-day rows (shared/db/layout.py): one index range scan per
@@ -93,33 +97,47 @@ def bounds(start: dt.date | None, end: dt.date | None) -> tuple[dt.date, dt.date
     return start or dt.date.min, end or dt.date.max
 
 
-def overall_points(rows: Iterable[Sequence[object]], category: str | None = None) -> list[Point]:
-    """Points of rows ``(day, with_mirrors, without_mirrors, ...)`` in day order."""
+def overall_groups(rows: Iterable[Sequence[object]], category: str | None = None) -> Groups:
+    """Groups of rows ``(day, with_mirrors, without_mirrors, ...)`` in day order."""
     rows = list(rows)
-    out: list[Point] = []
+    out: Groups = []
     for name, index in ((WITH_MIRRORS, 1), (WITHOUT_MIRRORS, 2)):
         if category is None or category == name:
-            out.extend(Point(name, r[0], r[index]) for r in rows if r[index] > 0)  # type: ignore[arg-type,operator]
+            days = [(r[0], r[index]) for r in rows if r[index] > 0]  # type: ignore[operator]
+            if days:
+                out.append((name, days))  # type: ignore[arg-type]
     return out
 
 
-def cell_points(
+def cell_groups(
     rows: Iterable[tuple[dt.date, Sequence[int]]],
     names: dict[int, Key],
     dimension: str,
     category: str | None = None,
-) -> list[Point]:
-    """Points of one dimension from rows ``(day, cells)`` in day order; raises KeyError for an
+) -> Groups:
+    """Groups of one dimension from rows ``(day, cells)`` in day order; raises KeyError for an
     unknown category id."""
-    out: list[Point] = []
-    new = tuple.__new__  # Point(...) without the extra Python frame of its generated __new__
+    groups: dict[str, list[tuple[dt.date, int]]] = {}
     for day, cells in rows:
         for cell in cells:
             dim, cat = names[cell >> COUNT_BITS]
             if dim == dimension and (category is None or cat == category):
-                out.append(new(Point, (cat, day, cell & MAX_DOWNLOADS)))
-    out.sort(key=itemgetter(0))  # stable: each category keeps its days in order
-    return out
+                days = groups.get(cat)
+                if days is None:
+                    days = groups[cat] = []
+                days.append((day, cell & MAX_DOWNLOADS))
+    return sorted(groups.items())
+
+
+def flatten(groups: Groups) -> list[Point]:
+    """The points of ``groups``, by category then day."""
+    new = tuple.__new__  # Point(...) without the extra Python frame of its generated __new__
+    return [new(Point, (category, day, n)) for category, days in groups for day, n in days]
+
+
+def overall_points(rows: Iterable[Sequence[object]], category: str | None = None) -> list[Point]:
+    """Points of rows ``(day, with_mirrors, without_mirrors, ...)`` in day order."""
+    return flatten(overall_groups(rows, category))
 
 
 def dimension_points(rows: Iterable[Sequence[object]], names: dict[int, Key]) -> dict[str, list[Point]]:
@@ -154,6 +172,29 @@ async def _named(
         return build(names.known)
 
 
+async def series_groups(
+    conn: Conn,
+    names: Dictionary,
+    package: str,
+    dimension: str,
+    category: str | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+) -> Groups:
+    """One dimension of one package (or ``__all__``): its categories in order, each with its
+    non-zero days in order (what the API writes its bodies from, without a point per day)."""
+    lo, hi = bounds(start, end)
+    everything = package == ALL_PACKAGES
+    if dimension == OVERALL:
+        rows = await conn.fetch(ALL_OVERALL_DAYS if everything else OVERALL_DAYS, package, lo, hi)
+        return overall_groups(rows, category)
+    found = await conn.fetch(ALL_CELL_DAYS if everything else CELL_DAYS, package, lo, hi)
+    pairs = [(r[0], r[1]) for r in found]
+    return await _named(
+        conn, names, lambda: (c for _, c in pairs), lambda n: cell_groups(pairs, n, dimension, category)
+    )
+
+
 async def series(
     conn: Conn,
     names: Dictionary,
@@ -164,16 +205,7 @@ async def series(
     end: dt.date | None = None,
 ) -> list[Point]:
     """Non-zero points of one dimension of one package (or ``__all__``), by category then day."""
-    lo, hi = bounds(start, end)
-    everything = package == ALL_PACKAGES
-    if dimension == OVERALL:
-        rows = await conn.fetch(ALL_OVERALL_DAYS if everything else OVERALL_DAYS, package, lo, hi)
-        return overall_points(rows, category)
-    found = await conn.fetch(ALL_CELL_DAYS if everything else CELL_DAYS, package, lo, hi)
-    pairs = [(r[0], r[1]) for r in found]
-    return await _named(
-        conn, names, lambda: (c for _, c in pairs), lambda n: cell_points(pairs, n, dimension, category)
-    )
+    return flatten(await series_groups(conn, names, package, dimension, category, start, end))
 
 
 async def series_window(
@@ -207,5 +239,5 @@ async def series_many(
         conn,
         names,
         lambda: (c for rows in pairs.values() for _, c in rows),
-        lambda n: {p: cell_points(rows, n, dimension, category) for p, rows in pairs.items()},
+        lambda n: {p: flatten(cell_groups(rows, n, dimension, category)) for p, rows in pairs.items()},
     )

@@ -107,7 +107,17 @@ def test_series_body_is_byte_identical_to_the_generic_encoding() -> None:
             "type": "system_downloads",
         }
     )
-    assert series_body(rows, "my-package", "system_downloads") == generic
+    groups = [(c, [(d, n)]) for c, d, n in rows]
+    groups[0][1].append((day + dt.timedelta(days=1), 7))
+    rows.insert(1, ("3.12", day + dt.timedelta(days=1), 7))
+    generic = dumps(
+        {
+            "data": [{"category": c, "date": d, "downloads": n} for c, d, n in rows],
+            "package": "my-package",
+            "type": "system_downloads",
+        }
+    )
+    assert series_body(groups, "my-package", "system_downloads") == generic
     assert series_body([], "__all__", "overall_downloads") == dumps(
         {"data": [], "package": "__all__", "type": "overall_downloads"}
     )
