@@ -195,19 +195,6 @@ async def series_groups(
     )
 
 
-async def series(
-    conn: Conn,
-    names: Dictionary,
-    package: str,
-    dimension: str,
-    category: str | None = None,
-    start: dt.date | None = None,
-    end: dt.date | None = None,
-) -> list[Point]:
-    """Non-zero points of one dimension of one package (or ``__all__``), by category then day."""
-    return flatten(await series_groups(conn, names, package, dimension, category, start, end))
-
-
 async def series_window(
     conn: Conn, names: Dictionary, package: str, start: dt.date | None, end: dt.date | None
 ) -> dict[str, list[Point]]:
@@ -226,7 +213,7 @@ async def series_many(
     start: dt.date | None = None,
     end: dt.date | None = None,
 ) -> dict[str, list[Point]]:
-    """:func:`series` of several packages (not ``__all__``) in one query."""
+    """Points of one dimension of several packages (not ``__all__``) in one query."""
     lo, hi = bounds(start, end)
     grouped: dict[str, list[asyncpg.Record]] = {p: [] for p in packages}
     query = MANY_OVERALL_DAYS if dimension == OVERALL else MANY_CELL_DAYS

@@ -43,7 +43,6 @@ FROM categories c JOIN unnest($1::text[], $2::text[]) AS k (dimension, category)
   ON c.dimension = k.dimension AND c.category = k.category
 """
 CATEGORY_NAMES = "SELECT id, dimension, category FROM categories WHERE id = ANY($1::int[])"
-ALL_CATEGORIES = "SELECT id, dimension, category FROM categories"
 ENSURE_RUN = """
 WITH new AS (
     INSERT INTO ingest_runs (run_id) VALUES ($1) ON CONFLICT (run_id) DO NOTHING RETURNING id
@@ -128,8 +127,9 @@ class Dictionary:
     """Category ids both ways, cached for the life of the process (ids never change meaning).
 
     Writers call :meth:`ids` (creating missing categories in their own short statement, outside
-    any batch transaction, so a rolled-back batch leaves no id half-known); readers call
-    :meth:`names` for the ids they met. Concurrent callers share one lock per direction.
+    any batch transaction, so a rolled-back batch leaves no id half-known); readers look cells up
+    in :attr:`known` and call :meth:`load_names` when they meet an id not known yet. Concurrent
+    callers share one lock.
     """
 
     def __init__(self) -> None:
@@ -168,19 +168,6 @@ class Dictionary:
             unknown = missing - self._names.keys()
             if unknown:
                 raise LayoutError(f"category ids without a name: {sorted(unknown)[:5]}")
-
-    def id_of(self, key: Key) -> int | None:
-        """A cached id, or None (readers: an unknown category has no cells anywhere yet)."""
-        return self._ids.get(key)
-
-    async def lookup(self, conn: Conn, key: Key) -> int | None:
-        """The id of an existing category, or None when it was never stored (nothing created)."""
-        found = self._ids.get(key)
-        if found is None:
-            async with self._lock:
-                self._learn(await conn.fetch(CATEGORY_IDS, [key[0]], [key[1]]))
-            found = self._ids.get(key)
-        return found
 
 
 class Runs:

@@ -58,7 +58,7 @@ async def test_default_window_reads_at_most_eight_partitions_and_nothing_expired
         for query in (series.OVERALL_DAYS, series.CELL_DAYS, series.PACKAGE_DAYS):
             found = await scans(conn, query, "requests", lo, hi)
             assert 1 <= found <= 8, (query, found)
-        points = await series.series(conn, Dictionary(), "requests", "python_minor")
+        points = series.flatten(await series.series_groups(conn, Dictionary(), "requests", "python_minor"))
     assert [p.day for p in points] == [cutoff + dt.timedelta(days=i) for i in range(181)]
     assert points[-1].downloads == 100 + 239
 

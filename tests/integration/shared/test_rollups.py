@@ -23,9 +23,9 @@ async def test_read_queries_over_seeded_rows(db: asyncpg.Pool) -> None:
     assert recent["month"] == sum(range(110, 140))
     assert await rollups.recent(db, "nope") == {"day": 0, "week": 0, "month": 0}
     names = Dictionary()
-    points = await series.series(db, names, "requests", "overall", "with_mirrors", start=END - dt.timedelta(days=1))
+    points = series.flatten(await series.series_groups(db, names, "requests", "overall", "with_mirrors", start=END - dt.timedelta(days=1)))
     assert [(p.day, p.downloads) for p in points] == [(END - dt.timedelta(days=1), 148), (END, 149)]
-    minors = await series.series(db, names, "requests", "python_minor")
+    minors = series.flatten(await series.series_groups(db, names, "requests", "python_minor"))
     assert [p.category for p in minors] == sorted(p.category for p in minors)
     assert {(p.category, p.day, p.downloads) for p in minors} == {
         (c, d, n) for d, pkg, dim, c, n in rows if pkg == "requests" and dim == "python_minor"
