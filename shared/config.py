@@ -90,7 +90,16 @@ class ServiceSettings(BaseSettings):
     redis_url: str = Field(
         "redis://127.0.0.1:6379/0", description="Redis URL (a password in it is redacted)."
     )
-    nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server URL(s), comma-separated.")
+    nats_url: str = Field(
+        "nats://127.0.0.1:4222",
+        description="NATS server URL, or a comma-separated list of a JetStream cluster's nodes (clients fail over between them).",
+    )
+    stream_replicas: int = Field(
+        1,
+        ge=1,
+        le=5,
+        description="Replicas of each JetStream stream (1 on one server; 3 on a three-node cluster, which then survives losing a node).",
+    )
     namespace: str = Field(
         "",
         pattern=r"^[A-Za-z0-9_-]*$",

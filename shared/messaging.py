@@ -1,27 +1,33 @@
-"""NATS JetStream plumbing: connections and the stream definitions.
+"""NATS JetStream plumbing: the FastStream broker, the stream definitions and the channel names.
 
 Owns the three streams of contracts.md section 3 and their properties: the downloads stream keeps
 package-days and manifests for at least the retention window (so ``aggregator replay`` needs no
 BigQuery) and has a duplicate window, so a retried publish with the same ``Nats-Msg-Id`` is stored
 once; the rollups stream carries ``rollups.updated``; the dead-letter stream keeps what the
-aggregator could not apply. ``ensure_streams`` is idempotent: it creates or updates.
+aggregator could not apply. Every stream has ``STREAM_REPLICAS`` replicas (1 on one server, 3 on a
+three-node JetStream cluster). ``ensure_streams`` is idempotent: it creates or updates.
 
-Services talk to JetStream through nats-py directly: the aggregator needs batch fetches written in
-one transaction, acked only after commit and nak'ed with a delay, and ingest needs many publishes in
-flight with their PubAck futures; both are first-class in nats-py.
+Every service talks to NATS through a FastStream :class:`NatsBroker` made by :func:`make_broker`
+(typed subscribers and publishers, decoding, acks, reconnects, graceful shutdown, the AsyncAPI
+document). Where a service needs what a FastStream publisher does not give (ingest's thousand
+pipelined publishes in flight, the aggregator's replay through temporary consumers), it uses the
+JetStream context the broker itself holds (:func:`jetstream`), on the same connection.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 
 import nats
+from faststream.nats import JStream, NatsBroker
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
+from shared.config import ServiceSettings
 from shared.events import MAX_EVENT_BYTES, Subjects
 
 DAY = 24 * 3600.0
@@ -35,6 +41,13 @@ class StreamPolicy:
     duplicate_window_s: float = 2 * 3600.0
     dead_letter_days: int = 30
     rollups_days: int = 7
+    #: Copies of each stream kept by a JetStream cluster (1 on a single server).
+    replicas: int = 1
+
+
+def policy_of(settings: ServiceSettings) -> StreamPolicy:
+    """The stream policy a service's settings ask for (retention window, replicas)."""
+    return StreamPolicy(retention_days=settings.retention_days, replicas=settings.stream_replicas)
 
 
 def stream_configs(subjects: Subjects, policy: StreamPolicy) -> list[StreamConfig]:
@@ -49,6 +62,7 @@ def stream_configs(subjects: Subjects, policy: StreamPolicy) -> list[StreamConfi
             max_age=(policy.retention_days + policy.margin_days) * DAY,
             duplicate_window=policy.duplicate_window_s,
             max_msg_size=MAX_EVENT_BYTES,
+            num_replicas=policy.replicas,
         ),
         StreamConfig(
             name=subjects.rollups_stream,
@@ -56,12 +70,14 @@ def stream_configs(subjects: Subjects, policy: StreamPolicy) -> list[StreamConfi
             storage=StorageType.FILE,
             max_age=policy.rollups_days * DAY,
             duplicate_window=policy.duplicate_window_s,
+            num_replicas=policy.replicas,
         ),
         StreamConfig(
             name=subjects.dead_stream,
             subjects=[subjects.dead],
             storage=StorageType.FILE,
             max_age=policy.dead_letter_days * DAY,
+            num_replicas=policy.replicas,
         ),
     ]
 
@@ -87,15 +103,59 @@ async def delete_streams(js: JetStreamContext, subjects: Subjects) -> None:
             pass
 
 
+def server_urls(url: str) -> list[str]:
+    """``NATS_URL`` as a list: one server, or a comma-separated list of a cluster's nodes."""
+    return [u.strip() for u in url.split(",") if u.strip()]
+
+
 async def connect(url: str, *, name: str = "pypistats", max_reconnect_attempts: int = -1) -> NatsClient:
-    """Connect with reconnects enabled forever (a restarted nats-server is waited for)."""
+    """A bare nats-py connection (tests and benchmarks), reconnecting forever to any listed server."""
     return await nats.connect(
-        servers=[u.strip() for u in url.split(",") if u.strip()],
+        servers=server_urls(url),
         name=name,
         max_reconnect_attempts=max_reconnect_attempts,
         reconnect_time_wait=0.5,
         connect_timeout=5,
     )
+
+
+def make_broker(
+    url: str,
+    *,
+    name: str = "pypistats",
+    graceful_timeout: float | None = 30.0,
+) -> NatsBroker:
+    """The FastStream broker of a service: every server of ``url`` (a cluster's nodes fail over),
+    reconnecting forever, JetStream requests with a 10 s timeout. Nothing connects until
+    ``connect()``/``start()``, so building one (for the AsyncAPI document too) needs no server.
+    Per-message log lines are at DEBUG: the aggregator sees a thousand messages a second."""
+    return NatsBroker(
+        servers=server_urls(url),
+        name=name,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=1,
+        connect_timeout=5,
+        graceful_timeout=graceful_timeout,
+        log_level=logging.DEBUG,
+        js_options={"timeout": 10.0},
+    )
+
+
+def jetstream(broker: NatsBroker) -> JetStreamContext:
+    """The JetStream context the connected broker holds (what FastStream's ``JsClient`` injects)."""
+    context: JetStreamContext = broker.config.connection_state.stream
+    return context
+
+
+def stream_ref(name: str) -> JStream:
+    """A FastStream reference to one of our streams; :func:`ensure_streams` declares them, not FastStream."""
+    return JStream(name, declare=False)
+
+
+def channel(prefix: str) -> str:
+    """The FastStream subject of a per-day channel: ``<prefix>.{day}`` (``*`` on the wire, the day
+    as a path parameter in handlers and in the AsyncAPI document)."""
+    return f"{prefix}.{{day}}"
 
 
 def day_from_subject(subject: str) -> dt.date:

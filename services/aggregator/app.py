@@ -1,7 +1,8 @@
 """Wiring of the aggregator worker: ``serve`` and ``replay --start D --end D``.
 
-Owns opening and closing the resources (NATS, PostgreSQL, Redis, the ops server), signal handling
-and the command line. Everything that decides something lives in the other modules.
+Owns opening and closing the resources (the FastStream broker, PostgreSQL, Redis, the ops server),
+the FastStream app that runs ``serve`` (signals, graceful shutdown) and the command line.
+Everything that decides something lives in the other modules.
 """
 
 from __future__ import annotations
@@ -10,26 +11,27 @@ import argparse
 import asyncio
 import datetime as dt
 import logging
-import signal
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import asyncpg
-from nats.aio.client import Client as NatsClient
+from faststream import FastStream
+from faststream.nats import NatsBroker
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 from tqdm import tqdm
 
+from services.aggregator.channels import AggregatorChannels, aggregator_channels
 from services.aggregator.config import AggregatorSettings
-from services.aggregator.consumer import Consumer, Processor
+from services.aggregator.consumer import BatchHandler, Outlets, Processor
 from services.aggregator.metrics import AggregatorMetrics
 from services.aggregator.replay import count_day, days_between, replay
 from shared.config import load_settings
 from shared.db.pool import create_pool
 from shared.events import Subjects
 from shared.logging import configure_logging, get_logger
-from shared.messaging import StreamPolicy, connect, ensure_streams
+from shared.messaging import ensure_streams, jetstream, make_broker, policy_of
 from shared.web import OpsServer
 
 log = get_logger(__name__)
@@ -39,14 +41,15 @@ LAST_COMPLETE_DAY = "SELECT max(day) FROM ingest_days"
 
 @dataclass
 class Resources:
-    nc: NatsClient
+    broker: NatsBroker
+    channels: AggregatorChannels
     pool: asyncpg.Pool
     redis: Redis
     processor: Processor
     registry: CollectorRegistry
 
 
-async def _create_pool_retrying(settings: AggregatorSettings, stop: asyncio.Event | None) -> asyncpg.Pool:
+async def _create_pool_retrying(settings: AggregatorSettings) -> asyncpg.Pool:
     """PostgreSQL may come up after us: keep trying (with a growing delay) until it answers."""
     delay = 0.2
     while True:
@@ -58,85 +61,104 @@ async def _create_pool_retrying(settings: AggregatorSettings, stop: asyncio.Even
                 max_size=settings.db_pool_size,
             )
         except (OSError, asyncpg.PostgresError) as exc:
-            if stop is not None and stop.is_set():
-                raise
             log.warning("database unavailable", error=type(exc).__name__, retry_in=delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
 
 
 @asynccontextmanager
-async def resources(
-    settings: AggregatorSettings, stop: asyncio.Event | None = None
-) -> AsyncIterator[Resources]:
+async def resources(settings: AggregatorSettings) -> AsyncIterator[Resources]:
+    """The broker (connected, streams ensured, not yet fetching), PostgreSQL, Redis, the processor."""
     subjects = Subjects(settings.namespace)
-    nc = await connect(settings.nats_url, name="aggregator")
+    channels = aggregator_channels(subjects, settings)
+    broker = make_broker(settings.nats_url, name="aggregator", graceful_timeout=settings.ack_wait)
+    broker.include_router(channels.router)
+    await broker.connect()
     try:
-        js = nc.jetstream(timeout=10.0)
-        await ensure_streams(js, subjects, StreamPolicy(retention_days=settings.retention_days))
-        pool = await _create_pool_retrying(settings, stop)
+        await ensure_streams(jetstream(broker), subjects, policy_of(settings))
+        pool = await _create_pool_retrying(settings)
         redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
         registry = CollectorRegistry()
         metrics = AggregatorMetrics(registry)
         try:
             metrics.set_last_complete_day(await pool.fetchval(LAST_COMPLETE_DAY))
-            processor = Processor(pool, redis, js, subjects, settings, metrics)
-            yield Resources(nc, pool, redis, processor, registry)
+            outlets = Outlets(channels.rollups, channels.dead)
+            processor = Processor(pool, redis, outlets, subjects, settings, metrics)
+            yield Resources(broker, channels, pool, redis, processor, registry)
         finally:
             await redis.aclose()
             await pool.close()
     finally:
-        await _close_nats(nc)
+        await _stop_broker(broker)
 
 
-async def _close_nats(nc: NatsClient) -> None:
-    """Drain when connected (bounded); a client still reconnecting is just closed."""
+async def _stop_broker(broker: NatsBroker) -> None:
+    """Stop (drain) within a bound; a client still reconnecting to a dead server is just dropped."""
     try:
-        if nc.is_connected:
-            await asyncio.wait_for(nc.drain(), 5.0)
-    except Exception as exc:
-        log.info("nats drain failed", error=type(exc).__name__)
-    if not nc.is_closed:
+        await asyncio.wait_for(broker.stop(), 10.0)
+    except Exception as exc:  # a broken transport raises on close; we are leaving anyway
+        log.info("nats close failed", error=type(exc).__name__)
+
+
+def create_app(settings: AggregatorSettings, res: Resources) -> FastStream:
+    """The FastStream app of ``serve``: FastStream starts the subscriber, handles SIGTERM/SIGINT
+    and stops gracefully; the hooks add the ops server, the idle tick and the write drain."""
+    handler = BatchHandler(res.processor)
+    res.channels.handler = handler
+    broker = res.broker
+
+    async def nats_ready() -> None:
+        if not await broker.ping(timeout=1.0):
+            raise ConnectionError("not connected")
+
+    ops = OpsServer(
+        res.registry,
+        {"database": lambda: res.pool.fetchval("SELECT 1"), "nats": nats_ready, "redis": res.redis.ping},
+        settings.ops_host,
+        settings.ops_port,
+    )
+    ticks: list[asyncio.Task[None]] = []
+
+    async def started() -> None:
+        await ops.start()
+        ticks.append(asyncio.create_task(_tick(handler, settings.fetch_timeout), name="aggregator-idle"))
+        log.info("consuming", stream=res.processor.subjects.downloads_stream)
+
+    async def stopping() -> None:
+        # No new fetch; FastStream waits for the batch being handled. Then the writes still in
+        # flight commit and ack while the connection is open (what is not acked comes back).
+        await res.channels.subscriber.stop()
+        for task in ticks:
+            task.cancel()
+        await handler.drain()
+
+    return FastStream(broker, after_startup=[started], on_shutdown=[stopping], after_shutdown=[ops.stop])
+
+
+async def _tick(handler: BatchHandler, every: float) -> None:
+    while True:
+        await asyncio.sleep(every)
         try:
-            await asyncio.wait_for(nc.close(), 5.0)
-        except Exception as exc:  # a broken transport raises on close; we are leaving anyway
-            log.info("nats close failed", error=type(exc).__name__)
+            await handler.idle()
+        except Exception as exc:
+            log.warning("idle work failed", error=type(exc).__name__)
 
 
 async def serve(settings: AggregatorSettings) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    async with resources(settings, stop) as res:
-
-        async def nats_ok() -> None:
-            if not res.nc.is_connected:
-                raise ConnectionError("not connected")
-            await res.nc.flush(timeout=1)
-
-        ops = OpsServer(
-            res.registry,
-            {"database": lambda: res.pool.fetchval("SELECT 1"), "nats": nats_ok, "redis": res.redis.ping},
-            settings.ops_host,
-            settings.ops_port,
-        )
-        await ops.start()
-        try:
-            await Consumer(res.processor).run(stop)
-        finally:
-            await ops.stop()
+    async with resources(settings) as res:
+        await create_app(settings, res).run()
     log.info("aggregator stopped")
 
 
 async def run_replay(settings: AggregatorSettings, start: dt.date, end: dt.date, show_progress: bool) -> int:
     days = days_between(start, end)
     async with resources(settings) as res:
+        js = jetstream(res.broker)
         total = 0
         for day in days:
-            total += await count_day(res.processor, day)
+            total += await count_day(res.processor, js, day)
         with tqdm(total=total, unit="msg", desc="replay", disable=not show_progress) as bar:
-            result = await replay(res.processor, start, end, progress=bar.update)
+            result = await replay(res.processor, js, start, end, progress=bar.update)
     if result.incomplete:
         log.warning("days left incomplete", days=[str(d) for d in result.incomplete])
         return 1

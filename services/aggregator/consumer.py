@@ -1,11 +1,14 @@
-"""The durable pull consumer: fetch a batch, apply it, ack only what is committed.
+"""What happens to a fetched batch: apply it, ack only what is committed.
 
-Owns the message lifecycle. :class:`Processor` applies decoded messages (shared with replay);
-:class:`Consumer` runs the fetch loop on the durable consumer that every aggregator replica shares.
+Owns the message lifecycle behind the FastStream subscriber of channels.py (which fetches, decodes
+and calls :meth:`BatchHandler.handle` with typed events and their raw messages; acks are manual).
+:class:`Processor` applies decoded events (shared with replay); :class:`BatchHandler` acks, naks
+and dead-letters.
 
 Per fetched batch: rejected messages are published to the dead-letter subject and then acked;
 all package-days are written in one transaction and acked after it commits (on a database error
-they are nak'ed with a delay and come back); each manifest either completes its day (acked after
+they are nak'ed with a delay and come back), while FastStream fetches the next batch (up to
+``WRITE_CONCURRENCY`` transactions in flight); each manifest either completes its day (acked after
 the commit, the cache bump and ``rollups.updated``), or, when its run is not fully committed
 yet, is nak'ed with a delay so it is retried later while other messages keep flowing.
 
@@ -19,33 +22,38 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
+from dataclasses import dataclass
 from typing import Final
 
 import asyncpg
+from faststream.nats.publisher.usecase import LogicPublisher as NatsPublisher
 from nats.aio.msg import Msg
-from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import NotFoundError
+from nats.errors import NotJSMessageError
 from redis.asyncio import Redis
 
 from services.aggregator.complete import Completion, Outcome, complete_day, flush_recent
 from services.aggregator.config import AggregatorSettings
-from services.aggregator.handlers import Incoming, Rejected, split
+from services.aggregator.handlers import Incoming, Rejected, reason_of, split
 from services.aggregator.metrics import AggregatorMetrics
 from services.aggregator.retention import analyze, apply_retention
 from services.aggregator.store import Store, Written
 from shared.cache import CacheKeys, bump_after_commit
-from shared.events import DayManifest, PackageDay, RollupsUpdated, Subjects
+from shared.events import DayManifest, DeadLetter, PackageDay, RollupsUpdated, Subjects
 from shared.logging import get_logger
 
 log = get_logger(__name__)
 
 MAX_BACKOFF_S: Final = 5.0
+#: Seconds a JetStream publish of a dead letter or ``rollups.updated`` waits for its ack.
+PUBLISH_TIMEOUT_S: Final = 10.0
 
 
-def durable_name(namespace: str, consumer: str) -> str:
-    """The shared durable consumer name; includes the namespace so stacks never share it."""
-    return f"{namespace}-{consumer}" if namespace else consumer
+@dataclass(frozen=True)
+class Outlets:
+    """Where the processor publishes: the FastStream publishers declared in channels.py."""
+
+    rollups: NatsPublisher
+    dead: NatsPublisher
 
 
 class Processor:
@@ -55,12 +63,12 @@ class Processor:
         self,
         pool: asyncpg.Pool,
         redis: Redis,
-        js: JetStreamContext,
+        outlets: Outlets,
         subjects: Subjects,
         settings: AggregatorSettings,
         metrics: AggregatorMetrics,
     ) -> None:
-        self.pool, self.redis, self.js, self.subjects = pool, redis, js, subjects
+        self.pool, self.redis, self.outlets, self.subjects = pool, redis, outlets, subjects
         self.settings, self.metrics = settings, metrics
         self.store = Store(pool, settings.retention_days)
         self.keys = CacheKeys(settings.redis_prefix)
@@ -116,10 +124,11 @@ class Processor:
         await analyze(self.pool, manifest.day, rollups=not done.recent_deferred)
         version = await bump_after_commit(self.redis, self.keys, self.pool)
         event = RollupsUpdated(day=manifest.day, run_id=manifest.run_id, packages=manifest.packages)
-        await self.js.publish(
+        await self.outlets.rollups.publish(
+            event,
             self.subjects.rollups(manifest.day),
-            event.to_bytes(),
             headers={"Nats-Msg-Id": f"{manifest.day.isoformat()}/rollups/{manifest.run_id}/{seq}"},
+            timeout=PUBLISH_TIMEOUT_S,
         )
         self.metrics.set_last_complete_day(done.anchor)
         log.info(
@@ -166,151 +175,74 @@ class Processor:
             return False
         return True
 
-    async def dead_letter(self, rejected: Rejected) -> None:
-        letter = rejected.dead_letter(dt.datetime.now(dt.UTC))
-        await self.js.publish(
-            self.subjects.dead, letter.to_bytes(), headers={"Nats-Msg-Id": f"dead/{rejected.incoming.seq}"}
-        )
-        self.metrics.dead_letters.labels(rejected.reason).inc()
+    async def dead_letter(self, letter: DeadLetter, seq: int | None) -> None:
+        """Publish ``letter``; its id is derived from the stream sequence, so a redelivered bad
+        message is stored once (``seq`` is None only for a message that is not from JetStream)."""
+        headers = {"Nats-Msg-Id": f"dead/{seq}"} if seq is not None else {}
+        await self.outlets.dead.publish(letter, headers=headers, timeout=PUBLISH_TIMEOUT_S)
+        reason = reason_of(letter)
+        self.metrics.dead_letters.labels(reason).inc()
         self.metrics.messages.labels("dead_letter").inc()
-        log.warning(
-            "dead letter",
-            subject=rejected.incoming.subject,
-            reason=rejected.reason,
-            seq=rejected.incoming.seq,
-        )
+        log.warning("dead letter", subject=letter.subject, reason=reason, seq=seq)
 
 
-class Consumer:
-    """The fetch loop on the shared durable pull consumer."""
+class BatchHandler:
+    """Acks, naks and dead-letters the batches FastStream fetches from the shared durable consumer."""
 
     def __init__(self, processor: Processor) -> None:
         self.processor = processor
         self.settings = processor.settings
-        self.js = processor.js
-        self.subjects = processor.subjects
         self.metrics = processor.metrics
-        self.name = durable_name(self.subjects.namespace, self.settings.consumer_name)
-        self._sub: JetStreamContext.PullSubscription | None = None
         self._inflight: set[asyncio.Task[None]] = set()
         self._write_failed = False
+        self._backoff = 0.0
+        self._last_batch = time.monotonic()
 
-    def consumer_config(self) -> ConsumerConfig:
-        return ConsumerConfig(
-            durable_name=self.name,
-            ack_policy=AckPolicy.EXPLICIT,
-            deliver_policy=DeliverPolicy.ALL,
-            ack_wait=self.settings.ack_wait,
-            max_ack_pending=self.settings.max_ack_pending,
-            max_deliver=-1,
-            max_waiting=512,
-        )
-
-    async def subscribe(self) -> JetStreamContext.PullSubscription:
-        """Create the durable consumer unless a replica did, then bind to it."""
-        stream = self.subjects.downloads_stream
+    async def handle(self, events: list[PackageDay | DayManifest | DeadLetter], msgs: list[Msg]) -> bool:
+        """Apply one fetch (``events[i]`` decoded from ``msgs[i]``); False when the database failed,
+        after waiting a growing delay, so FastStream's next fetch is held back meanwhile."""
+        self._last_batch = time.monotonic()
         try:
-            await self.js.consumer_info(stream, self.name)
-        except NotFoundError:
-            try:
-                await self.js.add_consumer(stream, self.consumer_config())
-            except Exception:  # a replica created it first; binding below tells if it really exists
-                log.info("consumer creation raced", consumer=self.name)
-        return await self.js.pull_subscribe_bind(durable=self.name, stream=stream)
+            ok = await self._handle(events, msgs)
+        except Exception:  # unacked messages come back after ack_wait; keep consuming
+            log.exception("batch handling failed")
+            ok = False
+        self._backoff = 0.0 if ok else min(MAX_BACKOFF_S, self._backoff * 2 or 0.2)
+        if self._backoff:
+            await asyncio.sleep(self._backoff)
+        self._last_batch = time.monotonic()
+        return ok
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Fetch and apply until ``stop`` is set; NATS or database outages are waited out."""
-        try:
-            await self._loop(stop)
-        finally:
-            await self.drain()
-            await self._unsubscribe()
-
-    async def _unsubscribe(self) -> None:
-        if self._sub is not None:
-            sub, self._sub = self._sub, None
-            try:
-                await sub.unsubscribe()
-            except Exception as exc:  # the connection may be gone already
-                log.info("unsubscribe failed", error=type(exc).__name__)
-
-    async def _loop(self, stop: asyncio.Event) -> None:
-        backoff = 0.0
-        asked = time.monotonic()
-        while not stop.is_set():
-            try:
-                if self._sub is None:
-                    self._sub = await self.subscribe()
-                    log.info("consuming", consumer=self.name, stream=self.subjects.downloads_stream)
-                asked = time.monotonic()
-                msgs = await self._sub.fetch(self.settings.batch_size, timeout=self.settings.fetch_timeout)
-            except TimeoutError:
-                # An idle stream times out after fetch_timeout; a disconnected client fails at once:
-                # never spin on the latter.
-                if time.monotonic() - asked < self.settings.fetch_timeout / 2:
-                    backoff = min(MAX_BACKOFF_S, backoff * 2 or 0.1)
-                    await _sleep_or_stop(stop, backoff)
-                else:
-                    self.metrics.pending.set(0)
-                    await self.processor.flush_if_due(0)
-                if not await self.drain():
-                    await _sleep_or_stop(stop, self.settings.error_retry_delay)
-                continue
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                backoff = min(MAX_BACKOFF_S, backoff * 2 or 0.1)
-                log.warning("fetch failed", error=type(exc).__name__, detail=str(exc)[:200], retry_in=backoff)
-                if isinstance(exc, NotFoundError):
-                    await self._unsubscribe()
-                await _sleep_or_stop(stop, backoff)
-                continue
-            if not msgs:
-                await _sleep_or_stop(stop, 0.1)
-                continue
-            try:
-                ok = await self.handle(msgs)
-            except Exception:  # unacked messages come back after ack_wait; keep consuming
-                log.exception("batch handling failed")
-                ok = False
-            backoff = 0.0 if ok else min(MAX_BACKOFF_S, backoff * 2 or 0.2)
-            if backoff:
-                await _sleep_or_stop(stop, backoff)
-
-    async def handle(self, msgs: list[Msg]) -> bool:
-        """Apply one fetch; returns False when the database failed (the caller backs off)."""
+    async def _handle(self, events: list[PackageDay | DayManifest | DeadLetter], msgs: list[Msg]) -> bool:
         started = time.perf_counter()
-        by_seq: dict[int, Msg] = {}
-        incoming: list[Incoming] = []
-        for msg in msgs:
-            meta = msg.metadata
-            by_seq[meta.sequence.stream] = msg
-            incoming.append(Incoming(msg.subject, msg.data, meta.sequence.stream))
-        self.metrics.pending.set(msgs[-1].metadata.num_pending or 0)
-        batch = split(incoming, self.subjects)
+        if not msgs:
+            return True
+        self.metrics.pending.set(_pending(msgs[-1]))
+        batch = split(events)
         ok = True
-        for rejected in batch.rejected:
-            msg = by_seq[rejected.incoming.seq]
+        for letter, i in batch.rejected:
             try:
-                await self.processor.dead_letter(rejected)
+                await self.processor.dead_letter(letter, _seq(msgs[i]))
             except Exception as exc:
                 log.warning("dead letter publish failed", error=type(exc).__name__)
-                await _nak(msg, self.settings.error_retry_delay)
+                await _nak(msgs[i], self.settings.error_retry_delay)
                 continue
-            await _ack(msg)
+            await _ack(msgs[i])
         if batch.package_days:
             await self._free_slot()
-            task = asyncio.create_task(self._write(batch.package_days, by_seq, started))
+            items = [(event, msgs[i]) for event, i in batch.package_days]
+            task = asyncio.create_task(self._write(items, started))
             self._inflight.add(task)
             task.add_done_callback(self._inflight.discard)
         if batch.manifests:
             ok = await self.drain() and ok
-        last = batch.manifests[-1][1].seq if batch.manifests else None
-        for manifest, inc in batch.manifests:
-            msg = by_seq[inc.seq]
-            more = inc.seq != last or bool(msg.metadata.num_pending)
+        last = batch.manifests[-1][1] if batch.manifests else None
+        for manifest, i in batch.manifests:
+            msg = msgs[i]
+            more = i != last or bool(_pending(msg))
+            seq = _seq(msg) or 0
             try:
-                done = await self.processor.finish_day(manifest, inc.seq, defer_recent=more)
+                done = await self.processor.finish_day(manifest, seq, defer_recent=more)
             except Exception as exc:
                 ok = False
                 log.warning(
@@ -318,11 +250,8 @@ class Consumer:
                 )
                 await _nak(msg, self.settings.error_retry_delay)
                 continue
-            if (
-                done.outcome is Outcome.INCOMPLETE
-                and msg.metadata.num_delivered >= self.settings.manifest_max_attempts
-            ):
-                await self._give_up(manifest, inc, done.committed, msg)
+            if done.outcome is Outcome.INCOMPLETE and _delivered(msg) >= self.settings.manifest_max_attempts:
+                await self._give_up(manifest, msg, done.committed)
             elif done.outcome is Outcome.INCOMPLETE:
                 log.info(
                     "manifest waits", day=str(manifest.day), run_id=manifest.run_id,
@@ -332,22 +261,32 @@ class Consumer:
             else:
                 await _ack(msg)
         if batch.manifests:
-            ok = await self.processor.flush_if_due(msgs[-1].metadata.num_pending or 0) and ok
+            ok = await self.processor.flush_if_due(_pending(msgs[-1])) and ok
         if not batch.package_days:
             self.metrics.batch_duration.observe(time.perf_counter() - started)
         failed, self._write_failed = self._write_failed, False  # a write that failed since the last look
         return ok and not failed
 
-    async def _give_up(self, manifest: DayManifest, inc: Incoming, committed: int, msg: Msg) -> None:
+    async def _give_up(self, manifest: DayManifest, msg: Msg, committed: int) -> None:
         """A run that never completes (its package-days were lost or dead-lettered) must not loop for ever."""
         detail = f"run {manifest.run_id} has {committed} of {manifest.packages} package-days committed"
+        letter = Rejected(Incoming(msg.subject, msg.data, _seq(msg) or 0), "incomplete_run", detail)
         try:
-            await self.processor.dead_letter(Rejected(inc, "incomplete_run", detail))
+            await self.processor.dead_letter(letter.dead_letter(dt.datetime.now(dt.UTC)), _seq(msg))
         except Exception as exc:
             log.warning("dead letter publish failed", error=type(exc).__name__)
             await _nak(msg, self.settings.error_retry_delay)
             return
         await _ack(msg)
+
+    async def idle(self) -> None:
+        """Called every ``FETCH_TIMEOUT`` by the service: once no batch came for that long, finish
+        in-flight writes and do a deferred recent rebuild (it is owed after a crash or a backlog)."""
+        if time.monotonic() - self._last_batch < self.settings.fetch_timeout:
+            return
+        self.metrics.pending.set(0)
+        if await self.drain():
+            await self.processor.flush_if_due(0)
 
     async def _free_slot(self) -> None:
         """Wait until fewer than ``write_concurrency`` batch writes are in flight."""
@@ -361,22 +300,41 @@ class Consumer:
         failed, self._write_failed = self._write_failed, False
         return not failed
 
-    async def _write(
-        self, items: list[tuple[PackageDay, Incoming]], by_seq: dict[int, Msg], started: float
-    ) -> None:
+    async def _write(self, items: list[tuple[PackageDay, Msg]], started: float) -> None:
         """One batch transaction; its messages are acked after the commit, nak'ed on failure."""
-        msgs = [by_seq[inc.seq] for _, inc in items]
         try:
-            await self.processor.write([(event, inc.seq) for event, inc in items])
+            await self.processor.write([(event, _seq(msg) or 0) for event, msg in items])
         except Exception as exc:
             self._write_failed = True
             log.warning("batch write failed", error=type(exc).__name__, detail=str(exc)[:300])
-            for msg in msgs:
+            for _, msg in items:
                 await _nak(msg, self.settings.error_retry_delay)
         else:
-            for msg in msgs:
+            for _, msg in items:
                 await _ack(msg)
         self.metrics.batch_duration.observe(time.perf_counter() - started)
+
+
+def _seq(msg: Msg) -> int | None:
+    """The message's stream sequence (None for a message that did not come from JetStream)."""
+    try:
+        return int(msg.metadata.sequence.stream)
+    except NotJSMessageError:
+        return None
+
+
+def _pending(msg: Msg) -> int:
+    try:
+        return int(msg.metadata.num_pending or 0)
+    except NotJSMessageError:
+        return 0
+
+
+def _delivered(msg: Msg) -> int:
+    try:
+        return int(msg.metadata.num_delivered or 1)
+    except NotJSMessageError:
+        return 1
 
 
 async def _ack(msg: Msg) -> None:
@@ -391,10 +349,3 @@ async def _nak(msg: Msg, delay: float) -> None:
         await msg.nak(delay=delay)
     except Exception as exc:  # without the nak the message comes back after ack_wait
         log.warning("nak failed", error=type(exc).__name__)
-
-
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(stop.wait(), seconds)
-    except TimeoutError:
-        pass

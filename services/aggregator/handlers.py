@@ -3,18 +3,29 @@
 Owns the boundary between raw JetStream messages and the aggregator's writers: a message is
 decoded with :func:`shared.events.decode_event` into a package-day or a day manifest, or rejected
 with a *bounded* reason label (used as a metric label and as the dead letter's reason prefix).
-A batch is split into the three groups the consumer handles differently.
+
+:func:`decode_batch` is the FastStream decoder of the durable batch subscriber: it turns each
+message of a fetch into one typed :data:`Delivery`, so a message that fails typed decoding arrives
+as its :class:`~shared.events.DeadLetter` (reason and original payload) instead of failing the
+whole batch (FastStream's own decoding of ``list[PackageDay | DayManifest]`` would reject all
+thousand messages for one bad one, and with manual acks they would come back for ever).
+:func:`split` sorts a batch into the three groups the consumer handles differently.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Annotated, Any, Final
 
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 
 from shared.events import MAX_EVENT_BYTES, DayManifest, DeadLetter, PackageDay, Subjects, decode_event
+
+#: What the aggregator's subscriber receives per message: a package-day, a day manifest, or the dead
+#: letter of a message that could not be decoded (told apart by their ``kind``).
+Delivery = Annotated[PackageDay | DayManifest | DeadLetter, Field(discriminator="kind")]
 
 #: Every reason a message can be rejected for; the metric label never takes another value.
 REASONS: Final = (
@@ -61,11 +72,11 @@ class Rejected:
 
 @dataclass
 class Batch:
-    """One fetch, split by what has to happen to each message."""
+    """One fetch, split by what has to happen to each message (each with its index in the fetch)."""
 
-    package_days: list[tuple[PackageDay, Incoming]] = field(default_factory=list)
-    manifests: list[tuple[DayManifest, Incoming]] = field(default_factory=list)
-    rejected: list[Rejected] = field(default_factory=list)
+    package_days: list[tuple[PackageDay, int]] = field(default_factory=list)
+    manifests: list[tuple[DayManifest, int]] = field(default_factory=list)
+    rejected: list[tuple[DeadLetter, int]] = field(default_factory=list)
 
 
 def classify(incoming: Incoming, subjects: Subjects) -> PackageDay | DayManifest | Rejected:
@@ -107,15 +118,39 @@ def _summary(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def split(messages: list[Incoming], subjects: Subjects) -> Batch:
-    """Classify every message of a fetch."""
+def decode(
+    subject: str, data: bytes, subjects: Subjects, now: dt.datetime
+) -> DayManifest | PackageDay | DeadLetter:
+    """One message as its event, or as its dead letter when it cannot be applied."""
+    event = classify(Incoming(subject, data, 0), subjects)
+    return event.dead_letter(now) if isinstance(event, Rejected) else event
+
+
+def reason_of(letter: DeadLetter) -> str:
+    """The bounded reason label of a dead letter made by :meth:`Rejected.dead_letter`."""
+    label = letter.reason.split(":", 1)[0]
+    return label if label in REASONS else "schema_violation"
+
+
+class BatchDecoder:
+    """The FastStream decoder of the downloads subscriber: one :data:`Delivery` per message."""
+
+    def __init__(self, subjects: Subjects) -> None:
+        self.subjects = subjects
+
+    async def __call__(self, message: Any) -> list[DayManifest | PackageDay | DeadLetter]:
+        now = dt.datetime.now(dt.UTC)
+        return [decode(m.subject, m.data, self.subjects, now) for m in message.raw_message]
+
+
+def split(events: Sequence[DayManifest | PackageDay | DeadLetter]) -> Batch:
+    """Sort the events of a fetch by kind, keeping each one's index in the fetch."""
     batch = Batch()
-    for incoming in messages:
-        event = classify(incoming, subjects)
-        if isinstance(event, Rejected):
-            batch.rejected.append(event)
-        elif isinstance(event, PackageDay):
-            batch.package_days.append((event, incoming))
+    for i, event in enumerate(events):
+        if isinstance(event, PackageDay):
+            batch.package_days.append((event, i))
+        elif isinstance(event, DayManifest):
+            batch.manifests.append((event, i))
         else:
-            batch.manifests.append((event, incoming))
+            batch.rejected.append((event, i))
     return batch

@@ -1,6 +1,7 @@
 """``aggregator replay --start D --end D``: rebuild the rollups of retained days from the stream.
 
-Owns re-reading the downloads stream day by day through temporary consumers: first every
+Owns re-reading the downloads stream day by day through temporary consumers (on the JetStream
+context of the service's FastStream broker: a replay is a bounded drain, not a subscription): first every
 package-day of the day, then every manifest of it (one filter subject each, which every
 nats-server version accepts), applied with the same :class:`~services.aggregator.consumer.Processor`
 as the live consumer. Applying is replacement ordered by stream sequence (store.py), so after the
@@ -18,11 +19,12 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from services.aggregator.complete import Outcome
 from services.aggregator.consumer import Processor
-from services.aggregator.handlers import Incoming, split
+from services.aggregator.handlers import decode, split
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -52,20 +54,22 @@ def days_between(start: dt.date, end: dt.date) -> list[dt.date]:
     return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
 
 
-async def count_day(processor: Processor, day: dt.date) -> int:
+async def count_day(processor: Processor, js: JetStreamContext, day: dt.date) -> int:
     """Messages of ``day`` in the stream (for the progress bar's total)."""
-    info = await processor.js.stream_info(
+    info = await js.stream_info(
         processor.subjects.downloads_stream, subjects_filter=day_filter(processor.subjects.daily_prefix, day)
     )
     return sum((info.state.subjects or {}).values())
 
 
-async def replay_day(processor: Processor, day: dt.date, result: ReplayResult, progress: Progress) -> None:
+async def replay_day(
+    processor: Processor, js: JetStreamContext, day: dt.date, result: ReplayResult, progress: Progress
+) -> None:
     """Every package-day of ``day`` in the stream, then every manifest of it (see module doc)."""
     subjects = processor.subjects
     outcomes: list[Outcome] = []
     for subject in (subjects.daily(day), subjects.manifest(day)):
-        await _drain(processor, subject, result, progress, outcomes)
+        await _drain(processor, js, subject, result, progress, outcomes)
     result.days += 1
     if Outcome.COMPLETED in outcomes:
         result.completed.append(day)
@@ -74,10 +78,14 @@ async def replay_day(processor: Processor, day: dt.date, result: ReplayResult, p
 
 
 async def _drain(
-    processor: Processor, subject: str, result: ReplayResult, progress: Progress, outcomes: list[Outcome]
+    processor: Processor,
+    js: JetStreamContext,
+    subject: str,
+    result: ReplayResult,
+    progress: Progress,
+    outcomes: list[Outcome],
 ) -> None:
     """Apply every message stored on ``subject`` now, through a temporary consumer."""
-    js = processor.js
     stream = processor.subjects.downloads_stream
     config = ConsumerConfig(
         ack_policy=AckPolicy.ALL,
@@ -99,16 +107,16 @@ async def _drain(
             if not msgs:
                 continue
             remaining -= len(msgs)
-            batch = split(
-                [Incoming(m.subject, m.data, m.metadata.sequence.stream) for m in msgs], processor.subjects
-            )
+            now = dt.datetime.now(dt.UTC)
+            batch = split([decode(m.subject, m.data, processor.subjects, now) for m in msgs])
+            seqs = [m.metadata.sequence.stream for m in msgs]
             result.messages += len(msgs)
             result.rejected += len(batch.rejected)
             if batch.package_days:
-                written = await processor.write([(e, inc.seq) for e, inc in batch.package_days])
+                written = await processor.write([(e, seqs[i]) for e, i in batch.package_days])
                 result.package_days += written.applied
-            for manifest, inc in batch.manifests:
-                done = await processor.finish_day(manifest, inc.seq, defer_recent=True)
+            for manifest, i in batch.manifests:
+                done = await processor.finish_day(manifest, seqs[i], defer_recent=True)
                 outcomes.append(done.outcome)
                 if done.outcome is Outcome.INCOMPLETE:
                     log.warning(
@@ -127,12 +135,16 @@ async def _drain(
 
 
 async def replay(
-    processor: Processor, start: dt.date, end: dt.date, progress: Progress | None = None
+    processor: Processor,
+    js: JetStreamContext,
+    start: dt.date,
+    end: dt.date,
+    progress: Progress | None = None,
 ) -> ReplayResult:
     """Replay every day ``start..end`` in order; ``progress(n)`` is called with messages handled."""
     result = ReplayResult()
     for day in days_between(start, end):
-        await replay_day(processor, day, result, progress or (lambda n: None))
+        await replay_day(processor, js, day, result, progress or (lambda n: None))
     await processor.flush_recent()  # once, on the last complete day (deferred per day above)
     log.info(
         "replay done", days=result.days, messages=result.messages, package_days=result.package_days,

@@ -18,10 +18,12 @@ from nats.js import JetStreamContext
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
+from services.aggregator.channels import aggregator_channels
 from services.aggregator.config import AggregatorSettings
-from services.aggregator.consumer import Consumer, Processor
+from services.aggregator.consumer import BatchHandler, Outlets, Processor
 from services.aggregator.metrics import AggregatorMetrics
 from shared.events import Counts, DayManifest, PackageDay, Subjects
+from shared.messaging import make_broker
 
 Row = tuple[str, str, str, int]
 
@@ -131,19 +133,31 @@ def settings_for(
 
 
 def make_processor(
-    db: asyncpg.Pool, redis: Redis, js: JetStreamContext, subjects: Subjects, settings: AggregatorSettings
+    db: asyncpg.Pool, redis: Redis, outlets: Outlets, subjects: Subjects, settings: AggregatorSettings
 ) -> Processor:
-    return Processor(db, redis, js, subjects, settings, AggregatorMetrics(CollectorRegistry()))
+    return Processor(db, redis, outlets, subjects, settings, AggregatorMetrics(CollectorRegistry()))
 
 
 @contextlib.asynccontextmanager
-async def running_consumer(processor: Processor) -> AsyncIterator[Consumer]:
-    """An in-process consumer loop, stopped (and awaited) on exit."""
-    consumer = Consumer(processor)
-    stop = asyncio.Event()
-    task = asyncio.create_task(consumer.run(stop))
+async def running_consumer(processor: Processor) -> AsyncIterator[BatchHandler]:
+    """The aggregator's FastStream subscriber in this process (its own broker and connection),
+    with the idle tick the service runs; stopped as the service stops it."""
+    channels = aggregator_channels(processor.subjects, processor.settings)
+    handler = channels.handler = BatchHandler(processor)
+    broker = make_broker(processor.settings.nats_url, name="tests-aggregator", graceful_timeout=10)
+    broker.include_router(channels.router)
+    await broker.start()
+
+    async def tick() -> None:
+        while True:
+            await asyncio.sleep(processor.settings.fetch_timeout)
+            await handler.idle()
+
+    ticking = asyncio.create_task(tick())
     try:
-        yield consumer
+        yield handler
     finally:
-        stop.set()
-        await asyncio.wait_for(task, 10)
+        ticking.cancel()
+        await channels.subscriber.stop()
+        await asyncio.wait_for(handler.drain(), 10)
+        await broker.stop()

@@ -6,10 +6,20 @@ import datetime as dt
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
+from pydantic import TypeAdapter
 
+from services.aggregator.channels import downloads_channel, durable_name
 from services.aggregator.config import AggregatorSettings
-from services.aggregator.consumer import durable_name
-from services.aggregator.handlers import REASONS, Incoming, Rejected, classify, split
+from services.aggregator.handlers import (
+    REASONS,
+    Delivery,
+    Incoming,
+    Rejected,
+    classify,
+    decode,
+    reason_of,
+    split,
+)
 from services.aggregator.metrics import AggregatorMetrics
 from services.aggregator.recent import recent_affected
 from services.aggregator.replay import day_filter, days_between
@@ -80,19 +90,32 @@ def test_dead_letter_keeps_subject_reason_and_payload() -> None:
     assert len(big.dead_letter(dt.datetime.now(dt.UTC)).to_bytes()) < 2 * MAX_EVENT_BYTES
 
 
-def test_split_groups_a_batch() -> None:
+def test_split_groups_a_decoded_batch_by_index() -> None:
     manifest = DayManifest(day=DAY, run_id="r1", packages=1, rows=3, downloads_with_mirrors=3)
-    batch = split(
-        [
-            _in(GOOD.to_bytes(), seq=1),
-            _in(b"{", seq=2),
-            _in(manifest.to_bytes(), SUBJECTS.manifest(DAY), seq=3),
-        ],
-        SUBJECTS,
-    )
-    assert [inc.seq for _, inc in batch.package_days] == [1]
-    assert [r.incoming.seq for r in batch.rejected] == [2]
-    assert [inc.seq for _, inc in batch.manifests] == [3]
+    now = dt.datetime(2024, 5, 2, tzinfo=dt.UTC)
+    events = [
+        decode(SUBJECTS.daily(DAY), GOOD.to_bytes(), SUBJECTS, now),
+        decode(SUBJECTS.daily(DAY), b"{", SUBJECTS, now),
+        decode(SUBJECTS.manifest(DAY), manifest.to_bytes(), SUBJECTS, now),
+    ]
+    batch = split(events)
+    assert batch.package_days == [(GOOD, 0)]
+    assert [(reason_of(letter), i) for letter, i in batch.rejected] == [("invalid_json", 1)]
+    assert batch.manifests == [(manifest, 2)]
+
+
+def test_the_typed_delivery_accepts_every_decoded_kind_unchanged() -> None:
+    letter = decode(SUBJECTS.daily(DAY), b"\xff", SUBJECTS, dt.datetime.now(dt.UTC))
+    manifest = DayManifest(day=DAY, run_id="r1", packages=1, rows=3, downloads_with_mirrors=3)
+    items = [GOOD, manifest, letter]
+    assert [
+        a is b for a, b in zip(TypeAdapter(list[Delivery]).validate_python(items), items, strict=True)
+    ] == [
+        True,
+        True,
+        True,
+    ]
+    assert reason_of(letter) == "invalid_utf8"
 
 
 def test_latest_by_key_keeps_the_highest_sequence() -> None:
@@ -120,6 +143,11 @@ def test_replay_filter_matches_both_kinds_of_one_day() -> None:
 def test_durable_name_includes_the_namespace() -> None:
     assert durable_name("t123", "aggregator") == "t123-aggregator"
     assert durable_name("", "aggregator") == "aggregator"
+
+
+def test_the_subscriber_channel_covers_both_subjects_of_the_downloads_stream() -> None:
+    assert downloads_channel(SUBJECTS) == "ns.downloads.{kind}.v1.{day}"
+    assert downloads_channel(Subjects()) == "downloads.{kind}.v1.{day}"
 
 
 def test_settings_defaults_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
