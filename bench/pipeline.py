@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import os
 import subprocess
@@ -38,6 +39,7 @@ import aiohttp
 import asyncpg
 import psutil
 
+from services.ingest.channels import connected
 from services.ingest.publisher import RunResult, publish_day
 from services.ingest.sources.synthetic import SyntheticSource
 from shared.db.layout import Dictionary, Runs, categories_of, encode
@@ -45,7 +47,7 @@ from shared.db.migrate import migrate
 from shared.db.partitions import ensure_partitions
 from shared.embedded import free_port
 from shared.events import Subjects
-from shared.messaging import StreamPolicy, connect, delete_streams, ensure_streams
+from shared.messaging import StreamPolicy, delete_streams
 
 DAY = dt.date(2024, 3, 4)
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,13 +116,16 @@ async def run_size(args: argparse.Namespace, packages: int) -> dict[str, float]:
     url = with_database(args.database_url, name)
     namespace = f"bench{uuid.uuid4().hex[:8]}"
     subjects = Subjects(namespace)
-    nc = await connect(args.nats_url, name="bench-pipeline")
-    js = nc.jetstream(timeout=30)
+    stack = contextlib.AsyncExitStack()
+    policy = StreamPolicy(retention_days=180)
+    _broker, outlet = await stack.enter_async_context(
+        connected(args.nats_url, subjects, policy, name="bench-pipeline")
+    )
+    js = outlet.js
     proc: subprocess.Popen[bytes] | None = None
     try:
         await migrate(url)
         copy_rows, copy_seconds = await copy_baseline(url, source)
-        await ensure_streams(js, subjects, StreamPolicy(retention_days=180))
         port = free_port()
         env = {
             **os.environ, "DATABASE_URL": url, "NATS_URL": args.nats_url, "REDIS_URL": args.redis_url,
@@ -128,7 +133,7 @@ async def run_size(args: argparse.Namespace, packages: int) -> dict[str, float]:
             "BATCH_SIZE": str(args.batch_size), "LOG_LEVEL": "WARNING",
         }  # fmt: skip
         if args.preloaded:  # the day is in the stream before the aggregator starts: its rate alone
-            preloaded = await publish_day(js, subjects, source, DAY)
+            preloaded = await publish_day(outlet, source, DAY)
         proc = spawn(env)
         await ready(port, proc)
         watched = psutil.Process(proc.pid)
@@ -139,7 +144,7 @@ async def run_size(args: argparse.Namespace, packages: int) -> dict[str, float]:
             publishing: asyncio.Future[RunResult] = asyncio.get_running_loop().create_future()
             publishing.set_result(preloaded)
         else:
-            publishing = asyncio.ensure_future(publish_day(js, subjects, source, DAY))
+            publishing = asyncio.ensure_future(publish_day(outlet, source, DAY))
         published_at = last_package_day_at = 0.0
         while True:
             peak_rss = max(peak_rss, watched.memory_info().rss)
@@ -177,7 +182,7 @@ async def run_size(args: argparse.Namespace, packages: int) -> dict[str, float]:
         if proc is not None:
             stop(proc)
         await delete_streams(js, subjects)
-        await nc.close()
+        await stack.aclose()
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
 

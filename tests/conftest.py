@@ -20,6 +20,7 @@ from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from redis.asyncio import Redis
 
+from services.ingest.channels import Outlet, connected
 from shared.db.migrate import migrate
 from shared.events import Subjects
 from shared.messaging import StreamPolicy, connect, delete_streams, ensure_streams
@@ -155,3 +156,10 @@ def service_env(database_url: str, redis_url: str, nats_url: str, namespace: str
         LOG_FORMAT="json",
     )
     return env
+
+
+@pytest.fixture
+async def outlet(js: JetStreamContext, subjects: Subjects, nats_url: str) -> AsyncIterator[Outlet]:
+    """Ingest's outlet (a connected FastStream broker) on this test's streams."""
+    async with connected(nats_url, subjects, StreamPolicy(retention_days=180), name="tests-ingest") as (_, out):
+        yield out

@@ -24,7 +24,7 @@ from shared.logging import configure_logging, get_logger
 
 from .config import IngestSettings
 from .metrics import IngestMetrics
-from .runner import backfill, dry_run_day, ingest_day, jetstream, make_source, open_pool, scheduled_pass
+from .runner import backfill, dry_run_day, ingest_day, make_source, open_pool, outlet, scheduled_pass
 from .schedule import day_range, next_fire
 from .sources.base import SourceError
 
@@ -83,8 +83,8 @@ async def run_command(settings: IngestSettings, day: dt.date, source_name: str |
         log.info("dry run", **report)
         sys.stdout.write(json.dumps(report, sort_keys=True) + "\n")
         return 0
-    async with jetstream(settings) as (_nc, js, subjects):
-        result = await ingest_day(js, subjects, source, day, settings, metrics)
+    async with outlet(settings) as (_broker, out):
+        result = await ingest_day(out, source, day, settings, metrics)
     sys.stdout.write(
         json.dumps(
             {
@@ -108,8 +108,8 @@ async def backfill_command(
     days = day_range(start, end)
     metrics = IngestMetrics(CollectorRegistry())
     source = make_source(settings, metrics, source_name)
-    async with jetstream(settings) as (_nc, js, subjects):
-        results = await backfill(js, subjects, source, days, settings, metrics, show_progress=progress)
+    async with outlet(settings) as (_broker, out):
+        results = await backfill(out, source, days, settings, metrics, show_progress=progress)
     log.info("backfill done", days=len(results), packages=sum(r.packages for r in results))
     return 0
 
@@ -133,9 +133,9 @@ async def pass_command(
     redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
     pool = await open_pool(settings.database_url)
     try:
-        async with jetstream(settings) as (_nc, js, subjects):
+        async with outlet(settings) as (_broker, out):
             result = await scheduled_pass(
-                js, subjects, source, settings, metrics, redis, pool,
+                out, source, settings, metrics, redis, pool,
                 lock_wait_s=lock_wait_s, show_progress=progress,
             )  # fmt: skip
     except RedisError as exc:
@@ -171,12 +171,11 @@ async def serve(settings: IngestSettings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    async with jetstream(settings) as (nc, js, subjects):
+    async with outlet(settings) as (broker, out):
 
         async def nats_ready() -> None:
-            if not nc.is_connected:
+            if not await broker.ping(timeout=1.0):
                 raise ConnectionError("nats disconnected")
-            await nc.flush(timeout=1)
 
         ops = OpsServer(
             metrics.registry, {"nats": nats_ready, "redis": redis.ping}, settings.ops_host, settings.ops_port
@@ -197,7 +196,7 @@ async def serve(settings: IngestSettings) -> None:
                 if pool is None:  # the database was down at start-up (or since): try again each pass
                     pool = await open_pool(settings.database_url)
                 task = asyncio.create_task(
-                    scheduled_pass(js, subjects, source, settings, metrics, redis, pool)
+                    scheduled_pass(out, source, settings, metrics, redis, pool)
                 )
                 stopper = asyncio.create_task(stop.wait())
                 await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)

@@ -3,7 +3,8 @@
 Owns the producer side of contracts.md section 3. Every valid package-day becomes one
 ``PackageDay`` on ``downloads.daily.v1.<day>`` with ``Nats-Msg-Id: <day>/<package>/<run_id>``;
 after every one of them is acknowledged by the stream, the ``DayManifest`` goes to
-``downloads.manifest.v1.<day>``. Publishes are pipelined (up to ``max_in_flight`` unacknowledged
+``downloads.manifest.v1.<day>`` through its FastStream publisher (channels.py). Package-day
+publishes are pipelined on the broker's JetStream context (up to ``max_in_flight`` unacknowledged
 at once, through ``publish_async`` futures), and a publish that times out or fails on a disconnect
 is sent again with backoff under the same message id, so the stream's duplicate window stores it
 once. An interrupted run can simply be run again: the new run id gives a fresh set of messages and
@@ -24,7 +25,7 @@ import datetime as dt
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,14 +35,11 @@ from nats.js import JetStreamContext
 from nats.js.api import PubAck
 from nats.js.errors import APIError, NoStreamResponseError
 
-from shared.events import (
-    MAX_EVENT_BYTES,
-    DayManifest,
-    Subjects,
-)
+from shared.events import MAX_EVENT_BYTES, DayManifest
 from shared.logging import get_logger
 from shared.packages import InvalidPackageName, validate
 
+from .channels import Outlet
 from .metrics import IngestMetrics
 from .sources.base import RawCounts, Source
 from .validation import (
@@ -182,11 +180,26 @@ async def publish_with_retry(
     timeout_s: float = ACK_TIMEOUT_S,
 ) -> PubAck:
     """Publish and wait for the ack, retrying with backoff under the same ``Nats-Msg-Id``."""
+
+    def send() -> Awaitable[PubAck]:
+        return js.publish(subject, payload, timeout=timeout_s, headers={"Nats-Msg-Id": msg_id})
+
+    return await retrying(send, msg_id, result, deadline_s=deadline_s)
+
+
+async def retrying(
+    send: Callable[[], Awaitable[PubAck]],
+    msg_id: str,
+    result: RunResult | None = None,
+    *,
+    deadline_s: float = RETRY_DEADLINE_S,
+) -> PubAck:
+    """``send()`` until the stream acknowledges it, with backoff; every attempt carries ``msg_id``."""
     delay = BACKOFF_START_S
     give_up = time.monotonic() + deadline_s
     while True:
         try:
-            return await js.publish(subject, payload, timeout=timeout_s, headers={"Nats-Msg-Id": msg_id})
+            return await send()
         except RETRYABLE as exc:
             error = type(exc).__name__
         except APIError as exc:
@@ -260,8 +273,7 @@ async def package_days(
 
 
 async def publish_day(
-    js: JetStreamContext,
-    subjects: Subjects,
+    outlet: Outlet,
     source: Source,
     day: dt.date,
     *,
@@ -274,8 +286,9 @@ async def publish_day(
     started = time.perf_counter()
     result = RunResult(run_id=run_id or new_run_id(), day=day, source=source.name)
     check_run_fields(result.run_id, source.name)
+    subjects = outlet.subjects
     subject = subjects.daily(day)
-    pipeline = _Pipeline(js, max_in_flight, metrics, result)
+    pipeline = _Pipeline(outlet.js, max_in_flight, metrics, result)
     log.info("ingest run started", day=day.isoformat(), run_id=result.run_id, source=source.name)
     try:
         async for event in package_days(source, day, result, metrics):
@@ -293,7 +306,7 @@ async def publish_day(
             downloads_with_mirrors=result.downloads_with_mirrors,
             source=source.name,
         )
-        await publish_with_retry(js, subjects.manifest(day), manifest.to_bytes(), manifest.msg_id, result)
+        await publish_manifest(outlet, manifest, result)
     finally:
         pipeline.cancel()
         result.seconds = time.perf_counter() - started
@@ -308,6 +321,22 @@ async def publish_day(
         seconds=round(result.seconds, 3),
     )
     return result
+
+
+async def publish_manifest(outlet: Outlet, manifest: DayManifest, result: RunResult | None = None) -> PubAck:
+    """The manifest through its FastStream publisher, retried under its message id until stored."""
+
+    async def send() -> PubAck:
+        ack: PubAck = await outlet.manifest.publish(
+            manifest,
+            outlet.subjects.manifest(manifest.day),
+            headers={"Nats-Msg-Id": manifest.msg_id},
+            stream=outlet.subjects.downloads_stream,
+            timeout=ACK_TIMEOUT_S,
+        )
+        return ack
+
+    return await retrying(send, manifest.msg_id, result)
 
 
 async def inspect_day(

@@ -1,7 +1,7 @@
 """Running ingest passes: building the configured source, one day, a range, a scheduled pass.
 
-Owns the I/O shell around :mod:`services.ingest.publisher`: connecting to NATS and creating the
-streams, metrics per run (duration, status, last successful day, bytes scanned), the backfill
+Owns the I/O shell around :mod:`services.ingest.publisher`: connecting the FastStream broker and
+creating the streams, metrics per run (duration, status, last successful day, bytes scanned), the backfill
 loop with its progress bars, and the scheduler's pass (single-flight through a Redis lock, days
 chosen by :func:`services.ingest.schedule.plan_days` from the ``ingest_days`` record).
 """
@@ -16,16 +16,16 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 import asyncpg
-from nats.aio.client import Client as NatsClient
-from nats.js import JetStreamContext
+from faststream.nats import NatsBroker
 from redis.asyncio import Redis
 from tqdm import tqdm
 
 from shared.db.pool import create_pool
 from shared.events import Subjects
 from shared.logging import get_logger
-from shared.messaging import StreamPolicy, connect, ensure_streams
+from shared.messaging import policy_of
 
+from .channels import Outlet, connected
 from .config import IngestSettings
 from .metrics import IngestMetrics
 from .publisher import RunResult, inspect_day, publish_day
@@ -65,16 +65,10 @@ def make_source(settings: IngestSettings, metrics: IngestMetrics, name: str | No
 
 
 @contextlib.asynccontextmanager
-async def jetstream(settings: IngestSettings) -> AsyncIterator[tuple[NatsClient, JetStreamContext, Subjects]]:
-    """A connection with the downloads streams created (or updated) for the configured retention."""
-    nc = await connect(settings.nats_url, name="ingest")
-    try:
-        js = nc.jetstream()
-        subjects = Subjects(settings.namespace)
-        await ensure_streams(js, subjects, StreamPolicy(retention_days=settings.retention_days))
-        yield nc, js, subjects
-    finally:
-        await nc.drain()
+async def outlet(settings: IngestSettings) -> AsyncIterator[tuple[NatsBroker, Outlet]]:
+    """The connected broker, with the streams created (or updated) for the configured retention and replicas."""
+    async with connected(settings.nats_url, Subjects(settings.namespace), policy_of(settings)) as found:
+        yield found
 
 
 def _midnight(day: dt.date) -> float:
@@ -82,8 +76,7 @@ def _midnight(day: dt.date) -> float:
 
 
 async def ingest_day(
-    js: JetStreamContext,
-    subjects: Subjects,
+    out: Outlet,
     source: Source,
     day: dt.date,
     settings: IngestSettings,
@@ -94,8 +87,7 @@ async def ingest_day(
     started = time.perf_counter()
     try:
         result = await publish_day(
-            js,
-            subjects,
+            out,
             source,
             day,
             max_in_flight=settings.publish_max_in_flight,
@@ -134,8 +126,7 @@ async def dry_run_day(source: Source, day: dt.date, metrics: IngestMetrics) -> d
 
 
 async def backfill(
-    js: JetStreamContext,
-    subjects: Subjects,
+    out: Outlet,
     source: Source,
     days: list[dt.date],
     settings: IngestSettings,
@@ -150,7 +141,7 @@ async def backfill(
             with tqdm(
                 desc=day.isoformat(), unit="pkg", disable=not show_progress, position=1, leave=False
             ) as bar:
-                result = await ingest_day(js, subjects, source, day, settings, metrics, progress=bar.update)
+                result = await ingest_day(out, source, day, settings, metrics, progress=bar.update)
             results.append(result)
             day_bar.update(1)
             day_bar.set_postfix(packages=result.packages, skipped=result.skipped)
@@ -194,8 +185,7 @@ class PassResult:
 
 
 async def scheduled_pass(
-    js: JetStreamContext,
-    subjects: Subjects,
+    out: Outlet,
     source: Source,
     settings: IngestSettings,
     metrics: IngestMetrics,
@@ -236,7 +226,7 @@ async def scheduled_pass(
         with tqdm(total=len(days), desc="days", unit="day", disable=not show_progress) as bar:
             for day in days:
                 try:
-                    await ingest_day(js, subjects, source, day, settings, metrics)
+                    await ingest_day(out, source, day, settings, metrics)
                 except Exception:
                     log.exception("ingest of a day failed; continuing with the next", day=day.isoformat())
                     result.failed.append(day)

@@ -9,6 +9,7 @@ import asyncpg
 import pytest
 from nats.js import JetStreamContext
 
+from services.ingest.channels import Outlet
 from services.ingest.publisher import publish_day
 from services.ingest.sources.synthetic import SyntheticSource
 from shared.events import Subjects
@@ -28,10 +29,15 @@ pytestmark = pytest.mark.slow
 
 
 async def test_sigkill_mid_day_then_restart_is_exact(
-    db: asyncpg.Pool, js: JetStreamContext, subjects: Subjects, service_env: dict[str, str], tmp_path: Path
+    outlet: Outlet,
+    db: asyncpg.Pool,
+    js: JetStreamContext,
+    subjects: Subjects,
+    service_env: dict[str, str],
+    tmp_path: Path,
 ) -> None:
     source = SyntheticSource(3000, seed=11)
-    run = await publish_day(js, subjects, source, DAY)
+    run = await publish_day(outlet, source, DAY)
     first = AggregatorProcess(service_env, tmp_path, "first", BATCH_SIZE="50")
     with aggregators(first):
         await wait_until(lambda: _at_least(package_days(db, DAY), 600), timeout=60, what="part of the day")
@@ -59,7 +65,12 @@ async def _at_least(awaitable, n: int) -> bool:  # type: ignore[no-untyped-def]
 
 
 async def test_two_aggregators_share_the_consumer_exactly(
-    db: asyncpg.Pool, js: JetStreamContext, subjects: Subjects, service_env: dict[str, str], tmp_path: Path
+    outlet: Outlet,
+    db: asyncpg.Pool,
+    js: JetStreamContext,
+    subjects: Subjects,
+    service_env: dict[str, str],
+    tmp_path: Path,
 ) -> None:
     source = SyntheticSource(3000, seed=12)
     one = AggregatorProcess(service_env, tmp_path, "one", BATCH_SIZE="100")
@@ -67,7 +78,7 @@ async def test_two_aggregators_share_the_consumer_exactly(
     with aggregators(one, two):
         await wait_until(one.ready, timeout=30, what="first aggregator ready")
         await wait_until(two.ready, timeout=30, what="second aggregator ready")
-        run = await publish_day(js, subjects, source, DAY)
+        run = await publish_day(outlet, source, DAY)
         await wait_until(lambda: completed(db, DAY, run.run_id), timeout=60, what="the day to complete")
         written = [await p.metric("pypistats_aggregator_rows_written_total") for p in (one, two)]
     want = expected(source.expected_rows(DAY))

@@ -11,12 +11,13 @@ from urllib.parse import urlsplit
 import asyncpg
 import pytest
 
+from services.ingest.channels import Outlet, connected
 from services.ingest.publisher import publish_day
 from services.ingest.sources.synthetic import SyntheticSource
 from shared.db.migrate import migrate
 from shared.embedded import free_port, start_nats
 from shared.events import Subjects
-from shared.messaging import StreamPolicy, connect, ensure_streams
+from shared.messaging import StreamPolicy
 from tests.reliability.support import (
     AggregatorProcess,
     aggregators,
@@ -50,7 +51,13 @@ async def own_database(servers: Servers) -> AsyncIterator[str]:
 
 
 async def test_postgres_refusing_connections_for_a_while(
-    own_database: str, servers: Servers, js, subjects: Subjects, service_env: dict[str, str], tmp_path: Path
+    outlet: Outlet,
+    own_database: str,
+    servers: Servers,
+    js,
+    subjects: Subjects,
+    service_env: dict[str, str],
+    tmp_path: Path,
 ) -> None:
     name = urlsplit(own_database).path.lstrip("/")
     source = SyntheticSource(2000, seed=21)
@@ -59,7 +66,7 @@ async def test_postgres_refusing_connections_for_a_while(
     try:
         with aggregators(proc):
             await wait_until(proc.ready, timeout=30, what="aggregator ready")
-            run = await publish_day(js, subjects, source, DAY)
+            run = await publish_day(outlet, source, DAY)
             async with _pool(own_database) as db:
                 await wait_until(
                     lambda: _at_least(package_days(db, DAY), 300), timeout=30, what="part of the day"
@@ -98,26 +105,28 @@ async def test_nats_server_restart_mid_run(
     url = f"nats://127.0.0.1:{port}"
     source = SyntheticSource(2000, seed=22)
     proc = AggregatorProcess({**service_env, "NATS_URL": url}, tmp_path, BATCH_SIZE="50")
-    nc = await connect(url, name="test-publisher")
     try:
-        js = nc.jetstream(timeout=5)
-        await ensure_streams(js, subjects, StreamPolicy(retention_days=180))
-        with aggregators(proc):
-            await wait_until(proc.ready, timeout=30, what="aggregator ready")
-            publishing = asyncio.create_task(publish_day(js, subjects, source, DAY))
-            await wait_until(
-                lambda: _at_least(package_days(db, DAY), 300), timeout=30, what="part of the day"
-            )
-            nats.stop()
-            assert not await db.fetchval("SELECT count(*) FROM ingest_days WHERE day = $1", DAY), "too late"
-            await wait_until(lambda: _not_ready(proc), timeout=30, what="/ready to report NATS down")
-            nats = start_nats(tmp_path / "nats-data", port=port)
-            run = await asyncio.wait_for(publishing, 120)
-            await wait_until(lambda: completed(db, DAY, run.run_id), timeout=60, what="the day to complete")
-            assert await proc.ready()
+        policy = StreamPolicy(retention_days=180)
+        async with connected(url, subjects, policy, name="test-publisher") as (_, outlet):
+            with aggregators(proc):
+                await wait_until(proc.ready, timeout=30, what="aggregator ready")
+                publishing = asyncio.create_task(publish_day(outlet, source, DAY))
+                await wait_until(
+                    lambda: _at_least(package_days(db, DAY), 300), timeout=30, what="part of the day"
+                )
+                nats.stop()
+                assert not await db.fetchval("SELECT count(*) FROM ingest_days WHERE day = $1", DAY), (
+                    "too late"
+                )
+                await wait_until(lambda: _not_ready(proc), timeout=30, what="/ready to report NATS down")
+                nats = start_nats(tmp_path / "nats-data", port=port)
+                run = await asyncio.wait_for(publishing, 120)
+                await wait_until(
+                    lambda: completed(db, DAY, run.run_id), timeout=60, what="the day to complete"
+                )
+                assert await proc.ready()
         assert await stored(db, DAY) == with_all(expected(source.expected_rows(DAY)))
     finally:
-        await nc.close()
         nats.stop()
 
 

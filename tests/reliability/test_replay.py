@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 from nats.js import JetStreamContext
 
+from services.ingest.channels import Outlet
 from services.ingest.publisher import publish_day
 from services.ingest.sources.synthetic import SyntheticSource
 from shared import rollups
@@ -47,7 +48,12 @@ async def snapshot(db: asyncpg.Pool) -> tuple[object, ...]:
 
 
 async def test_corrected_reingest_then_replay_twice_converge(
-    db: asyncpg.Pool, js: JetStreamContext, subjects: Subjects, service_env: dict[str, str], tmp_path: Path
+    outlet: Outlet,
+    db: asyncpg.Pool,
+    js: JetStreamContext,
+    subjects: Subjects,
+    service_env: dict[str, str],
+    tmp_path: Path,
 ) -> None:
     before = SyntheticSource(800, seed=31)
     original = SyntheticSource(1200, seed=32)
@@ -55,10 +61,10 @@ async def test_corrected_reingest_then_replay_twice_converge(
     proc = AggregatorProcess(service_env, tmp_path, BATCH_SIZE="200")
     with aggregators(proc):
         await wait_until(proc.ready, timeout=30, what="aggregator ready")
-        prev_run = await publish_day(js, subjects, before, PREVIOUS)
-        first = await publish_day(js, subjects, original, DAY)
+        prev_run = await publish_day(outlet, before, PREVIOUS)
+        first = await publish_day(outlet, original, DAY)
         await wait_until(lambda: completed(db, DAY, first.run_id), timeout=60, what="first run")
-        second = await publish_day(js, subjects, corrected, DAY)
+        second = await publish_day(outlet, corrected, DAY)
         await wait_until(lambda: completed(db, DAY, second.run_id), timeout=60, what="corrected run")
         await wait_until(lambda: completed(db, PREVIOUS, prev_run.run_id), timeout=60, what="previous day")
     want = with_all(expected(corrected.expected_rows(DAY)))

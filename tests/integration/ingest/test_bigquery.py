@@ -13,6 +13,7 @@ import pytest
 from aiohttp import web
 from nats.js import JetStreamContext
 
+from services.ingest.channels import Outlet
 from services.ingest.fake_bigquery import FakeBigQuery, from_rows
 from services.ingest.metrics import IngestMetrics
 from services.ingest.publisher import publish_day
@@ -94,14 +95,14 @@ async def test_a_scan_above_the_cap_is_refused_before_any_query_runs(fake: tuple
 
 
 async def test_bigquery_day_published_to_jetstream(
-    fake: tuple[FakeBigQuery, str], js: JetStreamContext, subjects: Subjects
+    outlet: Outlet, fake: tuple[FakeBigQuery, str], js: JetStreamContext, subjects: Subjects
 ) -> None:
     _stand_in, url = fake
     metrics = IngestMetrics()
     source = BigQuerySource(
         make_client("p", url), max_bytes=10**12, page_rows=5, on_bytes=metrics.bytes_scanned.inc
     )
-    result = await publish_day(js, subjects, source, DAY, metrics=metrics)
+    result = await publish_day(outlet, source, DAY, metrics=metrics)
     contents = await read_stream(js, subjects)
     assert {e.package: e.counts.model_dump() for e in contents.package_days} == {
         name: {d: counts.get(d, {}) for d in ("overall", "python_major", "python_minor", "system")}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 from collections.abc import AsyncIterator
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 from nats.js import JetStreamContext
 
 from services.ingest import publisher
+from services.ingest.channels import Outlet
 from services.ingest.metrics import IngestMetrics
 from services.ingest.publisher import publish_day, publish_with_retry
 from services.ingest.sources.base import RawCounts
@@ -53,14 +55,12 @@ class StallingSource:
 
 
 async def test_publishes_every_package_day_then_the_manifest(
-    js: JetStreamContext, subjects: Subjects
+    outlet: Outlet, js: JetStreamContext, subjects: Subjects
 ) -> None:
     source = SyntheticSource(400, seed=3)
     metrics = IngestMetrics()
     seen: list[int] = []
-    result = await publish_day(
-        js, subjects, source, DAY, max_in_flight=64, progress=seen.append, metrics=metrics
-    )
+    result = await publish_day(outlet, source, DAY, max_in_flight=64, progress=seen.append, metrics=metrics)
 
     contents = await read_stream(js, subjects)
     expected = set(source.expected_rows(DAY))
@@ -92,11 +92,11 @@ async def test_a_retried_publish_is_stored_once(js: JetStreamContext, subjects: 
 
 
 async def test_a_whole_run_sent_twice_with_one_run_id_is_stored_once(
-    js: JetStreamContext, subjects: Subjects
+    outlet: Outlet, js: JetStreamContext, subjects: Subjects
 ) -> None:
     source = SyntheticSource(150, seed=1)
-    one = await publish_day(js, subjects, source, DAY, run_id="same")
-    two = await publish_day(js, subjects, source, DAY, run_id="same")
+    one = await publish_day(outlet, source, DAY, run_id="same")
+    two = await publish_day(outlet, source, DAY, run_id="same")
     assert one.duplicates == 0 and two.duplicates == 150
     assert await stream_message_count(js, subjects) == 151
 
@@ -129,12 +129,13 @@ class LossyJetStream:
 
 
 async def test_lost_messages_and_lost_acks_are_resent_and_stored_once(
-    js: JetStreamContext, subjects: Subjects, monkeypatch: pytest.MonkeyPatch
+    outlet: Outlet, js: JetStreamContext, subjects: Subjects, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(publisher, "ACK_TIMEOUT_S", 0.3)
     source = SyntheticSource(200, seed=2)
     lossy = LossyJetStream(js)
-    result = await publish_day(lossy, subjects, source, DAY, max_in_flight=50)  # type: ignore[arg-type]
+    lossy_outlet = dataclasses.replace(outlet, js=lossy)  # type: ignore[arg-type]
+    result = await publish_day(lossy_outlet, source, DAY, max_in_flight=50)
     contents = await read_stream(js, subjects)
     assert result.resent == sum(1 for n in lossy.attempts.values() if n > 1) > 40
     assert result.duplicates > 0  # the lost acks: stored the first time, deduplicated the second
@@ -144,10 +145,10 @@ async def test_lost_messages_and_lost_acks_are_resent_and_stored_once(
 
 
 async def test_a_run_killed_half_way_and_run_again_leaves_every_package_day(
-    js: JetStreamContext, subjects: Subjects
+    outlet: Outlet, js: JetStreamContext, subjects: Subjects
 ) -> None:
     source = SyntheticSource(1200, seed=4)
-    task = asyncio.create_task(publish_day(js, subjects, StallingSource(source, 500), DAY, run_id="killed"))
+    task = asyncio.create_task(publish_day(outlet, StallingSource(source, 500), DAY, run_id="killed"))
 
     async def half_way() -> bool:
         return await stream_message_count(js, subjects) >= 499
@@ -159,7 +160,7 @@ async def test_a_run_killed_half_way_and_run_again_leaves_every_package_day(
     interrupted = await stream_message_count(js, subjects)
     assert interrupted == 499  # the 500th was still being merged; no manifest
 
-    again = await publish_day(js, subjects, source, DAY)
+    again = await publish_day(outlet, source, DAY)
     contents = await read_stream(js, subjects)
     assert [m.run_id for m in contents.manifests] == [again.run_id]
     assert contents.rows(again.run_id) == set(source.expected_rows(DAY))
@@ -168,7 +169,7 @@ async def test_a_run_killed_half_way_and_run_again_leaves_every_package_day(
 
 
 async def test_invalid_package_days_are_counted_logged_and_skipped(
-    js: JetStreamContext, subjects: Subjects
+    outlet: Outlet, js: JetStreamContext, subjects: Subjects
 ) -> None:
     good = {"overall": {"with_mirrors": 3, "without_mirrors": 2}, "system": {"Linux": 2}}
     source = ListSource(
@@ -189,7 +190,7 @@ async def test_invalid_package_days_are_counted_logged_and_skipped(
         ]
     )
     metrics = IngestMetrics()
-    result = await publish_day(js, subjects, source, DAY, metrics=metrics)
+    result = await publish_day(outlet, source, DAY, metrics=metrics)
 
     contents = await read_stream(js, subjects)
     assert sorted(e.package for e in contents.package_days) == ["good-pkg", "other"]

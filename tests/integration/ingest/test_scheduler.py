@@ -10,6 +10,7 @@ import asyncpg
 from nats.js import JetStreamContext
 from redis.asyncio import Redis
 
+from services.ingest.channels import Outlet
 from services.ingest.config import IngestSettings
 from services.ingest.metrics import IngestMetrics
 from services.ingest.runner import scheduled_pass
@@ -49,7 +50,7 @@ async def test_the_lock_has_one_owner_at_a_time(redis: Redis, namespace: str) ->
     await b.release()
 
 
-async def test_a_pass_fills_missing_days_and_resettles(
+async def test_a_pass_fills_missing_days_and_resettles(outlet: Outlet,
     js: JetStreamContext, subjects: Subjects, redis: Redis, db: asyncpg.Pool, namespace: str, redis_url: str,
     database_url: str,
 ) -> None:  # fmt: skip
@@ -61,7 +62,7 @@ async def test_a_pass_fills_missing_days_and_resettles(
     settings = settings_for(namespace, redis_url, database_url)
     metrics = IngestMetrics()
     source = SyntheticSource(20)
-    result = await scheduled_pass(js, subjects, source, settings, metrics, redis, db, now=NOW)
+    result = await scheduled_pass(outlet, source, settings, metrics, redis, db, now=NOW)
     assert result is not None and result.failed == []
     days = result.done
     assert days == result.planned == [D(2024, 5, 9), D(2024, 5, 8), D(2024, 5, 6)]
@@ -72,7 +73,7 @@ async def test_a_pass_fills_missing_days_and_resettles(
     assert await redis.get(f"{namespace}:ingest:lock") is None  # released
 
 
-async def test_only_one_of_two_concurrent_passes_runs(
+async def test_only_one_of_two_concurrent_passes_runs(outlet: Outlet,
     js: JetStreamContext, subjects: Subjects, redis: Redis, db: asyncpg.Pool, namespace: str, redis_url: str,
     database_url: str,
 ) -> None:  # fmt: skip
@@ -80,8 +81,8 @@ async def test_only_one_of_two_concurrent_passes_runs(
     metrics = IngestMetrics()
     source = SyntheticSource(20)
     one, two = await asyncio.gather(
-        scheduled_pass(js, subjects, source, settings, metrics, redis, db, now=NOW),
-        scheduled_pass(js, subjects, source, settings, metrics, redis, db, now=NOW),
+        scheduled_pass(outlet, source, settings, metrics, redis, db, now=NOW),
+        scheduled_pass(outlet, source, settings, metrics, redis, db, now=NOW),
     )
     assert sorted([one is None, two is None]) == [False, True]
     ran = one or two
@@ -90,14 +91,18 @@ async def test_only_one_of_two_concurrent_passes_runs(
 
 
 async def test_a_held_lock_skips_the_pass_and_publishes_nothing(
-    js: JetStreamContext, subjects: Subjects, redis: Redis, namespace: str, redis_url: str, database_url: str
+    outlet: Outlet,
+    js: JetStreamContext,
+    subjects: Subjects,
+    redis: Redis,
+    namespace: str,
+    redis_url: str,
+    database_url: str,
 ) -> None:
     other = RedisLock(redis, f"{namespace}:ingest:lock", 30)
     assert await other.acquire()
     settings = settings_for(namespace, redis_url, database_url)
-    result = await scheduled_pass(
-        js, subjects, SyntheticSource(5), settings, IngestMetrics(), redis, None, now=NOW
-    )
+    result = await scheduled_pass(outlet, SyntheticSource(5), settings, IngestMetrics(), redis, None, now=NOW)
     assert result is None
     assert await stream_message_count(js, subjects) == 0
     assert await redis.get(f"{namespace}:ingest:lock") == other.token.encode()  # untouched
@@ -124,7 +129,7 @@ async def test_a_waiting_taker_gets_the_lock_once_its_holder_releases_it(
     await patient.release()
 
 
-async def test_a_failing_day_is_reported_and_the_pass_goes_on(
+async def test_a_failing_day_is_reported_and_the_pass_goes_on(outlet: Outlet,
     js: JetStreamContext, subjects: Subjects, redis: Redis, db: asyncpg.Pool, namespace: str, redis_url: str,
     database_url: str,
 ) -> None:  # fmt: skip
@@ -137,7 +142,7 @@ async def test_a_failing_day_is_reported_and_the_pass_goes_on(
 
     settings = settings_for(namespace, redis_url, database_url)
     metrics = IngestMetrics()
-    result = await scheduled_pass(js, subjects, FlakySource(5), settings, metrics, redis, db, now=NOW)
+    result = await scheduled_pass(outlet, FlakySource(5), settings, metrics, redis, db, now=NOW)
     assert result is not None
     assert result.failed == [D(2024, 5, 8)]
     assert result.done == [D(2024, 5, 9), D(2024, 5, 7), D(2024, 5, 6)]
