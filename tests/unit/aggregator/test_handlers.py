@@ -24,7 +24,7 @@ from services.aggregator.metrics import AggregatorMetrics
 from services.aggregator.recent import recent_affected
 from services.aggregator.replay import day_filter, days_between
 from services.aggregator.store import latest_by_key
-from shared.events import MAX_EVENT_BYTES, Counts, DayManifest, PackageDay, Subjects
+from shared.events import MAX_EVENT_BYTES, SCHEMA_VERSION, Counts, DayManifest, PackageDay, Subjects
 
 SUBJECTS = Subjects("ns")
 DAY = dt.date(2024, 5, 1)
@@ -60,7 +60,10 @@ def test_good_package_day_and_manifest_decode() -> None:
         (b"{not json", "invalid_json"),
         (GOOD.to_bytes()[:-7], "invalid_json"),  # truncated
         (b"\xff\xfe\x00garbage", "invalid_utf8"),
-        (GOOD.to_bytes().replace(b'"schema_version":1', b'"schema_version":9'), "unknown_schema_version"),
+        (
+            GOOD.to_bytes().replace(f'"schema_version":{SCHEMA_VERSION}'.encode(), b'"schema_version":9'),
+            "unknown_schema_version",
+        ),
         (GOOD.to_bytes().replace(b'"Linux"', b'"Plan9"'), "schema_violation"),
         (GOOD.to_bytes().replace(b":2}", b":-2}"), "schema_violation"),
         (GOOD.to_bytes().replace(b'"requests"', b'"Requests"'), "schema_violation"),
