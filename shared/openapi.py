@@ -474,6 +474,26 @@ def _paths() -> dict[str, Any]:
             },
         }
     }
+    paths["/api/asyncapi.json"] = {
+        "get": {
+            "operationId": "get_asyncapi",
+            "tags": ["site"],
+            "summary": "The events document",
+            "description": (
+                "The AsyncAPI 3.0 description of the events the services exchange on NATS JetStream: "
+                "every subject, message and schema (package-days, day manifests, `rollups.updated`, "
+                "dead letters), generated from the services' FastStream routers."
+            ),
+            "responses": {
+                "200": {
+                    "description": "The document.",
+                    "headers": _CACHE_HEADERS,
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                },
+                **_standard_responses(package=False),
+            },
+        }
+    }
     paths.update(_ops_paths())
     return paths
 

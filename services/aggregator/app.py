@@ -31,7 +31,7 @@ from shared.config import load_settings
 from shared.db.pool import create_pool
 from shared.events import Subjects
 from shared.logging import configure_logging, get_logger
-from shared.messaging import ensure_streams, jetstream, make_broker, policy_of
+from shared.messaging import connect_broker, ensure_streams, jetstream, make_broker, policy_of
 from shared.web import OpsServer
 
 log = get_logger(__name__)
@@ -73,9 +73,9 @@ async def resources(settings: AggregatorSettings) -> AsyncIterator[Resources]:
     channels = aggregator_channels(subjects, settings)
     broker = make_broker(settings.nats_url, name="aggregator", graceful_timeout=settings.ack_wait)
     broker.include_router(channels.router)
-    await broker.connect()
+    js = await connect_broker(broker)
     try:
-        await ensure_streams(jetstream(broker), subjects, policy_of(settings))
+        await ensure_streams(js, subjects, policy_of(settings))
         pool = await _create_pool_retrying(settings)
         redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
         registry = CollectorRegistry()

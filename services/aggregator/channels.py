@@ -118,3 +118,9 @@ def aggregator_channels(subjects: Subjects, settings: AggregatorSettings) -> Agg
         await channels.handler.handle(events, message.raw_message)
 
     return channels
+
+
+def document() -> NatsRouter:
+    """What the aggregator declares on NATS, for the AsyncAPI document (entry point
+    ``pypistats.events``); the subscriber's settings are the defaults, read from no environment."""
+    return aggregator_channels(Subjects(), AggregatorSettings.model_construct()).router

@@ -197,16 +197,19 @@ class BatchHandler:
         self._write_failed = False
         self._backoff = 0.0
         self._last_batch = time.monotonic()
+        #: One batch or one idle round at a time, as in a single fetch loop: the idle round's
+        #: recent rebuild must never run beside a batch's day completion.
+        self._turn = asyncio.Lock()
 
     async def handle(self, events: list[PackageDay | DayManifest | DeadLetter], msgs: list[Msg]) -> bool:
         """Apply one fetch (``events[i]`` decoded from ``msgs[i]``); False when the database failed,
         after waiting a growing delay, so FastStream's next fetch is held back meanwhile."""
-        self._last_batch = time.monotonic()
-        try:
-            ok = await self._handle(events, msgs)
-        except Exception:  # unacked messages come back after ack_wait; keep consuming
-            log.exception("batch handling failed")
-            ok = False
+        async with self._turn:
+            try:
+                ok = await self._handle(events, msgs)
+            except Exception:  # unacked messages come back after ack_wait; keep consuming
+                log.exception("batch handling failed")
+                ok = False
         self._backoff = 0.0 if ok else min(MAX_BACKOFF_S, self._backoff * 2 or 0.2)
         if self._backoff:
             await asyncio.sleep(self._backoff)
@@ -282,11 +285,12 @@ class BatchHandler:
     async def idle(self) -> None:
         """Called every ``FETCH_TIMEOUT`` by the service: once no batch came for that long, finish
         in-flight writes and do a deferred recent rebuild (it is owed after a crash or a backlog)."""
-        if time.monotonic() - self._last_batch < self.settings.fetch_timeout:
+        if self._turn.locked() or time.monotonic() - self._last_batch < self.settings.fetch_timeout:
             return
-        self.metrics.pending.set(0)
-        if await self.drain():
-            await self.processor.flush_if_due(0)
+        async with self._turn:
+            self.metrics.pending.set(0)
+            if await self.drain():
+                await self.processor.flush_if_due(0)
 
     async def _free_slot(self) -> None:
         """Wait until fewer than ``write_concurrency`` batch writes are in flight."""

@@ -3,7 +3,8 @@
 Owns how the pieces are put together: the PostgreSQL pools (the read pool on
 ``READ_DATABASE_URL``, and the primary one a lagging replica falls back to) and the Redis client
 opened in ``cleanup_ctx``, the body cache and rate limiter built on them (and the background task that
-re-reads the cache version), the one middleware (services.api.middleware: metrics, rate limit
+re-reads the cache version), the FastStream listener of ``rollups.updated`` that drops the
+in-process bodies at once (shared.listen; the API starts and serves without NATS), the one middleware (services.api.middleware: metrics, rate limit
 and CORS, JSON errors) and the ops routes.
 
 Readiness: ``/ready`` checks the database (the read pool) only. The API can answer every request without Redis
@@ -21,6 +22,7 @@ import gc
 from collections.abc import AsyncIterator, Callable, Sequence
 
 from aiohttp import web
+from faststream.nats import NatsRouter
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from services.api.cache import BodyCache, CacheControl, Entry, RedisGate, VersionWatcher
@@ -29,9 +31,12 @@ from services.api.middleware import LIMITER, api_middleware
 from services.api.ratelimit import RateLimiter
 from services.api.routes import setup_routes
 from services.api.views import JSON, STATE, ApiState, dumps
+from shared.asyncapi import asyncapi_document
 from shared.cache import CacheKeys
 from shared.config import load_settings
 from shared.db.replica import ReplicaMetrics
+from shared.events import RollupsUpdated, Subjects
+from shared.listen import listener_ctx, rollups_router
 from shared.logging import configure_logging, get_logger
 from shared.metrics import HttpMetrics, metric_name
 from shared.openapi import openapi_document
@@ -70,6 +75,7 @@ def _state_ctx(
             ),
             cache_control=CacheControl(settings.update_time, settings.min_max_age_seconds),
             openapi=Entry.build(dumps(openapi_document("/")), JSON, None),
+            asyncapi=Entry.build(dumps(asyncapi_document()), JSON, None),
         )
         app[LIMITER] = RateLimiter(
             gate,
@@ -115,8 +121,29 @@ def create_app(settings: ApiSettings) -> web.Application:
     )
     app.cleanup_ctx.append(redis_ctx(settings.redis_url, required=False))
     app.cleanup_ctx.append(_state_ctx(settings, registry))
+    subjects = Subjects(settings.namespace)
+    app.cleanup_ctx.append(listener_ctx(settings.nats_url, lambda app: events_router(app, subjects), SERVICE))
     setup_routes(app)
     return app
+
+
+def events_router(app: web.Application, subjects: Subjects) -> NatsRouter:
+    """The API's subscriber on ``rollups.updated``: drop the in-process bodies, re-read the version."""
+    cache = app[STATE].cache
+
+    async def on_update(event: RollupsUpdated) -> None:
+        await cache.watcher.changed(cache)
+
+    return rollups_router(subjects, SERVICE, on_update)
+
+
+def events_document() -> NatsRouter:
+    """What the API declares on NATS, for the AsyncAPI document (entry point ``pypistats.events``)."""
+
+    async def nothing(event: RollupsUpdated) -> None:
+        return None
+
+    return rollups_router(Subjects(), SERVICE, nothing)
 
 
 async def _freeze_heap(app: web.Application) -> None:

@@ -7,9 +7,10 @@ Owns four things.
 costs one timeout per few seconds instead of one per request (the API then answers from PostgreSQL).
 
 :class:`VersionWatcher` holds the cache version the aggregator bumps after committing a day,
-with the WAL position recorded with it (shared.cache; both in one ``MGET``). A background task
-re-reads them from Redis every ``CACHE_VERSION_REFRESH_SECONDS`` (1 s by default), so a request
-never waits on Redis to learn them; a bump therefore reaches every replica within that interval.
+with the WAL position recorded with it (shared.cache; both in one ``MGET``). It re-reads them
+when ``rollups.updated`` arrives (shared.listen: the aggregator bumps before it announces), and a
+background task re-reads them every ``CACHE_VERSION_REFRESH_SECONDS`` (1 s by default) as the
+fallback while NATS is away, so a request never waits on Redis to learn them.
 While Redis is unusable the version is unknown (``None``) and nothing is cached or served from a
 cache, exactly as if the cache were off. Where an uncached body is read (and whether it may be
 cached) is shared.db.replica's decision.
@@ -168,6 +169,11 @@ class VersionWatcher:
         self.current = current
         return current
 
+    async def changed(self, cache: BodyCache) -> None:
+        """``rollups.updated`` arrived: drop the in-process bodies and learn the new version now."""
+        cache.local.clear()
+        await self.refresh()
+
     async def run(self) -> None:
         """Refresh forever (cancelled at shutdown); one failed read never ends the loop."""
         while True:
@@ -213,6 +219,12 @@ class LocalCache:
     def _drop(self, key: str) -> None:
         entry, _ = self._entries.pop(key)
         self.size -= len(entry.body)
+
+    def clear(self) -> None:
+        """Forget every entry (a new cache version is announced)."""
+        self.version = None
+        self._entries.clear()
+        self.size = 0
 
     def _reset(self, version: str) -> None:
         self.version = version

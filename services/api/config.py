@@ -51,8 +51,8 @@ class ApiSettings(ReadReplicaSettings):
     cache_version_refresh_seconds: float = Field(
         1.0,
         ge=0.05,
-        le=60,
-        description="How often each replica re-reads the cache version from Redis; a version bump reaches every answer within this time.",
+        le=3600,
+        description="How often each replica re-reads the cache version from Redis. rollups.updated makes a replica re-read it at once; this timer is the fallback while NATS is away.",
     )
     local_cache_mb: int = Field(
         64,

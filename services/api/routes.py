@@ -24,3 +24,4 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/top", views.top, name="top")
     app.router.add_get("/api/status", views.status, name="status")
     app.router.add_get("/api/openapi.json", views.openapi, name="openapi")
+    app.router.add_get("/api/asyncapi.json", views.asyncapi, name="asyncapi")

@@ -37,6 +37,7 @@ class ApiState:
     cache: BodyCache
     cache_control: CacheControl
     openapi: Entry
+    asyncapi: Entry
     #: Category names of the packed rows, learnt once per process (shared.db.layout).
     names: Dictionary = field(default_factory=Dictionary)
 
@@ -225,6 +226,12 @@ async def status(request: web.Request) -> web.StreamResponse:
         return Entry.build(dumps({"data": data, "type": "status"}), JSON, found["last_complete_day"])
 
     return await cached(request, f"status:{ALL_PACKAGES}:", build)
+
+
+async def asyncapi(request: web.Request) -> web.StreamResponse:
+    """The AsyncAPI document of every NATS subject, message and schema (shared.asyncapi)."""
+    state = request.app[STATE]
+    return answer(request, state.asyncapi, state)
 
 
 async def openapi(request: web.Request) -> web.StreamResponse:

@@ -63,6 +63,11 @@ def ingest_channels(subjects: Subjects) -> IngestChannels:
     return IngestChannels(router, daily, manifest)
 
 
+def document() -> NatsRouter:
+    """What ingest declares on NATS, for the AsyncAPI document (entry point ``pypistats.events``)."""
+    return ingest_channels(Subjects()).router
+
+
 @dataclass(frozen=True)
 class Outlet:
     """What a run publishes through: the broker's JetStream context (pipelined package-days) and

@@ -3,13 +3,16 @@
 Owns ``create_app(settings)`` (PostgreSQL pools: reads on ``READ_DATABASE_URL`` with the primary as
 the fallback of a lagging replica, see shared.db.replica; optional Redis, the PyPI client, sessions, page
 cache, templates, security headers and HTML error pages) and ``main()`` (``python -m services.web
-serve``). Redis is optional: when it is down the site serves from PostgreSQL, logged out.
+serve``). Redis is optional: when it is down the site serves from PostgreSQL, logged out. NATS is
+optional too: the FastStream listener of ``rollups.updated`` (shared.listen) re-reads the cache
+version at once when a day is committed, and the version is re-read on a timer without it.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,12 +22,13 @@ import aiohttp
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
+from faststream.nats import NatsRouter
 from markupsafe import Markup, escape
 from prometheus_client import CollectorRegistry
 
 from services.web import views
 from services.web.config import WebSettings
-from services.web.pagecache import PageCache
+from services.web.pagecache import KnownVersion, PageCache
 from services.web.pages import PageError, Site
 from services.web.pypi import PyPIClient
 from services.web.routes import setup_routes
@@ -32,6 +36,8 @@ from services.web.static import STATIC, StaticFiles
 from shared.cache import CacheKeys
 from shared.config import load_settings
 from shared.db.replica import ReplicaMetrics
+from shared.events import RollupsUpdated, Subjects
+from shared.listen import listener_ctx, rollups_router
 from shared.logging import configure_logging, get_logger
 from shared.metrics import Handler, HttpMetrics
 from shared.openapi import openapi_document as api_document
@@ -125,6 +131,8 @@ def create_app(settings: WebSettings, *, openapi_document: dict[str, Any] | None
     )
     app.cleanup_ctx.append(redis_ctx(settings.redis_url, required=False))
     app.cleanup_ctx.append(_resources(env, registry))
+    subjects = Subjects(settings.namespace)
+    app.cleanup_ctx.append(listener_ctx(settings.nats_url, lambda app: events_router(app, subjects), "web"))
     app.on_response_prepare.append(security_headers)
     setup_routes(app)
     return app
@@ -136,7 +144,10 @@ def _resources(env: jinja2.Environment, registry: CollectorRegistry) -> Any:
         keys = CacheKeys(settings.redis_prefix)
         redis = app[REDIS]
         app[views.SITE] = Site(app[PG_POOL], env, settings.retention_days)
-        app[views.PAGE_CACHE] = PageCache(redis, keys, settings.page_cache_ttl, registry, app[READER])
+        known = KnownVersion(redis, keys, settings.cache_version_refresh_seconds)
+        app[views.PAGE_CACHE] = PageCache(redis, keys, settings.page_cache_ttl, registry, app[READER], known)
+        await known.refresh()
+        refresher = asyncio.create_task(known.run(), name="web-cache-version")
         app[views.SESSIONS] = SessionStore(
             redis,
             settings.redis_prefix,
@@ -148,8 +159,31 @@ def _resources(env: jinja2.Environment, registry: CollectorRegistry) -> Any:
                 session, settings.pypi_url, settings.pypi_timeout, redis, keys, settings.pypi_cache_ttl
             )
             yield
+        refresher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await refresher
 
     return ctx
+
+
+def events_router(app: web.Application, subjects: Subjects) -> NatsRouter:
+    """The web service's subscriber on ``rollups.updated``: learn the new cache version at once."""
+    cache = app[views.PAGE_CACHE]
+
+    async def on_update(event: RollupsUpdated) -> None:
+        if cache.known is not None:
+            await cache.known.refresh()
+
+    return rollups_router(subjects, "web", on_update)
+
+
+def events_document() -> NatsRouter:
+    """What the web service declares on NATS, for the AsyncAPI document (``pypistats.events``)."""
+
+    async def nothing(event: RollupsUpdated) -> None:
+        return None
+
+    return rollups_router(Subjects(), "web", nothing)
 
 
 def main(argv: list[str] | None = None) -> None:

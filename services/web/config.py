@@ -33,6 +33,12 @@ class WebSettings(SessionSettings, ReadReplicaSettings):
         le=7 * 86400,
         description="Seconds PyPI metadata (and a 404 from PyPI) stays cached in Redis.",
     )
+    cache_version_refresh_seconds: float = Field(
+        1.0,
+        ge=0.05,
+        le=3600,
+        description="How often each replica re-reads the cache version from Redis. rollups.updated makes a replica re-read it at once; this timer is the fallback while NATS is away.",
+    )
     page_cache_ttl: int = Field(
         3600,
         ge=0,

@@ -6,6 +6,11 @@ cached (the header with the login state and the track buttons are rendered per r
 user's page never reaches another. The aggregator's cache-version bump makes every old entry
 unreachable at once. When Redis fails the page is built from PostgreSQL and served anyway.
 
+The cache version is held in memory by :class:`KnownVersion`: re-read from Redis when
+``rollups.updated`` arrives (shared.listen; the aggregator bumps it before announcing) and every
+``CACHE_VERSION_REFRESH_SECONDS`` as the fallback while NATS is away, so a page costs one Redis
+round trip less. While it is unknown (Redis failed at the last read) each request reads it.
+
 Builders run on a connection the :class:`~shared.db.replica.ReadRouter` picks: with a read
 replica, a fragment is stored under version N only when it was built on a server that has
 replayed N's WAL position (else it is built on the primary, or served uncached).
@@ -23,7 +28,7 @@ from prometheus_client import CollectorRegistry, Counter
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from shared.cache import CacheKeys, read_cache_version
+from shared.cache import CacheKeys, CacheVersion, read_cache_version
 from shared.db.replica import ReadRouter
 from shared.logging import get_logger
 from shared.metrics import metric_name
@@ -36,11 +41,41 @@ Build = Callable[[Any], Awaitable[Payload]]
 REDIS_ERRORS = (RedisError, OSError, asyncio.TimeoutError)
 
 
+class KnownVersion:
+    """The aggregator's cache version as this process last read it (None: unknown)."""
+
+    def __init__(self, redis: Redis | None, keys: CacheKeys, interval: float) -> None:
+        self.redis, self.keys, self.interval = redis, keys, interval
+        self.current: CacheVersion | None = None
+
+    async def refresh(self) -> CacheVersion | None:
+        if self.redis is None:
+            return None
+        try:
+            self.current = await read_cache_version(self.redis, self.keys)
+        except (*REDIS_ERRORS, ValueError):
+            self.current = None
+        return self.current
+
+    async def run(self) -> None:
+        """Re-read every ``interval`` seconds until cancelled."""
+        while True:
+            await asyncio.sleep(self.interval)
+            await self.refresh()
+
+
 class PageCache:
     def __init__(
-        self, redis: Redis | None, keys: CacheKeys, ttl: int, registry: CollectorRegistry, reader: ReadRouter
+        self,
+        redis: Redis | None,
+        keys: CacheKeys,
+        ttl: int,
+        registry: CollectorRegistry,
+        reader: ReadRouter,
+        known: KnownVersion | None = None,
     ) -> None:
         self.redis = redis
+        self.known = known
         self.reader = reader
         self.keys = keys
         self.ttl = ttl
@@ -64,7 +99,9 @@ class PageCache:
             self.requests.labels("bypass").inc()
             return (await self.reader.run(None, build))[0]
         try:
-            version = await read_cache_version(self.redis, self.keys)
+            version = self.known.current if self.known is not None else None
+            if version is None:
+                version = await read_cache_version(self.redis, self.keys)
             key = self.key(version.number, route, params)
             raw = await self.redis.get(key)
         except REDIS_ERRORS as exc:

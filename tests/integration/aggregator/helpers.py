@@ -23,7 +23,7 @@ from services.aggregator.config import AggregatorSettings
 from services.aggregator.consumer import BatchHandler, Outlets, Processor
 from services.aggregator.metrics import AggregatorMetrics
 from shared.events import Counts, DayManifest, PackageDay, Subjects
-from shared.messaging import make_broker
+from shared.messaging import connect_broker, make_broker
 
 Row = tuple[str, str, str, int]
 
@@ -146,6 +146,7 @@ async def running_consumer(processor: Processor) -> AsyncIterator[BatchHandler]:
     handler = channels.handler = BatchHandler(processor)
     broker = make_broker(processor.settings.nats_url, name="tests-aggregator", graceful_timeout=10)
     broker.include_router(channels.router)
+    await connect_broker(broker)
     await broker.start()
 
     async def tick() -> None:

@@ -177,3 +177,19 @@ async def test_a_run_that_never_completes_is_dead_lettered_after_max_attempts(
     assert await completed_run(db, DAY) is None
     assert processor.metrics.dead_letters.labels("incomplete_run")._value.get() == 1
     assert processor.metrics.messages.labels("manifest_retry")._value.get() >= 3
+
+
+async def test_a_partly_filled_batch_is_never_dropped_until_ack_wait(
+    new_processor, db: asyncpg.Pool, js: JetStreamContext, subjects: Subjects
+) -> None:
+    # A fetch window of 20 ms and batches that never fill: nearly every batch ends on an expired
+    # fetch with part of it fetched (shared.messaging.guard_fetch_timeouts). Were that part
+    # dropped, it would come back only after ACK_WAIT (120 s), far past this test's deadline.
+    processor = new_processor(batch_size=1000, fetch_timeout=0.002, ack_wait=120)
+    events = make_day(DAY, 600, "trickle")
+    async with running_consumer(processor):
+        for start in range(0, len(events), 3):
+            await publish(js, subjects, events[start : start + 3])
+        await publish_manifest(js, subjects, manifest_for(DAY, "trickle", events))
+        await wait_until(lambda: completed_run(db, DAY), timeout=30, what="the trickled day to complete")
+    assert await stored_rows(db, DAY) == expected_rows(events)

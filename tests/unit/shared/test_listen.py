@@ -1,0 +1,50 @@
+"""The rollups.updated subscriber of api and web, in memory (FastStream's TestNatsBroker)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from faststream.nats import NatsBroker, TestNatsBroker
+
+from shared.events import RollupsUpdated, Subjects
+from shared.listen import rollups_router
+
+SUBJECTS = Subjects("ns")
+DAY = dt.date(2024, 5, 1)
+
+
+async def test_each_event_reaches_the_handler_typed() -> None:
+    seen: list[RollupsUpdated] = []
+
+    async def on_update(event: RollupsUpdated) -> None:
+        seen.append(event)
+
+    broker = NatsBroker()
+    broker.include_router(rollups_router(SUBJECTS, "api", on_update))
+    event = RollupsUpdated(day=DAY, run_id="r1", packages=3)
+    async with TestNatsBroker(broker) as test:
+        await test.publish(event, SUBJECTS.rollups(DAY), stream=SUBJECTS.rollups_stream)
+        await test.publish(
+            event.model_copy(update={"day": DAY + dt.timedelta(days=1)}),
+            SUBJECTS.rollups(DAY + dt.timedelta(days=1)),
+            stream=SUBJECTS.rollups_stream,
+        )
+    assert seen == [event, event.model_copy(update={"day": DAY + dt.timedelta(days=1)})]
+    assert all(isinstance(e, RollupsUpdated) for e in seen)
+
+
+async def test_a_body_that_is_not_the_event_never_reaches_the_handler() -> None:
+    seen: list[RollupsUpdated] = []
+
+    async def on_update(event: RollupsUpdated) -> None:
+        seen.append(event)
+
+    broker = NatsBroker()
+    broker.include_router(rollups_router(SUBJECTS, "web", on_update))
+    async with TestNatsBroker(broker) as test:
+        with pytest.raises(Exception, match="validation error"):
+            await test.publish({"day": "not a day"}, SUBJECTS.rollups(DAY), stream=SUBJECTS.rollups_stream)
+        other = Subjects("other")  # another stack's namespace: not this service's subscription
+        await test.publish(RollupsUpdated(day=DAY, run_id="r", packages=1), other.rollups(DAY))
+    assert seen == []
