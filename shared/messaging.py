@@ -131,7 +131,8 @@ def make_broker(
     """The FastStream broker of a service: every server of ``url`` (a cluster's nodes fail over),
     reconnecting forever, JetStream requests with a 10 s timeout. Nothing connects until
     ``connect()``/``start()``, so building one (for the AsyncAPI document too) needs no server.
-    Per-message log lines are at DEBUG: the aggregator sees a thousand messages a second."""
+    Per-message log lines are at DEBUG: the aggregator sees a thousand messages a second.
+    FastStream logs through :func:`events_logger`."""
     return NatsBroker(
         servers=server_urls(url),
         name=name,
@@ -140,8 +141,15 @@ def make_broker(
         connect_timeout=5,
         graceful_timeout=graceful_timeout,
         log_level=logging.DEBUG,
+        logger=events_logger(),
         js_options={"timeout": 10.0},
     )
+
+
+def events_logger() -> logging.Logger:
+    """The stdlib logger FastStream writes to: it propagates to the root handler that
+    shared.logging configures, so its lines are structured (JSON in production) like ours."""
+    return logging.getLogger("pypistats.events")
 
 
 async def connect_broker(broker: NatsBroker) -> JetStreamContext:

@@ -31,7 +31,7 @@ from shared.config import load_settings
 from shared.db.pool import create_pool
 from shared.events import Subjects
 from shared.logging import configure_logging, get_logger
-from shared.messaging import connect_broker, ensure_streams, jetstream, make_broker, policy_of
+from shared.messaging import connect_broker, ensure_streams, events_logger, jetstream, make_broker, policy_of
 from shared.web import OpsServer
 
 log = get_logger(__name__)
@@ -132,7 +132,13 @@ def create_app(settings: AggregatorSettings, res: Resources) -> FastStream:
             task.cancel()
         await handler.drain()
 
-    return FastStream(broker, after_startup=[started], on_shutdown=[stopping], after_shutdown=[ops.stop])
+    return FastStream(
+        broker,
+        logger=events_logger(),
+        after_startup=[started],
+        on_shutdown=[stopping],
+        after_shutdown=[ops.stop],
+    )
 
 
 async def _tick(handler: BatchHandler, every: float) -> None:

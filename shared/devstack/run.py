@@ -140,7 +140,11 @@ async def serve(settings: DevstackSettings, stop: asyncio.Event) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
         (data_dir / STATE_FILE).write_text(json.dumps(state, indent=2))
         log.info("stack is up", url=public_url, state=str(data_dir / STATE_FILE))
-        sys.stdout.write(f"\n  pypistats-next is running at {public_url}/  (Ctrl-C stops it)\n\n")
+        sys.stdout.write(
+            f"\n  pypistats-next is running at {public_url}/  (Ctrl-C stops it)\n"
+            f"  API docs: {public_url}/api   events on NATS (AsyncAPI): {public_url}/api/asyncapi.json\n"
+            "  ingest -> downloads.daily/manifest -> aggregator -> rollups.updated -> api, web\n\n"
+        )
         sys.stdout.flush()
         while not stop.is_set() and not supervisor.exited():
             with contextlib.suppress(TimeoutError):

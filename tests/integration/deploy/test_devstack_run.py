@@ -102,6 +102,10 @@ async def test_devstack_serves_the_site_exports_every_metric_and_stops_on_sigint
             assert response.status == 200
             status = (await response.json())["data"]
         assert status["last_complete_day"] == yesterday.isoformat() and status["packages"] >= 40
+        async with client.get(f"{url}/api/asyncapi.json") as response:
+            assert response.status == 200
+            channels = (await response.json())["channels"]
+        assert "aggregator: downloads" in channels and "web: rollups.updated" in channels
         async with client.get(f"{url}/api/top?period=month&limit=1") as response:
             package = (await response.json())["data"][0]["package"]
         async with client.get(f"{url}/api/packages/{package}/overall") as response:

@@ -4,16 +4,20 @@ database. Acks, dedup and redelivery need the real nats-server (tests/reliabilit
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+from unittest.mock import AsyncMock
 
 from faststream.nats import NatsBroker, TestNatsBroker
+from nats.aio.msg import Msg
 from prometheus_client import CollectorRegistry
 
 from services.aggregator.channels import aggregator_channels
+from services.aggregator.complete import Completion, Outcome
 from services.aggregator.config import AggregatorSettings
 from services.aggregator.consumer import BatchHandler, Outlets, Processor
 from services.aggregator.metrics import AggregatorMetrics
-from shared.events import DeadLetter, Subjects
+from shared.events import DayManifest, DeadLetter, Subjects
 from shared.messaging import stream_ref
 
 SUBJECTS = Subjects("ns")
@@ -53,3 +57,44 @@ async def test_undecodable_messages_are_dead_lettered_with_their_reason() -> Non
     }
     assert counted == {"invalid_json": 1, "schema_violation": 1, "invalid_utf8": 1}
     assert metrics.messages.labels("package_day")._value.get() == 0
+
+
+class _SlowProcessor:
+    """Completes a day slowly and records when the idle round's recent rebuild runs."""
+
+    def __init__(self) -> None:
+        self.settings = AggregatorSettings.model_construct(fetch_timeout=0.01)
+        self.metrics = AggregatorMetrics(CollectorRegistry())
+        self.completing = asyncio.Event()
+        self.release = asyncio.Event()
+        self.log: list[str] = []
+
+    async def finish_day(self, manifest: DayManifest, seq: int, *, defer_recent: bool = False) -> Completion:
+        self.log.append("complete:start")
+        self.completing.set()
+        await self.release.wait()
+        self.log.append("complete:end")
+        return Completion(Outcome.COMPLETED, manifest.day, manifest.packages)
+
+    async def flush_if_due(self, pending: int) -> bool:
+        self.log.append("flush")
+        return True
+
+
+async def test_the_idle_round_never_runs_beside_a_batch() -> None:
+    processor = _SlowProcessor()
+    handler = BatchHandler(processor)  # type: ignore[arg-type]
+    manifest = DayManifest(day=DAY, run_id="r", packages=1, rows=1, downloads_with_mirrors=1)
+    raw = Msg(_client=None, subject=SUBJECTS.manifest(DAY), data=manifest.to_bytes())  # type: ignore[arg-type]
+    raw.ack = AsyncMock()  # type: ignore[method-assign]
+    batch = asyncio.create_task(handler.handle([manifest], [raw]))
+    await processor.completing.wait()
+    handler._last_batch -= 1  # the batch started a second ago: still not idle
+    await asyncio.wait_for(handler.idle(), 1)
+    assert processor.log == ["complete:start"]
+    processor.release.set()
+    assert await batch
+    raw.ack.assert_awaited_once()
+    handler._last_batch -= 1  # as if no batch came for a second
+    await handler.idle()
+    assert processor.log == ["complete:start", "complete:end", "flush", "flush"]
