@@ -89,6 +89,7 @@ async def test_a_node_killed_mid_day_loses_nothing(
         try:
             await wait_until(lambda: _stored_at_least(js, subjects, 3000), timeout=90, what="part of the day")
             victim.kill()
+            assert not await db.fetchval("SELECT count(*) FROM ingest_days WHERE day = $1", DAY), "too late"
             # both carry on through the nodes left: the aggregator consumes, ingest publishes
             more = min(await _stored(js, subjects) + 1000, PACKAGES + 1)
             await wait_until(
