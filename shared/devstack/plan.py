@@ -1,4 +1,6 @@
-"""The pure core of ``make run``: settings, the routing table, which days to fill, command lines.
+"""The pure core of ``make run``: settings, which days to fill, command lines, proxy headers.
+
+The routing table of the proxy is every front door's, in shared.frontdoor.
 
 No I/O here, so all of it is unit-tested: the shell in :mod:`shared.devstack.run` only executes
 what these functions decide.
@@ -19,8 +21,6 @@ from shared.logging import get_logger
 
 log = get_logger(__name__)
 
-#: Path prefix -> service, checked in order; the same table as the Helm ingress and the compose proxy.
-ROUTES: tuple[tuple[str, str], ...] = (("/api", "api"), ("/auth", "auth"), ("/", "web"))
 HTTP_SERVICES = ("api", "web", "auth")
 #: Written into the data folder while the stack is up: the URL and each process's port and pid.
 STATE_FILE = "devstack.json"
@@ -50,14 +50,6 @@ class DevstackSettings(BaseSettings):
     namespace: str = Field("", description="NATS subject/stream and Redis key prefix passed to services.")
     synthetic_seed: int = Field(42, description="Seed of the synthetic source.")
     github_client_id: str | None = Field(None, description="A real GitHub app; unset starts the fake.")
-
-
-def route_for(path: str, routes: Iterable[tuple[str, str]] = ROUTES) -> str:
-    """The service answering ``path``: prefixes match whole path segments, like an ingress Prefix."""
-    for prefix, service in routes:
-        if prefix == "/" or path == prefix or path.startswith(prefix + "/"):
-            return service
-    raise ValueError(f"no route for {path!r}")
 
 
 def days_to_fill(complete: Iterable[dt.date], today: dt.date, days: int) -> tuple[dt.date, dt.date] | None:

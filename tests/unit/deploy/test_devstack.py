@@ -1,4 +1,5 @@
-"""The pure parts of ``make run``: routing, which days to fill, command lines, proxy headers."""
+"""The pure parts of ``make run``: which days to fill, command lines, proxy headers (its routing
+table is every front door's: tests/unit/deploy/test_frontdoor.py)."""
 
 from __future__ import annotations
 
@@ -7,37 +8,9 @@ import datetime as dt
 import pytest
 
 from shared import devstack
-from shared.devstack import DevstackSettings, days_to_fill, forward_headers, route_for, service_commands
+from shared.devstack import DevstackSettings, days_to_fill, forward_headers, service_commands
 
 TODAY = dt.date(2024, 6, 10)
-
-
-@pytest.mark.parametrize(
-    ("path", "service"),
-    [
-        ("/api", "api"),
-        ("/api/", "api"),
-        ("/api/packages/django/recent", "api"),
-        ("/apidocs", "web"),
-        ("/auth/login", "auth"),
-        ("/auth", "auth"),
-        ("/authors", "web"),
-        ("/", "web"),
-        ("/packages/api", "web"),
-        ("/static/plotly.min.js", "web"),
-    ],
-)
-def test_routes_match_whole_segments_like_the_ingress(path: str, service: str) -> None:
-    assert route_for(path) == service
-
-
-def test_routing_table_is_the_ingress_one() -> None:
-    assert dict(devstack.ROUTES) == {"/api": "api", "/auth": "auth", "/": "web"}
-
-
-def test_no_route_raises() -> None:
-    with pytest.raises(ValueError):
-        route_for("/x", routes=(("/api", "api"),))
 
 
 def test_fresh_database_fills_the_whole_window_ending_yesterday() -> None:
