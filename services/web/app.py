@@ -3,7 +3,7 @@
 Owns ``create_app(settings)`` (PostgreSQL pools: reads on ``READ_DATABASE_URL`` with the primary as
 the fallback of a lagging replica, see shared.db.replica; optional Redis, the PyPI client, sessions, page
 cache, templates, security headers and HTML error pages) and ``main()`` (``python -m services.web
-serve``). Redis is optional: when it is down the site serves from PostgreSQL, logged out, and
+serve``, and ``fake-pypi``, the fake PyPI ``make run`` starts). Redis is optional: when it is down the site serves from PostgreSQL, logged out, and
 one shared.redis_gate.RedisGate (page cache, PyPI cache, sessions) skips it for a few seconds
 after each failure, so a hung Redis costs one timeout, not one per page
 (``pypistats_web_redis_up`` tells).
@@ -25,7 +25,7 @@ from aiohttp import web
 from markupsafe import Markup, escape
 from prometheus_client import CollectorRegistry, Gauge
 
-from services.web import views
+from services.web import fakepypi, views
 from services.web.config import WebSettings
 from services.web.pagecache import PageCache
 from services.web.pages import PageError, Site
@@ -168,9 +168,18 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command")
     serve = sub.add_parser("serve", help="serve the web site (the default)")
     serve.add_argument("--port", type=int, default=None, help="override PORT")
+    fake = sub.add_parser("fake-pypi", help="a fake PyPI JSON API inventing every project (make run)")
+    fake.add_argument("--host", default="127.0.0.1")
+    fake.add_argument("--port", type=int, default=8084)
     args = parser.parse_args(argv)
     settings = load_settings(WebSettings)
     configure_logging(settings.log_level, settings.json_logs)
+    if args.command == "fake-pypi":
+        log.info("fake pypi listening", host=args.host, port=args.port)
+        web.run_app(
+            fakepypi.create_app({}, invent=True), host=args.host, port=args.port, access_log=None, print=None
+        )
+        return
     port = args.port if getattr(args, "port", None) is not None else settings.port
     log.info("web starting", host=settings.ops_host, port=port)
     web.run_app(create_app(settings), host=settings.ops_host, port=port, access_log=None, print=None)

@@ -50,6 +50,10 @@ class DevstackSettings(BaseSettings):
     namespace: str = Field("", description="NATS subject/stream and Redis key prefix passed to services.")
     synthetic_seed: int = Field(42, description="Seed of the synthetic source.")
     github_client_id: str | None = Field(None, description="A real GitHub app; unset starts the fake.")
+    pypi_url: str | None = Field(
+        None,
+        description="PyPI's JSON API for package pages; unset starts the fake PyPI (it invents metadata).",
+    )
 
 
 def days_to_fill(complete: Iterable[dt.date], today: dt.date, days: int) -> tuple[dt.date, dt.date] | None:
@@ -100,7 +104,7 @@ def backfill_command(python: str, start: dt.date, end: dt.date) -> Command:
 
 
 def service_commands(
-    python: str, ports: Mapping[str, int], public_url: str, fake_github: bool
+    python: str, ports: Mapping[str, int], public_url: str, fake_github: bool, fake_pypi: bool = True
 ) -> list[Command]:
     """The long-running processes, in start order; ``ports`` has one entry per name."""
     commands = [
@@ -109,13 +113,20 @@ def service_commands(
         )
         for name in WORKERS
     ]
+    web_env = {"PORT": str(ports["web"]), "PUBLIC_URL": public_url}
+    if fake_pypi:  # the synthetic packages are not on PyPI: package pages read made-up metadata
+        argv = (python, "-m", "services.web", "fake-pypi", "--port", str(ports["fake-pypi"]))
+        commands.append(Command("fake-pypi", argv, {}, ports["fake-pypi"], any_answer=True))
+        web_env["PYPI_URL"] = f"http://127.0.0.1:{ports['fake-pypi']}"
     auth_env = {"PORT": str(ports["auth"]), "PUBLIC_URL": public_url}
     if fake_github:  # auth logs in against the fake when GITHUB_CLIENT_ID is empty
         argv = (python, "-m", "services.auth", "fake-github", "--port", str(ports["fake-github"]))
         commands.append(Command("fake-github", argv, {}, ports["fake-github"], any_answer=True))
         auth_env.update(FAKE_GITHUB_URL=f"http://127.0.0.1:{ports['fake-github']}", GITHUB_CLIENT_ID="")
     for name in HTTP_SERVICES:
-        env = auth_env if name == "auth" else {"PORT": str(ports[name]), "PUBLIC_URL": public_url}
+        env = {"auth": auth_env, "web": web_env}.get(
+            name, {"PORT": str(ports[name]), "PUBLIC_URL": public_url}
+        )
         if name == "api":
             env = {**env, "TRUSTED_PROXY_COUNT": "1"}  # the devstack proxy appends X-Forwarded-For
         commands.append(Command(name, (python, "-m", f"services.{name}", "serve"), env, ports[name]))

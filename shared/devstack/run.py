@@ -114,10 +114,9 @@ async def serve(settings: DevstackSettings, stop: asyncio.Event) -> None:
         python = sys.executable
         await run_to_end(supervisor, migrate_command(python), env)
         public_url = f"http://{settings.devstack_host}:{settings.devstack_port}"
-        ports = {name: free_port() for name in (*WORKERS, *HTTP_SERVICES, "fake-github")}
-        commands = {
-            c.name: c for c in service_commands(python, ports, public_url, not settings.github_client_id)
-        }
+        ports = {name: free_port() for name in (*WORKERS, *HTTP_SERVICES, "fake-github", "fake-pypi")}
+        fakes = {"fake_github": not settings.github_client_id, "fake_pypi": not settings.pypi_url}
+        commands = {c.name: c for c in service_commands(python, ports, public_url, **fakes)}
         span = days_to_fill(
             await complete_days(urls["postgres"]), dt.datetime.now(dt.UTC).date(), settings.devstack_days
         )

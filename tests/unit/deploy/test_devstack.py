@@ -39,14 +39,14 @@ def test_days_outside_the_window_do_not_count() -> None:
     assert days_to_fill(old, TODAY, 3) == (dt.date(2024, 6, 7), dt.date(2024, 6, 9))
 
 
-def _commands(fake: bool) -> dict[str, devstack.Command]:
-    ports = {"aggregator": 1, "ingest": 2, "api": 3, "web": 4, "auth": 5, "fake-github": 6}
-    return {c.name: c for c in service_commands("py", ports, "http://127.0.0.1:8000", fake)}
+def _commands(fake: bool, fake_pypi: bool = True) -> dict[str, devstack.Command]:
+    ports = {"aggregator": 1, "ingest": 2, "api": 3, "web": 4, "auth": 5, "fake-github": 6, "fake-pypi": 7}
+    return {c.name: c for c in service_commands("py", ports, "http://127.0.0.1:8000", fake, fake_pypi)}
 
 
 def test_every_service_is_started_through_its_module() -> None:
     commands = _commands(fake=True)
-    assert list(commands) == ["aggregator", "ingest", "fake-github", "api", "web", "auth"]
+    assert list(commands) == ["aggregator", "ingest", "fake-pypi", "fake-github", "api", "web", "auth"]
     for name in ("aggregator", "ingest", "api", "web", "auth"):
         assert commands[name].argv == ("py", "-m", f"services.{name}", "serve")
     assert commands["fake-github"].argv == ("py", "-m", "services.auth", "fake-github", "--port", "6")
@@ -54,6 +54,15 @@ def test_every_service_is_started_through_its_module() -> None:
     assert [commands[n].env["PORT"] for n in ("api", "web", "auth")] == ["3", "4", "5"]
     assert commands["auth"].env["FAKE_GITHUB_URL"] == "http://127.0.0.1:6"
     assert commands["auth"].env["PUBLIC_URL"] == "http://127.0.0.1:8000"
+
+
+def test_package_pages_read_the_fake_pypi_unless_a_pypi_is_named() -> None:
+    commands = _commands(fake=True)
+    assert commands["fake-pypi"].argv == ("py", "-m", "services.web", "fake-pypi", "--port", "7")
+    assert commands["web"].env["PYPI_URL"] == "http://127.0.0.1:7"
+    assert "PYPI_URL" not in commands["api"].env and "PYPI_URL" not in commands["auth"].env
+    real = _commands(fake=True, fake_pypi=False)
+    assert "fake-pypi" not in real and "PYPI_URL" not in real["web"].env
 
 
 def test_a_configured_github_app_starts_no_fake() -> None:
