@@ -99,7 +99,7 @@ def migrate_command(python: str) -> Command:
 
 def backfill_command(python: str, start: dt.date, end: dt.date) -> Command:
     argv = (python, "-m", "services.ingest", "backfill", "--start", start.isoformat(), "--end",
-            end.isoformat(), "--source", "synthetic")  # fmt: skip
+            end.isoformat(), "--source", "synthetic", "--no-progress")  # fmt: skip
     return Command("backfill", argv)
 
 

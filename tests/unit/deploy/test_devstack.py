@@ -74,7 +74,7 @@ def test_a_configured_github_app_starts_no_fake() -> None:
 def test_backfill_command_uses_the_synthetic_source() -> None:
     command = devstack.backfill_command("py", dt.date(2024, 1, 1), dt.date(2024, 6, 29))
     assert command.argv == ("py", "-m", "services.ingest", "backfill", "--start", "2024-01-01",
-                            "--end", "2024-06-29", "--source", "synthetic")  # fmt: skip
+                            "--end", "2024-06-29", "--source", "synthetic", "--no-progress")  # fmt: skip
 
 
 def test_common_env_points_every_service_at_the_same_servers() -> None:
