@@ -4,7 +4,9 @@ Owns the key scheme ``<prefix>web:page:v<cache version>:<route>:<hash of params>
 ``pypistats_web_cache_requests_total{result}`` counter. Only the non-personal part of a page is
 cached (the header with the login state and the track buttons are rendered per request), so one
 user's page never reaches another. The aggregator's cache-version bump makes every old entry
-unreachable at once. When Redis fails the page is built from PostgreSQL and served anyway.
+unreachable at once. When Redis fails the page is built from PostgreSQL and served anyway, and
+the shared :class:`~shared.redis_gate.RedisGate` skips Redis for a few seconds, so a hung Redis
+costs one timeout, not one per page.
 
 The cache version is held in memory by :class:`KnownVersion`: re-read from Redis when
 ``rollups.updated`` arrives (shared.listen; the aggregator bumps it before announcing) and every
@@ -25,36 +27,38 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from shared.cache import CacheKeys, CacheVersion, read_cache_version
 from shared.db.replica import ReadRouter
-from shared.logging import get_logger
 from shared.metrics import metric_name
-
-log = get_logger(__name__)
+from shared.redis_gate import REDIS_ERRORS, RedisGate
 
 Payload = dict[str, Any]
 #: Builds a fragment on the connection it is given.
 Build = Callable[[Any], Awaitable[Payload]]
-REDIS_ERRORS = (RedisError, OSError, asyncio.TimeoutError)
 
 
 class KnownVersion:
     """The aggregator's cache version as this process last read it (None: unknown)."""
 
-    def __init__(self, redis: Redis | None, keys: CacheKeys, interval: float) -> None:
-        self.redis, self.keys, self.interval = redis, keys, interval
+    def __init__(self, gate: RedisGate, keys: CacheKeys, interval: float) -> None:
+        self.gate, self.keys, self.interval = gate, keys, interval
         self.current: CacheVersion | None = None
 
     async def refresh(self) -> CacheVersion | None:
-        if self.redis is None:
+        redis = self.gate.client()
+        if redis is None:
+            self.current = None
             return None
         try:
-            self.current = await read_cache_version(self.redis, self.keys)
-        except (*REDIS_ERRORS, ValueError):
+            self.current = await read_cache_version(redis, self.keys)
+        except REDIS_ERRORS as exc:
+            self.gate.failed(exc)
             self.current = None
+        except ValueError:  # not a number: unknown until the aggregator bumps it again
+            self.current = None
+        else:
+            self.gate.succeeded()
         return self.current
 
     async def run(self) -> None:
@@ -67,14 +71,14 @@ class KnownVersion:
 class PageCache:
     def __init__(
         self,
-        redis: Redis | None,
+        gate: RedisGate,
         keys: CacheKeys,
         ttl: int,
         registry: CollectorRegistry,
         reader: ReadRouter,
         known: KnownVersion | None = None,
     ) -> None:
-        self.redis = redis
+        self.gate = gate
         self.known = known
         self.reader = reader
         self.keys = keys
@@ -95,19 +99,21 @@ class PageCache:
 
         ``build`` may raise (an unknown package, a bad parameter): nothing is stored then.
         """
-        if self.redis is None or self.ttl == 0:
-            self.requests.labels("bypass").inc()
+        redis = self.gate.client() if self.ttl else None
+        if redis is None:
+            self.requests.labels("bypass" if self.ttl == 0 or self.gate.redis is None else "error").inc()
             return (await self.reader.run(None, build))[0]
         try:
             version = self.known.current if self.known is not None else None
             if version is None:
-                version = await read_cache_version(self.redis, self.keys)
+                version = await read_cache_version(redis, self.keys)
             key = self.key(version.number, route, params)
-            raw = await self.redis.get(key)
+            raw = await redis.get(key)
         except REDIS_ERRORS as exc:
+            self.gate.failed(exc)
             self.requests.labels("error").inc()
-            log.warning("page cache unavailable", error=type(exc).__name__)
             return (await self.reader.run(None, build))[0]
+        self.gate.succeeded()
         if raw is not None:
             self.requests.labels("hit").inc()
             payload: Payload = json.loads(raw)
@@ -117,7 +123,7 @@ class PageCache:
         if not cacheable:
             return payload
         try:
-            await self.redis.set(key, json.dumps(payload, default=str), ex=self.ttl)
+            await redis.set(key, json.dumps(payload, default=str), ex=self.ttl)
         except REDIS_ERRORS as exc:
-            log.warning("page cache store failed", error=type(exc).__name__)
+            self.gate.failed(exc)
         return payload

@@ -21,3 +21,4 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/api", views.api_docs, name="api")
     r.add_get("/user", views.user, name="user")
     r.add_get("/static/{file}", static.serve, name="static")
+    r.add_get("/favicon.ico", static.favicon, name="favicon")

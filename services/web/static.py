@@ -1,4 +1,4 @@
-"""Static files: our own CSS and JS, Plotly.js from the installed ``plotly`` wheel, and Plotly's CSS.
+"""Static files: our own CSS, JS and icon, Plotly.js from the installed ``plotly`` wheel, and Plotly's CSS.
 
 Owns the versioned URLs (``/static/<file>?v=<content hash>``) and their long-lived cache headers,
 so browsers fetch each file once per release, and no page needs a CDN. Only the files listed in
@@ -25,7 +25,15 @@ log = get_logger(__name__)
 
 HERE = Path(__file__).parent
 IMMUTABLE = "public, max-age=31536000, immutable"
-CONTENT_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+CONTENT_TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
+#: ``/favicon.ico`` (asked for by browsers and feed readers that ignore ``<link rel=icon>``) is the
+#: site icon too; its URL carries no version, so it is cached for a day only.
+FAVICON = "favicon.svg"
+FAVICON_CACHE = "public, max-age=86400"
 _RULES_START = '{"X,X div":'
 _PLOT = ".js-plotly-plot .plotly"
 _NOTIFIER = ".plotly-notifier"
@@ -94,6 +102,7 @@ def load_assets() -> dict[str, Asset]:
     return {
         "app.js": _asset((HERE / "static" / "app.js").read_bytes(), ".js"),
         "app.css": _asset((HERE / "static" / "app.css").read_bytes(), ".css"),
+        FAVICON: _asset((HERE / "static" / FAVICON).read_bytes(), ".svg"),
         "plotly.min.js": _asset(bundle, ".js"),
         "plotly.css": _asset(css.encode(), ".css"),
     }
@@ -118,6 +127,18 @@ async def serve(request: web.Request) -> web.Response:
         body=asset.body,
         headers={
             "Cache-Control": IMMUTABLE,
+            "Content-Type": asset.content_type,
+            "ETag": f'"{asset.version}"',
+        },
+    )
+
+
+async def favicon(request: web.Request) -> web.Response:
+    asset = request.app[STATIC].assets[FAVICON]
+    return web.Response(
+        body=asset.body,
+        headers={
+            "Cache-Control": FAVICON_CACHE,
             "Content-Type": asset.content_type,
             "ETag": f'"{asset.version}"',
         },
