@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 
 from services.api.app import create_app
 from services.api.config import ApiSettings
+from services.ingest.channels import Outlet
 from services.ingest.publisher import publish_day
 from services.ingest.sources.raw import RawSource
 from shared.events import Subjects
@@ -34,6 +35,7 @@ NEW = ("version", "installer", "country", "file_type", "ci")
 @pytest.fixture
 async def api(
     new_processor: Any,
+    outlet: Outlet,
     db: asyncpg.Pool,
     redis: Redis,
     js: JetStreamContext,
@@ -43,7 +45,7 @@ async def api(
 ) -> AsyncIterator[TestClient]:
     """The fixture day ingested from the raw rows and aggregated, and an API over it."""
     async with running_consumer(new_processor(batch_size=50)):
-        result = await publish_day(js, subjects, RawSource(JSONL), DAY)
+        result = await publish_day(outlet, RawSource(JSONL), DAY)
         await wait_until(lambda: completed_run(db, DAY), what="the day to complete")
     assert result.packages == 4
     settings = ApiSettings(
