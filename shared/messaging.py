@@ -170,7 +170,7 @@ def guard_fetch_timeouts(js: JetStreamContext) -> None:
     until its timeout and catches only the nats-py error: the builtin one ends its loop task and
     drops the part of the batch already fetched, which then waits unacknowledged for ``ACK_WAIT``
     (120 s) before JetStream redelivers it. Nothing is lost, but a day finishes minutes late.
-    tests/integration/aggregator/test_consumer.py keeps this from coming back.
+    tests/integration/shared/test_messaging.py checks the guard on a real server.
     """
     original = js.pull_subscribe
     if getattr(original, "guarded", False):

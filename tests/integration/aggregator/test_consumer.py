@@ -182,9 +182,9 @@ async def test_a_run_that_never_completes_is_dead_lettered_after_max_attempts(
 async def test_a_partly_filled_batch_is_never_dropped_until_ack_wait(
     new_processor, db: asyncpg.Pool, js: JetStreamContext, subjects: Subjects
 ) -> None:
-    # A fetch window of 20 ms and batches that never fill: nearly every batch ends on an expired
-    # fetch with part of it fetched (shared.messaging.guard_fetch_timeouts). Were that part
-    # dropped, it would come back only after ACK_WAIT (120 s), far past this test's deadline.
+    # Tiny fetch windows and batches that never fill: every batch ends on an expired fetch with
+    # part of it fetched. Were that part dropped (shared.messaging.guard_fetch_timeouts), it would
+    # come back only after ACK_WAIT (120 s), far past this test's deadline.
     processor = new_processor(batch_size=1000, fetch_timeout=0.002, ack_wait=120)
     events = make_day(DAY, 600, "trickle")
     async with running_consumer(processor):
