@@ -80,8 +80,9 @@ def aggregator_channels(subjects: Subjects, settings: AggregatorSettings) -> Agg
         title="aggregator: rollups.updated",
         description=(
             "Sent after every rollup of a day is committed and the Redis cache version bumped "
-            "(Nats-Msg-Id `<day>/rollups/<run_id>/<manifest stream sequence>`). api and web drop "
-            "their in-process caches on it."
+            "(Nats-Msg-Id `<day>/rollups/<run_id>/<manifest stream sequence>`), and again for the "
+            "last complete day when recent totals deferred during a backlog are rebuilt "
+            "(`<day>/recent/<cache version>`). api and web drop their in-process caches on it."
         ),
     )
     dead = router.publisher(

@@ -44,6 +44,7 @@ from shared.logging import get_logger
 log = get_logger(__name__)
 
 MAX_BACKOFF_S: Final = 5.0
+ANCHOR_RUN = "SELECT run_id, packages FROM ingest_days WHERE day = $1"
 #: Seconds a JetStream publish of a dead letter or ``rollups.updated`` waits for its ack.
 PUBLISH_TIMEOUT_S: Final = 10.0
 
@@ -161,6 +162,16 @@ class Processor:
             return None
         await analyze(self.pool, None, rollups=True)
         version = await bump_after_commit(self.redis, self.keys, self.pool)
+        # The readers learn of this bump as of a completed day's: rollups.updated for the anchor.
+        run = await self.pool.fetchrow(ANCHOR_RUN, anchor)
+        if run is not None:
+            event = RollupsUpdated(day=anchor, run_id=run["run_id"], packages=run["packages"])
+            await self.outlets.rollups.publish(
+                event,
+                self.subjects.rollups(anchor),
+                headers={"Nats-Msg-Id": f"{anchor.isoformat()}/recent/{version}"},
+                timeout=PUBLISH_TIMEOUT_S,
+            )
         log.info("recent totals rebuilt", anchor=str(anchor), cache_version=version)
         return anchor
 

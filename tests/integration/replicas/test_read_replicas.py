@@ -28,6 +28,7 @@ from services.api.config import ApiSettings
 from services.api.views import STATE
 from services.web.app import create_app as create_web
 from services.web.config import WebSettings
+from services.web.views import PAGE_CACHE
 from shared.cache import CacheKeys, CacheVersion, bump_after_commit, read_cache_version
 from shared.embedded import free_port
 from tests.integration.replicas.conftest import DATABASE, Pair
@@ -185,6 +186,7 @@ def web_settings(pair: Pair, redis_url: str, namespace: str, **extra: Any) -> We
         "namespace": namespace,
         "pypi_url": f"http://127.0.0.1:{free_port()}",
         "replica_wait_seconds": WAIT_S,
+        "cache_version_refresh_seconds": 0.05,
         **extra,
     }
     return WebSettings(**values)
@@ -278,6 +280,12 @@ async def test_web_caches_no_fragment_from_a_replica_behind_the_version(
     await write_day(primary, DAY + dt.timedelta(days=1), NEW)
     new = await publish(primary, redis, keys)
     assert await replica.fetchval(RECENT_DAY) == OLD["day"], "the replica must still show the old day"
+    known = site.app[PAGE_CACHE].known
+
+    async def sees_new() -> bool:
+        return known is not None and known.current == new
+
+    await wait_until(sees_new, timeout=10, what="the web service to see the new cache version")
 
     # Behind for the whole wait: the fragment is built on the primary, and cached.
     html = await get_text(site, "/top")
