@@ -12,6 +12,7 @@ import datetime as dt
 import json
 from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import urlencode
 
 import asyncpg
 import jinja2
@@ -26,6 +27,7 @@ Payload = dict[str, Any]
 SEARCH_LIMIT = 20
 TOP_LIMIT = 20
 MAX_COMPARE = 10
+SUGGEST_LIMIT = 10
 
 
 class PageError(Exception):
@@ -108,9 +110,30 @@ async def package_data(site: Site, package: str, lookback: int | None) -> tuple[
     return last, charts.package_charts(by_dimension, win)
 
 
+def range_links(path: str, query: dict[str, str], lookback: int | None) -> list[dict[str, Any]]:
+    """The range buttons (links: the range lives in the URL): 30d..120d, ``lookback`` when it is
+    another value, and "all"; the one matching ``lookback`` is current."""
+    days = sorted(set(charts.RANGES) | ({lookback} if lookback else set()))
+    links: list[dict[str, Any]] = []
+    for value in [*days, None]:
+        params = {**query, "lookback": str(value)} if value else dict(query)
+        links.append(
+            {
+                "label": f"{value}d" if value else "all",
+                "days": value,
+                "href": path + ("?" + urlencode(params, safe=",") if params else ""),
+                "current": value == lookback,
+            }
+        )
+    return links
+
+
 async def package(site: Site, package: str, lookback: int | None) -> Payload:
-    last, data = await package_data(site, package, lookback)
+    """The page always carries every retained day, so every range button can be drawn without
+    a reload; ``lookback`` picks the range shown first (and the CSV links)."""
+    last, data = await package_data(site, package, None)
     recent = await rollups.recent(site.pool, package)
+    csv_query = f"?lookback={lookback}" if lookback else ""
     html = render(
         site.env,
         "package.html",
@@ -120,7 +143,8 @@ async def package(site: Site, package: str, lookback: int | None) -> Payload:
         charts=data["charts"],
         chart_json=script_json(data),
         lookback=lookback,
-        ranges=charts.RANGES,
+        ranges=range_links(f"/packages/{package}", {}, lookback),
+        csv_query=csv_query,
     )
     return payload(package, html, last.isoformat())
 
@@ -138,7 +162,7 @@ async def top(site: Site) -> Payload:
     return payload("Top packages", html, await through(site))
 
 
-async def compare(site: Site, packages: list[str]) -> Payload:
+async def compare(site: Site, packages: list[str], lookback: int | None = None) -> Payload:
     """One chart for ``packages`` (validated and normalised already); unknown ones are listed."""
     known = [p for p in packages if await rollups.package_exists(site.pool, p)]
     unknown = [p for p in packages if p not in known]
@@ -156,8 +180,9 @@ async def compare(site: Site, packages: list[str]) -> Payload:
         packages=packages,
         known=known,
         unknown=unknown,
+        chart=data["charts"][0] if data else None,
         chart_json=script_json(data) if data else None,
-        ranges=charts.RANGES,
+        ranges=range_links("/compare", {"packages": ",".join(packages)}, lookback),
         max_compare=MAX_COMPARE,
     )
     title = "Compare: " + ", ".join(known) if known else "Compare packages"
@@ -177,6 +202,12 @@ async def api_docs(site: Site, document: dict[str, Any] | None) -> Payload:
             site.env, "api.html", info=apidocs.overview(document), operations=apidocs.operations(document)
         )
     return payload("API", html, await through(site))
+
+
+async def suggest(site: Site, query: str) -> Payload:
+    """Names for the search-as-you-type box: prefix matches first; never ``__all__``."""
+    found = await rollups.search(site.pool, query, SUGGEST_LIMIT + 1) if query else []
+    return {"query": query, "packages": [p for p in found if p != ALL_PACKAGES][:SUGGEST_LIMIT]}
 
 
 async def dashboard(site: Site, user_id: int) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import json
 import re
 from typing import Any
@@ -99,14 +100,57 @@ async def test_all_packages_page_sums_every_package(client: TestClient) -> None:
     assert "All packages" in html and "Track" not in html
 
 
-async def test_lookback_narrows_and_bad_values_are_400_pages(client: TestClient) -> None:
-    data = chart_data(await get(client, "/packages/requests?lookback=30"))
-    assert len(data["dates"]) == 30 and data["dates"][0] == (END - dt.timedelta(days=29)).isoformat()
-    assert len(chart_data(await get(client, "/packages/requests?lookback=180"))["dates"]) == 180
+def current_range(html: str) -> list[str]:
+    return re.findall(r'<a class="range active" href="[^"]*" data-days="(\d*)" aria-current="true"', html)
+
+
+async def test_lookback_picks_the_range_shown_and_bad_values_are_400_pages(client: TestClient) -> None:
+    html = await get(client, "/packages/requests?lookback=30")
+    # every retained day is in the page, so the other ranges draw without a reload...
+    assert len(chart_data(html)["dates"]) == 181
+    # ...and the range shown is the one marked current (was: "all" marked while 30 days were drawn)
+    assert current_range(html) == ["30"]
+    assert 'href="/packages/requests?lookback=90" data-days="90"' in html
+    assert 'href="/packages/requests" data-days=""' in html
+    assert 'href="/packages/requests/overall.csv?lookback=30"' in html
+    assert current_range(await get(client, "/packages/requests")) == [""]
+    odd = await get(client, "/packages/requests?lookback=45")  # a range without a button gets one
+    assert current_range(odd) == ["45"]
+    assert re.findall(r'data-days="(\d*)"', odd) == ["30", "45", "60", "90", "120", ""]
+    compare = await get(client, "/compare?packages=requests,django&lookback=60")
+    assert current_range(compare) == ["60"]
+    assert 'href="/compare?packages=requests,django&amp;lookback=90"' in compare
     for bad in ("0", "181", "-1", "abc", "1e3", "9" * 50):
         html = await get(client, f"/packages/requests?lookback={bad}", status=400)
         assert "lookback must be a whole number of days between 1 and 180" in html
         assert "<html" in html
+    await get(client, "/compare?packages=requests&lookback=0", status=400)
+
+
+def drawn_specs(html: str) -> dict[str, dict[str, Any]]:
+    return {c["id"]: {k: v for k, v in c.items() if k != "series"} for c in chart_data(html)["charts"]}
+
+
+async def test_chart_specs_percent_only_where_a_share_means_something(client: TestClient) -> None:
+    html = await get(client, "/packages/requests")
+    specs = drawn_specs(html)
+    assert specs["overall"]["percent"] is False and specs["system"]["percent"] is True
+    assert specs["python_minor"]["kind"] == "stacked" and specs["python_minor"]["top"]
+    overall = html[html.index('id="title-overall"') : html.index('id="chart-overall"')]
+    assert "percent" not in overall and "7-day average" in overall
+    system = html[html.index('id="title-system"') : html.index('id="chart-system"')]
+    assert 'class="percent"' in system
+    for chart in specs:  # every chart has its table (the text alternative), empty until drawn
+        assert f'<details class="chart-table" data-for="{chart}">' in html
+
+
+async def test_suggest_returns_names_as_json(client: TestClient) -> None:
+    response = await client.get("/suggest?q=Req")
+    assert response.status == 200 and response.content_type == "application/json"
+    assert await response.json() == {"query": "req", "packages": ["requests", "requests-oauthlib"]}
+    assert (await (await client.get("/suggest?q=")).json())["packages"] == []
+    assert "__all__" not in (await (await client.get("/suggest?q=__")).json())["packages"]
+    assert (await client.get("/suggest?q=" + "a" * 300)).status == 400
 
 
 async def test_non_canonical_names_redirect_permanently(client: TestClient) -> None:
@@ -225,21 +269,38 @@ async def test_api_docs_rendered_from_openapi(client: TestClient) -> None:
     assert "Unknown package" in html
 
 
-async def test_static_files_are_versioned_and_long_lived(client: TestClient) -> None:
+async def test_static_files_are_versioned_compressed_and_long_lived(client: TestClient) -> None:
+    import brotli
+
     html = await get(client, "/packages/requests")
-    srcs = re.findall(r'<script src="([^"]+)"', html)
-    assert any(s.startswith("/static/plotly.min.js?v=") for s in srcs)
-    assert any(s.startswith("/static/app.js?v=") for s in srcs)
+    srcs = re.findall(r'<(?:script src|link rel="stylesheet" href)="([^"]+)"', html)
+    names = [s.rsplit("/", 1)[1] for s in srcs]
+    assert names == ["app.css", "plotly-basic.min.js", "app.js"]
+    assert all(re.fullmatch(r"/static/[0-9a-f]{16}/[a-z.-]+", s) for s in srcs), srcs
     for src in srcs:
-        response = await client.get(src)
-        assert response.status == 200
-        assert (
-            "immutable" in response.headers["Cache-Control"]
-            and "max-age=31536000" in response.headers["Cache-Control"]
-        )
-        assert response.headers["Content-Type"].startswith("text/javascript")
-        assert len(await response.read()) > 1000
-    for bad in ("/static/..%2Fapp.py", "/static/app.py", "/static/nope.js"):
+        plain = await client.get(src, headers={"Accept-Encoding": "identity"})
+        body = await plain.read()
+        assert plain.status == 200 and "Content-Encoding" not in plain.headers
+        assert plain.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+        assert plain.headers["Vary"] == "Accept-Encoding"
+        assert plain.headers["Content-Type"].startswith(("text/javascript", "text/css"))
+        assert len(body) > 1000
+        br = await client.get(src, headers={"Accept-Encoding": "gzip, deflate, br"}, auto_decompress=False)
+        packed = await br.read()
+        assert br.headers["Content-Encoding"] == "br" and brotli.decompress(packed) == body
+        assert len(packed) < len(body) / 2 and br.headers["ETag"] != plain.headers["ETag"]
+        gz = await client.get(src, headers={"Accept-Encoding": "gzip;q=1, br;q=0"}, auto_decompress=False)
+        assert gz.headers["Content-Encoding"] == "gzip" and gzip.decompress(await gz.read()) == body
+    plotly = next(s for s in srcs if s.endswith("plotly-basic.min.js"))
+    first = await client.get(plotly, headers={"Accept-Encoding": "gzip, br"}, auto_decompress=False)
+    assert int(first.headers["Content-Length"]) < 400_000  # was 4.8 MB, uncompressed
+    # an unversioned or stale URL still answers, but is never cached as immutable
+    for stale in ("/static/app.js", "/static/0123456789abcdef/app.js"):
+        response = await client.get(stale)
+        assert response.status == 200 and response.headers["Cache-Control"] == "no-cache"
+        again = await client.get(stale, headers={"If-None-Match": response.headers["ETag"]})
+        assert again.status == 304
+    for bad in ("/static/..%2Fapp.py", "/static/app.py", "/static/nope.js", "/static/0123456789abcdef/x.js"):
         await get(client, bad, status=404)
 
 
