@@ -16,18 +16,46 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from shared.packages import InvalidPackageName, validate
 
-SCHEMA_VERSION: Final = 1
+#: Version 2 added the dimensions version, installer, country, file_type and ci.
+SCHEMA_VERSION: Final = 2
+#: Versions this build reads: events of version 1 (no new dimensions) still replay from old streams.
+READABLE_VERSIONS: Final = frozenset({1, 2})
 
-#: Every event must stay far below nats-server's default max_payload (1 MiB).
-MAX_EVENT_BYTES: Final = 64 * 1024
+#: Every event must stay well below nats-server's default max_payload (1 MiB); a package-day of a
+#: package with thousands of versions downloaded in one day takes about 100 kB.
+MAX_EVENT_BYTES: Final = 512 * 1024
 
-DIMENSIONS: Final = ("overall", "python_major", "python_minor", "system")
+DIMENSIONS: Final = (
+    "overall",
+    "python_major",
+    "python_minor",
+    "system",
+    "version",
+    "installer",
+    "country",
+    "file_type",
+    "ci",
+)
+#: Dimensions whose categories are free text as logged (any printable string up to a length).
+TEXT_DIMENSIONS: Final = {"version": 128, "installer": 64, "country": 16, "file_type": 32}
 OVERALL_CATEGORIES: Final = frozenset({"with_mirrors", "without_mirrors"})
 SYSTEM_CATEGORIES: Final = frozenset({"Darwin", "Linux", "Windows", "other", "null"})
+CI_CATEGORIES: Final = frozenset({"true", "false", "null"})
 _MAJOR = re.compile(r"^(?:[0-9]+|null)$")
 _MINOR = re.compile(r"^(?:[0-9]+\.[0-9]+|null)$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 #: Upper bound of categories in one dimension; real data has about thirty python minors.
 MAX_CATEGORIES: Final = 200
+#: Upper bounds above MAX_CATEGORIES: the busiest packages see a thousand or more versions a day.
+#: Ingest folds the smallest categories beyond the bound into ``OTHER`` (services/ingest/validation.py).
+CATEGORY_LIMITS: Final = {"version": 5000, "country": 300}
+#: The category that sums what did not fit under a dimension's limit.
+OTHER: Final = "other"
+
+
+def category_limit(dimension: str) -> int:
+    """The most categories one package-day may hold in ``dimension``."""
+    return CATEGORY_LIMITS.get(dimension, MAX_CATEGORIES)
 #: The largest count of one category on one day that storage holds (shared.db.layout.MAX_DOWNLOADS,
 #: 2**40 - 1): a larger one is rejected here, so it is dead-lettered instead of failing its batch.
 MAX_COUNT: Final = (1 << 40) - 1
@@ -43,6 +71,11 @@ def valid_category(dimension: str, category: str) -> bool:
         return bool(_MAJOR.match(category))
     if dimension == "python_minor":
         return bool(_MINOR.match(category)) and len(category) <= 16
+    if dimension == "ci":
+        return category in CI_CATEGORIES
+    longest = TEXT_DIMENSIONS.get(dimension)
+    if longest is not None:
+        return 0 < len(category) <= longest and not _CONTROL.search(category)
     return False
 
 
@@ -54,8 +87,9 @@ class _Event(BaseModel):
     @field_validator("schema_version")
     @classmethod
     def _known_version(cls, value: int) -> int:
-        if value != SCHEMA_VERSION:
-            raise ValueError(f"unknown schema version {value} (this build reads {SCHEMA_VERSION})")
+        if value not in READABLE_VERSIONS:
+            readable = ", ".join(map(str, sorted(READABLE_VERSIONS)))
+            raise ValueError(f"unknown schema version {value} (this build reads {readable})")
         return value
 
     def to_bytes(self) -> bytes:
@@ -87,13 +121,18 @@ class Counts(BaseModel):
     python_major: dict[str, int] = Field(default_factory=dict)
     python_minor: dict[str, int] = Field(default_factory=dict)
     system: dict[str, int] = Field(default_factory=dict)
+    version: dict[str, int] = Field(default_factory=dict)
+    installer: dict[str, int] = Field(default_factory=dict)
+    country: dict[str, int] = Field(default_factory=dict)
+    file_type: dict[str, int] = Field(default_factory=dict)
+    ci: dict[str, int] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _check(self) -> Counts:
         for dimension in DIMENSIONS:
             values: dict[str, int] = getattr(self, dimension)
-            if len(values) > MAX_CATEGORIES:
-                raise ValueError(f"{dimension}: more than {MAX_CATEGORIES} categories")
+            if len(values) > category_limit(dimension):
+                raise ValueError(f"{dimension}: more than {category_limit(dimension)} categories")
             for category, downloads in values.items():
                 if not valid_category(dimension, category):
                     raise ValueError(f"{dimension}: unknown category {category!r}")

@@ -5,7 +5,7 @@ Owns turning stored package-days into what readers answer with: the non-zero
 package (api, package page), several (compare, dashboard) or every dimension at once (page).
 One package's history is one query: an index range scan on ``(package, day)`` in each month
 partition the window touches. Overall counts come from plain columns; every other dimension is
-decoded from the cells with the process's :class:`~shared.db.layout.Dictionary`, which learns
+decoded from its array of cells (``cells``, ``details`` or ``versions``) with the process's :class:`~shared.db.layout.Dictionary`, which learns
 category names it has not met yet in one extra query.
 """
 
@@ -19,6 +19,7 @@ from typing import NamedTuple, TypeAlias, TypeVar
 import asyncpg
 
 from shared.db.layout import (
+    COLUMN_OF,
     COUNT_BITS,
     MAX_DOWNLOADS,
     OVERALL,
@@ -54,13 +55,25 @@ SELECT day, with_mirrors, without_mirrors FROM downloads
 WHERE package = $1 AND day >= visible_from($2) AND day <= $3
 ORDER BY day
 """
+# One query per array column (shared/db/layout.py COLUMN_OF), so a read decodes only the array
+# of its dimension. Written out rather than assembled: SQL stays constant text.
 CELL_DAYS = """
 SELECT day, cells FROM downloads
 WHERE package = $1 AND day >= visible_from($2) AND day <= $3
 ORDER BY day
 """
+DETAIL_DAYS = """
+SELECT day, details FROM downloads
+WHERE package = $1 AND day >= visible_from($2) AND day <= $3
+ORDER BY day
+"""
+VERSION_DAYS = """
+SELECT day, versions FROM downloads
+WHERE package = $1 AND day >= visible_from($2) AND day <= $3
+ORDER BY day
+"""
 PACKAGE_DAYS = """
-SELECT day, with_mirrors, without_mirrors, cells FROM downloads
+SELECT day, with_mirrors, without_mirrors, cells, details, versions FROM downloads
 WHERE package = $1 AND day >= visible_from($2) AND day <= $3
 ORDER BY day
 """
@@ -75,8 +88,14 @@ SELECT day, cells FROM downloads_all
 WHERE $1::text IS NOT NULL AND day >= visible_from($2) AND day <= $3
 ORDER BY day
 """
+ALL_DETAIL_DAYS = """
+SELECT day, details FROM downloads_all
+WHERE $1::text IS NOT NULL AND day >= visible_from($2) AND day <= $3
+ORDER BY day
+"""
+# ``__all__`` has no versions: the empty array keeps the row shape of PACKAGE_DAYS.
 ALL_PACKAGE_DAYS = """
-SELECT day, with_mirrors, without_mirrors, cells FROM downloads_all
+SELECT day, with_mirrors, without_mirrors, cells, details, '{}'::bigint[] AS versions FROM downloads_all
 WHERE $1::text IS NOT NULL AND day >= visible_from($2) AND day <= $3
 ORDER BY day
 """
@@ -90,6 +109,23 @@ SELECT package, day, cells FROM downloads
 WHERE package = ANY($1::text[]) AND day >= visible_from($2) AND day <= $3
 ORDER BY package, day
 """
+MANY_DETAIL_DAYS = """
+SELECT package, day, details FROM downloads
+WHERE package = ANY($1::text[]) AND day >= visible_from($2) AND day <= $3
+ORDER BY package, day
+"""
+MANY_VERSION_DAYS = """
+SELECT package, day, versions FROM downloads
+WHERE package = ANY($1::text[]) AND day >= visible_from($2) AND day <= $3
+ORDER BY package, day
+"""
+#: The query of one dimension's array, by array column: (one package, ``__all__``, several packages).
+#: ``__all__`` has no versions array; its version query reads nothing (``None``).
+COLUMN_QUERIES: dict[str, tuple[str, str | None, str]] = {
+    "cells": (CELL_DAYS, ALL_CELL_DAYS, MANY_CELL_DAYS),
+    "details": (DETAIL_DAYS, ALL_DETAIL_DAYS, MANY_DETAIL_DAYS),
+    "versions": (VERSION_DAYS, None, MANY_VERSION_DAYS),
+}
 
 
 def bounds(start: dt.date | None, end: dt.date | None) -> tuple[dt.date, dt.date]:
@@ -141,7 +177,7 @@ def overall_points(rows: Iterable[Sequence[object]], category: str | None = None
 
 
 def dimension_points(rows: Iterable[Sequence[object]], names: dict[int, Key]) -> dict[str, list[Point]]:
-    """Every dimension of rows ``(day, with_mirrors, without_mirrors, cells)`` in day order."""
+    """Every dimension of rows ``(day, with_mirrors, without_mirrors, *arrays of cells)`` in day order."""
     rows = list(rows)
     out: dict[str, list[Point]] = {}
     overall = overall_points(rows)
@@ -150,9 +186,10 @@ def dimension_points(rows: Iterable[Sequence[object]], names: dict[int, Key]) ->
     new = tuple.__new__
     for r in rows:
         day = r[0]
-        for cell in r[3]:  # type: ignore[attr-defined]
-            dim, cat = names[cell >> COUNT_BITS]
-            out.setdefault(dim, []).append(new(Point, (cat, day, cell & MAX_DOWNLOADS)))
+        for array in r[3:]:
+            for cell in array:  # type: ignore[attr-defined]
+                dim, cat = names[cell >> COUNT_BITS]
+                out.setdefault(dim, []).append(new(Point, (cat, day, cell & MAX_DOWNLOADS)))
     for points in out.values():
         points.sort(key=itemgetter(0))
     return out
@@ -188,7 +225,11 @@ async def series_groups(
     if dimension == OVERALL:
         rows = await conn.fetch(ALL_OVERALL_DAYS if everything else OVERALL_DAYS, package, lo, hi)
         return overall_groups(rows, category)
-    found = await conn.fetch(ALL_CELL_DAYS if everything else CELL_DAYS, package, lo, hi)
+    one, every, _ = COLUMN_QUERIES[COLUMN_OF.get(dimension, "cells")]
+    query = every if everything else one
+    if query is None:
+        return []
+    found = await conn.fetch(query, package, lo, hi)
     pairs = [(r[0], r[1]) for r in found]
     return await _named(
         conn, names, lambda: (c for _, c in pairs), lambda n: cell_groups(pairs, n, dimension, category)
@@ -201,7 +242,9 @@ async def series_window(
     """Every dimension of one package (or ``__all__``) in one query: points by dimension."""
     lo, hi = bounds(start, end)
     rows = await conn.fetch(ALL_PACKAGE_DAYS if package == ALL_PACKAGES else PACKAGE_DAYS, package, lo, hi)
-    return await _named(conn, names, lambda: (r[3] for r in rows), lambda n: dimension_points(rows, n))
+    return await _named(
+        conn, names, lambda: (a for r in rows for a in r[3:]), lambda n: dimension_points(rows, n)
+    )
 
 
 async def series_many(
@@ -216,7 +259,7 @@ async def series_many(
     """Points of one dimension of several packages (not ``__all__``) in one query."""
     lo, hi = bounds(start, end)
     grouped: dict[str, list[asyncpg.Record]] = {p: [] for p in packages}
-    query = MANY_OVERALL_DAYS if dimension == OVERALL else MANY_CELL_DAYS
+    query = MANY_OVERALL_DAYS if dimension == OVERALL else COLUMN_QUERIES[COLUMN_OF.get(dimension, "cells")][2]
     for r in await conn.fetch(query, packages, lo, hi):
         grouped[r["package"]].append(r)
     if dimension == OVERALL:

@@ -27,19 +27,25 @@ MONTH_DAYS: Final = 30
 RECENT_LOCK_CLASS: Final = 4_240_405
 
 DELETE_ALL = "DELETE FROM downloads_all WHERE day = $1"
-#: The day's sums over every package: overall columns summed, cells summed per category id (no
-#: row when the day has no package-day).
+#: The day's sums over every package: overall columns summed, cells summed per category id, in
+#: ``cells`` and ``details`` alike (no versions: those of different packages are unrelated); no
+#: row when the day has no package-day.
 INSERT_ALL = """
 WITH day_rows AS (
-    SELECT with_mirrors, without_mirrors, cells FROM downloads WHERE day = $1
+    SELECT with_mirrors, without_mirrors, cells, details FROM downloads WHERE day = $1
 ), sums AS (
     SELECT cell_category(x) AS category, sum(cell_downloads(x)) AS downloads
     FROM day_rows CROSS JOIN LATERAL unnest(day_rows.cells) AS x
     GROUP BY 1
+), detail_sums AS (
+    SELECT cell_category(x) AS category, sum(cell_downloads(x)) AS downloads
+    FROM day_rows CROSS JOIN LATERAL unnest(day_rows.details) AS x
+    GROUP BY 1
 )
-INSERT INTO downloads_all (day, run, with_mirrors, without_mirrors, cells)
+INSERT INTO downloads_all (day, run, with_mirrors, without_mirrors, cells, details)
 SELECT $1, (SELECT id FROM ingest_runs WHERE run_id = $2), sum(with_mirrors), sum(without_mirrors),
-       coalesce((SELECT array_agg(make_cell(category, downloads::bigint) ORDER BY category) FROM sums), '{}')
+       coalesce((SELECT array_agg(make_cell(category, downloads::bigint) ORDER BY category) FROM sums), '{}'),
+       coalesce((SELECT array_agg(make_cell(category, downloads::bigint) ORDER BY category) FROM detail_sums), '{}')
 FROM day_rows
 HAVING count(*) > 0
 """

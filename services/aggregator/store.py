@@ -1,7 +1,8 @@
 """Writes of package-days: one transaction per fetched batch, idempotent by replacement.
 
 Owns the hot path. A package-day is one row of ``downloads`` (shared/db/layout.py: overall
-counts as columns, every other count packed in ``cells``, with the run and stream sequence). A
+counts as columns, every other count packed in the ``cells``, ``details`` and ``versions``
+arrays, with the run and stream sequence). A
 batch is packed in Python, COPYed into a per-connection staging table, the stale package-days are
 dropped there, and in the same transaction the survivors are upserted: each *replaces* the
 stored row of its (package, day) as a whole, so a category that vanished on re-ingest leaves no
@@ -43,10 +44,13 @@ DAY_LOCK_CLASS: Final = 4_240_404
 CREATE_STAGE = """
 CREATE TEMP TABLE IF NOT EXISTS aggregator_stage (
     seq bigint NOT NULL, with_mirrors bigint NOT NULL, without_mirrors bigint NOT NULL,
-    day date NOT NULL, run integer NOT NULL, run_id text NOT NULL, package text NOT NULL, cells bigint[] NOT NULL
+    day date NOT NULL, run integer NOT NULL, run_id text NOT NULL, package text NOT NULL, cells bigint[] NOT NULL,
+    details bigint[] NOT NULL, versions bigint[] NOT NULL
 ) ON COMMIT DELETE ROWS
 """
-STAGE_COLUMNS: Final = ("seq", "with_mirrors", "without_mirrors", "day", "run", "run_id", "package", "cells")
+STAGE_COLUMNS: Final = (
+    "seq", "with_mirrors", "without_mirrors", "day", "run", "run_id", "package", "cells", "details", "versions"
+)
 SHARED_DAY_LOCK = "SELECT pg_advisory_xact_lock_shared($1::int, $2::int)"
 LAST_COMPLETE_DAY = "SELECT max(day) FROM ingest_days"
 DROP_STALE = """
@@ -61,11 +65,11 @@ RETURNING day, package
 """
 #: Replaces each surviving package-day as a whole (one row: every dimension, run and sequence).
 UPSERT = """
-INSERT INTO downloads (seq, with_mirrors, without_mirrors, day, run, package, cells)
-SELECT seq, with_mirrors, without_mirrors, day, run, package, cells FROM aggregator_stage
+INSERT INTO downloads (seq, with_mirrors, without_mirrors, day, run, package, cells, details, versions)
+SELECT seq, with_mirrors, without_mirrors, day, run, package, cells, details, versions FROM aggregator_stage
 ON CONFLICT (package, day) DO UPDATE
 SET seq = EXCLUDED.seq, with_mirrors = EXCLUDED.with_mirrors, without_mirrors = EXCLUDED.without_mirrors,
-    run = EXCLUDED.run, cells = EXCLUDED.cells
+    run = EXCLUDED.run, cells = EXCLUDED.cells, details = EXCLUDED.details, versions = EXCLUDED.versions
 """
 
 
@@ -152,7 +156,10 @@ class Store:
                 await conn.copy_records_to_table(
                     "aggregator_stage",
                     records=[
-                        (seq, p.with_mirrors, p.without_mirrors, k[0], runs[e.run_id], e.run_id, k[1], p.cells)
+                        (
+                            seq, p.with_mirrors, p.without_mirrors, k[0], runs[e.run_id], e.run_id, k[1],
+                            p.cells, p.details, p.versions,
+                        )
                         for k, (e, seq) in live.items()
                         for p in (packed[k],)
                     ],

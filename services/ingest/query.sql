@@ -1,8 +1,14 @@
--- One UTC day of PyPI downloads, counted the pypistats.org way (contracts.md section 2).
+-- One UTC day of PyPI downloads, counted the pypistats.org way (contracts.md section 2), with the
+-- dimensions beyond it: version, installer, country, file_type and ci.
 -- BigQuery standard SQL; the raw source runs this same text on DuckDB (transpiled by sqlglot).
 -- Parameters: @day DATE (the UTC day), @mirrors ARRAY<STRING> (installers that are mirrors).
 -- Output: one row per non-zero (package, dimension, category, downloads), ordered by package,
 -- where package is the PEP 503 normalised project name (spellings of one project are merged).
+--
+-- One scan of the day's partition: each kept download fans out into one (dimension, category)
+-- cell per dimension, flagged by whether that dimension counts it, and one GROUP BY sums them.
+-- Mirror downloads (and, by SQL's NULL logic, those with a NULL installer) count only in
+-- with_mirrors and installer, so installer's categories add up to with_mirrors.
 WITH kept AS (
   SELECT
     REGEXP_REPLACE(LOWER(file.project), r'[-_.]+', '-') AS package,
@@ -14,31 +20,30 @@ WITH kept AS (
       WHEN details.system.name IS NULL THEN 'null'
       WHEN details.system.name IN ('Windows', 'Linux', 'Darwin') THEN details.system.name
       ELSE 'other'
-    END AS system_name
+    END AS system_name,
+    COALESCE(file.version, 'null') AS version,
+    COALESCE(details.installer.name, 'null') AS installer,
+    COALESCE(country_code, 'null') AS country,
+    COALESCE(file.type, 'null') AS file_type,
+    CASE WHEN details.ci THEN 'true' WHEN NOT details.ci THEN 'false' ELSE 'null' END AS ci
   FROM `bigquery-public-data.pypi.file_downloads`
   WHERE timestamp >= TIMESTAMP(@day)
     AND timestamp < TIMESTAMP(DATE_ADD(@day, INTERVAL 1 DAY))
     AND (details.python IS NULL OR REGEXP_CONTAINS(details.python, r'^[0-9]\.[0-9]+.*$'))
-),
-grouped AS (
-  SELECT package, is_mirror, python_major, python_minor, system_name, COUNT(*) AS n
-  FROM kept
-  GROUP BY package, is_mirror, python_major, python_minor, system_name
 )
-SELECT package, dimension, category, downloads FROM (
-  SELECT package, 'overall' AS dimension, 'with_mirrors' AS category, SUM(n) AS downloads
-  FROM grouped GROUP BY package
-  UNION ALL
-  SELECT package, 'overall' AS dimension, 'without_mirrors' AS category, SUM(n) AS downloads
-  FROM grouped WHERE NOT is_mirror GROUP BY package
-  UNION ALL
-  SELECT package, 'python_major' AS dimension, python_major AS category, SUM(n) AS downloads
-  FROM grouped WHERE NOT is_mirror GROUP BY package, python_major
-  UNION ALL
-  SELECT package, 'python_minor' AS dimension, python_minor AS category, SUM(n) AS downloads
-  FROM grouped WHERE NOT is_mirror GROUP BY package, python_minor
-  UNION ALL
-  SELECT package, 'system' AS dimension, system_name AS category, SUM(n) AS downloads
-  FROM grouped WHERE NOT is_mirror GROUP BY package, system_name
-)
+SELECT package, cell.dimension AS dimension, cell.category AS category, COUNT(*) AS downloads
+FROM kept, UNNEST([
+  STRUCT('overall' AS dimension, 'with_mirrors' AS category, TRUE AS counted),
+  STRUCT('overall' AS dimension, 'without_mirrors' AS category, NOT is_mirror AS counted),
+  STRUCT('python_major' AS dimension, python_major AS category, NOT is_mirror AS counted),
+  STRUCT('python_minor' AS dimension, python_minor AS category, NOT is_mirror AS counted),
+  STRUCT('system' AS dimension, system_name AS category, NOT is_mirror AS counted),
+  STRUCT('version' AS dimension, version AS category, NOT is_mirror AS counted),
+  STRUCT('installer' AS dimension, installer AS category, TRUE AS counted),
+  STRUCT('country' AS dimension, country AS category, NOT is_mirror AS counted),
+  STRUCT('file_type' AS dimension, file_type AS category, NOT is_mirror AS counted),
+  STRUCT('ci' AS dimension, ci AS category, NOT is_mirror AS counted)
+]) AS cell
+WHERE cell.counted
+GROUP BY package, dimension, category
 ORDER BY package, dimension, category

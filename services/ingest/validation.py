@@ -14,10 +14,12 @@ from dataclasses import dataclass
 
 from shared.events import (
     DIMENSIONS,
-    MAX_CATEGORIES,
+    OTHER,
     SCHEMA_VERSION,
+    TEXT_DIMENSIONS,
     Counts,
     PackageDay,
+    category_limit,
     package_day_msg_id,
     valid_category,
 )
@@ -60,7 +62,10 @@ def encode_package_day(
 
     ``package`` must already be normalised and validated, and ``run_id``/``source`` checked once by
     :func:`check_run_fields`. This applies every remaining rule of ``Counts`` (known dimension and
-    category, integer, non-negative, at most ``MAX_CATEGORIES``), naming the failure, and writes the
+    category, integer, non-negative, at most ``category_limit`` categories), naming the failure;
+    in the free-text dimensions (version, installer, country, file_type) a category the events
+    cannot carry (too long, control characters) and the smallest categories beyond the limit are
+    counted under ``other`` instead, so the dimension still adds up. It writes the
     exact bytes ``PackageDay(...).to_bytes()`` would (a unit test holds the two equal) without
     building the model: the hot path of a 200k-package day.
     """
@@ -69,15 +74,18 @@ def encode_package_day(
     for dimension, values in counts.items():
         if dimension not in DIMENSIONS or not isinstance(values, dict):
             raise InvalidPackageDay("unknown_category", f"unknown dimension {dimension!r}")
-        if len(values) > MAX_CATEGORIES:
-            raise InvalidPackageDay("invalid", f"{dimension}: more than {MAX_CATEGORIES} categories")
+        text = dimension in TEXT_DIMENSIONS
+        if len(values) > category_limit(dimension) and not text:
+            raise InvalidPackageDay("invalid", f"{dimension}: more than {category_limit(dimension)} categories")
         kept: dict[str, int] = {}
         known = _KNOWN[dimension]
         for category, downloads in values.items():
             if category not in known:
                 if not isinstance(category, str) or not valid_category(dimension, category):
-                    raise InvalidPackageDay("unknown_category", f"{dimension}: unknown category {category!r}")
-                if len(known) < _KNOWN_CAP:
+                    if not (text and isinstance(category, str)):
+                        raise InvalidPackageDay("unknown_category", f"{dimension}: unknown category {category!r}")
+                    category = OTHER
+                elif len(known) < _KNOWN_CAP:
                     known.add(category)
             if type(downloads) is not int:
                 raise InvalidPackageDay(
@@ -88,7 +96,9 @@ def encode_package_day(
                     "negative_count", f"{dimension}/{category}: negative count {downloads}"
                 )
             if downloads:
-                kept[category] = downloads
+                kept[category] = kept.get(category, 0) + downloads
+        if text and len(kept) > category_limit(dimension):
+            kept = fold(kept, category_limit(dimension))
         clean[dimension] = kept
         rows += len(kept)
     if rows == 0:
@@ -111,6 +121,16 @@ def encode_package_day(
         rows=rows,
         downloads_with_mirrors=clean.get("overall", {}).get("with_mirrors", 0),
     )
+
+
+def fold(values: dict[str, int], limit: int) -> dict[str, int]:
+    """The ``limit - 1`` largest categories of ``values``, the rest summed under ``other``."""
+    ranked = sorted(values.items(), key=lambda kv: (-kv[1], kv[0]))
+    kept = dict(ranked[: limit - 1])
+    rest = sum(n for c, n in ranked[limit - 1 :]) + kept.pop(OTHER, 0)
+    if rest:
+        kept[OTHER] = rest
+    return kept
 
 
 def merge_counts(into: RawCounts, more: RawCounts) -> None:

@@ -1,9 +1,12 @@
-"""The packed package-day layout (migration 0006): cells, the category dictionary, run ids.
+"""The packed package-day layout (migrations 0006, 0008): cells, the category dictionary, run ids.
 
 Owns how one package-day's counts are stored and read back. A package-day is one row of
 ``downloads`` (``downloads_all`` for ``__all__``): the two overall counts as columns, every other
 non-zero count as one *cell*, the bigint ``category_id << 40 | downloads``, in an array sorted by
-category id. ``categories`` maps ids to (dimension, category); ids are never reused, renamed or
+category id. The cells live in three arrays (:data:`COLUMN_OF`), so that a read of one dimension
+decodes only its own array: ``cells`` (python_major, python_minor, system), ``details`` (installer,
+country, file_type, ci) and ``versions`` (version: up to thousands a day; a large array is
+compressed and stored out of line by PostgreSQL, and only readers of versions fetch it). ``categories`` maps ids to (dimension, category); ids are never reused, renamed or
 deleted, so a process may cache them forever. ``ingest_runs`` maps run ids to small integers the
 same way.
 
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final, TypeAlias
 
 import asyncpg
@@ -28,6 +31,19 @@ MAX_CATEGORY_ID: Final = (1 << (63 - COUNT_BITS)) - 1
 OVERALL: Final = "overall"
 WITH_MIRRORS: Final = "with_mirrors"
 WITHOUT_MIRRORS: Final = "without_mirrors"
+
+#: The array column of ``downloads`` holding each non-overall dimension's cells.
+COLUMN_OF: Final = {
+    "python_major": "cells",
+    "python_minor": "cells",
+    "system": "cells",
+    "installer": "details",
+    "country": "details",
+    "file_type": "details",
+    "ci": "details",
+    "version": "versions",
+}
+CELL_COLUMNS: Final = ("cells", "details", "versions")
 
 Key: TypeAlias = tuple[str, str]  # (dimension, category)
 Conn: TypeAlias = "asyncpg.Pool | asyncpg.Connection"
@@ -71,16 +87,19 @@ def unpack(cell: int) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class Packed:
-    """One package-day as stored: the overall columns and the sorted cells."""
+    """One package-day as stored: the overall columns and the sorted cells of each array."""
 
     with_mirrors: int
     without_mirrors: int
     cells: list[int]
+    details: list[int] = field(default_factory=list)
+    versions: list[int] = field(default_factory=list)
 
     @property
     def rows(self) -> int:
         """The number of non-zero (dimension, category) rows it holds."""
-        return (self.with_mirrors > 0) + (self.without_mirrors > 0) + len(self.cells)
+        overall = (self.with_mirrors > 0) + (self.without_mirrors > 0)
+        return overall + len(self.cells) + len(self.details) + len(self.versions)
 
 
 def categories_of(rows: Iterable[tuple[str, str, int]]) -> set[Key]:
@@ -91,7 +110,7 @@ def categories_of(rows: Iterable[tuple[str, str, int]]) -> set[Key]:
 def encode(rows: Iterable[tuple[str, str, int]], ids: dict[Key, int]) -> Packed:
     """Pack non-zero ``(dimension, category, downloads)`` rows; ``ids`` must cover every key."""
     with_mirrors = without_mirrors = 0
-    cells: list[int] = []
+    arrays: dict[str, list[int]] = {c: [] for c in CELL_COLUMNS}
     for dimension, category, downloads in rows:
         if downloads <= 0:
             continue
@@ -103,15 +122,20 @@ def encode(rows: Iterable[tuple[str, str, int]], ids: dict[Key, int]) -> Packed:
             else:
                 raise LayoutError(f"unknown overall category {category!r}")
         else:
-            cells.append(pack(ids[(dimension, category)], downloads))
-    cells.sort()
-    return Packed(with_mirrors, without_mirrors, cells)
+            column = COLUMN_OF.get(dimension)
+            if column is None:
+                raise LayoutError(f"unknown dimension {dimension!r}")
+            arrays[column].append(pack(ids[(dimension, category)], downloads))
+    for array in arrays.values():
+        array.sort()
+    return Packed(with_mirrors, without_mirrors, arrays["cells"], arrays["details"], arrays["versions"])
 
 
 def decode(
     with_mirrors: int, without_mirrors: int, cells: Sequence[int], names: dict[int, Key]
 ) -> list[tuple[str, str, int]]:
-    """The non-zero ``(dimension, category, downloads)`` rows of a stored package-day."""
+    """The non-zero ``(dimension, category, downloads)`` rows of a stored package-day; ``cells``
+    may chain several arrays."""
     out: list[tuple[str, str, int]] = []
     if with_mirrors > 0:
         out.append((OVERALL, WITH_MIRRORS, with_mirrors))

@@ -49,12 +49,22 @@ def test_only_the_requested_utc_day_is_counted() -> None:
             "python_major": {"3": 1},
             "python_minor": {"3.12": 1},
             "system": {"Linux": 1},
+            "version": {"1.0": 1},
+            "installer": {"pip": 1},
+            "country": {"US": 1},
+            "file_type": {"bdist_wheel": 1},
+            "ci": {"null": 1},
         },
         "requests": {
             "overall": {"with_mirrors": 1, "without_mirrors": 1},
             "python_major": {"3": 1},
             "python_minor": {"3.12": 1},
             "system": {"Linux": 1},
+            "version": {"9.9.9": 1},  # the first second of 03-05, not the last of 03-03
+            "installer": {"pip": 1},
+            "country": {"US": 1},
+            "file_type": {"bdist_wheel": 1},
+            "ci": {"null": 1},
         },
     }
     assert source.rows(dt.date(2023, 1, 1)) == []
@@ -64,6 +74,12 @@ def test_the_mirror_list_is_configurable() -> None:
     rows = as_package_days(RawSource(JSONL, mirrors=["bandersnatch"]).rows(DAY))
     # devpi, Artifactory and z3c.pypimirror now count as ordinary installers (3 more for requests)
     assert rows["requests"]["overall"] == {"with_mirrors": 13, "without_mirrors": 11}
+    # ... and in every breakdown: their versions, countries, file types and ci flags now count
+    assert rows["requests"]["version"] == {"2.30.0": 1, "2.31.0": 4, "2.32.0": 4, "2.32.0.post1": 1, "null": 1}
+    assert rows["requests"]["country"] == {"CN": 1, "DE": 2, "GB": 1, "IN": 2, "US": 4, "null": 1}
+    assert rows["requests"]["ci"] == {"false": 4, "null": 3, "true": 4}
+    # the installer breakdown counts every kept download whatever the mirror list says
+    assert sum(rows["requests"]["installer"].values()) == 13
 
 
 def test_rows_stream_as_package_days() -> None:
