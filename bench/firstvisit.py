@@ -3,8 +3,9 @@
 Owns the browser half of bench.web: Debian's Chromium, driven by Playwright, opens the page in a
 fresh context (empty cache) and reads the Performance API: ``transferSize`` of the navigation and
 of every resource (headers plus the body as sent, so compression counts), and the time from the
-start of the navigation to the ``charts-drawn`` mark app.js sets once every chart is drawn (or,
-for a page without that mark, the moment the ``chartsReady`` flag is seen). It then visits the
+start of the navigation to the marks app.js sets once the charts of the first screen are drawn
+(``first-screen-charts-drawn``) and once every chart is (``charts-drawn``; for a page without
+these marks, the moment the ``chartsReady`` flag is seen). It then visits the
 same page again in the same context: what a repeat visit fetches.
 """
 
@@ -32,10 +33,12 @@ READ = """() => {
     name: r.name, transfer: r.transferSize, encoded: r.encodedBodySize, decoded: r.decodedBodySize
   }));
   const mark = performance.getEntriesByName("charts-drawn")[0];
+  const first = performance.getEntriesByName("first-screen-charts-drawn")[0];
   return {
     html: nav.transferSize,
     resources,
     chartsMs: mark ? mark.startTime : performance.now(),
+    firstMs: first ? first.startTime : (mark ? mark.startTime : performance.now()),
   };
 }"""
 
@@ -45,6 +48,7 @@ class Visit:
     html_bytes: int
     resources: list[dict[str, Any]]
     charts_ms: float
+    first_screen_ms: float
 
     @property
     def total_bytes(self) -> int:
@@ -55,18 +59,23 @@ class Visit:
 class FirstVisit:
     first: Visit
     repeat: Visit
-    charts_ms: list[float]
+    visits: list[Visit]
 
     @property
     def median_charts_ms(self) -> float:
-        return statistics.median(self.charts_ms)
+        return statistics.median(v.charts_ms for v in self.visits)
+
+    @property
+    def median_first_screen_ms(self) -> float:
+        return statistics.median(v.first_screen_ms for v in self.visits)
 
 
 async def _visit(page: Any, url: str) -> Visit:
     await page.goto(url)
-    await page.wait_for_function("document.body.dataset.chartsReady === 'true'", timeout=60_000)
+    # a selector, not wait_for_function: its polling uses new Function, which the CSP refuses
+    await page.locator("body[data-charts-ready='true']").wait_for(state="attached", timeout=60_000)
     found = await page.evaluate(READ)
-    return Visit(found["html"], found["resources"], float(found["chartsMs"]))
+    return Visit(found["html"], found["resources"], float(found["chartsMs"]), float(found["firstMs"]))
 
 
 async def measure(url: str, runs: int = 5, chromium: str = CHROMIUM) -> FirstVisit:
@@ -86,7 +95,7 @@ async def measure(url: str, runs: int = 5, chromium: str = CHROMIUM) -> FirstVis
                     repeat = await _visit(page, url)
                 await context.close()
             assert repeat is not None
-            return FirstVisit(visits[0], repeat, [v.charts_ms for v in visits])
+            return FirstVisit(visits[0], repeat, visits)
         finally:
             await browser.close()
 
@@ -101,8 +110,12 @@ def report(result: FirstVisit) -> list[str]:
     lines.append(
         f"repeat visit: {result.repeat.total_bytes:,} bytes transferred (HTML {result.repeat.html_bytes:,})"
     )
-    ms = ", ".join(f"{v:.0f}" for v in result.charts_ms)
-    lines.append(f"time to charts drawn: median {result.median_charts_ms:.0f} ms over first visits ({ms})")
+    first_ms = ", ".join(f"{v.first_screen_ms:.0f}" for v in result.visits)
+    all_ms = ", ".join(f"{v.charts_ms:.0f}" for v in result.visits)
+    lines.append(
+        f"first screen of charts drawn: median {result.median_first_screen_ms:.0f} ms ({first_ms})"
+    )
+    lines.append(f"every chart drawn: median {result.median_charts_ms:.0f} ms ({all_ms})")
     return lines
 
 

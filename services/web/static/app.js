@@ -159,6 +159,10 @@
     holder.replaceChildren(table);
   }
 
+  function mark(name) {
+    if (window.performance && performance.mark) performance.mark(name);
+  }
+
   function daysFromUrl(count) {
     var raw = new URLSearchParams(window.location.search).get("lookback");
     var days = raw && /^\d+$/.test(raw) ? parseInt(raw, 10) : 0;
@@ -226,6 +230,28 @@
       return Promise.all(charts.map(redraw));
     }
 
+    // First visit: the charts on the first screen are drawn at once; the others one at a time
+    // when the browser is idle, so the first screen does not wait for charts below it.
+    function drawInTurn() {
+      page.days = daysFromUrl(data.dates.length);
+      showRange();
+      var first = charts.filter(function (entry) {
+        return entry.div.getBoundingClientRect().top < window.innerHeight;
+      });
+      var rest = charts.filter(function (entry) { return first.indexOf(entry) < 0; });
+      var idle = window.requestIdleCallback || function (callback) { return window.setTimeout(callback, 1); };
+      return Promise.all(first.map(redraw)).then(function () {
+        mark("first-screen-charts-drawn");
+        return new Promise(function (resolve) {
+          (function next() {
+            var entry = rest.shift();
+            if (!entry) { resolve(); return; }
+            idle(function () { redraw(entry).then(next); }, { timeout: 200 });
+          })();
+        });
+      });
+    }
+
     document.querySelectorAll(".range-bar a.range").forEach(function (link) {
       link.addEventListener("click", function (event) {
         if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
@@ -237,8 +263,8 @@
     window.addEventListener("popstate", applyUrl);
     NARROW.addEventListener("change", function () { charts.forEach(redraw); });
 
-    applyUrl().then(function () {
-      if (window.performance && performance.mark) performance.mark("charts-drawn");
+    drawInTurn().then(function () {
+      mark("charts-drawn");
       document.body.dataset.chartsReady = "true";
     });
   }
