@@ -97,6 +97,7 @@ async def site(chromium: str, database_url: str, redis_url: str) -> AsyncIterato
     assert pool is not None
     await pool.execute("TRUNCATE " + ", ".join(DATA_TABLES) + " RESTART IDENTITY CASCADE")
     rows = package_rows("requests", 100, END, 120) + package_rows("django", 40, END, 60)
+    rows += package_rows("requests-toolbelt", 5, END, 10)
     rows += package_rows("bigpkg", BIG - 180, END, 181) + many_minors("manyminors")
     await seed(pool, with_all(rows))
     requests = fakepypi.project(
