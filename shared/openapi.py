@@ -22,8 +22,23 @@ def _any_case_pattern(words: list[str]) -> str:
     return "^(" + "|".join(alternatives) + ")$"
 
 
-#: (path, type name, summary, description, category parameter) of the four time-series endpoints.
-SERIES_ENDPOINTS: list[tuple[str, str, str, str, dict[str, Any] | None]] = [
+def _text_param(name: str, longest: int, description: str, example: str) -> dict[str, Any]:
+    """A category filter whose values are free text as logged (printable, at most ``longest``)."""
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": {"type": "string", "maxLength": longest, "pattern": r"^[^\u0000-\u001f\u007f]*$"},
+        "example": example,
+    }
+
+
+#: The largest ``limit`` of ``/version``.
+MAX_VERSION_LIMIT = 100
+
+#: (path, type name, summary, description, parameters beyond package and dates) of the time series.
+SERIES_ENDPOINTS: list[tuple[str, str, str, str, list[dict[str, Any]]]] = [
     (
         "overall",
         "overall_downloads",
@@ -31,14 +46,14 @@ SERIES_ENDPOINTS: list[tuple[str, str, str, str, dict[str, Any] | None]] = [
         "Every day's downloads in two categories: `with_mirrors` counts every download, "
         "`without_mirrors` leaves out downloads by PyPI mirroring tools (bandersnatch, devpi, "
         "Artifactory, z3c.pypimirror) and by installers that did not say who they are.",
-        {
+        [{
             "name": "mirrors",
             "in": "query",
             "required": False,
             "description": "`true` keeps only `with_mirrors`, `false` only `without_mirrors`; "
             "leave it out for both categories.",
             "schema": {"type": "string", "enum": ["true", "false"]},
-        },
+        }],
     ),
     (
         "python_major",
@@ -46,14 +61,14 @@ SERIES_ENDPOINTS: list[tuple[str, str, str, str, dict[str, Any] | None]] = [
         "Daily downloads by Python major version",
         "Downloads per day by the major version of the Python interpreter that asked for the file "
         "(`2`, `3`), and `null` when the installer did not report one.",
-        {
+        [{
             "name": "version",
             "in": "query",
             "required": False,
             "description": "Keep one major version, e.g. `3`, or `null` for unreported versions.",
             "schema": {"type": "string", "pattern": r"^([0-9]{1,3}|null)$"},
             "example": "3",
-        },
+        }],
     ),
     (
         "python_minor",
@@ -61,14 +76,14 @@ SERIES_ENDPOINTS: list[tuple[str, str, str, str, dict[str, Any] | None]] = [
         "Daily downloads by Python minor version",
         "Downloads per day by the minor version of the Python interpreter (`2.7`, `3.12`, ...), "
         "and `null` when the installer did not report one.",
-        {
+        [{
             "name": "version",
             "in": "query",
             "required": False,
             "description": "Keep one minor version, e.g. `3.12`, or `null` for unreported versions.",
             "schema": {"type": "string", "pattern": r"^([0-9]{1,3}\.[0-9]{1,3}|null)$"},
             "example": "3.12",
-        },
+        }],
     ),
     (
         "system",
@@ -76,7 +91,7 @@ SERIES_ENDPOINTS: list[tuple[str, str, str, str, dict[str, Any] | None]] = [
         "Daily downloads by operating system",
         "Downloads per day by the operating system of the downloading machine: `Darwin`, `Linux`, "
         "`Windows`, `other` for any other reported system, and `null` when none was reported.",
-        {
+        [{
             "name": "os",
             "in": "query",
             "required": False,
@@ -84,7 +99,72 @@ SERIES_ENDPOINTS: list[tuple[str, str, str, str, dict[str, Any] | None]] = [
             "`Windows`, `Linux`, `Darwin`, `other` or `null`.",
             "schema": {"type": "string", "pattern": _any_case_pattern(OS_VALUES)},
             "example": "Linux",
-        },
+        }],
+    ),
+    (
+        "version",
+        "version_downloads",
+        "Daily downloads by package version",
+        "Downloads per day by the version of the package that was downloaded, exactly as PyPI "
+        "logged it (not normalised), and `null` when none was logged. Counted without mirrors. "
+        "With `limit`, the versions with most downloads in the range are kept and the rest is "
+        "summed per day under `other`. Not available for `__all__` (versions of different "
+        "packages are unrelated): its answer is empty.",
+        [
+            _text_param("version", 128, "Keep one version, exactly as logged (e.g. `2.32.3`), or `null`.", "2.32.3"),
+            {
+                "name": "limit",
+                "in": "query",
+                "required": False,
+                "description": f"Keep the N versions with most downloads in the range (1 to {MAX_VERSION_LIMIT}); "
+                "the others are summed per day in the category `other`.",
+                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_VERSION_LIMIT},
+                "example": 10,
+            },
+        ],
+    ),
+    (
+        "installer",
+        "installer_downloads",
+        "Daily downloads by installer",
+        "Downloads per day by the name of the installer that asked for the file, exactly as logged "
+        "(`pip`, `uv`, `poetry`, `bandersnatch`, ...), and `null` when none was reported. Counted "
+        "over every download, mirrors included, so the categories add up to `with_mirrors` and "
+        "show the mirrors' share.",
+        [_text_param("installer", 64, "Keep one installer, exactly as logged (letter case matters), or `null`.", "pip")],
+    ),
+    (
+        "country",
+        "country_downloads",
+        "Daily downloads by country",
+        "Downloads per day by the country of the downloading address (ISO 3166 alpha-2 codes as "
+        "logged: `US`, `DE`, ...), and `null` when unknown. Counted without mirrors.",
+        [_text_param("country", 16, "Keep one country code (any letter case), or `null`.", "US")],
+    ),
+    (
+        "file_type",
+        "file_type_downloads",
+        "Daily downloads by file type",
+        "Downloads per day by the kind of file downloaded (`bdist_wheel`, `sdist`, ...), and `null` "
+        "when none was logged. Counted without mirrors.",
+        [_text_param("file_type", 32, "Keep one file type, e.g. `bdist_wheel`, or `null`.", "bdist_wheel")],
+    ),
+    (
+        "ci",
+        "ci_downloads",
+        "Daily downloads from continuous integration",
+        "Downloads per day by whether the installer said it ran in continuous integration: `true`, "
+        "`false`, or `null` when it did not say. Counted without mirrors.",
+        [
+            {
+                "name": "ci",
+                "in": "query",
+                "required": False,
+                "description": "Keep one category (any letter case): `true`, `false` or `null`.",
+                "schema": {"type": "string", "pattern": _any_case_pattern(["true", "false", "null"])},
+                "example": "true",
+            }
+        ],
     ),
 ]
 
@@ -347,8 +427,10 @@ def _parameters() -> dict[str, Any]:
     }
 
 
-def _series_operation(path: str, type_name: str, summary: str, description: str, param: Any) -> Any:
-    params = [_ref("package")] + ([param] if param else []) + [_ref("start_date"), _ref("end_date")]
+def _series_operation(
+    path: str, type_name: str, summary: str, description: str, extra: list[dict[str, Any]]
+) -> Any:
+    params = [_ref("package"), *extra, _ref("start_date"), _ref("end_date")]
     return {
         "get": {
             "operationId": f"get_{path}",

@@ -165,6 +165,25 @@ def cell_groups(
     return sorted(groups.items())
 
 
+def top_groups(groups: Groups, n: int, other: str = "other") -> Groups:
+    """The ``n`` categories of ``groups`` with most downloads in all, the rest summed per day under
+    ``other`` (a stored category of that name is summed with the rest); category order kept."""
+    totals = sorted((-sum(d for _, d in days), category) for category, days in groups if category != other)
+    keep = {category for _, category in totals[:n]}
+    rest: dict[dt.date, int] = {}
+    out: Groups = []
+    for category, days in groups:
+        if category in keep:
+            out.append((category, days))
+        else:
+            for day, downloads in days:
+                rest[day] = rest.get(day, 0) + downloads
+    if rest:
+        out.append((other, sorted(rest.items())))
+        out.sort(key=itemgetter(0))
+    return out
+
+
 def flatten(groups: Groups) -> list[Point]:
     """The points of ``groups``, by category then day."""
     new = tuple.__new__  # Point(...) without the extra Python frame of its generated __new__

@@ -100,10 +100,12 @@ def subjects(namespace: str) -> Subjects:
 
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    """A pool on the run's database, with every data table emptied first."""
+    """A pool on the run's database, with every data table emptied and partition dropped first."""
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
     assert pool is not None
     await pool.execute("TRUNCATE " + ", ".join(DATA_TABLES) + " RESTART IDENTITY CASCADE")
+    # and no month partition left behind by an earlier test (each test sees a fresh layout)
+    await pool.execute("SELECT drop_month_partitions_before('downloads', 'infinity')")
     try:
         yield pool
     finally:

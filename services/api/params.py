@@ -1,7 +1,8 @@
 """Pure parsing of the API's path and query parameters.
 
 Owns what every parameter may be and how it is canonicalised: the package name (PEP 503), `period`,
-`mirrors`, `version`, `os`, `start_date`/`end_date` and `limit`. Each parser takes the raw query
+`mirrors`, `version`, `os`, `installer`, `country`, `file_type`, `ci`, `start_date`/`end_date` and
+`limit`. Each parser takes the raw query
 mapping and returns plain values, or raises :class:`ParamError` naming the parameter, so a bad
 value becomes a 400 before anything touches Redis or PostgreSQL. Nothing here does I/O.
 """
@@ -14,6 +15,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from shared.openapi import MAX_VERSION_LIMIT
 from shared.packages import InvalidPackageName, validate
 
 PERIODS = ("day", "week", "month")
@@ -21,6 +23,8 @@ OS_CATEGORIES = {c.lower(): c for c in ("Windows", "Linux", "Darwin", "other", "
 MAJOR = re.compile(r"^([0-9]{1,3}|null)$")
 MINOR = re.compile(r"^([0-9]{1,3}\.[0-9]{1,3}|null)$")
 DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+CI_CATEGORIES = ("true", "false", "null")
 MAX_TOP = 100
 DEFAULT_TOP = 20
 _SHOWN = 40  # at most this many characters of a bad value are echoed in a message
@@ -42,9 +46,11 @@ class SeriesQuery:
     category: str | None
     start: dt.date | None
     end: dt.date | None
+    limit: int | None = None
 
     def cache_part(self) -> str:
-        return f"{self.category or '*'}|{self.start or ''}|{self.end or ''}"
+        # repr() quotes the category: free-text categories may hold any printable character, '|' too
+        return f"{self.category!r}|{self.start or ''}|{self.end or ''}|{self.limit or ''}"
 
 
 def _shown(value: str) -> str:
@@ -135,10 +141,54 @@ def system(query: Mapping[str, str]) -> SeriesQuery:
     return SeriesQuery(category, *date_range(query))
 
 
-def limit(query: Mapping[str, str]) -> int:
-    value = _get(query, "limit")
+def _text(query: Mapping[str, str], name: str, longest: int) -> str | None:
+    """A free-text category as logged: printable, at most ``longest`` characters."""
+    value = _get(query, name)
+    if value is not None and (len(value) > longest or CONTROL.search(value)):
+        raise ParamError(name, f"{name} must be at most {longest} printable characters (got {_shown(value)})")
+    return value
+
+
+def version(query: Mapping[str, str]) -> SeriesQuery:
+    """``/version``: one version exactly as logged, and ``limit`` (top N plus ``other``)."""
+    top = _whole(query, "limit", MAX_VERSION_LIMIT)
+    return SeriesQuery(_text(query, "version", 128), *date_range(query), limit=top)
+
+
+def installer(query: Mapping[str, str]) -> SeriesQuery:
+    """``/installer``: one installer exactly as logged (letter case matters: it is how it was logged)."""
+    return SeriesQuery(_text(query, "installer", 64), *date_range(query))
+
+
+def country(query: Mapping[str, str]) -> SeriesQuery:
+    """``/country``: one country code in any letter case (codes are logged in upper case), or null."""
+    value = _text(query, "country", 16)
+    if value is not None:
+        value = "null" if value.lower() == "null" else value.upper()
+    return SeriesQuery(value, *date_range(query))
+
+
+def file_type(query: Mapping[str, str]) -> SeriesQuery:
+    return SeriesQuery(_text(query, "file_type", 32), *date_range(query))
+
+
+def ci(query: Mapping[str, str]) -> SeriesQuery:
+    value = _get(query, "ci")
+    if value is not None and value.lower() not in CI_CATEGORIES:
+        raise ParamError("ci", f"ci must be true, false or null (got {_shown(value)})")
+    return SeriesQuery(value.lower() if value is not None else None, *date_range(query))
+
+
+def _whole(query: Mapping[str, str], name: str, highest: int) -> int | None:
+    """A whole number from 1 to ``highest``, or None when absent."""
+    value = _get(query, name)
     if value is None:
-        return DEFAULT_TOP
-    if not (value.isascii() and value.isdigit() and len(value) <= 3) or not 1 <= int(value) <= MAX_TOP:
-        raise ParamError("limit", f"limit must be a whole number from 1 to {MAX_TOP} (got {_shown(value)})")
+        return None
+    if not (value.isascii() and value.isdigit() and len(value) <= 3) or not 1 <= int(value) <= highest:
+        raise ParamError(name, f"{name} must be a whole number from 1 to {highest} (got {_shown(value)})")
     return int(value)
+
+
+def limit(query: Mapping[str, str]) -> int:
+    found = _whole(query, "limit", MAX_TOP)
+    return DEFAULT_TOP if found is None else found

@@ -157,6 +157,8 @@ def series_view(dimension: str, parse: Callable[[Any], params.SeriesQuery]) -> V
             groups = await series.series_groups(
                 conn, names, package, dimension, query.category, query.start, query.end
             )
+            if query.limit is not None:
+                groups = series.top_groups(groups, query.limit)
             return Entry.build(series_body(groups, package, type_name), JSON, day)
 
         return await cached(request, f"{dimension}:{package}:{query.cache_part()}", build)
@@ -169,6 +171,11 @@ overall = series_view("overall", params.overall)
 python_major = series_view("python_major", params.python_major)
 python_minor = series_view("python_minor", params.python_minor)
 system = series_view("system", params.system)
+version = series_view("version", params.version)
+installer = series_view("installer", params.installer)
+country = series_view("country", params.country)
+file_type = series_view("file_type", params.file_type)
+ci = series_view("ci", params.ci)
 
 
 def badge_view(kind: str) -> View:

@@ -118,6 +118,8 @@ def with_all(rows: dict[Key, int]) -> dict[Key, int]:
     """``rows`` plus the ``__all__`` rows the aggregator derives from them."""
     out = dict(rows)
     for (_package, dimension, category), downloads in rows.items():
+        if dimension == "version":  # not in __all__: versions of different packages are unrelated
+            continue
         key = ("__all__", dimension, category)
         out[key] = out.get(key, 0) + downloads
     return out

@@ -43,7 +43,8 @@ def with_all(rows: Iterable[Row]) -> list[Row]:
     rows = list(rows)
     sums: dict[tuple[dt.date, str, str], int] = defaultdict(int)
     for day, _package, dimension, category, downloads in rows:
-        sums[(day, dimension, category)] += downloads
+        if dimension != "version":  # versions of different packages are unrelated
+            sums[(day, dimension, category)] += downloads
     return rows + [(d, ALL_PACKAGES, dim, cat, n) for (d, dim, cat), n in sums.items()]
 
 
@@ -70,20 +71,20 @@ async def write_rows(db: asyncpg.Pool, rows: list[Row], run_id: str = "seed") ->
     await db.copy_records_to_table(
         "downloads",
         records=[
-            (0, p.with_mirrors, p.without_mirrors, day, run, package, p.cells)
+            (0, p.with_mirrors, p.without_mirrors, day, run, package, p.cells, p.details, p.versions)
             for (day, package), p in packed.items()
             if package != ALL_PACKAGES
         ],
-        columns=["seq", "with_mirrors", "without_mirrors", "day", "run", "package", "cells"],
+        columns=["seq", "with_mirrors", "without_mirrors", "day", "run", "package", "cells", "details", "versions"],
     )
     await db.copy_records_to_table(
         "downloads_all",
         records=[
-            (day, run, p.with_mirrors, p.without_mirrors, p.cells)
+            (day, run, p.with_mirrors, p.without_mirrors, p.cells, p.details)
             for (day, package), p in packed.items()
             if package == ALL_PACKAGES
         ],
-        columns=["day", "run", "with_mirrors", "without_mirrors", "cells"],
+        columns=["day", "run", "with_mirrors", "without_mirrors", "cells", "details"],
     )
 
 

@@ -6,10 +6,14 @@ Owns the generator used by the one-command demo, the tests and the benchmarks. F
 
 What makes it realistic: a heavy-tailed popularity over N packages (a flattened power law, from
 ~20M downloads a day for the top package to a handful for the tail, with tail packages missing on
-some days), raw names that need PEP 503 normalisation (upper case, ``_`` and ``.`` separators),
-a weekday/weekend rhythm, a Python minor mix that drifts towards newer versions over time, an OS
+some days), well-known names at the top of the ranking (:data:`WELL_KNOWN`) and invented ones
+below, raw names that need PEP 503 normalisation (upper case, ``_`` and ``.`` separators), a
+weekday/weekend rhythm, a Python minor mix that drifts towards newer versions over time, an OS
 mix with ``other`` and ``null``, and a share of mirror / NULL-installer downloads that only
-``with_mirrors`` counts. Names are built so that no two raw names normalise to the same package.
+``with_mirrors`` (and the installer breakdown) counts. Names are built so that no two raw names
+normalise to the same package. The dimensions beyond pypistats.org come from
+:mod:`.synthetic_details`: a release history per package (newer versions taking over), installers
+(uv rising), heavy-tailed countries, wheels dominant, a CI share.
 
 Pure Python, one :class:`random.Random` stream per day, consumed in package order; a
 200k-package day takes a few seconds.
@@ -26,6 +30,7 @@ from collections.abc import AsyncIterator, Iterator
 from shared.packages import normalize
 
 from .base import RawCounts
+from .synthetic_details import Details, cumulative, split
 
 _CONSONANTS = "bdfgklmnprstvz"
 _VOWELS = "aeiou"
@@ -73,8 +78,29 @@ def package_code(index: int) -> str:
     return "".join(reversed(digits))
 
 
+#: The top of the ranking, most downloaded first: names a user recognises. None of them is made
+#: only of the two-letter syllables above, so they never meet an invented name.
+WELL_KNOWN = (
+    "boto3", "urllib3", "botocore", "requests", "setuptools", "certifi", "idna", "charset-normalizer",
+    "typing-extensions", "python-dateutil", "packaging", "s3transfer", "aiobotocore", "six", "numpy",
+    "grpcio-status", "pyyaml", "fsspec", "s3fs", "pip", "cryptography", "pydantic", "google-api-core",
+    "cffi", "attrs", "pycparser", "pandas", "importlib-metadata", "protobuf", "rsa", "wheel", "jmespath",
+    "pyasn1", "click", "zipp", "platformdirs", "markupsafe", "pytz", "jinja2", "colorama", "awscli",
+    "filelock", "pydantic-core", "tomli", "virtualenv", "cachetools", "pluggy", "pytest", "wrapt",
+    "googleapis-common-protos", "pyjwt", "jsonschema", "sqlalchemy", "pyasn1-modules", "aiohttp",
+    "h11", "anyio", "iniconfig", "sniffio", "tzdata", "pyarrow", "psutil", "multidict", "yarl",
+    "frozenlist", "requests-oauthlib", "oauthlib", "docutils", "exceptiongroup", "tqdm", "httpx",
+    "httpcore", "soupsieve", "beautifulsoup4", "werkzeug", "grpcio", "scipy", "pygments", "greenlet",
+    "decorator", "aiosignal", "distlib", "openpyxl", "pyparsing", "isodate", "lxml", "pillow",
+    "more-itertools", "flask", "tomlkit", "coverage", "rich", "markdown-it-py", "mdurl", "async-timeout",
+    "pynacl", "msgpack", "gitpython", "websocket-client", "asn1crypto",
+)
+
+
 def package_name(index: int) -> str:
     """The normalised name of the package with popularity rank ``index``."""
+    if index < len(WELL_KNOWN):
+        return WELL_KNOWN[index]
     code = package_code(index)
     shape = index % 3
     if shape == 1:
@@ -99,26 +125,6 @@ def raw_name(index: int) -> str:
     return name
 
 
-def _cumulative(weights: tuple[float, ...]) -> tuple[float, ...]:
-    total = sum(weights)
-    out, acc = [], 0.0
-    for w in weights:
-        acc += w
-        out.append(acc / total)
-    out[-1] = 1.0
-    return tuple(out)
-
-
-def _split(total: int, cumulative: tuple[float, ...], offset: float) -> list[int]:
-    """Systematic sampling: integer parts that sum exactly to ``total``, unbiased for small totals."""
-    parts, previous = [], math.floor(offset)
-    for c in cumulative:
-        edge = math.floor(total * c + offset)
-        parts.append(edge - previous)
-        previous = edge
-    return parts
-
-
 class SyntheticSource:
     """Deterministic for ``(seed, day)``; ``packages`` is the size of the package universe."""
 
@@ -137,7 +143,7 @@ class SyntheticSource:
             math.exp(0.7 * years * (len(_MINORS) - 2 - k) / (len(_MINORS) - 2)) for k in range(len(_MINORS))
         ]
         drift[-1] = 1.0  # the null share does not drift
-        return [_cumulative(tuple(w * d for w, d in zip(t, drift, strict=True))) for t in _MINOR_TEMPLATES]
+        return [cumulative(tuple(w * d for w, d in zip(t, drift, strict=True))) for t in _MINOR_TEMPLATES]
 
     def generate(self, day: dt.date) -> Iterator[tuple[str, RawCounts]]:
         """The day's package-days, synchronously (the core of :meth:`iter_day`)."""
@@ -145,7 +151,8 @@ class SyntheticSource:
         rand = rng.random
         level = _WEEKDAY_FACTOR[day.weekday()] * (1.0 + 0.05 * math.sin(day.toordinal() / 9.0))
         minor_tables = self._minor_tables(day)
-        system_tables = [_cumulative(t) for t in _SYSTEM_TEMPLATES]
+        system_tables = [cumulative(t) for t in _SYSTEM_TEMPLATES]
+        details = Details(day, rand)
         n_minor, n_system = len(minor_tables), len(system_tables)
         for i in range(self.packages):
             base = TOP_DOWNLOADS / (1.0 + i / _HEAD) ** _SLOPE * level
@@ -162,10 +169,11 @@ class SyntheticSource:
             mirrors = min(total, int(total * mirror_share + rand()))
             without = total - mirrors
             counts: RawCounts = {"overall": {"with_mirrors": total}}
+            counts["installer"] = details.installers(i, without, mirrors)
             if without > 0:
                 counts["overall"]["without_mirrors"] = without
                 u = rand()
-                minor_parts = _split(without, minor_tables[(i * 2654435761 >> 5) % n_minor], u)
+                minor_parts = split(without, minor_tables[(i * 2654435761 >> 5) % n_minor], u)
                 minors: dict[str, int] = {}
                 majors: dict[str, int] = {}
                 for category, n in zip(_MINORS, minor_parts, strict=True):
@@ -173,10 +181,14 @@ class SyntheticSource:
                         minors[category] = n
                         major = _MAJOR_OF[category]
                         majors[major] = majors.get(major, 0) + n
-                system_parts = _split(without, system_tables[(i * 40503 >> 3) % n_system], 1.0 - u)
+                system_parts = split(without, system_tables[(i * 40503 >> 3) % n_system], 1.0 - u)
                 counts["python_major"] = majors
                 counts["python_minor"] = minors
                 counts["system"] = {c: n for c, n in zip(_SYSTEMS, system_parts, strict=True) if n}
+                counts["version"] = details.versions(i, without)
+                counts["country"] = details.countries(i, without)
+                counts["file_type"] = details.file_types(i, without)
+                counts["ci"] = details.ci(i, without)
             yield raw_name(i), counts
 
     async def iter_day(self, day: dt.date) -> AsyncIterator[tuple[str, RawCounts]]:

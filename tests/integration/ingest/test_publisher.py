@@ -181,7 +181,7 @@ async def test_invalid_package_days_are_counted_logged_and_skipped(
             ("x" * 300, good),
             ("negative", {"overall": {"with_mirrors": -1}}),
             ("unknown-os", {"system": {"Plan9": 4}}),
-            ("unknown-dim", {"country": {"FR": 4}}),
+            ("unknown-dim", {"cpu": {"x86_64": 4}}),
             ("float-count", {"overall": {"with_mirrors": 1.5}}),  # type: ignore[dict-item]
             ("all-zero", {"overall": {"with_mirrors": 0}}),
             ("other", {"python_minor": {"3.12": 7}, "overall": {"with_mirrors": 7, "without_mirrors": 7}}),

@@ -50,7 +50,7 @@ def test_good_package_day_and_manifest_decode() -> None:
         (b"{not json", "invalid_json"),
         (GOOD.to_bytes()[:-7], "invalid_json"),  # truncated
         (b"\xff\xfe\x00garbage", "invalid_utf8"),
-        (GOOD.to_bytes().replace(b'"schema_version":1', b'"schema_version":9'), "unknown_schema_version"),
+        (GOOD.to_bytes().replace(b'"schema_version":2', b'"schema_version":9'), "unknown_schema_version"),
         (GOOD.to_bytes().replace(b'"Linux"', b'"Plan9"'), "schema_violation"),
         (GOOD.to_bytes().replace(b":2}", b":-2}"), "schema_violation"),
         (GOOD.to_bytes().replace(b'"requests"', b'"Requests"'), "schema_violation"),

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 
 from services.ingest.sources.synthetic import SyntheticSource, package_name, raw_name
+from services.ingest.sources.synthetic_details import Details
 from shared.events import Counts
 from shared.packages import is_normalized, normalize, validate
 
@@ -26,7 +28,7 @@ def test_names_are_valid_unique_after_normalisation_and_often_not_normalised() -
     assert normalised[:1000] == [package_name(i) for i in range(1000)]
     odd = sum(1 for r in raws[:10_000] if not is_normalized(r))
     assert 2_000 < odd < 6_000
-    assert any("_" in r for r in raws[:100]) and any("." in r for r in raws[:100])
+    assert any("_" in r for r in raws[:1000]) and any("." in r for r in raws[:1000])
     assert any(r != r.lower() for r in raws[:100])
 
 
@@ -36,8 +38,10 @@ def test_every_package_day_is_consistent_across_dimensions() -> None:
         overall = counts["overall"]
         assert overall["with_mirrors"] >= overall.get("without_mirrors", 0) >= 0
         without = overall.get("without_mirrors", 0)
-        for dimension in ("python_major", "python_minor", "system"):
+        for dimension in ("python_major", "python_minor", "system", "version", "country", "file_type", "ci"):
             assert sum(counts.get(dimension, {}).values()) == without, (raw, dimension)
+        # installers count every download, mirrors and the NULL installer included
+        assert sum(counts["installer"].values()) == overall["with_mirrors"], raw
         assert all(n > 0 for values in counts.values() for n in values.values())
 
 
@@ -108,3 +112,45 @@ def test_package_days_encoded_on_the_hot_path_equal_fully_validated_events() -> 
         assert fast.rows == len(slow.counts.rows())
         assert fast.downloads_with_mirrors == slow.counts.overall["with_mirrors"]
         assert decode_event(subjects.daily(MONDAY), fast.payload, subjects) == slow
+
+
+def test_the_top_of_the_ranking_has_names_users_know() -> None:
+    top = [validate(raw) for raw, _ in SyntheticSource(10, seed=0).generate(MONDAY)]
+    assert top[:4] == ["boto3", "urllib3", "botocore", "requests"]
+
+
+def test_newer_versions_take_over_and_popular_packages_see_dozens() -> None:
+    source = SyntheticSource(3000, seed=0)
+    first = dict(source.generate(MONDAY))
+    later = dict(source.generate(MONDAY + dt.timedelta(days=120)))
+    boto3 = first["boto3"]["version"]
+    assert 15 <= len(boto3) <= 60
+    # the versions downloaded most four months later are releases that did not exist before
+    top_later = max(later["boto3"]["version"].items(), key=lambda kv: kv[1])[0]
+    assert top_later not in boto3
+    # smaller packages see fewer
+    tail = [c.get("version", {}) for c in first.values()][-20:]
+    assert all(len(v) < len(boto3) for v in tail)
+    tiny = Details(MONDAY, random.Random(0).random).versions(10_000, 40)
+    assert 0 < len(tiny) <= 12 and sum(tiny.values()) == 40
+
+
+def test_installers_countries_file_types_and_ci_look_like_pypi() -> None:
+    totals: dict[tuple[str, str], int] = {}
+    for _pkg, dimension, category, n in SyntheticSource(3000, seed=0).expected_rows(MONDAY):
+        totals[dimension, category] = totals.get((dimension, category), 0) + n
+    installers = {c: n for (d, c), n in totals.items() if d == "installer"}
+    assert max(installers, key=lambda c: installers[c]) == "pip"
+    assert {"uv", "poetry", "bandersnatch", "null"} <= installers.keys()
+    assert sum(installers.values()) == totals["overall", "with_mirrors"]
+    countries = sorted(((n, c) for (d, c), n in totals.items() if d == "country"), reverse=True)
+    assert countries[0][1] == "US" and len(countries) > 30
+    assert countries[0][0] > 0.2 * sum(n for n, _ in countries)  # heavy head
+    wheels = totals["file_type", "bdist_wheel"] / totals["overall", "without_mirrors"]
+    assert 0.8 < wheels < 0.95
+    ci = totals["ci", "true"] / totals["overall", "without_mirrors"]
+    assert 0.1 < ci < 0.5
+    uv_2024 = sum(n for (d, c), n in totals.items() if (d, c) == ("installer", "uv"))
+    later = SyntheticSource(3000, seed=0).expected_rows(dt.date(2026, 6, 1))
+    uv_2026 = sum(n for _p, d, c, n in later if (d, c) == ("installer", "uv"))
+    assert uv_2026 > 3 * uv_2024  # uv's share rises through the years

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from services.ingest.validation import InvalidPackageDay, encode_package_day, merge_counts
-from shared.events import MAX_CATEGORIES
+from shared.events import CATEGORY_LIMITS, MAX_CATEGORIES, OTHER, PackageDay
 
 DAY = dt.date(2024, 3, 4)
 
@@ -23,7 +23,8 @@ DAY = dt.date(2024, 3, 4)
         ({"system": {"linux": 3}}, "unknown_category"),  # categories are case-sensitive
         ({"python_minor": {"3": 3}}, "unknown_category"),
         ({"python_major": {"3.12": 3}}, "unknown_category"),
-        ({"country": {"FR": 3}}, "unknown_category"),
+        ({"ci": {"yes": 3}}, "unknown_category"),
+        ({"cpu": {"x86_64": 3}}, "unknown_category"),
         ({"python_minor": {f"3.{k}": 1 for k in range(MAX_CATEGORIES + 1)}}, "invalid"),
         ({"overall": {"with_mirrors": 0}}, "empty"),
         ({}, "empty"),
@@ -59,3 +60,20 @@ def test_merging_adds_and_never_hides_a_bad_value() -> None:
     with pytest.raises(InvalidPackageDay) as info:
         encode_package_day(DAY, "pkg", into, "r", "t")
     assert info.value.reason in ("negative_count", "bad_count")
+
+
+def test_free_text_dimensions_fold_what_events_cannot_carry_into_other() -> None:
+    limit = CATEGORY_LIMITS["version"]
+    versions = {f"1.{k}": k + 1 for k in range(limit + 10)}
+    versions["1.0\x00evil"] = 5  # a control character: not a category, still a download
+    versions["9" * 200] = 7  # longer than a version may be
+    event = encode_package_day(
+        DAY, "pkg", {"overall": {"with_mirrors": 1}, "version": versions, "installer": {"pip": 1}}, "r", "t"
+    )
+    decoded = PackageDay.from_bytes(event.payload)
+    assert len(decoded.counts.version) == limit
+    assert sum(decoded.counts.version.values()) == sum(versions.values())  # nothing lost
+    # the largest versions are kept as they are; the smallest, and the unusable two, are in ``other``
+    assert decoded.counts.version[f"1.{limit + 9}"] == limit + 10
+    assert "1.0" not in decoded.counts.version
+    assert decoded.counts.version[OTHER] == sum(range(1, 12)) + 5 + 7

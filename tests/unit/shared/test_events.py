@@ -50,7 +50,7 @@ def test_unknown_fields_are_ignored() -> None:
 @pytest.mark.parametrize(
     ("override", "needle"),
     [
-        ({"schema_version": 2}, "schema version"),
+        ({"schema_version": 3}, "schema version"),
         ({"package": "Requests"}, "not normalised"),
         ({"package": "bad name"}, "package name"),
         ({"counts": {"overall": {"with_mirrors": -1}}}, "negative"),
@@ -94,3 +94,30 @@ def test_subjects_namespace() -> None:
     assert Subjects("t1").downloads_stream == "T1_DOWNLOADS"
     with pytest.raises(ValueError):
         Subjects("bad.ns")
+
+
+def test_the_previous_schema_version_still_reads_and_the_current_one_carries_the_new_dimensions() -> None:
+    old = PackageDay.model_validate_json(json.dumps(_package_day(schema_version=1)))
+    assert old.schema_version == 1 and old.counts.version == {} and old.counts.installer == {}
+    counts = dict(_package_day()["counts"])  # type: ignore[call-overload]
+    counts.update(
+        version={"2.32.3": 7, "null": 3},
+        installer={"pip": 9, "bandersnatch": 2, "null": 1},
+        country={"US": 6, "null": 4},
+        file_type={"bdist_wheel": 9, "sdist": 1},
+        ci={"true": 4, "null": 6},
+    )
+    new = PackageDay.model_validate_json(json.dumps(_package_day(schema_version=2, counts=counts)))
+    assert ("version", "2.32.3", 7) in new.counts.rows() and ("ci", "true", 4) in new.counts.rows()
+    assert PackageDay.model_fields["schema_version"].default == 2  # what this build writes
+
+
+@pytest.mark.parametrize(
+    ("dimension", "category"),
+    [("ci", "yes"), ("version", ""), ("version", "1.0\n"), ("country", "x" * 17), ("installer", "\x7f")],
+)
+def test_new_dimensions_refuse_what_is_not_a_category(dimension: str, category: str) -> None:
+    counts = dict(_package_day()["counts"])  # type: ignore[call-overload]
+    counts[dimension] = {category: 1}
+    with pytest.raises(ValueError, match="unknown category"):
+        PackageDay.model_validate(_package_day(counts=counts))

@@ -1,0 +1,146 @@
+"""The synthetic source's dimensions beyond pypistats.org: versions, installers, countries, file types, CI.
+
+Owns how one synthetic package-day splits its downloads over those dimensions, plausibly and
+exactly (every split sums to the downloads it was given), and the integer splitting shared with
+:mod:`.synthetic`:
+
+* versions: each package releases on its own cadence (a week to two months); the newest release
+  ramps up over its first week and older ones decay geometrically, with a long tail of pinned old
+  releases. Popular packages see a few dozen versions a day, small ones a handful. Version
+  schemes vary by package (semver, calendar versions, ``0.x``).
+* installers: pip dominant, uv rising through 2024-2026, poetry, pdm, pipenv and a few others
+  without mirrors; the mirror part is bandersnatch, Artifactory, devpi, z3c.pypimirror and the
+  NULL installer (``null``), so the installer breakdown adds up to ``with_mirrors``.
+* countries: a heavy-tailed list (the US far ahead), three regional templates, ``null`` rare.
+* file types: wheels dominant; one package in eleven outside the head ships only an sdist.
+* CI: about a quarter of downloads from CI, a little ``false``, the rest not reported.
+
+Everything draws from the caller's random stream, so a ``(seed, day)`` still gives one output.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import math
+from collections.abc import Callable, Sequence
+
+_EPOCH = dt.date(2020, 1, 1)
+_UV_START = dt.date(2024, 2, 15)
+
+
+def cumulative(weights: Sequence[float]) -> tuple[float, ...]:
+    """Cumulative shares of ``weights`` (the last exactly 1.0)."""
+    total = sum(weights)
+    out, acc = [], 0.0
+    for w in weights:
+        acc += w
+        out.append(acc / total)
+    out[-1] = 1.0
+    return tuple(out)
+
+
+def split(total: int, shares: tuple[float, ...], offset: float) -> list[int]:
+    """Systematic sampling: integer parts that sum exactly to ``total``, unbiased for small totals."""
+    parts, previous = [], math.floor(offset)
+    for c in shares:
+        edge = math.floor(total * c + offset)
+        parts.append(edge - previous)
+        previous = edge
+    return parts
+
+
+def spread(
+    total: int, names: Sequence[str], shares: tuple[float, ...], rand: Callable[[], float]
+) -> dict[str, int]:
+    """``total`` split over ``names`` by cumulative ``shares``, zeros left out; small totals draw
+    each download (cheaper than visiting every category), large ones sample systematically."""
+    out: dict[str, int] = {}
+    if total <= 0:
+        return out
+    if total < len(names):
+        for _ in range(total):
+            name = names[bisect.bisect_left(shares, rand())]
+            out[name] = out.get(name, 0) + 1
+        return out
+    for name, n in zip(names, split(total, shares, rand()), strict=True):
+        if n:
+            out[name] = n
+    return out
+
+
+_INSTALLERS = ("pip", "uv", "poetry", "pdm", "pipenv", "requests", "setuptools", "Browser", "OS")
+_MIRRORS = ("bandersnatch", "null", "Artifactory", "devpi", "z3c.pypimirror")
+_MIRROR_SHARES = cumulative((62.0, 22.0, 9.0, 6.0, 1.0))
+_COUNTRIES = (
+    "US", "CN", "DE", "IE", "GB", "IN", "FR", "JP", "SG", "NL", "CA", "KR", "BR", "AU", "SE", "RU",
+    "HK", "CH", "PL", "ES", "IT", "FI", "TW", "IL", "VN", "BE", "AT", "UA", "ID", "ZA", "TR", "MX",
+    "DK", "NO", "CZ", "AR", "PT", "RO", "TH", "MY", "NZ", "CL", "HU", "PH", "EG", "NG", "PK", "BD",
+    "KE", "null",
+)
+# Three regional templates over the same list: Zipf-like weights, then regional boosts.
+_ZIPF = [1.0 / (k + 1) ** 1.35 for k in range(len(_COUNTRIES))]
+_ZIPF[-1] = 0.002  # null
+_BOOSTS: tuple[dict[str, float], ...] = ({}, {"CN": 6.0, "HK": 3.0, "SG": 2.0, "TW": 2.0}, {"DE": 2.5, "FR": 2.5, "GB": 2.0, "NL": 2.0})
+_COUNTRY_TABLES = tuple(
+    cumulative([w * boost.get(c, 1.0) for c, w in zip(_COUNTRIES, _ZIPF, strict=True)]) for boost in _BOOSTS
+)
+_FILE_TYPES = ("bdist_wheel", "sdist", "bdist_egg")
+_FILE_SHARES = cumulative((90.0, 9.5, 0.5))
+_CI = ("null", "true", "false")
+_CI_TABLES = (cumulative((70.0, 28.0, 2.0)), cumulative((55.0, 43.0, 2.0)), cumulative((85.0, 14.0, 1.0)))
+
+
+def version_string(package: int, release: int) -> str:
+    """The version string of a package's ``release``-th release (its own scheme)."""
+    scheme = package % 4
+    if scheme == 0:
+        return f"{1 + release // 40}.{(release // 8) % 5}.{release % 8}"
+    if scheme == 1:
+        return f"{2020 + release // 12}.{release % 12 + 1}.0"
+    if scheme == 2:
+        return f"0.{release}.0"
+    return f"{release // 20 + 1}.{release % 20}"
+
+
+class Details:
+    """The new dimensions of one day's package-days, drawing from the day's random stream."""
+
+    def __init__(self, day: dt.date, rand: Callable[[], float]) -> None:
+        self.days = (day - _EPOCH).days
+        self.rand = rand
+        uv_years = max(0.0, (day - _UV_START).days / 365.0)
+        uv = min(45.0, 1.5 * math.exp(1.6 * uv_years))  # from a trickle to a large share
+        self.installer_shares = cumulative((100.0 - uv, uv, 7.0, 2.0, 2.5, 1.5, 1.0, 0.8, 0.4))
+
+    def installers(self, package: int, without: int, mirrors: int) -> dict[str, int]:
+        """Installer names over every download: ``without`` by users, ``mirrors`` by mirrors and
+        the NULL installer."""
+        out = spread(without, _INSTALLERS, self.installer_shares, self.rand)
+        out.update(spread(mirrors, _MIRRORS, _MIRROR_SHARES, self.rand))
+        return out
+
+    def versions(self, package: int, downloads: int) -> dict[str, int]:
+        """Versions: the newest release ramping up over a week, older ones fading."""
+        cadence = 7 + (package * 37) % 50
+        elapsed = self.days + (package * 7919) % cadence
+        released, age = divmod(elapsed, cadence)
+        live = min(released + 1, 3 + 2 * int(math.log2(downloads + 1)))
+        ramp = min(1.0, (age + 1) / 7.0)
+        weights = [3.0 * ramp] + [0.55**k for k in range(1, live)]
+        if live > 2:
+            weights[-1] += 0.15  # the long tail pinned to an old release
+        names = [version_string(package, released - k) for k in range(live)]
+        return spread(downloads, names, cumulative(weights), self.rand)
+
+    def countries(self, package: int, downloads: int) -> dict[str, int]:
+        table = _COUNTRY_TABLES[(package * 2246822519 >> 7) % len(_COUNTRY_TABLES)]
+        return spread(downloads, _COUNTRIES, table, self.rand)
+
+    def file_types(self, package: int, downloads: int) -> dict[str, int]:
+        if package >= 100 and package % 11 == 0:
+            return {"sdist": downloads}
+        return spread(downloads, _FILE_TYPES, _FILE_SHARES, self.rand)
+
+    def ci(self, package: int, downloads: int) -> dict[str, int]:
+        return spread(downloads, _CI, _CI_TABLES[(package * 40503 >> 4) % len(_CI_TABLES)], self.rand)
