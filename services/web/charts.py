@@ -35,6 +35,10 @@ class ChartSpec:
     #: Draw the ``top`` categories with the most downloads in the range shown; the rest are summed
     #: into one "other" series. None draws every category.
     top: int | None = None
+    #: At most this many categories go into the page (the most downloaded over every retained
+    #: day; the rest summed into "other"), for dimensions with many values (versions, countries).
+    #: The CSV download keeps them all. None sends every category.
+    send: int | None = None
     #: Categories always drawn, in this order (zeros when a package has none of them).
     categories: tuple[str, ...] = ()
     #: Legend labels by category; a category without one is shown as ``prefix + category``.
@@ -158,15 +162,32 @@ def chart(spec: ChartSpec, filled: Mapping[str, list[int]]) -> dict[str, Any]:
     }
 
 
+def fold(filled: Mapping[str, list[int]], keep: int) -> dict[str, list[int]]:
+    """The ``keep`` categories with the most downloads (in their order), the rest summed into
+    "other" (with any stored "other"): bounds what a page carries for many-valued dimensions."""
+    ranked = sorted((c for c in filled if c != "other"), key=lambda c: -sum(filled[c]))
+    kept = set(ranked[:keep])
+    out = {c: v for c, v in filled.items() if c in kept}
+    rest = [v for c, v in filled.items() if c not in kept]
+    if rest:
+        out["other"] = [sum(day) for day in zip(*rest, strict=True)]
+    return out
+
+
 def package_charts(
     by_dimension: Mapping[str, Sequence[PointLike]],
     win: Window,
     specs: Sequence[ChartSpec] = PACKAGE_CHARTS,
+    *,
+    folded: bool = True,
 ) -> dict[str, Any]:
-    """The JSON embedded in a package page: dates plus one chart per spec."""
+    """The JSON embedded in a package page: dates plus one chart per spec. ``folded=False`` keeps
+    every category even past a spec's ``send`` (the CSV download)."""
     charts = []
     for spec in specs:
         filled = zero_fill(by_dimension.get(spec.id, ()), win)
+        if folded and spec.send is not None and len(filled) > spec.send:
+            filled = fold(filled, spec.send)
         if spec.categories:
             fixed = {c: filled.pop(c, [0] * win.days) for c in spec.categories}
             filled = fixed | filled

@@ -101,13 +101,15 @@ async def not_found(site: Site, package: str) -> PageError:
     return PageError(404, "Package not found", f"We have no downloads recorded for {package}.", suggestions)
 
 
-async def package_data(site: Site, package: str, lookback: int | None) -> tuple[dt.date, dict[str, Any]]:
+async def package_data(
+    site: Site, package: str, lookback: int | None, *, folded: bool = True
+) -> tuple[dt.date, dict[str, Any]]:
     """The chart data of a known package; raises a 404 PageError with suggestions otherwise."""
     if not await rollups.package_exists(site.pool, package):
         raise await not_found(site, package)
     last, win = await _window(site, lookback)
     by_dimension = await series.series_window(site.pool, site.names, package, win.start, win.end)
-    return last, charts.package_charts(by_dimension, win)
+    return last, charts.package_charts(by_dimension, win, folded=folded)
 
 
 def range_links(path: str, query: dict[str, str], lookback: int | None) -> list[dict[str, Any]]:
@@ -152,7 +154,7 @@ async def package(site: Site, package: str, lookback: int | None) -> Payload:
 async def package_csv(site: Site, package: str, chart_id: str, lookback: int | None) -> str:
     if chart_id not in charts.DIMENSION_NAMES:
         raise PageError(404, "No such chart", "That chart does not exist.")
-    _, data = await package_data(site, package, lookback)
+    _, data = await package_data(site, package, lookback, folded=False)
     return charts.to_csv(data, chart_id)
 
 

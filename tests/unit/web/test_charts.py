@@ -93,6 +93,27 @@ def test_a_new_chart_is_one_spec() -> None:
     assert charts.to_csv(data, "ci") == "date,True,False,null\n2026-01-01,0,5,0\n2026-01-02,0,0,1\n"
 
 
+def test_send_folds_the_least_downloaded_categories_into_other_except_for_csv() -> None:
+    spec = charts.ChartSpec("version", "Downloads by version", top=2, send=2)
+    win = charts.Window(dt.date(2026, 1, 1), dt.date(2026, 1, 2))
+    day1, day2 = win.start, win.end
+    points = [
+        Point("1.0", day1, 1),
+        Point("2.0", day1, 50),
+        Point("3.0", day2, 40),
+        Point("other", day2, 2),
+        Point("0.9", day2, 3),
+    ]
+    folded = charts.package_charts({"version": points}, win, specs=(spec,))["charts"][0]["series"]
+    assert [(s["category"], s["values"]) for s in folded] == [
+        ("2.0", [50, 0]),
+        ("3.0", [0, 40]),
+        ("other", [1, 5]),  # 1.0, 0.9 and the stored "other"
+    ]
+    full = charts.package_charts({"version": points}, win, specs=(spec,), folded=False)
+    assert len(full["charts"][0]["series"]) == 5
+
+
 def test_labels() -> None:
     minor = next(s for s in charts.PACKAGE_CHARTS if s.id == "python_minor")
     system = next(s for s in charts.PACKAGE_CHARTS if s.id == "system")
