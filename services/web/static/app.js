@@ -101,7 +101,7 @@
       return trace;
     });
     var layout = {
-      margin: { l: narrow ? 44 : 60, r: 10, t: 8, b: 30 },
+      margin: { l: narrow ? 44 : 60, r: 10, t: narrow ? 8 : 30, b: 30 }, // the toolbar (on hover) sits in the top margin
       height: narrow ? 300 : 360,
       hovermode: "x unified",
       hoverlabel: { namelength: -1 },
