@@ -39,6 +39,8 @@ END = dt.date(2026, 11, 24)
 SECRET = "browser-test-session-secret-0123456789abcdef"
 #: The last day's downloads without mirrors of ``bigpkg``: hover labels must show it in full.
 BIG = 13_416_840
+#: A day of ``hugepkg``: its month is an 11-digit total, as PyPI's all-packages month is.
+HUGE = 1_234_567_890
 #: Python minor versions of ``manyminors``, fewest downloads first (more than a chart's top N).
 MINORS = ["3.6", "3.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13", "3.14"]
 
@@ -98,7 +100,7 @@ async def site(chromium: str, database_url: str, redis_url: str) -> AsyncIterato
     await pool.execute("TRUNCATE " + ", ".join(DATA_TABLES) + " RESTART IDENTITY CASCADE")
     await pool.execute("SELECT drop_month_partitions_before('downloads', 'infinity')")  # as ``db`` does
     rows = package_rows("requests", 100, END, 120) + package_rows("django", 40, END, 60)
-    rows += package_rows("requests-toolbelt", 5, END, 10)
+    rows += package_rows("requests-toolbelt", 5, END, 10) + package_rows("hugepkg", HUGE, END, 31)
     rows += package_rows("bigpkg", BIG - 180, END, 181) + many_minors("manyminors")
     await seed(pool, with_all(rows))
     requests = fakepypi.project(

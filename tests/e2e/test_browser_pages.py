@@ -68,6 +68,13 @@ async def test_every_page_is_clean_accessible_and_fits(browser: Any, site: Site,
 async def chart_layout(page: Any, phone: bool, fold: int) -> list[str]:
     """Where the first chart is and whether Plotly's toolbar covers it."""
     problems: list[str] = []
+    wrapped = await page.eval_on_selector_all(
+        ".recent .num",
+        "nums => nums.filter(n => n.offsetHeight > 1.5 * parseFloat(getComputedStyle(n).lineHeight))"
+        ".map(n => n.textContent)",
+    )
+    if wrapped:
+        problems.append(f"numbers broken over two lines: {wrapped}")
     chart = page.locator(".chart").first
     box = await chart.bounding_box()
     assert box is not None

@@ -112,7 +112,7 @@
       yaxis: {
         rangemode: "tozero",
         fixedrange: narrow,
-        tickformat: percent ? "" : "~s",
+        exponentformat: "B", // 800M, 1.2B (not 1.2G)
         ticksuffix: percent ? "%" : "",
         range: percent && stacked ? [0, 100] : undefined,
         title: { text: narrow ? "" : (percent ? "share of downloads" : (view.average ? "downloads (7-day average)" : "downloads")) }
