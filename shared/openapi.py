@@ -332,6 +332,10 @@ def _schemas() -> dict[str, Any]:
                 "label": {"type": "string"},
                 "message": {"type": "string"},
                 "color": {"type": "string"},
+                "isError": {
+                    "type": "boolean",
+                    "description": "Present (true) for an unknown package: shields.io draws it as an error.",
+                },
             },
         },
     }
@@ -479,7 +483,8 @@ def _paths() -> dict[str, Any]:
             "tags": ["badges"],
             "summary": "An SVG badge of recent downloads",
             "description": "A small SVG image such as `downloads | 1.2k/month`, to put in a README. "
-            "`period` defaults to `month`.",
+            "`period` defaults to `month`. An unknown package gets the image "
+            "`downloads | package not found` with a 404, so a README never shows a broken image.",
             "parameters": [_ref("package"), month_param],
             "responses": {
                 "200": {
@@ -488,6 +493,10 @@ def _paths() -> dict[str, Any]:
                     "content": {"image/svg+xml": {"schema": {"type": "string"}}},
                 },
                 **_standard_responses(package=True),
+                "404": {
+                    "description": "No such package: the badge `downloads | package not found`.",
+                    "content": {"image/svg+xml": {"schema": {"type": "string"}}},
+                },
             },
         }
     }
@@ -497,11 +506,13 @@ def _paths() -> dict[str, Any]:
             "tags": ["badges"],
             "summary": "A shields.io endpoint badge",
             "description": "The JSON document shields.io's endpoint badge reads "
-            "(`https://img.shields.io/endpoint?url=...`). `period` defaults to `month`.",
+            "(`https://img.shields.io/endpoint?url=...`). `period` defaults to `month`. An unknown "
+            "package gets a 200 with `isError: true` and the message `package not found` "
+            "(shields.io reads no body of a 404).",
             "parameters": [_ref("package"), month_param],
             "responses": {
                 "200": _json("The badge document.", "ShieldsEndpoint", _CACHE_HEADERS),
-                **_standard_responses(package=True),
+                **_standard_responses(package=False),
             },
         }
     }

@@ -56,14 +56,19 @@ class SessionStore:
         """What the browser keeps: ``<id>.<signature>``."""
         return f"{session.id}.{self._signature(session.id)}"
 
-    async def from_cookie(self, value: str | None) -> Session | None:
-        """The session behind a cookie value; None when missing, forged, tampered or expired."""
+    def session_id(self, value: str | None) -> str | None:
+        """The session id a cookie value carries when its signature is right (no I/O); else None."""
         if not value or "." not in value or len(value) > 256:
             return None
         session_id, signature = value.rsplit(".", 1)
         if not hmac.compare_digest(signature.encode(), self._signature(session_id).encode()):
             return None
-        return await self.get(session_id)
+        return session_id
+
+    async def from_cookie(self, value: str | None) -> Session | None:
+        """The session behind a cookie value; None when missing, forged, tampered or expired."""
+        session_id = self.session_id(value)
+        return await self.get(session_id) if session_id is not None else None
 
     def _key(self, session_id: str) -> str:
         return f"{self.prefix}session:{session_id}"

@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from services.api.cache import BodyCache, CacheControl, Entry, RedisGate, VersionWatcher
+from services.api.cache import BodyCache, CacheControl, Entry, VersionWatcher
 from services.api.config import ApiSettings
 from services.api.middleware import LIMITER, api_middleware
 from services.api.ratelimit import RateLimiter
@@ -35,6 +35,7 @@ from shared.db.replica import ReplicaMetrics
 from shared.logging import configure_logging, get_logger
 from shared.metrics import HttpMetrics, metric_name
 from shared.openapi import openapi_document
+from shared.redis_gate import RedisGate
 from shared.web import REDIS, init_ops, read_pools_ctx, redis_ctx
 
 SERVICE = "api"

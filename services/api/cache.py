@@ -1,10 +1,11 @@
 """The API's response cache: finished bodies in process memory and in Redis, ETags, Cache-Control,
 and Redis fault tolerance.
 
-Owns four things.
+Owns three things, on top of the shared Redis gate.
 
-:class:`RedisGate` remembers that Redis just failed and skips it for a few seconds, so an outage
-costs one timeout per few seconds instead of one per request (the API then answers from PostgreSQL).
+:class:`~shared.redis_gate.RedisGate` (shared with web and auth) remembers that Redis just failed
+and skips it for a few seconds, so an outage costs one timeout per few seconds instead of one per
+request (the API then answers from PostgreSQL).
 
 :class:`VersionWatcher` holds the cache version the aggregator bumps after committing a day,
 with the WAL position recorded with it (shared.cache; both in one ``MGET``). A background task
@@ -33,16 +34,14 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from prometheus_client import Counter, Gauge
-from redis.asyncio import Redis
+from prometheus_client import Counter
 from redis.exceptions import RedisError
 
 from shared.cache import CacheKeys, CacheVersion, read_cache_version
 from shared.logging import get_logger
+from shared.redis_gate import RedisGate
 
 log = get_logger(__name__)
-
-REDIS_RETRY_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -106,34 +105,6 @@ def matches(if_none_match: str | None, etag: str) -> bool:
         return False
     tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
     return "*" in tags or etag in tags
-
-
-class RedisGate:
-    """Skips Redis for ``retry_seconds`` after a failure; reports the state as a gauge."""
-
-    def __init__(self, redis: Redis | None, up: Gauge, retry_seconds: float = REDIS_RETRY_SECONDS) -> None:
-        self.redis = redis
-        self.retry_seconds = retry_seconds
-        self._skip_until = 0.0
-        self._up = up
-        up.set(1 if redis is not None else 0)
-
-    def client(self) -> Redis | None:
-        """The client, or None while Redis is considered down."""
-        if self.redis is None or time.monotonic() < self._skip_until:
-            return None
-        return self.redis
-
-    def failed(self, exc: BaseException) -> None:
-        if self._skip_until < time.monotonic():
-            log.warning("redis unavailable, answering without it", error=type(exc).__name__)
-        self._skip_until = time.monotonic() + self.retry_seconds
-        self._up.set(0)
-
-    def succeeded(self) -> None:
-        if self._skip_until:
-            self._skip_until = 0.0
-            self._up.set(1)
 
 
 class VersionWatcher:

@@ -39,9 +39,9 @@ from typing import Any
 
 from prometheus_client import Counter
 
-from services.api.cache import RedisGate
 from services.api.config import Network
 from shared.cache import CacheKeys
+from shared.redis_gate import RedisGate
 
 #: Largest number of requests one replica reserves for one address in one round trip.
 MAX_BATCH = 256

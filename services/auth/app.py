@@ -1,7 +1,8 @@
 """Wiring of the auth service: the app factory and the command line.
 
 Owns ``create_app(settings)`` (metrics and error middlewares, ops routes, PostgreSQL and Redis
-opened in cleanup contexts, the session and state stores, the GitHub provider: the real GitHub
+opened in cleanup contexts, the session and state stores, the Redis gate that refuses requests at
+once while Redis is down (services.auth.outage), the GitHub provider: the real GitHub
 when a client id is set, the fake otherwise) and ``main()`` with two subcommands: ``serve`` and
 ``fake-github`` (the fake GitHub on its own port, for the local stack).
 """
@@ -12,21 +13,24 @@ import argparse
 from collections.abc import AsyncIterator, Sequence
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from services.auth.config import AuthSettings
 from services.auth.fake_github import FakeGitHub, FakeUser, create_fake_github
 from services.auth.github import AuthlibGitHub, OAuthProvider
+from services.auth.outage import REDIS_GATE, redis_outage
 from services.auth.routes import setup_routes
 from services.auth.sessions import StateStore
 from services.auth.views import LOGINS, PROVIDER, SESSIONS, SETTINGS, STATES
 from shared.config import load_settings
 from shared.logging import configure_logging, get_logger
 from shared.metrics import HttpMetrics, metric_name
+from shared.redis_gate import RedisGate
 from shared.sessions import SessionStore
 from shared.web import REDIS, init_ops, json_error_middleware, pg_pool_ctx, redis_ctx
 
 MAX_BODY_BYTES = 64 * 1024
+REDIS_UP = web.AppKey("auth_redis_up", Gauge)
 
 log = get_logger(__name__)
 
@@ -40,12 +44,17 @@ def create_app(settings: AuthSettings, provider: OAuthProvider | None = None) ->
     registry = CollectorRegistry()
     metrics_middleware = HttpMetrics("auth", registry).middleware()
     app = web.Application(
-        middlewares=[metrics_middleware, json_error_middleware],
+        middlewares=[metrics_middleware, json_error_middleware, redis_outage],
         client_max_size=MAX_BODY_BYTES,
     )
     init_ops(app, registry)
     app[SETTINGS] = settings
     app[PROVIDER] = provider or provider_for(settings)
+    app[REDIS_UP] = Gauge(
+        metric_name("auth", "redis_up"),
+        "1 while Redis answers, 0 while auth refuses requests at once (503) without asking it.",
+        registry=registry,
+    )
     app[LOGINS] = Counter(
         metric_name("auth", "logins"),
         "Login callbacks, by result (success, bad_state, denied, bad_code, refused, github_unavailable).",
@@ -63,6 +72,7 @@ def create_app(settings: AuthSettings, provider: OAuthProvider | None = None) ->
 async def _stores_ctx(app: web.Application) -> AsyncIterator[None]:
     settings, redis = app[SETTINGS], app[REDIS]
     secret = settings.session_secret.get_secret_value()
+    app[REDIS_GATE] = RedisGate(redis, app[REDIS_UP])
     app[SESSIONS] = SessionStore(redis, settings.redis_prefix, secret, settings.session_ttl_seconds)
     app[STATES] = StateStore(redis, settings.redis_prefix, settings.oauth_state_ttl_seconds)
     yield

@@ -3,7 +3,10 @@
 Owns ``create_app(settings)`` (PostgreSQL pools: reads on ``READ_DATABASE_URL`` with the primary as
 the fallback of a lagging replica, see shared.db.replica; optional Redis, the PyPI client, sessions, page
 cache, templates, security headers and HTML error pages) and ``main()`` (``python -m services.web
-serve``). Redis is optional: when it is down the site serves from PostgreSQL, logged out.
+serve``, and ``fake-pypi``, the fake PyPI ``make run`` starts). Redis is optional: when it is down the site serves from PostgreSQL, logged out, and
+one shared.redis_gate.RedisGate (page cache, PyPI cache, sessions) skips it for a few seconds
+after each failure, so a hung Redis costs one timeout, not one per page
+(``pypistats_web_redis_up`` tells).
 """
 
 from __future__ import annotations
@@ -20,9 +23,9 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 from markupsafe import Markup, escape
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Gauge
 
-from services.web import views
+from services.web import fakepypi, views
 from services.web.config import WebSettings
 from services.web.pagecache import PageCache
 from services.web.pages import PageError, Site
@@ -33,8 +36,9 @@ from shared.cache import CacheKeys
 from shared.config import load_settings
 from shared.db.replica import ReplicaMetrics
 from shared.logging import configure_logging, get_logger
-from shared.metrics import Handler, HttpMetrics
+from shared.metrics import Handler, HttpMetrics, metric_name
 from shared.openapi import openapi_document as api_document
+from shared.redis_gate import RedisGate
 from shared.sessions import SessionStore
 from shared.web import OPS_PATHS, PG_POOL, READER, REDIS, init_ops, read_pools_ctx, redis_ctx
 
@@ -136,12 +140,19 @@ def create_app(settings: WebSettings, *, openapi_document: dict[str, Any] | None
 
 
 def _resources(env: jinja2.Environment, registry: CollectorRegistry) -> Any:
+    redis_up = Gauge(
+        metric_name("web", "redis_up"),
+        "1 while Redis answers, 0 while the site runs without it (no page cache, logged out).",
+        registry=registry,
+    )
+
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         settings = app[SETTINGS]
         keys = CacheKeys(settings.redis_prefix)
         redis = app[REDIS]
+        gate = app[views.REDIS_GATE] = RedisGate(redis, redis_up)
         app[views.SITE] = Site(app[PG_POOL], env, settings.retention_days)
-        app[views.PAGE_CACHE] = PageCache(redis, keys, settings.page_cache_ttl, registry, app[READER])
+        app[views.PAGE_CACHE] = PageCache(gate, keys, settings.page_cache_ttl, registry, app[READER])
         app[views.SESSIONS] = SessionStore(
             redis,
             settings.redis_prefix,
@@ -150,7 +161,7 @@ def _resources(env: jinja2.Environment, registry: CollectorRegistry) -> Any:
         )
         async with aiohttp.ClientSession(headers={"User-Agent": "pypistats-next web"}) as session:
             app[views.PYPI] = PyPIClient(
-                session, settings.pypi_url, settings.pypi_timeout, redis, keys, settings.pypi_cache_ttl
+                session, settings.pypi_url, settings.pypi_timeout, gate, keys, settings.pypi_cache_ttl
             )
             yield
 
@@ -162,9 +173,18 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command")
     serve = sub.add_parser("serve", help="serve the web site (the default)")
     serve.add_argument("--port", type=int, default=None, help="override PORT")
+    fake = sub.add_parser("fake-pypi", help="a fake PyPI JSON API inventing every project (make run)")
+    fake.add_argument("--host", default="127.0.0.1")
+    fake.add_argument("--port", type=int, default=8084)
     args = parser.parse_args(argv)
     settings = load_settings(WebSettings)
     configure_logging(settings.log_level, settings.json_logs)
+    if args.command == "fake-pypi":
+        log.info("fake pypi listening", host=args.host, port=args.port)
+        web.run_app(
+            fakepypi.create_app({}, invent=True), host=args.host, port=args.port, access_log=None, print=None
+        )
+        return
     port = args.port if getattr(args, "port", None) is not None else settings.port
     log.info("web starting", host=settings.ops_host, port=port)
     web.run_app(create_app(settings), host=settings.ops_host, port=port, access_log=None, print=None)

@@ -1,13 +1,16 @@
 """A local stand-in for PyPI's JSON API (``GET /pypi/<name>/json``), for tests, benchmarks and demos.
 
 Owns only what the web service reads: a 200 with an ``info`` object for the projects it was given,
-a 404 for every other name, and an answer that arrives after ``slow_seconds`` for the names in
-``slow`` (to exercise the client's timeout). It is a real HTTP server, so the real client is tested.
+a 404 for every other name (or, with ``invent=True``, a plausible project made up from the name:
+what ``make run`` starts, ``python -m services.web fake-pypi``, since its synthetic packages are not
+on PyPI), and an answer that arrives after ``slow_seconds`` for the names in ``slow`` (to exercise
+the client's timeout). It is a real HTTP server, so the real client is tested.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from typing import Any
 
 from aiohttp import web
@@ -16,6 +19,8 @@ PROJECTS = web.AppKey("projects", dict)
 SLOW = web.AppKey("slow", frozenset)
 SLOW_SECONDS = web.AppKey("slow_seconds", float)
 HITS = web.AppKey("hits", list)
+INVENT = web.AppKey("invent", bool)
+LICENSES = ("MIT", "Apache-2.0", "BSD-3-Clause", "MPL-2.0", "ISC")
 
 
 def project(name: str, **info: Any) -> dict[str, Any]:
@@ -34,24 +39,47 @@ def project(name: str, **info: Any) -> dict[str, Any]:
     return {"info": body, "urls": [], "releases": {}}
 
 
+def invented_project(name: str) -> dict[str, Any]:
+    """A project for any name, the same every time: a version, a licence and links made up from a
+    hash of the name, and a summary that says it is made up."""
+    digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
+    version = f"{digest[0] % 6}.{digest[1] % 24}.{digest[2] % 10}"
+    return project(
+        name,
+        summary=f"{name}: a synthetic project of the local demo stack (metadata from the fake PyPI).",
+        version=version,
+        license=LICENSES[digest[3] % len(LICENSES)],
+        author="The pypistats-next demo",
+        home_page=f"https://example.org/projects/{name}",
+        project_urls={"Source": f"https://example.org/projects/{name}/src"},
+    )
+
+
 async def _json(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     request.app[HITS].append(name)
     if name in request.app[SLOW]:
         await asyncio.sleep(request.app[SLOW_SECONDS])
     body = request.app[PROJECTS].get(name)
+    if body is None and request.app[INVENT]:
+        body = invented_project(name)
     if body is None:
         return web.json_response({"message": "Not Found"}, status=404)
     return web.json_response(body)
 
 
 def create_app(
-    projects: dict[str, dict[str, Any]], slow: frozenset[str] = frozenset(), slow_seconds: float = 10.0
+    projects: dict[str, dict[str, Any]],
+    slow: frozenset[str] = frozenset(),
+    slow_seconds: float = 10.0,
+    *,
+    invent: bool = False,
 ) -> web.Application:
     app = web.Application()
     app[PROJECTS] = projects
     app[SLOW] = slow
     app[SLOW_SECONDS] = slow_seconds
     app[HITS] = []
+    app[INVENT] = invent
     app.router.add_get("/pypi/{name}/json", _json)
     return app

@@ -4,7 +4,9 @@ Owns the key scheme ``<prefix>web:page:v<cache version>:<route>:<hash of params>
 ``pypistats_web_cache_requests_total{result}`` counter. Only the non-personal part of a page is
 cached (the header with the login state and the track buttons are rendered per request), so one
 user's page never reaches another. The aggregator's cache-version bump makes every old entry
-unreachable at once. When Redis fails the page is built from PostgreSQL and served anyway.
+unreachable at once. When Redis fails the page is built from PostgreSQL and served anyway, and
+the shared :class:`~shared.redis_gate.RedisGate` skips Redis for a few seconds, so a hung Redis
+costs one timeout, not one per page.
 
 Builders run on a connection the :class:`~shared.db.replica.ReadRouter` picks: with a read
 replica, a fragment is stored under version N only when it was built on a server that has
@@ -13,34 +15,28 @@ replayed N's WAL position (else it is built on the primary, or served uncached).
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from shared.cache import CacheKeys, read_cache_version
 from shared.db.replica import ReadRouter
-from shared.logging import get_logger
 from shared.metrics import metric_name
-
-log = get_logger(__name__)
+from shared.redis_gate import REDIS_ERRORS, RedisGate
 
 Payload = dict[str, Any]
 #: Builds a fragment on the connection it is given.
 Build = Callable[[Any], Awaitable[Payload]]
-REDIS_ERRORS = (RedisError, OSError, asyncio.TimeoutError)
 
 
 class PageCache:
     def __init__(
-        self, redis: Redis | None, keys: CacheKeys, ttl: int, registry: CollectorRegistry, reader: ReadRouter
+        self, gate: RedisGate, keys: CacheKeys, ttl: int, registry: CollectorRegistry, reader: ReadRouter
     ) -> None:
-        self.redis = redis
+        self.gate = gate
         self.reader = reader
         self.keys = keys
         self.ttl = ttl
@@ -60,17 +56,19 @@ class PageCache:
 
         ``build`` may raise (an unknown package, a bad parameter): nothing is stored then.
         """
-        if self.redis is None or self.ttl == 0:
-            self.requests.labels("bypass").inc()
+        redis = self.gate.client() if self.ttl else None
+        if redis is None:
+            self.requests.labels("bypass" if self.ttl == 0 or self.gate.redis is None else "error").inc()
             return (await self.reader.run(None, build))[0]
         try:
-            version = await read_cache_version(self.redis, self.keys)
+            version = await read_cache_version(redis, self.keys)
             key = self.key(version.number, route, params)
-            raw = await self.redis.get(key)
+            raw = await redis.get(key)
         except REDIS_ERRORS as exc:
+            self.gate.failed(exc)
             self.requests.labels("error").inc()
-            log.warning("page cache unavailable", error=type(exc).__name__)
             return (await self.reader.run(None, build))[0]
+        self.gate.succeeded()
         if raw is not None:
             self.requests.labels("hit").inc()
             payload: Payload = json.loads(raw)
@@ -80,7 +78,7 @@ class PageCache:
         if not cacheable:
             return payload
         try:
-            await self.redis.set(key, json.dumps(payload, default=str), ex=self.ttl)
+            await redis.set(key, json.dumps(payload, default=str), ex=self.ttl)
         except REDIS_ERRORS as exc:
-            log.warning("page cache store failed", error=type(exc).__name__)
+            self.gate.failed(exc)
         return payload

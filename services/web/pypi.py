@@ -4,7 +4,8 @@ Owns what the package header shows (summary, latest version, licence, author, li
 optional dependencies) and how it is fetched: ``GET {PYPI_URL}/pypi/<name>/json`` with a short
 timeout. Answers are cached in Redis (a 404 too); a timeout or an error yields ``None`` (cached
 briefly, so an unreachable PyPI does not slow every page) and the page renders without metadata.
-Redis being down only means no caching.
+Redis being down only means no caching (the web service's shared.redis_gate.RedisGate decides
+when to skip it).
 """
 
 from __future__ import annotations
@@ -16,12 +17,11 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from shared.cache import CacheKeys
 from shared.logging import get_logger
 from shared.packages import normalize
+from shared.redis_gate import REDIS_ERRORS, RedisGate
 
 log = get_logger(__name__)
 
@@ -115,14 +115,14 @@ class PyPIClient:
         session: aiohttp.ClientSession,
         base_url: str,
         timeout: float,
-        redis: Redis | None,
+        gate: RedisGate,
         keys: CacheKeys,
         ttl: int,
     ) -> None:
         self.session = session
         self.base_url = base_url.rstrip("/")
         self.timeout = aiohttp.ClientTimeout(total=timeout)
-        self.redis = redis
+        self.gate = gate
         self.keys = keys
         self.ttl = ttl
 
@@ -138,21 +138,25 @@ class PyPIClient:
         return meta
 
     async def _cached(self, package: str) -> bytes | None:
-        if self.redis is None or self.ttl == 0:
+        redis = self.gate.client() if self.ttl else None
+        if redis is None:
             return None
         try:
-            value = await self.redis.get(self._key(package))
-        except (TimeoutError, RedisError, OSError):
+            value = await redis.get(self._key(package))
+        except REDIS_ERRORS as exc:
+            self.gate.failed(exc)
             return None
+        self.gate.succeeded()
         return value.encode() if isinstance(value, str) else value
 
     async def _store(self, package: str, value: str, ttl: int) -> None:
-        if self.redis is None or ttl <= 0:
+        redis = self.gate.client() if ttl > 0 else None
+        if redis is None:
             return
         try:
-            await self.redis.set(self._key(package), value, ex=ttl)
-        except (TimeoutError, RedisError, OSError):
-            pass
+            await redis.set(self._key(package), value, ex=ttl)
+        except REDIS_ERRORS as exc:
+            self.gate.failed(exc)
 
     async def _fetch(self, package: str) -> tuple[Metadata | None, int]:
         """The metadata (None when PyPI has no such project or failed) and how long to cache that."""

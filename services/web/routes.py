@@ -23,3 +23,4 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/user", views.user, name="user")
     r.add_get("/static/{version:[0-9a-f]{16}}/{name}", static.serve, name="static")
     r.add_get("/static/{name}", static.serve, name="static_unversioned")
+    r.add_get("/favicon.ico", static.favicon, name="favicon")

@@ -1,4 +1,4 @@
-"""Static files: our own CSS and JS and the vendored Plotly.js bundle, compressed, served from memory.
+"""Static files: our own CSS, JS and icon and the vendored Plotly.js bundle, compressed, from memory.
 
 Owns which files are served (:data:`SOURCES`; no path from a request reaches the file system),
 their content-hashed URLs ``/static/<hash>/<name>`` with year-long immutable caching (a repeat
@@ -7,6 +7,8 @@ process when the app is created, and each request gets the smallest variant its
 ``Accept-Encoding`` allows (``Vary: Accept-Encoding``). A URL without a hash, or with the hash of
 another release (a page rendered by an older pod during a rolling upgrade), still gets the
 current file, but with ``Cache-Control: no-cache`` so no browser keeps it under that URL.
+``/favicon.ico`` (asked for by browsers and feed readers that ignore ``<link rel=icon>``) is the
+site icon too; its URL carries no version, so it is cached for a day only.
 
 The Plotly bundle is Plotly.js's "basic" partial bundle (scatter, bar, pie): see
 ``static/vendor/README.md`` for its version, licence and how to update it.
@@ -29,11 +31,18 @@ SOURCES: dict[str, Path] = {
     "app.css": HERE / "app.css",
     "app.js": HERE / "app.js",
     "suggest.js": HERE / "suggest.js",
+    "favicon.svg": HERE / "favicon.svg",
     "plotly-basic.min.js": HERE / "vendor" / "plotly-basic.min.js",
 }
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
-CONTENT_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+CONTENT_TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
+FAVICON = "favicon.svg"
+FAVICON_CACHE = "public, max-age=86400"
 #: Brotli's best quality takes ~2 s on the 1.2 MB Plotly bundle; above this size quality 9
 #: (0.1 s, ~8 % larger) keeps the start of a web process fast.
 BROTLI_MAX_QUALITY_BYTES = 256 * 1024
@@ -114,11 +123,20 @@ async def serve(request: web.Request) -> web.Response:
     asset = request.app[STATIC].assets.get(request.match_info["name"])
     if asset is None:
         raise web.HTTPNotFound()
+    current = request.match_info.get("version") == asset.version
+    return respond(request, asset, IMMUTABLE if current else REVALIDATE)
+
+
+async def favicon(request: web.Request) -> web.Response:
+    return respond(request, request.app[STATIC].assets[FAVICON], FAVICON_CACHE)
+
+
+def respond(request: web.Request, asset: Asset, cache_control: str) -> web.Response:
+    """``asset`` in the coding the request accepts best; a 304 when its ETag matches."""
     coding = negotiate(request.headers.get("Accept-Encoding", ""), asset.bodies)
     etag = f'"{asset.version}-{coding}"'
-    current = request.match_info.get("version") == asset.version
     headers = {
-        "Cache-Control": IMMUTABLE if current else REVALIDATE,
+        "Cache-Control": cache_control,
         "Content-Type": asset.content_type,
         "ETag": etag,
         "Vary": "Accept-Encoding",

@@ -16,17 +16,19 @@ from aiohttp import web
 from markupsafe import Markup
 
 from services.web import charts, pages
-from services.web.pagecache import REDIS_ERRORS, PageCache
+from services.web.pagecache import PageCache
 from services.web.pages import PageError, Site
 from services.web.pypi import Metadata, PyPIClient
 from shared import rollups
 from shared.packages import ALL_PACKAGES, InvalidPackageName, normalize, validate
+from shared.redis_gate import REDIS_ERRORS, RedisGate
 from shared.sessions import COOKIE_NAME, Session, SessionStore
 
 SITE = web.AppKey("site", Site)
 PAGE_CACHE = web.AppKey("page_cache", PageCache)
 PYPI = web.AppKey("pypi", PyPIClient)
 SESSIONS = web.AppKey("sessions", SessionStore)
+REDIS_GATE = web.AppKey("redis_gate", RedisGate)
 OPENAPI = web.AppKey("openapi", dict)
 MAX_QUERY = 200
 #: The scripts of a page with charts: Plotly's bundle, then ours.
@@ -40,14 +42,20 @@ TRACK_ERRORS = {
 
 
 async def current_session(request: web.Request) -> Session | None:
-    cookie = request.cookies.get(COOKIE_NAME)
-    store = request.app.get(SESSIONS)
-    if not cookie or store is None:
+    """The visitor's session; None when logged out, and while Redis is down (the gate is open)."""
+    store, gate = request.app.get(SESSIONS), request.app.get(REDIS_GATE)
+    if store is None or gate is None:
+        return None
+    session_id = store.session_id(request.cookies.get(COOKIE_NAME))
+    if session_id is None or gate.client() is None:
         return None
     try:
-        return await store.from_cookie(cookie)
-    except REDIS_ERRORS:
+        session = await store.get(session_id)
+    except REDIS_ERRORS as exc:
+        gate.failed(exc)
         return None
+    gate.succeeded()
+    return session
 
 
 def login_url(request: web.Request) -> str:

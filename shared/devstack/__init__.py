@@ -3,14 +3,13 @@
 Owns starting everything on one machine: embedded PostgreSQL/Redis/NATS under ``.run/`` (or the
 servers named by ``DATABASE_URL``/``REDIS_URL``/``NATS_URL``), the migration, a first fill of
 synthetic days through the real pipeline (ingest -> NATS -> aggregator), the services as
-subprocesses with their output prefixed, and a reverse proxy that routes ``/api`` and ``/auth`` like
-the Kubernetes ingress. Ctrl-C stops everything it started. The pure parts (routing, command lines,
+subprocesses with their output prefixed, and a reverse proxy routed by shared.frontdoor, the table
+compose's Caddy and the Kubernetes Ingress are generated from. Ctrl-C stops everything it started. The pure parts (routing, command lines,
 which days to fill) are functions without I/O; the rest is a thin asyncio shell around them.
 It never imports a service: each one is started as ``python -m services.<name>``.
 """
 
 from shared.devstack.plan import (
-    ROUTES,
     STATE_FILE,
     Command,
     DevstackSettings,
@@ -18,13 +17,12 @@ from shared.devstack.plan import (
     common_env,
     days_to_fill,
     forward_headers,
-    route_for,
     service_commands,
 )  # fmt: skip
 from shared.devstack.proxy import create_proxy_app
 from shared.devstack.supervisor import Supervisor
 
 __all__ = [
-    "ROUTES", "STATE_FILE", "Command", "DevstackSettings", "Supervisor", "backfill_command",
-    "common_env", "create_proxy_app", "days_to_fill", "forward_headers", "route_for", "service_commands",
+    "STATE_FILE", "Command", "DevstackSettings", "Supervisor", "backfill_command",
+    "common_env", "create_proxy_app", "days_to_fill", "forward_headers", "service_commands",
 ]  # fmt: skip

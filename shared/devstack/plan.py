@@ -1,4 +1,6 @@
-"""The pure core of ``make run``: settings, the routing table, which days to fill, command lines.
+"""The pure core of ``make run``: settings, which days to fill, command lines, proxy headers.
+
+The routing table of the proxy is every front door's, in shared.frontdoor.
 
 No I/O here, so all of it is unit-tested: the shell in :mod:`shared.devstack.run` only executes
 what these functions decide.
@@ -19,8 +21,6 @@ from shared.logging import get_logger
 
 log = get_logger(__name__)
 
-#: Path prefix -> service, checked in order; the same table as the Helm ingress and the compose proxy.
-ROUTES: tuple[tuple[str, str], ...] = (("/api", "api"), ("/auth", "auth"), ("/", "web"))
 HTTP_SERVICES = ("api", "web", "auth")
 #: Written into the data folder while the stack is up: the URL and each process's port and pid.
 STATE_FILE = "devstack.json"
@@ -50,14 +50,10 @@ class DevstackSettings(BaseSettings):
     namespace: str = Field("", description="NATS subject/stream and Redis key prefix passed to services.")
     synthetic_seed: int = Field(42, description="Seed of the synthetic source.")
     github_client_id: str | None = Field(None, description="A real GitHub app; unset starts the fake.")
-
-
-def route_for(path: str, routes: Iterable[tuple[str, str]] = ROUTES) -> str:
-    """The service answering ``path``: prefixes match whole path segments, like an ingress Prefix."""
-    for prefix, service in routes:
-        if prefix == "/" or path == prefix or path.startswith(prefix + "/"):
-            return service
-    raise ValueError(f"no route for {path!r}")
+    pypi_url: str | None = Field(
+        None,
+        description="PyPI's JSON API for package pages; unset starts the fake PyPI (it invents metadata).",
+    )
 
 
 def days_to_fill(complete: Iterable[dt.date], today: dt.date, days: int) -> tuple[dt.date, dt.date] | None:
@@ -103,12 +99,12 @@ def migrate_command(python: str) -> Command:
 
 def backfill_command(python: str, start: dt.date, end: dt.date) -> Command:
     argv = (python, "-m", "services.ingest", "backfill", "--start", start.isoformat(), "--end",
-            end.isoformat(), "--source", "synthetic")  # fmt: skip
+            end.isoformat(), "--source", "synthetic", "--no-progress")  # fmt: skip
     return Command("backfill", argv)
 
 
 def service_commands(
-    python: str, ports: Mapping[str, int], public_url: str, fake_github: bool
+    python: str, ports: Mapping[str, int], public_url: str, fake_github: bool, fake_pypi: bool = True
 ) -> list[Command]:
     """The long-running processes, in start order; ``ports`` has one entry per name."""
     commands = [
@@ -117,13 +113,20 @@ def service_commands(
         )
         for name in WORKERS
     ]
+    web_env = {"PORT": str(ports["web"]), "PUBLIC_URL": public_url}
+    if fake_pypi:  # the synthetic packages are not on PyPI: package pages read made-up metadata
+        argv = (python, "-m", "services.web", "fake-pypi", "--port", str(ports["fake-pypi"]))
+        commands.append(Command("fake-pypi", argv, {}, ports["fake-pypi"], any_answer=True))
+        web_env["PYPI_URL"] = f"http://127.0.0.1:{ports['fake-pypi']}"
     auth_env = {"PORT": str(ports["auth"]), "PUBLIC_URL": public_url}
     if fake_github:  # auth logs in against the fake when GITHUB_CLIENT_ID is empty
         argv = (python, "-m", "services.auth", "fake-github", "--port", str(ports["fake-github"]))
         commands.append(Command("fake-github", argv, {}, ports["fake-github"], any_answer=True))
         auth_env.update(FAKE_GITHUB_URL=f"http://127.0.0.1:{ports['fake-github']}", GITHUB_CLIENT_ID="")
     for name in HTTP_SERVICES:
-        env = auth_env if name == "auth" else {"PORT": str(ports[name]), "PUBLIC_URL": public_url}
+        env = {"auth": auth_env, "web": web_env}.get(
+            name, {"PORT": str(ports[name]), "PUBLIC_URL": public_url}
+        )
         if name == "api":
             env = {**env, "TRUSTED_PROXY_COUNT": "1"}  # the devstack proxy appends X-Forwarded-For
         commands.append(Command(name, (python, "-m", f"services.{name}", "serve"), env, ports[name]))

@@ -1,8 +1,9 @@
-"""The local reverse proxy of ``make run``: one address, routed like the Kubernetes ingress.
+"""The local reverse proxy of ``make run``: one address, routed like the Kubernetes Ingress.
 
 Forwards every request unchanged (method, path, query, body, cookies; no redirects followed, no
-decompression) to the service :func:`~shared.devstack.plan.route_for` names, with hop-by-hop
-headers dropped and ``X-Forwarded-*`` added; a stopped service gives a JSON 502.
+decompression) to the service :func:`shared.frontdoor.route_for` names, with hop-by-hop
+headers dropped and ``X-Forwarded-*`` added; a path no route matches (``/metrics`` among them)
+is a 404, as at compose's Caddy and the Ingress, and a stopped service gives a JSON 502.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from collections.abc import AsyncIterator, Mapping
 import aiohttp
 from aiohttp import web
 
-from shared.devstack.plan import HOP_BY_HOP, forward_headers, route_for
+from shared.devstack.plan import HOP_BY_HOP, forward_headers
+from shared.frontdoor import route_for
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -23,7 +25,10 @@ CLIENT = web.AppKey("client", aiohttp.ClientSession)
 
 async def proxy(request: web.Request) -> web.StreamResponse:
     """Forward the request unchanged (no redirects followed, no decompression) to its service."""
-    base = request.app[UPSTREAMS][route_for(request.path)]
+    service = route_for(request.path)
+    if service is None:
+        return web.Response(status=404, text="404: Not Found")
+    base = request.app[UPSTREAMS][service]
     headers = forward_headers(request.headers, request.remote or "", request.host, request.scheme)
     try:
         async with request.app[CLIENT].request(

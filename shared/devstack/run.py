@@ -1,7 +1,9 @@
 """The I/O shell of ``make run``: servers, migration, first fill, services and proxy, in that order.
 
 What the local stack does is described in the package docstring (``shared/devstack/__init__.py``);
-the decisions (routing, command lines, which days to fill) are the pure functions of ``plan.py``.
+the decisions (command lines, which days to fill) are the pure functions of ``plan.py``, the
+routing is shared.frontdoor's. The terminal shows one line per step, the fill's progress and the
+URL (``console.py``); everything else, the services' output included, goes to ``.run/devstack.log``.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
+import logging
 import signal
 import socket
 import sys
@@ -19,8 +22,8 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 from aiohttp import web
-from tqdm import tqdm
 
+from shared.devstack.console import LOG_FILE, Console, captured
 from shared.devstack.plan import (
     HTTP_SERVICES,
     STATE_FILE,
@@ -50,23 +53,37 @@ async def complete_days(dsn: str) -> list[dt.date]:
 
 
 async def wait_for_days(
-    dsn: str, start: dt.date, end: dt.date, supervisor: Supervisor, timeout: float
+    dsn: str,
+    start: dt.date,
+    end: dt.date,
+    supervisor: Supervisor,
+    backfill: asyncio.subprocess.Process,
+    timeout: float,
+    console: Console,
 ) -> None:
-    """Block (with a progress bar) until the aggregator has completed every day in the span."""
+    """Block, with a progress bar, until the aggregator has completed every day in the span while
+    the backfill publishes them (a backfill that fails ends the wait)."""
     wanted = (end - start).days + 1
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    with tqdm(total=wanted, desc="days aggregated", unit="day") as bar:
+    bar = console.progress(wanted, "day", "days aggregated")
+    try:
         while True:
             done = sum(1 for d in await complete_days(dsn) if start <= d <= end)
-            bar.update(done - bar.n)
+            bar.update_to(done)
             if done >= wanted:
-                return
+                break
+            if backfill.returncode not in (None, 0):
+                raise RuntimeError(f"the backfill failed with exit code {backfill.returncode}")
             if dead := supervisor.exited():
                 raise RuntimeError(f"process exited during the fill: {dead}")
             if loop.time() > deadline:
                 raise TimeoutError(f"{done}/{wanted} days aggregated after {timeout}s")
             await asyncio.sleep(0.5)
+    finally:
+        bar.close()
+    if await backfill.wait() != 0:
+        raise RuntimeError(f"the backfill failed with exit code {backfill.returncode}")
 
 
 async def wait_healthy(commands: Iterable[Command], supervisor: Supervisor, timeout: float = 60.0) -> None:
@@ -95,8 +112,8 @@ def check_port_free(host: str, port: int) -> None:
             raise OSError(f"{host}:{port} is in use; set DEVSTACK_PORT to another port") from exc
 
 
-async def serve(settings: DevstackSettings, stop: asyncio.Event) -> None:
-    check_port_free(settings.devstack_host, settings.devstack_port)
+async def serve(settings: DevstackSettings, stop: asyncio.Event, console: Console) -> None:
+    check_port_free(settings.devstack_host, settings.devstack_port)  # still free after the check in main()
     data_dir = settings.devstack_data_dir.resolve()
     given = {"postgres": settings.database_url, "redis": settings.redis_url, "nats": settings.nats_url}
     missing = {k for k, v in given.items() if not v}
@@ -107,48 +124,54 @@ async def serve(settings: DevstackSettings, stop: asyncio.Event) -> None:
         urls = {k: v for k, v in given.items() if v}
         if missing:
             log.info("starting embedded servers", servers=sorted(missing), data_dir=str(data_dir))
-            urls.update(await asyncio.to_thread(
-                stack.start, postgres="postgres" in missing, redis="redis" in missing, nats="nats" in missing
-            ))  # fmt: skip
+            with console.step(f"starting embedded {', '.join(sorted(missing))}"):
+                urls.update(await asyncio.to_thread(
+                    stack.start, postgres="postgres" in missing, redis="redis" in missing, nats="nats" in missing
+                ))  # fmt: skip
         env = common_env(urls, settings)
         python = sys.executable
-        await run_to_end(supervisor, migrate_command(python), env)
+        with console.step("migrating the database"):
+            await run_to_end(supervisor, migrate_command(python), env)
         public_url = f"http://{settings.devstack_host}:{settings.devstack_port}"
-        ports = {name: free_port() for name in (*WORKERS, *HTTP_SERVICES, "fake-github")}
-        commands = {
-            c.name: c for c in service_commands(python, ports, public_url, not settings.github_client_id)
-        }
+        ports = {name: free_port() for name in (*WORKERS, *HTTP_SERVICES, "fake-github", "fake-pypi")}
+        fakes = {"fake_github": not settings.github_client_id, "fake_pypi": not settings.pypi_url}
+        commands = {c.name: c for c in service_commands(python, ports, public_url, **fakes)}
         span = days_to_fill(
             await complete_days(urls["postgres"]), dt.datetime.now(dt.UTC).date(), settings.devstack_days
         )
         await supervisor.start(commands["aggregator"], env)
         if span is not None:
+            days = (span[1] - span[0]).days + 1
             log.info("first fill", start=span[0].isoformat(), end=span[1].isoformat(),
                      packages=settings.devstack_packages)  # fmt: skip
-            await run_to_end(supervisor, backfill_command(python, *span), env, prefix=False)
-            await wait_for_days(urls["postgres"], *span, supervisor, settings.devstack_fill_timeout)
-        rest = [c for name, c in commands.items() if name != "aggregator"]
-        for command in rest:
-            await supervisor.start(command, env)
-        await wait_healthy(commands.values(), supervisor)
-        upstreams = {name: f"http://127.0.0.1:{ports[name]}" for name in HTTP_SERVICES}
-        runner = web.AppRunner(create_proxy_app(upstreams), access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, settings.devstack_host, settings.devstack_port).start()
+            console.line(f"  first fill: {days} day{'s' * (days != 1)} of {settings.devstack_packages} "
+                         "synthetic packages, through ingest -> NATS -> aggregator")  # fmt: skip
+            backfill = await supervisor.start(backfill_command(python, *span), env, oneshot=True)
+            await wait_for_days(
+                urls["postgres"], *span, supervisor, backfill, settings.devstack_fill_timeout, console
+            )
+        with console.step("starting api, web, auth and the proxy"):
+            for command in (c for name, c in commands.items() if name != "aggregator"):
+                await supervisor.start(command, env)
+            await wait_healthy(commands.values(), supervisor)
+            upstreams = {name: f"http://127.0.0.1:{ports[name]}" for name in HTTP_SERVICES}
+            runner = web.AppRunner(create_proxy_app(upstreams), access_log=None)
+            await runner.setup()
+            await web.TCPSite(runner, settings.devstack_host, settings.devstack_port).start()
         state = {"url": public_url, "ports": {c.name: c.port for c in commands.values()},
                  "pids": {c.name: p.pid for c, p in supervisor.procs if p.pid not in supervisor.oneshots}}  # fmt: skip
         data_dir.mkdir(parents=True, exist_ok=True)
         (data_dir / STATE_FILE).write_text(json.dumps(state, indent=2))
         log.info("stack is up", url=public_url, state=str(data_dir / STATE_FILE))
-        sys.stdout.write(f"\n  pypistats-next is running at {public_url}/  (Ctrl-C stops it)\n\n")
-        sys.stdout.flush()
+        console.line(f"\n  pypistats-next is running at {public_url}/  (Ctrl-C stops it)\n")
         while not stop.is_set() and not supervisor.exited():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 1.0)
         if dead := supervisor.exited():
             log.error("a process exited, stopping the stack", exited=dead)
+            console.fail(", ".join(f"{name} exited with code {code}" for name, code in dead))
     finally:  # the shutdown runs to its end even when a Ctrl-C cancels serve() meanwhile
-        cleanup = asyncio.ensure_future(shutdown(data_dir, runner, supervisor, stack))
+        cleanup = asyncio.ensure_future(shutdown(data_dir, runner, supervisor, stack, console))
         try:
             await asyncio.shield(cleanup)
         except asyncio.CancelledError:
@@ -157,23 +180,28 @@ async def serve(settings: DevstackSettings, stop: asyncio.Event) -> None:
 
 
 async def shutdown(
-    data_dir: Path, runner: web.AppRunner | None, supervisor: Supervisor, stack: EmbeddedStack
+    data_dir: Path,
+    runner: web.AppRunner | None,
+    supervisor: Supervisor,
+    stack: EmbeddedStack,
+    console: Console,
 ) -> None:
     log.info("stopping")
-    (data_dir / STATE_FILE).unlink(missing_ok=True)
-    if runner is not None:
-        await runner.cleanup()
-    await supervisor.stop()
-    await asyncio.to_thread(stack.stop)
+    with console.step("stopping"):
+        (data_dir / STATE_FILE).unlink(missing_ok=True)
+        if runner is not None:
+            await runner.cleanup()
+        await supervisor.stop()
+        await asyncio.to_thread(stack.stop)
     log.info("stopped")
 
 
-async def amain(settings: DevstackSettings) -> int:
+async def amain(settings: DevstackSettings, console: Console) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    task = asyncio.create_task(serve(settings, stop))
+    task = asyncio.create_task(serve(settings, stop, console))
     waiter = asyncio.create_task(stop.wait())
     await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
     waiter.cancel()
@@ -185,6 +213,7 @@ async def amain(settings: DevstackSettings) -> int:
         return 0
     except (RuntimeError, TimeoutError, OSError, asyncpg.PostgresError) as exc:
         log.error("devstack failed", error=str(exc))
+        console.fail(str(exc))
         return 1
     return 0
 
@@ -195,5 +224,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared.devstack", description=__doc__.split("\n\n")[0])
     parser.parse_args(argv)
     settings = DevstackSettings()
+    try:  # before anything is started or written: a second make run must not touch the first one's
+        check_port_free(settings.devstack_host, settings.devstack_port)
+    except OSError as exc:
+        Console(sys.stderr).fail(str(exc))
+        return 1
+    log_path = settings.devstack_data_dir.resolve() / LOG_FILE
     configure_logging("INFO", json_logs=False)
-    return asyncio.run(amain(settings))
+    with captured(log_path) as console:
+        console.line(f"pypistats-next: starting the local stack (details: {log_path})")
+        code = asyncio.run(amain(settings, console))
+    logging.getLogger().setLevel(
+        logging.WARNING
+    )  # what exit handlers log now is detail, too late for the file
+    return code

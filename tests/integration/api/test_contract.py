@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import re
 from typing import Any
+from xml.etree import ElementTree
 
 from aiohttp.test_utils import TestClient
 
@@ -130,9 +131,32 @@ async def test_all_packages_is_the_sum(api: TestClient) -> None:
 
 
 async def test_unknown_package_is_a_json_404_everywhere(api: TestClient) -> None:
-    for endpoint in (*ENDPOINTS, "badge.svg", "shields.json"):
+    for endpoint in ENDPOINTS:
         body = await get_json(api, f"/api/packages/no-such-package/{endpoint}", status=404)
         assert_error(body, 404, "package")
+
+
+async def test_unknown_package_badges_say_so(api: TestClient) -> None:
+    """A README embedding the badge of a name we do not know shows "package not found", never a
+    broken image; shields.io gets a document it draws as an error."""
+    badge = await api.get("/api/packages/No_Such.Package/badge.svg?period=week")
+    assert badge.status == 404 and badge.headers["Content-Type"].startswith("image/svg+xml")
+    assert badge.headers["Cache-Control"] == "public, max-age=300"
+    svg = ElementTree.fromstring(await badge.text())
+    ns = {"svg": "http://www.w3.org/2000/svg"}
+    assert svg.tag == "{http://www.w3.org/2000/svg}svg" and int(svg.attrib["width"]) > 100
+    assert [t.text for t in svg.iterfind(".//svg:text", ns)] == ["downloads", "package not found"]
+    assert svg.findtext("svg:title", namespaces=ns) == "no-such-package: package not found"
+    assert badge.headers["Access-Control-Allow-Origin"] == "*"
+    shields = await api.get("/api/packages/no-such-package/shields.json")
+    assert shields.status == 200 and shields.headers["Cache-Control"] == "public, max-age=300"
+    assert await shields.json() == {
+        "color": "lightgrey", "isError": True, "label": "downloads", "message": "package not found",
+        "schemaVersion": 1,
+    }  # fmt: skip
+    # a bad parameter is still a JSON 400, and a known package still gets its numbers
+    assert_error(await get_json(api, "/api/packages/nope/badge.svg?period=year", status=400), 400, "period")
+    assert (await api.get("/api/packages/requests/badge.svg")).status == 200
 
 
 BAD_PARAMETERS = (

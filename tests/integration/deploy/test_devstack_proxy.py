@@ -1,9 +1,10 @@
-"""The ``make run`` reverse proxy against three small aiohttp upstreams on free ports."""
+"""The ``make run`` reverse proxy against three small aiohttp upstreams on free ports: it routes
+every path as every front door must (tests.support.frontdoor.CASES) and forwards requests
+unchanged."""
 
 from __future__ import annotations
 
 import asyncio
-import gzip
 import os
 import socket
 import sys
@@ -16,37 +17,7 @@ from aiohttp import web
 
 from shared.devstack import Command, Supervisor, create_proxy_app
 from shared.embedded import free_port
-
-
-async def _start(app: web.Application, port: int) -> web.AppRunner:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    return runner
-
-
-def _upstream(name: str) -> web.Application:
-    async def echo(request: web.Request) -> web.Response:
-        body = await request.read()
-        return web.json_response(
-            {"service": name, "path": request.path_qs, "method": request.method, "body": body.decode(),
-             "xff": request.headers.get("X-Forwarded-For"), "host": request.headers.get("Host")}
-        )  # fmt: skip
-
-    async def redirect(request: web.Request) -> web.Response:
-        response = web.Response(status=302, headers={"Location": "/elsewhere"})
-        response.set_cookie("a", "1")
-        response.set_cookie("b", "2")
-        return response
-
-    async def zipped(request: web.Request) -> web.Response:
-        return web.Response(body=gzip.compress(b"x" * 1000), headers={"Content-Encoding": "gzip"})
-
-    app = web.Application()
-    app.router.add_get(f"/{name}/redirect", redirect)
-    app.router.add_get("/zipped", zipped)
-    app.router.add_route("*", "/{tail:.*}", echo)
-    return app
+from tests.support.frontdoor import CASES, echo_upstream, start_app
 
 
 @pytest.fixture
@@ -54,11 +25,11 @@ async def proxy_url() -> AsyncIterator[str]:
     runners, upstreams = [], {}
     for name in ("api", "web", "auth"):
         port = free_port()
-        runners.append(await _start(_upstream(name), port))
+        runners.append(await start_app(echo_upstream(name), port))
         upstreams[name] = f"http://127.0.0.1:{port}"
     upstreams["dead"] = f"http://127.0.0.1:{free_port()}"
     port = free_port()
-    runners.append(await _start(create_proxy_app(upstreams), port))
+    runners.append(await start_app(create_proxy_app(upstreams), port))
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -69,11 +40,22 @@ async def proxy_url() -> AsyncIterator[str]:
 async def test_paths_reach_their_service_unchanged(proxy_url: str) -> None:
     async with aiohttp.ClientSession() as client:
         for path, service in [("/api/packages/x/recent?&period=day", "api"), ("/auth/login", "auth"),
-                              ("/packages/django?lookback=30", "web"), ("/apix", "web")]:  # fmt: skip
+                              ("/packages/django?lookback=30", "web"), ("/api?x=1", "web")]:  # fmt: skip
             async with client.get(proxy_url + path) as response:
                 body = await response.json()
             assert (body["service"], body["path"]) == (service, path)
             assert body["xff"] == "127.0.0.1" and body["host"] == proxy_url.removeprefix("http://")
+
+
+async def test_every_path_is_routed_like_at_every_front_door(proxy_url: str) -> None:
+    async with aiohttp.ClientSession() as client:
+        for path, service in CASES.items():
+            async with client.get(proxy_url + path) as response:
+                if service is None:  # not routed: the proxy itself answers, no upstream is asked
+                    assert response.status == 404, path
+                    assert response.content_type == "text/plain", path
+                else:
+                    assert (await response.json())["service"] == service, path
 
 
 async def test_post_bodies_are_forwarded(proxy_url: str) -> None:
@@ -94,17 +76,17 @@ async def test_redirects_and_every_cookie_go_back_to_the_browser(proxy_url: str)
 
 async def test_compressed_bodies_pass_through(proxy_url: str) -> None:
     async with aiohttp.ClientSession() as client:
-        async with client.get(proxy_url + "/zipped") as response:
+        async with client.get(proxy_url + "/packages/zipped") as response:
             assert response.headers["Content-Encoding"] == "gzip"
             assert await response.read() == b"x" * 1000
 
 
 async def test_a_stopped_service_gives_a_json_502() -> None:
     port = free_port()
-    runner = await _start(create_proxy_app({"web": f"http://127.0.0.1:{free_port()}"}), port)
+    runner = await start_app(create_proxy_app({"web": f"http://127.0.0.1:{free_port()}"}), port)
     try:
         async with aiohttp.ClientSession() as client:
-            async with client.get(f"http://127.0.0.1:{port}/") as response:
+            async with client.get(f"http://127.0.0.1:{port}/top") as response:
                 assert response.status == 502
                 assert (await response.json())["error"]["status"] == 502
     finally:

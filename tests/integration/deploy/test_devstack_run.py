@@ -58,7 +58,7 @@ async def stack(
     env = {**service_env, "ENV": "local", "LOG_FORMAT": "console", "DEVSTACK_PORT": str(free_port()),
            "DEVSTACK_PACKAGES": "40", "DEVSTACK_DAYS": str(DAYS), "DEVSTACK_DATA_DIR": str(tmp_path),
            "GITHUB_CLIENT_ID": "", "INGEST_RUN_ON_START": "false"}  # fmt: skip
-    log = (tmp_path / "devstack.log").open("wb")
+    log = (tmp_path / "stdout.log").open("wb")
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "shared.devstack", env=env, stdout=log, stderr=subprocess.STDOUT
     )
@@ -66,7 +66,7 @@ async def stack(
     started: list[int] = []
 
     async def up() -> bool:
-        assert proc.returncode is None, (tmp_path / "devstack.log").read_text()[-3000:]
+        assert proc.returncode is None, (tmp_path / "devstack.log").read_text()[-3000:]  # the details
         return state_file.exists()
 
     try:
@@ -74,7 +74,7 @@ async def stack(
         state: dict[str, Any] = json.loads(state_file.read_text())
         started.extend(state["pids"].values())
         state["process"] = proc
-        state["log"] = tmp_path / "devstack.log"
+        state["log"] = tmp_path / "stdout.log"
         yield state
     finally:
         if proc.returncode is None:
@@ -113,12 +113,24 @@ async def test_devstack_serves_the_site_exports_every_metric_and_stops_on_sigint
             assert response.status == 200
             page = await response.text()
         assert package in page and "plotly" in page.lower()
+        # PyPI metadata from the fake PyPI the stack starts, not "unavailable"
+        assert "a synthetic project of the local demo stack" in page and "Latest version" in page
+        assert "PyPI metadata is unavailable" not in page
+        # the front door: /api is the documentation page, /api/... the API, ops routes are not public
+        async with client.get(f"{url}/api") as response:
+            assert response.status == 200 and response.content_type == "text/html"
+            assert '<a href="/api/openapi.json">' in await response.text()
+        async with client.get(f"{url}/favicon.ico") as response:
+            assert response.status == 200 and response.content_type == "image/svg+xml"
+        for path in ("/metrics", "/health", "/ready"):
+            async with client.get(url + path) as response:
+                assert response.status == 404, path
         async with client.get(f"{url}/auth/login") as response:  # follows the fake GitHub round trip
             assert response.status == 200
             assert "octocat" in await response.text()
         assert any(cookie.key for cookie in client.cookie_jar)
 
-        missing: dict[str, list[str]] = {}
+        missing: dict[str, list[str]] = {}  # while each service's own port serves its metrics
         for service, names in BY_SERVICE.items():
             async with client.get(f"http://127.0.0.1:{stack['ports'][service]}/metrics") as response:
                 assert response.status == 200

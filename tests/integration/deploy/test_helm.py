@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
+from shared.frontdoor import ROUTES, Route, route_for
 from tests.integration.deploy.helm_tool import ROOT
+from tests.support.frontdoor import CASES
 
 CHART = ROOT / "deploy" / "helm" / "pypistats"
 KUBE_VERSION = "1.29.0"
@@ -137,16 +139,22 @@ def test_migrate_job_is_a_pre_install_and_pre_upgrade_hook(helm: Path) -> None:
     )
 
 
-def test_ingress_routes_api_auth_and_the_rest(helm: Path) -> None:
+def test_ingress_routes_every_path_like_every_front_door(helm: Path) -> None:
+    """The rendered Ingress is shared.frontdoor's table, and matched by the Kubernetes rules
+    (longest path first, Exact over Prefix) it sends every path where every front door must:
+    /api to web's documentation page, /api/... to the api, /metrics nowhere."""
     ingress = by_kind(render(helm, "ingress.host=stats.example.org"), "Ingress")["rel-pypistats"]
     (rule,) = ingress["spec"]["rules"]
     assert rule["host"] == "stats.example.org"
-    routes = {p["path"]: (p["pathType"], p["backend"]["service"]["name"]) for p in rule["http"]["paths"]}
-    assert routes == {
-        "/api": ("Prefix", "rel-pypistats-api"),
-        "/auth": ("Prefix", "rel-pypistats-auth"),
-        "/": ("Prefix", "rel-pypistats-web"),
-    }
+    rendered = [
+        Route(p["path"], p["backend"]["service"]["name"].removeprefix("rel-pypistats-"), p["pathType"] == "Exact")
+        for p in rule["http"]["paths"]
+    ]
+    assert {p["pathType"] for p in rule["http"]["paths"]} <= {"Exact", "Prefix"}
+    assert all(p["backend"]["service"]["port"] == {"name": "http"} for p in rule["http"]["paths"])
+    assert sorted(rendered, key=lambda r: r.precedence) == sorted(ROUTES, key=lambda r: r.precedence)
+    assert {path: route_for(path, rendered) for path in CASES} == CASES
+    assert "defaultBackend" not in ingress["spec"]  # unmatched paths get the controller's 404
 
 
 def test_urls_live_in_a_secret_never_in_the_configmap(helm: Path) -> None:

@@ -1,4 +1,5 @@
-"""The pure parts of ``make run``: routing, which days to fill, command lines, proxy headers."""
+"""The pure parts of ``make run``: which days to fill, command lines, proxy headers (its routing
+table is every front door's: tests/unit/deploy/test_frontdoor.py)."""
 
 from __future__ import annotations
 
@@ -7,37 +8,9 @@ import datetime as dt
 import pytest
 
 from shared import devstack
-from shared.devstack import DevstackSettings, days_to_fill, forward_headers, route_for, service_commands
+from shared.devstack import DevstackSettings, days_to_fill, forward_headers, service_commands
 
 TODAY = dt.date(2024, 6, 10)
-
-
-@pytest.mark.parametrize(
-    ("path", "service"),
-    [
-        ("/api", "api"),
-        ("/api/", "api"),
-        ("/api/packages/django/recent", "api"),
-        ("/apidocs", "web"),
-        ("/auth/login", "auth"),
-        ("/auth", "auth"),
-        ("/authors", "web"),
-        ("/", "web"),
-        ("/packages/api", "web"),
-        ("/static/plotly.min.js", "web"),
-    ],
-)
-def test_routes_match_whole_segments_like_the_ingress(path: str, service: str) -> None:
-    assert route_for(path) == service
-
-
-def test_routing_table_is_the_ingress_one() -> None:
-    assert dict(devstack.ROUTES) == {"/api": "api", "/auth": "auth", "/": "web"}
-
-
-def test_no_route_raises() -> None:
-    with pytest.raises(ValueError):
-        route_for("/x", routes=(("/api", "api"),))
 
 
 def test_fresh_database_fills_the_whole_window_ending_yesterday() -> None:
@@ -66,14 +39,14 @@ def test_days_outside_the_window_do_not_count() -> None:
     assert days_to_fill(old, TODAY, 3) == (dt.date(2024, 6, 7), dt.date(2024, 6, 9))
 
 
-def _commands(fake: bool) -> dict[str, devstack.Command]:
-    ports = {"aggregator": 1, "ingest": 2, "api": 3, "web": 4, "auth": 5, "fake-github": 6}
-    return {c.name: c for c in service_commands("py", ports, "http://127.0.0.1:8000", fake)}
+def _commands(fake: bool, fake_pypi: bool = True) -> dict[str, devstack.Command]:
+    ports = {"aggregator": 1, "ingest": 2, "api": 3, "web": 4, "auth": 5, "fake-github": 6, "fake-pypi": 7}
+    return {c.name: c for c in service_commands("py", ports, "http://127.0.0.1:8000", fake, fake_pypi)}
 
 
 def test_every_service_is_started_through_its_module() -> None:
     commands = _commands(fake=True)
-    assert list(commands) == ["aggregator", "ingest", "fake-github", "api", "web", "auth"]
+    assert list(commands) == ["aggregator", "ingest", "fake-pypi", "fake-github", "api", "web", "auth"]
     for name in ("aggregator", "ingest", "api", "web", "auth"):
         assert commands[name].argv == ("py", "-m", f"services.{name}", "serve")
     assert commands["fake-github"].argv == ("py", "-m", "services.auth", "fake-github", "--port", "6")
@@ -81,6 +54,15 @@ def test_every_service_is_started_through_its_module() -> None:
     assert [commands[n].env["PORT"] for n in ("api", "web", "auth")] == ["3", "4", "5"]
     assert commands["auth"].env["FAKE_GITHUB_URL"] == "http://127.0.0.1:6"
     assert commands["auth"].env["PUBLIC_URL"] == "http://127.0.0.1:8000"
+
+
+def test_package_pages_read_the_fake_pypi_unless_a_pypi_is_named() -> None:
+    commands = _commands(fake=True)
+    assert commands["fake-pypi"].argv == ("py", "-m", "services.web", "fake-pypi", "--port", "7")
+    assert commands["web"].env["PYPI_URL"] == "http://127.0.0.1:7"
+    assert "PYPI_URL" not in commands["api"].env and "PYPI_URL" not in commands["auth"].env
+    real = _commands(fake=True, fake_pypi=False)
+    assert "fake-pypi" not in real and "PYPI_URL" not in real["web"].env
 
 
 def test_a_configured_github_app_starts_no_fake() -> None:
@@ -92,7 +74,7 @@ def test_a_configured_github_app_starts_no_fake() -> None:
 def test_backfill_command_uses_the_synthetic_source() -> None:
     command = devstack.backfill_command("py", dt.date(2024, 1, 1), dt.date(2024, 6, 29))
     assert command.argv == ("py", "-m", "services.ingest", "backfill", "--start", "2024-01-01",
-                            "--end", "2024-06-29", "--source", "synthetic")  # fmt: skip
+                            "--end", "2024-06-29", "--source", "synthetic", "--no-progress")  # fmt: skip
 
 
 def test_common_env_points_every_service_at_the_same_servers() -> None:
