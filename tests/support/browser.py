@@ -43,6 +43,10 @@ class Tab:
     problems: list[str] = field(default_factory=list)
     #: Main-document URLs that are meant to answer with an error status (a 404 page).
     expected_status: dict[str, int] = field(default_factory=dict)
+    #: Main-frame navigations started so far, and the count at each request's start: a request
+    #: the browser aborts because a later navigation left its page is not a failure.
+    _navigation: int = 0
+    _navigations: dict[Any, int] = field(default_factory=dict)
 
     def watch(self) -> Tab:
         page = self.page
@@ -65,6 +69,8 @@ class Tab:
         self.problems.append(f"console {message.type}: {message.text}")
 
     def _failed(self, request: Any) -> None:
+        if request.failure == "net::ERR_ABORTED" and self._navigations.get(request) != self._navigation:
+            return  # cancelled by the browser because the page was left (a click, Enter in a form)
         self.problems.append(f"request failed: {request.url} ({request.failure})")
 
     def _response(self, response: Any) -> None:
@@ -72,6 +78,9 @@ class Tab:
             self.problems.append(f"HTTP {response.status}: {response.url}")
 
     def _request(self, request: Any) -> None:
+        if request.is_navigation_request() and request.frame == self.page.main_frame:
+            self._navigation += 1
+        self._navigations[request] = self._navigation
         url = request.url
         if not url.startswith((self.origin, *self.allowed)) and not url.startswith("data:"):
             self.problems.append(f"request to another origin: {url}")
