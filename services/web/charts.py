@@ -17,6 +17,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from shared.events import DEFAULT_MIRRORS
+
 
 @dataclass(frozen=True)
 class ChartSpec:
@@ -27,8 +29,9 @@ class ChartSpec:
     #: the page (``#chart-<id>``) and in its CSV URL (``/packages/<name>/<id>.csv``).
     id: str
     title: str
-    #: "lines": one line per category; "stacked": stacked areas (parts of a whole).
-    kind: Literal["lines", "stacked"] = "lines"
+    #: "lines": one line per category; "stacked": stacked areas (parts of a whole); "bar": one
+    #: bar per category, ranked, of its downloads over the range shown (countries).
+    kind: Literal["lines", "stacked", "bar"] = "lines"
     #: Offer the percentage toggle (each category's share of the day's total). Only where the
     #: categories partition the downloads: with/without mirrors overlap, so not there.
     percent: bool = True
@@ -69,6 +72,27 @@ PACKAGE_CHARTS: tuple[ChartSpec, ...] = (
     ChartSpec("python_major", "Downloads by Python major version", prefix="Python "),
     ChartSpec("python_minor", "Downloads by Python minor version", kind="stacked", top=6, prefix="Python "),
     ChartSpec("system", "Downloads by operating system"),
+    ChartSpec("version", "Downloads by package version", kind="stacked", top=8, send=40),
+    ChartSpec(
+        "installer",
+        "Downloads by installer, mirrors included",
+        kind="stacked",
+        top=8,
+        send=30,
+        labels={
+            **{m: f"{m} (mirror)" for m in DEFAULT_MIRRORS},
+            "null": "not reported (counted as a mirror)",
+        },
+    ),
+    ChartSpec("country", "Downloads by country", kind="bar", top=15, send=60),
+    ChartSpec("file_type", "Downloads by file type", kind="stacked", top=4),
+    ChartSpec(
+        "ci",
+        "Downloads from continuous integration",
+        kind="stacked",
+        categories=("true", "false", "null"),
+        labels={"true": "in CI", "false": "not in CI", "null": "not reported"},
+    ),
 )
 COMPARE_CHART = ChartSpec("compare", "Downloads without mirrors")
 DIMENSION_NAMES = tuple(spec.id for spec in PACKAGE_CHARTS)

@@ -1,6 +1,6 @@
 // Draws the charts of package and compare pages with Plotly from the JSON embedded in the page
 // (<script type="application/json" id="chart-data">): one generic drawing function reads each
-// chart's spec (kind "lines" or "stacked", percent allowed or not, top N) and its series, so a
+// chart's spec (kind "lines", "stacked" or "bar", percent allowed or not, top N) and its series, so a
 // new chart needs no code here. Also owns the page's date range (it lives in the URL as
 // ?lookback=N; the range links update it with pushState, back/forward redraw), each chart's
 // percentage and 7-day average toggles, its CSV link and the table of the numbers it shows.
@@ -82,11 +82,54 @@
     return view.percent ? value.toFixed(1) + "%" : number.format(value);
   }
 
+  // A "bar" chart: one bar per category, ranked, of its downloads over the days shown (a day's
+  // average with the 7-day toggle, a share of the total with the percentage toggle); "other" last.
+  function drawBars(div, chart, what, view, narrow) {
+    var days = what.x.length || 1;
+    var rows = what.series.map(function (s) {
+      var sum = total(s.values);
+      return { name: s.name, other: s.category === OTHER, value: view.average ? sum / days : sum };
+    }).filter(function (r) { return r.value > 0; });
+    var grand = rows.reduce(function (acc, r) { return acc + r.value; }, 0);
+    var percent = view.percent && chart.percent;
+    if (percent) rows.forEach(function (r) { r.value = grand ? Math.round((10000 * r.value) / grand) / 100 : 0; });
+    rows.sort(function (a, b) { return (a.other - b.other) || (b.value - a.value); });
+    rows.reverse(); // Plotly draws the first bar at the bottom
+    var trace = {
+      type: "bar",
+      orientation: "h",
+      x: rows.map(function (r) { return r.value; }),
+      y: rows.map(function (r) { return r.name; }),
+      marker: { color: "#3b6ea5" },
+      hovertemplate: percent ? "%{y}: %{x:.1f}%<extra></extra>" : "%{y}: %{x:,.0f}<extra></extra>"
+    };
+    var layout = {
+      margin: { l: narrow ? 70 : 110, r: 10, t: narrow ? 8 : 30, b: 30 },
+      height: Math.max(160, 60 + 22 * rows.length),
+      dragmode: false,
+      font: { family: "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", size: narrow ? 11 : 12 },
+      xaxis: {
+        rangemode: "tozero",
+        fixedrange: true,
+        exponentformat: "B",
+        ticksuffix: percent ? "%" : "",
+        title: { text: narrow ? "" : (percent ? "share of downloads" : (view.average ? "downloads a day" : "downloads")) }
+      },
+      yaxis: { fixedrange: true, automargin: true }
+    };
+    var config = { displaylogo: false, responsive: true, displayModeBar: false };
+    return window.Plotly.react(div, [trace], layout, config).then(function () {
+      div.dataset.state = [view.days || "all", percent, view.average].join(" ");
+      return what;
+    });
+  }
+
   function draw(div, chart, data, view) {
     var percent = view.percent && chart.percent;
     var stacked = chart.kind === "stacked";
     var narrow = NARROW.matches;
     var what = shown(chart, data.dates, view);
+    if (chart.kind === "bar") return drawBars(div, chart, what, view, narrow);
     var traces = what.series.map(function (s) {
       var trace = {
         type: "scatter",

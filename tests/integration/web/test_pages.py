@@ -81,7 +81,9 @@ async def test_package_page_numbers_metadata_and_charts(client: TestClient) -> N
     assert "javascript:" not in html
     data = chart_data(html)
     assert len(data["dates"]) == 181 and data["dates"][-1] == END.isoformat()
-    assert [c["id"] for c in data["charts"]] == ["overall", "python_major", "python_minor", "system"]
+    assert [c["id"] for c in data["charts"]] == [
+        "overall", "python_major", "python_minor", "system", "version", "installer", "country", "file_type", "ci"
+    ]  # fmt: skip
     overall = {s["category"]: s["values"] for s in data["charts"][0]["series"]}
     assert overall["with_mirrors"][-1] == 149 and overall["without_mirrors"][-1] == 139
     assert overall["without_mirrors"][:141] == [0] * 141  # zero-filled before the first of 40 days
@@ -90,9 +92,20 @@ async def test_package_page_numbers_metadata_and_charts(client: TestClient) -> N
     assert minors == ["2.7", "3.11", "3.12", "null"]
     systems = [s["category"] for s in data["charts"][3]["series"]]
     assert systems == ["Darwin", "Linux", "Windows", "other", "null"]
-    for chart in ("overall", "python_major", "python_minor", "system"):
+    for chart in ("overall", "python_major", "python_minor", "system", "version", "installer", "country", "ci"):
         assert f'href="/packages/requests/{chart}.csv"' in html
         assert f'id="chart-{chart}"' in html
+    by_id = {c["id"]: c for c in data["charts"]}
+    # the new dimensions, as seeded for the last day (n = 139): see tests/support/seed.package_rows
+    last = {c: {s["category"]: s["values"][-1] for s in by_id[c]["series"]} for c in by_id}
+    assert last["version"] == {"2.0.0": 27, "2.31.0": 46, "2.32.3": 66}
+    assert last["installer"] == {"bandersnatch": 8, "pip": 105, "uv": 34, "null": 2}
+    assert sum(last["installer"].values()) == overall["with_mirrors"][-1]  # mirrors included
+    assert last["country"] == {"DE": 69, "US": 70} and by_id["country"]["kind"] == "bar"
+    assert list(last["ci"]) == ["true", "false", "null"]  # fixed order, zeros drawn
+    assert last["ci"] == {"true": 46, "false": 0, "null": 93}
+    labels = {s["category"]: s["name"] for s in by_id["installer"]["series"]}
+    assert labels["bandersnatch"] == "bandersnatch (mirror)" and labels["pip"] == "pip"
 
 
 async def test_all_packages_page_sums_every_package(client: TestClient) -> None:
