@@ -9,7 +9,6 @@ Screenshots land in tests/artifacts/ (git-ignored) for people to look at.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -23,9 +22,10 @@ from services.web import fakepypi
 from services.web.app import create_app
 from services.web.config import WebSettings
 from shared.embedded import free_port
+from tests.support.environment import require_executable
 from tests.support.seed import package_rows, seed, with_all
 
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = "/usr/bin/chromium"  # Debian's; CHROMIUM_PATH points elsewhere
 ARGS = [
     "--headless",
     "--no-sandbox",
@@ -38,12 +38,13 @@ ARGS = [
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 END = dt.date(2026, 11, 24)
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is missing (apt-get install -y chromium)"
-    ),
-]
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("chromium")]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Chromium's path, before anything is seeded: missing fails under CI=true, skips elsewhere."""
+    return require_executable("chromium", CHROMIUM, override="CHROMIUM_PATH")
 
 
 @pytest.fixture
@@ -80,11 +81,11 @@ def expected(message: str) -> bool:
 
 
 @pytest.fixture
-async def page(site: str) -> AsyncIterator[Any]:
+async def page(chromium: str, site: str) -> AsyncIterator[Any]:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = await pw.chromium.launch(executable_path=chromium, args=ARGS)
         context = await browser.new_context(viewport={"width": 1280, "height": 900})
         tab = await context.new_page()
         tab.set_default_timeout(60_000)  # CI machines are shared and slow; nothing here waits on a clock
