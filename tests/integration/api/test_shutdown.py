@@ -138,7 +138,7 @@ async def test_sigterm_while_a_request_waits_on_the_database_and_redis_hangs(
             assert request.done()  # the client got an answer or a closed connection, not silence
 
         async def api_connections_gone() -> bool:
-            return await seeded.fetchval(API_BACKENDS) == 0
+            return bool(await seeded.fetchval(API_BACKENDS) == 0)
 
         await wait_until(api_connections_gone, timeout=10, what="the API's connections to close")
     finally:

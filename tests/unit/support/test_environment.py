@@ -1,10 +1,10 @@
 """The rule for tests whose requirement is missing from the machine (tests.support.environment)
 and the end-of-run list of skips (tests/conftest.py): fail under CI=true, skip and list elsewhere.
 
-The pytest runs in subprocesses are real: the browser tests with Chromium made unavailable
-(``CHROMIUM_PATH=/nonexistent``; the fixture that checks it runs before any server is needed),
-and a small test file written here, run with tests/conftest.py as a plugin. The four runs start
-together (they are independent) so they cost one interpreter start-up of wall time, not four.
+Two real pytest runs in subprocesses, started together, one with ``CI=true`` and one without, of
+the browser tests with Chromium made unavailable (``CHROMIUM_PATH=/nonexistent``; the fixture
+that checks it runs before any server is needed) and of samples/skips.py (an ordinary skip, and
+a command no machine has).
 """
 
 from __future__ import annotations
@@ -16,33 +16,22 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests import conftest
 from tests.support import environment
 from tests.support.environment import require_executable
 
 ROOT = Path(__file__).resolve().parents[3]
 BROWSER_TESTS = "tests/e2e/test_browser.py"
+SAMPLES = "tests/unit/support/samples/skips.py"
 #: Plugins these runs do not use: hypothesis and schemathesis alone take seconds to import.
 QUIET_PLUGINS = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:schemathesis")
 NO_CHROMIUM = "missing from this machine: chromium: /nonexistent is not an executable file"
 NO_TOOL = "missing from this machine: pypistats-no-such-tool: not found on PATH"
-
-SMALL_RUN = """
-import pytest
-from tests.support.environment import require_executable
-
-def test_runs():
-    assert True
-
-@pytest.mark.parametrize("n", [1, 2])
-def test_not_for_this_parameter(n):
-    pytest.skip("does not apply to this parameter")
-
-def test_needs_a_tool():
-    require_executable("pypistats-no-such-tool")
-"""
+NOT_APPLICABLE = "does not apply to this parameter"
 
 
 @dataclass(frozen=True)
@@ -51,18 +40,26 @@ class Run:
     stdout: str
     stderr: str
 
+    @property
     def last_line(self) -> str:
         return self.stdout.strip().splitlines()[-1]
 
+    @property
+    def summary(self) -> str:
+        return self.stdout.split("skipped tests", 1)[1]
 
-def start_pytest(*args: str, ci: bool, **env: str) -> subprocess.Popen[str]:
-    """pytest in a subprocess from the project root, with ``CI`` set or not (whatever ours is)."""
-    clean = {k: v for k, v in os.environ.items() if k not in ("CI", "CHROMIUM_PATH", "PYTEST_ADDOPTS")}
-    clean.update(env, **({"CI": "true"} if ci else {}))
+
+def start_pytest(*, ci: bool) -> subprocess.Popen[str]:
+    """pytest on the browser tests and the samples, from the project root, with ``CI`` set or
+    not (whatever ours is), and Chromium made unavailable."""
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "PYTEST_ADDOPTS")}
+    env["CHROMIUM_PATH"] = "/nonexistent"
+    if ci:
+        env["CI"] = "true"
     return subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-q", *QUIET_PLUGINS, *args],
+        [sys.executable, "-m", "pytest", "-q", *QUIET_PLUGINS, BROWSER_TESTS, SAMPLES],
         cwd=ROOT,
-        env=clean,
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -70,16 +67,8 @@ def start_pytest(*args: str, ci: bool, **env: str) -> subprocess.Popen[str]:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
-    small = tmp_path_factory.mktemp("small") / "test_small.py"
-    small.write_text(SMALL_RUN)
-    small_args = ("-c", str(ROOT / "pyproject.toml"), "--rootdir", str(small.parent), "-p", "tests.conftest")
-    procs = {
-        "browser ci": start_pytest(BROWSER_TESTS, ci=True, CHROMIUM_PATH="/nonexistent"),
-        "browser": start_pytest(BROWSER_TESTS, ci=False, CHROMIUM_PATH="/nonexistent"),
-        "small ci": start_pytest(*small_args, str(small), ci=True),
-        "small": start_pytest(*small_args, str(small), ci=False),
-    }
+def runs() -> Iterator[dict[str, Run]]:
+    procs = {"ci": start_pytest(ci=True), "local": start_pytest(ci=False)}
     try:
         found = {}
         for name, proc in procs.items():
@@ -97,37 +86,46 @@ def browser_test_count() -> int:
     return len(re.findall(r"^async def test_", (ROOT / BROWSER_TESTS).read_text(), re.MULTILINE))
 
 
-def test_ci_without_chromium_fails_every_browser_test_naming_it(runs: dict[str, Run]) -> None:
-    run = runs["browser ci"]
+def test_under_ci_a_missing_requirement_fails_naming_it_and_other_skips_stay(runs: dict[str, Run]) -> None:
+    run = runs["ci"]
     assert run.returncode == 1, run.stdout + run.stderr
+    errors = browser_test_count()
+    assert re.fullmatch(rf"1 failed, 1 passed, 2 skipped, {errors} errors in .*", run.last_line), run.stdout
     assert f"CI=true and a test requirement is {NO_CHROMIUM}" in run.stdout
-    assert "Debian package chromium; .ci/run installs it when run as root" in run.stdout
-    assert re.fullmatch(rf"{browser_test_count()} errors in .*", run.last_line()), run.stdout
-    assert "no tests skipped" in run.stdout
-
-
-def test_without_ci_the_browser_tests_skip_and_the_summary_lists_them(runs: dict[str, Run]) -> None:
-    run = runs["browser"]
-    count = browser_test_count()
-    assert run.returncode == 0, run.stdout + run.stderr
-    assert re.fullmatch(rf"{count} skipped in .*", run.last_line()), run.stdout
-    assert f"skipped {count} tests: {NO_CHROMIUM}" in run.stdout
-
-
-def test_summary_groups_skips_by_reason(runs: dict[str, Run]) -> None:
-    run = runs["small"]
-    assert run.returncode == 0, run.stdout + run.stderr
-    summary = run.stdout.split("skipped tests", 1)[1]
-    assert "skipped 2 tests: does not apply to this parameter" in summary
-    assert f"skipped 1 test: {NO_TOOL}" in summary
-
-
-def test_under_ci_only_the_missing_requirement_fails(runs: dict[str, Run]) -> None:
-    run = runs["small ci"]
-    assert run.returncode == 1, run.stdout + run.stderr
-    assert re.fullmatch(r"1 failed, 1 passed, 2 skipped in .*", run.last_line()), run.stdout
+    assert "Debian package chromium; .ci/run installs it when run as root; CHROMIUM_PATH" in run.stdout
     assert f"CI=true and a test requirement is {NO_TOOL}" in run.stdout
-    assert "skipped 2 tests: does not apply to this parameter" in run.stdout
+    assert run.summary.splitlines()[1:2] == [f"skipped 2 tests: {NOT_APPLICABLE}"]
+
+
+def test_elsewhere_they_skip_and_the_summary_lists_each_reason(runs: dict[str, Run]) -> None:
+    run = runs["local"]
+    assert run.returncode == 0, run.stdout + run.stderr
+    count = browser_test_count()
+    assert re.fullmatch(rf"1 passed, {count + 3} skipped in .*", run.last_line), run.stdout
+    lines = run.summary.splitlines()[1:4]
+    assert any(line.startswith(f"skipped {count} tests: {NO_CHROMIUM} (Debian package") for line in lines)
+    assert f"skipped 2 tests: {NOT_APPLICABLE}" in lines
+    assert f"skipped 1 test: {NO_TOOL}" in lines
+
+
+class Reporter:
+    """The part of pytest's terminal reporter the summary hook uses."""
+
+    def __init__(self, stats: dict[str, list[Any]]) -> None:
+        self.stats = stats
+        self.lines: list[str] = []
+
+    def section(self, title: str, sep: str) -> None:
+        self.lines.append(f"== {title}")
+
+    def line(self, text: str) -> None:
+        self.lines.append(text)
+
+
+def test_summary_says_when_nothing_was_skipped() -> None:
+    reporter = Reporter({"passed": [object()]})
+    conftest.pytest_terminal_summary(reporter)  # type: ignore[arg-type]
+    assert reporter.lines == ["== skipped tests", "no tests skipped"]
 
 
 def test_the_override_variable_wins_and_must_name_an_executable(
