@@ -10,7 +10,6 @@ the function-scoped ``db``/``redis`` fixtures.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -31,10 +30,11 @@ from shared.devstack.proxy import create_proxy_app
 from shared.embedded import free_port
 from tests.conftest import DATA_TABLES
 from tests.support.browser import ARGS
+from tests.support.environment import require_executable
 from tests.support.seed import Row, package_rows, seed, with_all
 from tests.support.servers import unique_name
 
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = "/usr/bin/chromium"  # Debian's; CHROMIUM_PATH points elsewhere
 END = dt.date(2026, 11, 24)
 SECRET = "browser-test-session-secret-0123456789abcdef"
 #: The last day's downloads without mirrors of ``bigpkg``: hover labels must show it in full.
@@ -54,9 +54,8 @@ class Site:
 
 @pytest.fixture(scope="session")
 def chromium() -> str:
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)")
-    return CHROMIUM
+    """Chromium's path, before anything is seeded: missing fails under CI=true, skips elsewhere."""
+    return require_executable("chromium", CHROMIUM, override="CHROMIUM_PATH")
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
