@@ -67,6 +67,16 @@ async def test_package_page_draws_every_chart_from_its_spec(tab: Tab) -> None:
         assert await tab.page.locator(f"#chart-{chart} .main-svg").count() > 0, f"{chart} has no SVG"
         stacked = {t["stackgroup"] for t in drawn}
         assert stacked == ({"one"} if chart == "python_minor" else {None}), chart
+    # the dimensions beyond pypistats.org (tests/support/seed.package_rows; last day n = 219)
+    versions = await traces(tab.page, "version")
+    assert names(versions) == ["2.0.0", "2.31.0", "2.32.3"] and {t["stackgroup"] for t in versions} == {"one"}
+    installers = await traces(tab.page, "installer")
+    assert names(installers) == ["bandersnatch (mirror)", "pip", "uv", "not reported (counted as a mirror)"]
+    assert sum(t["y"][-1] for t in installers) == 229  # with_mirrors: the mirrors' share is in the chart
+    countries = await traces(tab.page, "country")  # one ranked bar chart of the range's totals
+    assert len(countries) == 1 and countries[0]["y"] == ["DE", "US"]  # largest on top (drawn last)
+    assert sum(countries[0]["x"]) == sum(range(100, 220))
+    assert names(await traces(tab.page, "ci")) == ["in CI", "not in CI", "not reported"]
     overall = await traces(tab.page, "overall")
     assert overall[1]["y"][-1] == 219 and overall[1]["y"][0] == 0  # 100 + 119; zero-filled start
     # a share of with/without mirrors means nothing: no percentage toggle there
