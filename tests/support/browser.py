@@ -71,7 +71,7 @@ class Tab:
     def _failed(self, request: Any) -> None:
         if request.failure == "net::ERR_ABORTED" and self._navigations.get(request) != self._navigation:
             return  # cancelled by the browser because the page was left (a click, Enter in a form)
-        if request.failure == "net::ERR_ABORTED" and "favicon" in request.url and request.resource_type == "other":
+        if request.failure == "net::ERR_ABORTED" and "favicon" in request.url:
             return  # the browser's own icon fetch, which it may drop when the page finishes or repaints
         self.problems.append(f"request failed: {request.url} ({request.failure})")
 
