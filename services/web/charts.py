@@ -231,6 +231,43 @@ def compare_chart(by_package: Mapping[str, Sequence[PointLike]], win: Window) ->
     return {"dates": [d.isoformat() for d in dates(win)], "charts": [chart(COMPARE_CHART, filled)]}
 
 
+#: What the compare page can compare: downloads without mirrors, or the share of one category of
+#: any dimension of the package page (id -> what its form says).
+COMPARE_DIMENSIONS = {
+    "overall": "downloads without mirrors",
+    "python_major": "share of a Python major version",
+    "python_minor": "share of a Python minor version",
+    "system": "share of an operating system",
+    "version": "share of a package version",
+    "installer": "share of an installer (mirrors included)",
+    "country": "share of a country",
+    "file_type": "share of a file type",
+    "ci": "share of CI downloads (true, false, null)",
+}
+
+
+def share_chart(
+    by_package: Mapping[str, Sequence[PointLike]], dimension: str, category: str, win: Window
+) -> dict[str, Any]:
+    """One line per package, in the order given: the percentage of its downloads in ``dimension``
+    that fall in ``category``, day by day (0 on days without downloads)."""
+    spec = next(s for s in PACKAGE_CHARTS if s.id == dimension)
+    filled: dict[str, list[float]] = {}
+    for package, points in by_package.items():
+        totals, part = [0] * win.days, [0] * win.days
+        for p in points:
+            index = (p.day - win.start).days
+            if 0 <= index < win.days:
+                totals[index] += p.downloads
+                if p.category == category:
+                    part[index] += p.downloads
+        filled[package] = [round(100 * a / t, 2) if t else 0.0 for a, t in zip(part, totals, strict=True)]
+    title = f"{spec.title.replace('Downloads by ', 'Share of downloads by ')}: {spec.label(category)}"
+    drawn = chart(ChartSpec("compare", title, percent=False), filled)  # type: ignore[arg-type]
+    drawn["unit"] = "%"
+    return {"dates": [d.isoformat() for d in dates(win)], "charts": [drawn]}
+
+
 def to_csv(data: Mapping[str, Any], chart_id: str) -> str:
     """``date,<category>,...`` with one row per day, for the CSV download of one chart."""
     found = [c for c in data["charts"] if c["id"] == chart_id]

@@ -164,18 +164,34 @@ async def top(site: Site) -> Payload:
     return payload("Top packages", html, await through(site))
 
 
-async def compare(site: Site, packages: list[str], lookback: int | None = None) -> Payload:
-    """One chart for ``packages`` (validated and normalised already); unknown ones are listed."""
+async def compare(
+    site: Site,
+    packages: list[str],
+    lookback: int | None = None,
+    dimension: str = "overall",
+    category: str | None = None,
+) -> Payload:
+    """One chart for ``packages`` (validated and normalised already; unknown ones are listed):
+    downloads without mirrors, or the share of ``category`` in ``dimension`` (both checked)."""
     known = [p for p in packages if await rollups.package_exists(site.pool, p)]
     unknown = [p for p in packages if p not in known]
     data = None
     last = await rollups.last_complete_day(site.pool)
     if known and last is not None:
         win = charts.window(last, None, site.retention_days)
-        by_package = await series.series_many(
-            site.pool, site.names, known, "overall", "without_mirrors", start=win.start, end=win.end
-        )
-        data = charts.compare_chart({p: by_package[p] for p in known}, win)
+        if dimension == "overall" or category is None:
+            by_package = await series.series_many(
+                site.pool, site.names, known, "overall", "without_mirrors", start=win.start, end=win.end
+            )
+            data = charts.compare_chart({p: by_package[p] for p in known}, win)
+        else:
+            by_package = await series.series_many(
+                site.pool, site.names, known, dimension, start=win.start, end=win.end
+            )
+            data = charts.share_chart({p: by_package[p] for p in known}, dimension, category, win)
+    query = {"packages": ",".join(packages)}
+    if dimension != "overall" and category is not None:
+        query |= {"dimension": dimension, "category": category}
     html = render(
         site.env,
         "compare.html",
@@ -184,8 +200,11 @@ async def compare(site: Site, packages: list[str], lookback: int | None = None) 
         unknown=unknown,
         chart=data["charts"][0] if data else None,
         chart_json=script_json(data) if data else None,
-        ranges=range_links("/compare", {"packages": ",".join(packages)}, lookback),
+        ranges=range_links("/compare", query, lookback),
         max_compare=MAX_COMPARE,
+        dimensions=charts.COMPARE_DIMENSIONS,
+        dimension=dimension,
+        category=category or "",
     )
     title = "Compare: " + ", ".join(known) if known else "Compare packages"
     return payload(title, html, last.isoformat() if last else None)

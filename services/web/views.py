@@ -8,6 +8,7 @@ forms on package pages and the ``/user`` dashboard. Sessions are read, never wri
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 from urllib.parse import quote
 
@@ -31,6 +32,7 @@ SESSIONS = web.AppKey("sessions", SessionStore)
 REDIS_GATE = web.AppKey("redis_gate", RedisGate)
 OPENAPI = web.AppKey("openapi", dict)
 MAX_QUERY = 200
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 #: The scripts of a page with charts: Plotly's bundle, then ours.
 CHART_SCRIPTS = ("plotly-basic.min.js", "app.js")
 #: What the dashboard says when the auth service sent a form back with ``?error=<code>``.
@@ -222,17 +224,34 @@ def compare_list(raw: str) -> list[str]:
     return names
 
 
+def compare_share(request: web.Request) -> tuple[str, str | None]:
+    """``dimension`` (one of the compare page's) and ``category`` (printable, as stored; required
+    unless the dimension is ``overall``)."""
+    dimension = request.query.get("dimension") or "overall"
+    if dimension not in charts.COMPARE_DIMENSIONS:
+        raise PageError(400, "Unknown dimension", f"{dimension[:40]!r} cannot be compared.")
+    category = request.query.get("category") or None
+    if category is not None and (len(category) > 128 or CONTROL.search(category)):
+        raise PageError(400, "Invalid category", "A category is at most 128 printable characters.")
+    if dimension == "overall":
+        return dimension, None
+    if category is None:
+        raise PageError(400, "Which category?", "Give the category to compare, e.g. 3.12, Linux, pip or US.")
+    return dimension, category
+
+
 async def compare(request: web.Request) -> web.Response:
     raw = request.query.get("packages", "")
     if len(raw) > 4000:
         raise PageError(400, "Too many packages", "The package list is too long.")
     names = compare_list(raw)
     back = lookback(request)
+    dimension, category = compare_share(request)
     site = request.app[SITE]
     data = await request.app[PAGE_CACHE].get_or_build(
         "compare",
-        {"packages": names, "lookback": back},
-        lambda conn: pages.compare(site.using(conn), names, back),
+        {"packages": names, "lookback": back, "dimension": dimension, "category": category},
+        lambda conn: pages.compare(site.using(conn), names, back, dimension, category),
     )
     return await page(request, data, scripts=CHART_SCRIPTS if names else ())
 

@@ -205,6 +205,16 @@ async def test_search_leads_to_the_package_page_and_compare_draws_one_line_each(
     drawn = await traces(page, "compare")
     assert names(drawn) == ["requests", "django"] and len(drawn[0]["x"]) == 60
     assert await current_range(tab) == ["60d"]
+
+    # the share of one category of any dimension, chosen in the form
+    await page.select_option("#compare-dimension", "python_minor")
+    await page.fill("#compare-category", "3.12")
+    await page.click("form.compare button[type=submit]")
+    await page.locator("#chart-compare[data-state]").wait_for(state="attached")
+    assert "dimension=python_minor" in page.url and "category=3.12" in page.url
+    shares = await traces(page, "compare")
+    assert names(shares) == ["requests", "django"]
+    assert shares[0]["y"][-1] == round(100 * 55 / 219, 2)  # requests' last day: n = 219, 3.12 = n - n//2 - n//4 - 1
     tab.assert_clean()
 
 

@@ -22,6 +22,7 @@ PAGES = [
     ("all", "/packages/__all__?lookback=90", 200, True),
     ("compare", "/compare?packages=requests,django,bigpkg", 200, True),
     ("compare-empty", "/compare", 200, False),
+    ("compare-share", "/compare?packages=requests,django&dimension=python_minor&category=3.12", 200, True),
     ("top", "/top", 200, False),
     ("search", "/search/requests", 200, False),
     ("about", "/about", 200, False),

@@ -125,7 +125,7 @@
   }
 
   function draw(div, chart, data, view) {
-    var percent = view.percent && chart.percent;
+    var percent = (view.percent && chart.percent) || chart.unit === "%"; // "%": values are shares already
     var stacked = chart.kind === "stacked";
     var narrow = NARROW.matches;
     var what = shown(chart, data.dates, view);
@@ -196,7 +196,7 @@
       what.series.forEach(function (s) {
         var cell = row.insertCell();
         cell.className = "num";
-        cell.textContent = format(s.values[i], { percent: view.percent && chart.percent });
+        cell.textContent = format(s.values[i], { percent: (view.percent && chart.percent) || chart.unit === "%" });
       });
     }
     holder.replaceChildren(table);

@@ -278,6 +278,28 @@ async def test_compare(client: TestClient) -> None:
     assert "chart-data" not in html
 
 
+async def test_compare_the_share_of_any_dimension(client: TestClient) -> None:
+    html = await get(client, "/compare?packages=requests,django&dimension=python_minor&category=3.12")
+    chart = chart_data(html)["charts"][0]
+    assert chart["unit"] == "%" and chart["title"] == "Share of downloads by Python minor version: Python 3.12"
+    shares = {s["name"]: s["values"] for s in chart["series"]}
+    # last day (tests/support/seed.package_rows): requests n = 139, django n = 69; 3.12 is n - n//2 - n//4 - 1
+    assert shares["requests"][-1] == round(100 * 35 / 139, 2)
+    assert shares["django"][-1] == round(100 * 17 / 69, 2)
+    assert shares["django"][0] == 0  # no downloads that day: no share
+    assert 'option value="python_minor" selected' in html and 'value="3.12"' in html
+    # the range links keep what is compared
+    assert 'href="/compare?packages=requests,django&amp;dimension=python_minor&amp;category=3.12&amp;lookback=30"' in html
+    # installers count mirrors: their shares are of with_mirrors (n + 10)
+    installers = chart_data(await get(client, "/compare?packages=requests&dimension=installer&category=bandersnatch"))
+    assert installers["charts"][0]["series"][0]["values"][-1] == round(100 * 8 / 149, 2)
+    countries = chart_data(await get(client, "/compare?packages=requests&dimension=country&category=DE"))
+    assert countries["charts"][0]["series"][0]["values"][-1] == round(100 * 69 / 139, 2)
+    await get(client, "/compare?packages=requests&dimension=python_minor", status=400)  # which category?
+    await get(client, "/compare?packages=requests&dimension=cpu&category=x86", status=400)
+    await get(client, "/compare?packages=requests&dimension=version&category=1.0%0A", status=400)
+
+
 async def test_api_docs_rendered_from_openapi(client: TestClient) -> None:
     html = await get(client, "/api")
     assert "pypistats API" in html
