@@ -1,4 +1,5 @@
-"""Web benchmark: server time of /packages/<p> (181 days), page cache hit and miss, p50/p99.
+"""Web benchmark: server time of /packages/<p> (181 days), page cache hit and miss, p50/p99, and
+what Chromium transfers on a first and a repeat visit, with the time until the charts are drawn.
 
 Creates its own database (migrated, one package with 181 days plus the ``__all__`` sums seeded),
 starts as subprocesses a fake PyPI, the web service with its Redis page cache, the web service
@@ -7,7 +8,10 @@ bare aiohttp handler returning the same bytes as the baseline. Requests are sent
 over a kept-alive connection, so each latency is the server's time plus a loopback round trip,
 which the baseline pays too.
 
-    .venv/bin/python -m bench.web [--requests 300] [--warmup 30]
+    .venv/bin/python -m bench.web [--requests 300] [--warmup 30] [--visits 5]
+
+The browser half (bench.firstvisit) needs Debian's Chromium at /usr/bin/chromium; ``--visits 0``
+skips it.
 
 Uses DATABASE_URL (an admin DSN; default the machine's PostgreSQL) and REDIS_URL.
 """
@@ -25,6 +29,7 @@ import uuid
 
 import aiohttp
 
+from bench import firstvisit
 from bench.common import PACKAGE, ROOT, bare_server, drop, prepare, start
 from shared.embedded import free_port
 
@@ -64,6 +69,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--warmup", type=int, default=30)
+    parser.add_argument("--visits", type=int, default=5, help="first visits in Chromium (0: none)")
     parser.add_argument("--bare-server", nargs=2, metavar=("PORT", "BODY_FILE"), help=argparse.SUPPRESS)
     parser.add_argument("--fake-pypi", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -114,6 +120,10 @@ def main() -> None:
             print(f"{name:<9} p50 {results[name][0]:7.2f} ms  p99 {results[name][1]:7.2f} ms", flush=True)
         for name in ("cached", "uncached"):
             print(f"{name} p50 / bare p50 = {results[name][0] / results['bare'][0]:.1f}")
+        if args.visits > 0:
+            url = f"http://127.0.0.1:{ports['cached']}{PATH}"
+            for line in firstvisit.report(asyncio.run(firstvisit.measure(url, args.visits))):
+                print(line, flush=True)
     finally:
         for proc in procs:
             proc.terminate()

@@ -56,6 +56,9 @@ OTHER: Final = "other"
 def category_limit(dimension: str) -> int:
     """The most categories one package-day may hold in ``dimension``."""
     return CATEGORY_LIMITS.get(dimension, MAX_CATEGORIES)
+#: Installers whose downloads only ``with_mirrors`` and ``installer`` count (contracts.md section 2;
+#: ingest's MIRROR_INSTALLERS setting may change the list).
+DEFAULT_MIRRORS: Final = ("bandersnatch", "z3c.pypimirror", "Artifactory", "devpi")
 #: The largest count of one category on one day that storage holds (shared.db.layout.MAX_DOWNLOADS,
 #: 2**40 - 1): a larger one is rejected here, so it is dead-lettered instead of failing its batch.
 MAX_COUNT: Final = (1 << 40) - 1

@@ -65,6 +65,7 @@ ROUTES: tuple[Route, ...] = (
     Route("/packages", "web"),
     Route("/search", "web"),
     Route("/static", "web"),
+    Route("/suggest", "web", exact=True),  # package names for the dashboard's search-as-you-type box
     Route("/top", "web"),
     Route("/user", "web"),
 )

@@ -33,6 +33,8 @@ REDIS = web.AppKey("redis", Redis)
 READER = web.AppKey("read_router", ReadRouter)
 
 READY_TIMEOUT_S = 2.0
+#: Socket and connect timeout of the Redis clients: a Redis that hangs costs at most this per call.
+REDIS_TIMEOUT_S = 2.0
 POOL_CLOSE_TIMEOUT_S = 10.0
 PRIMARY_CONNECT_TIMEOUT_S = 5.0
 OPS_PATHS = frozenset({"/health", "/ready", "/metrics"})
@@ -134,9 +136,7 @@ def read_pools_ctx(
         app[READER] = ReadRouter(pool, primary, wait_seconds, metrics if separate else None)
         app[READY_CHECKS]["database"] = lambda: pool.fetchval("SELECT 1")
         yield
-        await close_pool(pool)
-        if primary is not None:
-            await close_pool(primary)
+        await asyncio.gather(close_pool(pool), *([close_pool(primary)] if primary is not None else []))
 
     return ctx
 
@@ -146,7 +146,7 @@ def redis_ctx(url: str, *, required: bool = True) -> Callable[[web.Application],
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         # A refused connection fails at once; these bound a Redis that hangs (and a loaded host).
-        client = Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
+        client = Redis.from_url(url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S)
         app[REDIS] = client
         if required:
             app[READY_CHECKS]["redis"] = client.ping

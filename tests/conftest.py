@@ -3,6 +3,10 @@
 Each run gets its own database (migrated once); each test gets a clean set of tables, its own
 NATS namespace (streams and subjects) and its own Redis key prefix, so runs and tests never see
 each other's data even when they share the machine's servers.
+
+Also owns the end of the run's report: one line per group of skipped tests with its reason
+(what a test needs from the machine is required through tests.support.environment), or
+"no tests skipped".
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import asyncio
 import os
 import shutil
 import tempfile
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -165,3 +170,20 @@ async def outlet(js: JetStreamContext, subjects: Subjects, nats_url: str) -> Asy
     """Ingest's outlet (a connected FastStream broker) on this test's streams."""
     async with connected(nats_url, subjects, StreamPolicy(retention_days=180), name="tests-ingest") as (_, out):
         yield out
+
+
+def skip_reason(report: pytest.TestReport) -> str:
+    """The reason a skipped test's report gives, without pytest's "Skipped: " prefix."""
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+    return reason.removeprefix("Skipped: ")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """List what did not run: one line per skip reason with how many tests it covers."""
+    reasons = Counter(skip_reason(report) for report in terminalreporter.stats.get("skipped", []))
+    terminalreporter.section("skipped tests", sep="-")
+    if not reasons:
+        terminalreporter.line("no tests skipped")
+    for reason, count in sorted(reasons.items(), key=lambda item: (-item[1], item[0])):
+        terminalreporter.line(f"skipped {count} test{'s' if count > 1 else ''}: {reason}")

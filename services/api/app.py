@@ -7,6 +7,11 @@ re-reads the cache version), the FastStream listener of ``rollups.updated`` that
 in-process bodies at once (shared.listen; the API starts and serves without NATS), the one middleware (services.api.middleware: metrics, rate limit
 and CORS, JSON errors) and the ops routes.
 
+Shutdown is bounded: a request still running gets ``SHUTDOWN_TIMEOUT_SECONDS`` to finish and as
+many again once told to stop before aiohttp cancels it, each background task a few seconds
+(shared.tasks), the Redis client its socket timeout and the database pools 10 s before their
+connections are terminated (shared.web).
+
 Readiness: ``/ready`` checks the database (the read pool) only. The API can answer every request without Redis
 (cache misses go to PostgreSQL, the rate limiter fails open), so an outage of Redis must not take
 every replica out of the load balancer; its state is exported instead as the gauge
@@ -17,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import gc
 from collections.abc import AsyncIterator, Callable, Sequence
 
@@ -41,11 +45,15 @@ from shared.logging import configure_logging, get_logger
 from shared.metrics import HttpMetrics, metric_name
 from shared.openapi import openapi_document
 from shared.redis_gate import RedisGate
-from shared.web import REDIS, init_ops, read_pools_ctx, redis_ctx
+from shared.tasks import stop_task
+from shared.web import REDIS, REDIS_TIMEOUT_S, init_ops, read_pools_ctx, redis_ctx
 
 SERVICE = "api"
 SETTINGS = web.AppKey("api_settings", ApiSettings)
 MAX_LINE = 65536
+#: How long shutdown waits for each background task (cache-version refresher, rate-limit
+#: reservations): one Redis call's timeout, plus a second.
+BACKGROUND_STOP_S = REDIS_TIMEOUT_S + 1.0
 
 log = get_logger(__name__)
 
@@ -91,10 +99,13 @@ def _state_ctx(
             await watcher.refresh()
             refresher = asyncio.create_task(watcher.run(), name="api-cache-version")
         yield
-        if refresher is not None:
-            refresher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await refresher
+        # Bounded: a Redis call gives up after its socket timeout, and a cancellation lost inside
+        # one (shared.tasks) is repeated; the flag ends the loop in any case.
+        watcher.stop()
+        await asyncio.gather(
+            app[LIMITER].close(BACKGROUND_STOP_S),
+            *([stop_task(refresher, BACKGROUND_STOP_S)] if refresher is not None else []),
+        )
 
     return ctx
 
@@ -164,5 +175,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.info("api starting", host=settings.ops_host, port=settings.port)
     app = create_app(settings)
     app.on_startup.append(_freeze_heap)
-    web.run_app(app, host=settings.ops_host, port=settings.port, access_log=None, print=None)
+    web.run_app(
+        app,
+        host=settings.ops_host,
+        port=settings.port,
+        access_log=None,
+        print=None,
+        shutdown_timeout=settings.shutdown_timeout_seconds,
+    )
     return 0

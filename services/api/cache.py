@@ -116,6 +116,7 @@ class VersionWatcher:
         #: The current version and the WAL position recorded with it, or None while Redis is
         #: unusable (then nothing is cached).
         self.current: CacheVersion | None = None
+        self._stopped = False
 
     @property
     def version(self) -> str | None:
@@ -146,10 +147,15 @@ class VersionWatcher:
         await self.refresh()
 
     async def run(self) -> None:
-        """Refresh forever (cancelled at shutdown); one failed read never ends the loop."""
-        while True:
+        """Refresh until :meth:`stop` (and cancelled at shutdown); one failed read never ends the
+        loop. The flag ends it even when a cancellation is lost inside a Redis call (shared.tasks)."""
+        while not self._stopped:
             await asyncio.sleep(self.interval)
             await self.refresh()
+
+    def stop(self) -> None:
+        """Make :meth:`run` return after the read in progress, if any."""
+        self._stopped = True
 
 
 class LocalCache:

@@ -2,7 +2,8 @@
 
 Owns the knobs of the JSON API: its port, the body cache (in memory and in Redis), where it reads
 from (``READ_DATABASE_URL``, inherited from shared.config), the expected daily update time that bounds ``Cache-Control``, and the rate limits (window, default limit, trusted proxies,
-per-address/CIDR overrides). Built in ``main()``, never at import time.
+per-address/CIDR overrides) and how long a shutdown lets running requests finish. Built in
+``main()``, never at import time.
 """
 
 from __future__ import annotations
@@ -86,6 +87,12 @@ class ApiSettings(ReadReplicaSettings):
     rate_limit_overrides: str = Field(
         "",
         description="Per-address or CIDR limits, e.g. '203.0.113.7=100000,10.0.0.0/8=0' (0 = unlimited); the most specific match wins.",
+    )
+    shutdown_timeout_seconds: float = Field(
+        5.0,
+        ge=0,
+        le=300,
+        description="On SIGTERM, seconds a request still running may take to finish, and as many again once told to stop, before it is cancelled (aiohttp's shutdown_timeout). The whole shutdown takes at most twice this plus 15 s (background tasks, Redis, the database pool): keep that within the pod's termination grace period (30 s by default).",
     )
 
     @field_validator("rate_limit_overrides")

@@ -42,6 +42,7 @@ from prometheus_client import Counter
 from services.api.config import Network
 from shared.cache import CacheKeys
 from shared.redis_gate import RedisGate
+from shared.tasks import stop_task
 
 #: Largest number of requests one replica reserves for one address in one round trip.
 MAX_BATCH = 256
@@ -247,6 +248,10 @@ class RateLimiter:
                 self._prefetches.add(task)
                 task.add_done_callback(self._prefetches.discard)
             return decision
+
+    async def close(self, timeout: float) -> None:
+        """Stop the reservations still running in the background (at shutdown, before Redis closes)."""
+        await asyncio.gather(*(stop_task(task, timeout) for task in list(self._prefetches)))
 
     def _reserve_for(self, client: str, allotment: Allotment) -> Coroutine[Any, Any, bool]:
         """Mark a reservation as pending now (so no other request starts one), and return the

@@ -3,7 +3,9 @@
 Owns what each endpoint checks and in which order: the session (401), the CSRF token of anything
 that changes state (403), then the input (400 bad name, 404 unknown package, 409 past the limit).
 Every refusal happens before anything is written, so a refused request changes nothing. Forms
-(from the web service's pages) get a 303 back to their ``next``; JSON callers get JSON.
+(from the web service's pages) get a 303 back to their ``next`` (with ``error=<code>`` when the
+input was refused: the page says why); JSON callers get JSON. A refused session or CSRF token is
+a 401/403 for both.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 import secrets
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 from prometheus_client import Counter
@@ -42,6 +45,8 @@ STATES = web.AppKey("state_store", StateStore)
 LOGINS = web.AppKey("logins_total", Counter)
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+#: Input errors a form gets back as a redirect (:func:`_form_refused`), by the JSON status.
+FORM_ERRORS = {400: "invalid", 404: "unknown"}
 NO_STORE = {"Cache-Control": "no-store"}
 MAX_CODE_LENGTH = 512
 
@@ -118,7 +123,9 @@ async def callback(request: web.Request) -> web.Response:
 
 
 async def logout(request: web.Request) -> web.Response:
-    """End the session (CSRF checked). Without a valid session there is nothing to end."""
+    """End the session (CSRF checked), then back to the form's ``next`` (the page the visitor was
+    on; only our own paths, see :func:`safe_next`), else ``/``. Without a valid session there is
+    nothing to end."""
     store, secure = request.app[SESSIONS], request.app[SETTINGS].cookie_secure
     form = await _form(request)
     session = await current_session(request, store)
@@ -127,7 +134,7 @@ async def logout(request: web.Request) -> web.Response:
             return _csrf_error()
         await store.delete(session.id)
         log.info("logout", user_id=session.user_id)
-    response = redirect("/")
+    response = redirect(safe_next(form.get("next")) if form else "/")
     clear_session_cookie(response, secure)
     return response
 
@@ -183,12 +190,16 @@ async def add_package(request: web.Request) -> web.Response:
         return json_error(400, "package is required", "package")
     package = await _known_package(request, raw)
     if isinstance(package, web.Response):
+        if form is not None and package.status in FORM_ERRORS:
+            return _form_refused(form, FORM_ERRORS[package.status], raw)
         return package
     pool, limit = request.app[PG_POOL], request.app[SETTINGS].max_tracked_packages
     result = await users.add_package(pool, session.user_id, package, limit)
     if result is users.AddResult.NO_USER:
         return await _stale_session(request, session)
     if result is users.AddResult.LIMIT_REACHED:
+        if form is not None:
+            return _form_refused(form, "limit", package)
         return json_error(
             409,
             f"you already track {limit} packages, the maximum: remove one before adding another",
@@ -248,6 +259,14 @@ async def _stale_session(request: web.Request, session: Session) -> web.Response
     response = json_error(401, "not logged in", **NO_STORE)
     clear_session_cookie(response, request.app[SETTINGS].cookie_secure)
     return response
+
+
+def _form_refused(form: dict[str, str], code: str, package: str) -> web.Response:
+    """A form the visitor can correct (unknown or invalid name, limit reached): back to its
+    ``next`` with ``error=<code>&package=<name>``, for the page to say why. Nothing was written."""
+    target = safe_next(form.get("next"))
+    query = urlencode({"error": code, "package": package.strip()[:200]})
+    return redirect(f"{target}{'&' if '?' in target else '?'}{query}")
 
 
 def _csrf_error() -> web.Response:

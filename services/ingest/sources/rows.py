@@ -11,10 +11,11 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 from importlib import resources
 from typing import Any
 
+from shared.events import DEFAULT_MIRRORS
+
 from .base import RawCounts
 
-#: Installers whose downloads only ``with_mirrors`` counts (contracts.md section 2).
-DEFAULT_MIRRORS = ("bandersnatch", "z3c.pypimirror", "Artifactory", "devpi")
+__all__ = ["DEFAULT_MIRRORS", "Row", "group_row_batches", "group_rows", "query_text"]
 
 
 def query_text() -> str:

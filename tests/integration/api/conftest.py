@@ -61,7 +61,11 @@ async def api_factory(settings_for: Callable[..., ApiSettings]) -> AsyncIterator
     clients: list[TestClient] = []
 
     async def start(**overrides: Any) -> TestClient:
-        client = TestClient(TestServer(create_app(settings_for(**overrides))))
+        settings = settings_for(**overrides)
+        server = TestServer(create_app(settings))
+        # As in services.api.app.main: requests still running at shutdown get this long.
+        await server.start_server(shutdown_timeout=settings.shutdown_timeout_seconds)
+        client = TestClient(server)
         await client.start_server()
         clients.append(client)
         return client

@@ -274,3 +274,23 @@ async def test_session_of_a_deleted_user_is_ended(stack: Stack) -> None:
     response = await stack.client.get("/auth/me")
     assert response.status == 401
     assert await stack.session_keys() == []
+
+
+@pytest.mark.parametrize(
+    ("next_path", "location"),
+    [
+        ("/packages/requests?lookback=30", "/packages/requests?lookback=30"),
+        ("/user", "/user"),
+        ("https://elsewhere.example/", "/"),
+        ("//elsewhere.example/", "/"),
+        (None, "/"),
+    ],
+)
+async def test_logout_returns_to_the_page_it_was_sent_from(
+    stack: Stack, next_path: str | None, location: str
+) -> None:
+    await stack.login()
+    form = {"csrf_token": await stack.csrf()} | ({"next": next_path} if next_path is not None else {})
+    response = await stack.client.post("/auth/logout", data=form, allow_redirects=False)
+    assert response.status == 303 and response.headers["Location"] == location
+    assert await stack.session_keys() == []

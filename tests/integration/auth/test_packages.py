@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from urllib.parse import urlencode
 
 import pytest
 
@@ -169,3 +170,33 @@ async def test_hostile_delete_names_and_bodies(stack: Stack, packages: list[str]
     )
     assert big.status == 413
     assert await tracked(stack) == ["flask"]
+
+
+async def test_forms_with_a_refused_name_go_back_with_the_reason(stack: Stack, packages: list[str]) -> None:
+    await stack.login()
+    csrf = await stack.csrf()
+    for name, code in (("no-such-package", "unknown"), ("<b>", "invalid")):
+        response = await stack.client.post(
+            "/auth/me/packages",
+            data={"package": name, "csrf_token": csrf, "next": "/user"},
+            allow_redirects=False,
+        )
+        assert response.status == 303
+        assert response.headers["Location"] == "/user?" + urlencode({"error": code, "package": name})
+    for name in packages[:20]:
+        assert (await add(stack, name, csrf))[0] == 201
+    response = await stack.client.post(
+        "/auth/me/packages",
+        data={"package": packages[20], "csrf_token": csrf, "next": "/user?x=1"},
+        allow_redirects=False,
+    )
+    assert response.status == 303
+    assert response.headers["Location"] == f"/user?x=1&error=limit&package={packages[20]}"
+    assert len(await tracked(stack)) == 20 and packages[20] not in await tracked(stack)
+    # a wrong token is still a 403, never a redirect
+    response = await stack.client.post(
+        "/auth/me/packages",
+        data={"package": "no-such-package", "csrf_token": "wrong", "next": "/user"},
+        allow_redirects=False,
+    )
+    assert response.status == 403

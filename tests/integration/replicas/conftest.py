@@ -3,13 +3,12 @@
 The run's shared PostgreSQL cannot be reconfigured (``wal_level``, a standby), so this module
 makes its own pair with tests.support.replication: on a fresh machine the binaries of the
 ``pgserver`` package are enough. Missing binaries fail the run under ``CI=true`` and skip it
-elsewhere, with the reason.
+elsewhere, with the reason (tests.support.environment).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -17,6 +16,7 @@ import asyncpg
 import pytest
 
 from shared.db.migrate import migrate
+from tests.support.environment import missing
 from tests.support.replication import MissingBinaries, ReplicatedCluster, start_replicated_cluster
 from tests.support.servers import with_database
 from tests.support.wait import wait_until
@@ -54,9 +54,7 @@ def pair() -> Iterator[Pair]:
     try:
         cluster = start_replicated_cluster()
     except MissingBinaries as exc:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"read-replica tests need PostgreSQL binaries: {exc}")
-        pytest.skip(f"no PostgreSQL binaries: {exc}")
+        missing("PostgreSQL binaries for a primary and a streaming replica", str(exc))
     try:
         primary_url = with_database(cluster.primary.url, DATABASE)
 

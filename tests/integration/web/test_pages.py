@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import json
 import re
 from typing import Any
@@ -46,7 +47,11 @@ async def test_every_page_renders_with_data_through_and_security_headers(client:
         assert response.content_type == "text/html"
         assert THROUGH in html, path
         csp = response.headers["Content-Security-Policy"]
-        assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
+        assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-" not in csp
+        directives = dict(d.strip().split(" ", 1) for d in csp.split(";"))
+        assert directives["script-src"] == "'self'"
+        # only empty <style> elements (Plotly fills its own through the CSSOM): sha256 of ""
+        assert directives["style-src"] == "'self' 'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='"
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         assert response.headers["Referrer-Policy"]
         # no inline script, no inline handler, nothing loaded from another origin
@@ -76,7 +81,9 @@ async def test_package_page_numbers_metadata_and_charts(client: TestClient) -> N
     assert "javascript:" not in html
     data = chart_data(html)
     assert len(data["dates"]) == 181 and data["dates"][-1] == END.isoformat()
-    assert [c["id"] for c in data["charts"]] == ["overall", "python_major", "python_minor", "system"]
+    assert [c["id"] for c in data["charts"]] == [
+        "overall", "python_major", "python_minor", "system", "version", "installer", "country", "file_type", "ci"
+    ]  # fmt: skip
     overall = {s["category"]: s["values"] for s in data["charts"][0]["series"]}
     assert overall["with_mirrors"][-1] == 149 and overall["without_mirrors"][-1] == 139
     assert overall["without_mirrors"][:141] == [0] * 141  # zero-filled before the first of 40 days
@@ -85,9 +92,20 @@ async def test_package_page_numbers_metadata_and_charts(client: TestClient) -> N
     assert minors == ["2.7", "3.11", "3.12", "null"]
     systems = [s["category"] for s in data["charts"][3]["series"]]
     assert systems == ["Darwin", "Linux", "Windows", "other", "null"]
-    for chart in ("overall", "python_major", "python_minor", "system"):
+    for chart in ("overall", "python_major", "python_minor", "system", "version", "installer", "country", "ci"):
         assert f'href="/packages/requests/{chart}.csv"' in html
         assert f'id="chart-{chart}"' in html
+    by_id = {c["id"]: c for c in data["charts"]}
+    # the new dimensions, as seeded for the last day (n = 139): see tests/support/seed.package_rows
+    last = {c: {s["category"]: s["values"][-1] for s in by_id[c]["series"]} for c in by_id}
+    assert last["version"] == {"2.0.0": 27, "2.31.0": 46, "2.32.3": 66}
+    assert last["installer"] == {"bandersnatch": 8, "pip": 105, "uv": 34, "null": 2}
+    assert sum(last["installer"].values()) == overall["with_mirrors"][-1]  # mirrors included
+    assert last["country"] == {"DE": 69, "US": 70} and by_id["country"]["kind"] == "bar"
+    assert list(last["ci"]) == ["true", "false", "null"]  # fixed order, zeros drawn
+    assert last["ci"] == {"true": 46, "false": 0, "null": 93}
+    labels = {s["category"]: s["name"] for s in by_id["installer"]["series"]}
+    assert labels["bandersnatch"] == "bandersnatch (mirror)" and labels["pip"] == "pip"
 
 
 async def test_all_packages_page_sums_every_package(client: TestClient) -> None:
@@ -99,14 +117,57 @@ async def test_all_packages_page_sums_every_package(client: TestClient) -> None:
     assert "All packages" in html and "Track" not in html
 
 
-async def test_lookback_narrows_and_bad_values_are_400_pages(client: TestClient) -> None:
-    data = chart_data(await get(client, "/packages/requests?lookback=30"))
-    assert len(data["dates"]) == 30 and data["dates"][0] == (END - dt.timedelta(days=29)).isoformat()
-    assert len(chart_data(await get(client, "/packages/requests?lookback=180"))["dates"]) == 180
+def current_range(html: str) -> list[str]:
+    return re.findall(r'<a class="range active" href="[^"]*" data-days="(\d*)" aria-current="true"', html)
+
+
+async def test_lookback_picks_the_range_shown_and_bad_values_are_400_pages(client: TestClient) -> None:
+    html = await get(client, "/packages/requests?lookback=30")
+    # every retained day is in the page, so the other ranges draw without a reload...
+    assert len(chart_data(html)["dates"]) == 181
+    # ...and the range shown is the one marked current (was: "all" marked while 30 days were drawn)
+    assert current_range(html) == ["30"]
+    assert 'href="/packages/requests?lookback=90" data-days="90"' in html
+    assert 'href="/packages/requests" data-days=""' in html
+    assert 'href="/packages/requests/overall.csv?lookback=30"' in html
+    assert current_range(await get(client, "/packages/requests")) == [""]
+    odd = await get(client, "/packages/requests?lookback=45")  # a range without a button gets one
+    assert current_range(odd) == ["45"]
+    assert re.findall(r'data-days="(\d*)"', odd) == ["30", "45", "60", "90", "120", ""]
+    compare = await get(client, "/compare?packages=requests,django&lookback=60")
+    assert current_range(compare) == ["60"]
+    assert 'href="/compare?packages=requests,django&amp;lookback=90"' in compare
     for bad in ("0", "181", "-1", "abc", "1e3", "9" * 50):
         html = await get(client, f"/packages/requests?lookback={bad}", status=400)
         assert "lookback must be a whole number of days between 1 and 180" in html
         assert "<html" in html
+    await get(client, "/compare?packages=requests&lookback=0", status=400)
+
+
+def drawn_specs(html: str) -> dict[str, dict[str, Any]]:
+    return {c["id"]: {k: v for k, v in c.items() if k != "series"} for c in chart_data(html)["charts"]}
+
+
+async def test_chart_specs_percent_only_where_a_share_means_something(client: TestClient) -> None:
+    html = await get(client, "/packages/requests")
+    specs = drawn_specs(html)
+    assert specs["overall"]["percent"] is False and specs["system"]["percent"] is True
+    assert specs["python_minor"]["kind"] == "stacked" and specs["python_minor"]["top"]
+    overall = html[html.index('id="title-overall"') : html.index('id="chart-overall"')]
+    assert "percent" not in overall and "7-day average" in overall
+    system = html[html.index('id="title-system"') : html.index('id="chart-system"')]
+    assert 'class="percent"' in system
+    for chart in specs:  # every chart has its table (the text alternative), empty until drawn
+        assert f'<details class="chart-table" data-for="{chart}">' in html
+
+
+async def test_suggest_returns_names_as_json(client: TestClient) -> None:
+    response = await client.get("/suggest?q=Req")
+    assert response.status == 200 and response.content_type == "application/json"
+    assert await response.json() == {"query": "req", "packages": ["requests", "requests-oauthlib"]}
+    assert (await (await client.get("/suggest?q=")).json())["packages"] == []
+    assert "__all__" not in (await (await client.get("/suggest?q=__")).json())["packages"]
+    assert (await client.get("/suggest?q=" + "a" * 300)).status == 400
 
 
 async def test_non_canonical_names_redirect_permanently(client: TestClient) -> None:
@@ -217,6 +278,28 @@ async def test_compare(client: TestClient) -> None:
     assert "chart-data" not in html
 
 
+async def test_compare_the_share_of_any_dimension(client: TestClient) -> None:
+    html = await get(client, "/compare?packages=requests,django&dimension=python_minor&category=3.12")
+    chart = chart_data(html)["charts"][0]
+    assert chart["unit"] == "%" and chart["title"] == "Share of downloads by Python minor version: Python 3.12"
+    shares = {s["name"]: s["values"] for s in chart["series"]}
+    # last day (tests/support/seed.package_rows): requests n = 139, django n = 69; 3.12 is n - n//2 - n//4 - 1
+    assert shares["requests"][-1] == round(100 * 35 / 139, 2)
+    assert shares["django"][-1] == round(100 * 17 / 69, 2)
+    assert shares["django"][0] == 0  # no downloads that day: no share
+    assert 'option value="python_minor" selected' in html and 'value="3.12"' in html
+    # the range links keep what is compared
+    assert 'href="/compare?packages=requests,django&amp;dimension=python_minor&amp;category=3.12&amp;lookback=30"' in html
+    # installers count mirrors: their shares are of with_mirrors (n + 10)
+    installers = chart_data(await get(client, "/compare?packages=requests&dimension=installer&category=bandersnatch"))
+    assert installers["charts"][0]["series"][0]["values"][-1] == round(100 * 8 / 149, 2)
+    countries = chart_data(await get(client, "/compare?packages=requests&dimension=country&category=DE"))
+    assert countries["charts"][0]["series"][0]["values"][-1] == round(100 * 69 / 139, 2)
+    await get(client, "/compare?packages=requests&dimension=python_minor", status=400)  # which category?
+    await get(client, "/compare?packages=requests&dimension=cpu&category=x86", status=400)
+    await get(client, "/compare?packages=requests&dimension=version&category=1.0%0A", status=400)
+
+
 async def test_api_docs_rendered_from_openapi(client: TestClient) -> None:
     html = await get(client, "/api")
     assert "pypistats API" in html
@@ -225,21 +308,38 @@ async def test_api_docs_rendered_from_openapi(client: TestClient) -> None:
     assert "Unknown package" in html
 
 
-async def test_static_files_are_versioned_and_long_lived(client: TestClient) -> None:
+async def test_static_files_are_versioned_compressed_and_long_lived(client: TestClient) -> None:
+    import brotli
+
     html = await get(client, "/packages/requests")
-    srcs = re.findall(r'<script src="([^"]+)"', html)
-    assert any(s.startswith("/static/plotly.min.js?v=") for s in srcs)
-    assert any(s.startswith("/static/app.js?v=") for s in srcs)
+    srcs = re.findall(r'<(?:script src|link rel="stylesheet" href)="([^"]+)"', html)
+    names = [s.rsplit("/", 1)[1] for s in srcs]
+    assert names == ["app.css", "plotly-basic.min.js", "app.js"]
+    assert all(re.fullmatch(r"/static/[0-9a-f]{16}/[a-z.-]+", s) for s in srcs), srcs
     for src in srcs:
-        response = await client.get(src)
-        assert response.status == 200
-        assert (
-            "immutable" in response.headers["Cache-Control"]
-            and "max-age=31536000" in response.headers["Cache-Control"]
-        )
-        assert response.headers["Content-Type"].startswith("text/javascript")
-        assert len(await response.read()) > 1000
-    for bad in ("/static/..%2Fapp.py", "/static/app.py", "/static/nope.js"):
+        plain = await client.get(src, headers={"Accept-Encoding": "identity"})
+        body = await plain.read()
+        assert plain.status == 200 and "Content-Encoding" not in plain.headers
+        assert plain.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+        assert plain.headers["Vary"] == "Accept-Encoding"
+        assert plain.headers["Content-Type"].startswith(("text/javascript", "text/css"))
+        assert len(body) > 1000
+        br = await client.get(src, headers={"Accept-Encoding": "gzip, deflate, br"}, auto_decompress=False)
+        packed = await br.read()
+        assert br.headers["Content-Encoding"] == "br" and brotli.decompress(packed) == body
+        assert len(packed) < len(body) / 2 and br.headers["ETag"] != plain.headers["ETag"]
+        gz = await client.get(src, headers={"Accept-Encoding": "gzip;q=1, br;q=0"}, auto_decompress=False)
+        assert gz.headers["Content-Encoding"] == "gzip" and gzip.decompress(await gz.read()) == body
+    plotly = next(s for s in srcs if s.endswith("plotly-basic.min.js"))
+    first = await client.get(plotly, headers={"Accept-Encoding": "gzip, br"}, auto_decompress=False)
+    assert int(first.headers["Content-Length"]) < 400_000  # was 4.8 MB, uncompressed
+    # an unversioned or stale URL still answers, but is never cached as immutable
+    for stale in ("/static/app.js", "/static/0123456789abcdef/app.js"):
+        response = await client.get(stale)
+        assert response.status == 200 and response.headers["Cache-Control"] == "no-cache"
+        again = await client.get(stale, headers={"If-None-Match": response.headers["ETag"]})
+        assert again.status == 304
+    for bad in ("/static/..%2Fapp.py", "/static/app.py", "/static/nope.js", "/static/0123456789abcdef/x.js"):
         await get(client, bad, status=404)
 
 

@@ -46,27 +46,31 @@ async def text(client: TestClient, path: str, cookie: str | None = None, status:
 
 async def test_header_shows_login_link_when_logged_out(client: TestClient) -> None:
     html = await text(client, "/packages/requests?lookback=30")
-    assert 'href="/auth/login?next=%2Fpackages%2Frequests%3Flookback%3D30"' in html
-    assert "/auth/logout" not in html and "/auth/me/packages" not in html
+    login = 'href="/auth/login?next=%2Fpackages%2Frequests%3Flookback%3D30"'
+    assert '<a href="/auth/login?next=%2Fpackages%2Frequests%3Flookback%3D30" class="login">Log in</a>' in html
+    assert f'<a class="track-login" {login}>Log in to track</a>' in html
+    assert "/auth/logout" not in html and "/auth/me/packages" not in html and 'href="/user"' not in html
+    assert "Log in to track" not in await text(client, "/packages/__all__")
 
 
 async def test_logged_in_header_track_forms_and_dashboard(
     client: TestClient, db: asyncpg.Pool, redis: Redis, web_settings: WebSettings
 ) -> None:
     session, cookie = await login(db, redis, web_settings, "octocat", ["requests", "django"])
-    html = await text(client, "/packages/requests", cookie)
-    assert ">octocat</a>" in html
+    html = await text(client, "/packages/requests?lookback=30", cookie)
+    assert 'class="who" title="Logged in with GitHub">octocat<' in html
+    assert '<a href="/user" class="mine">My packages</a>' in html and "Log in to track" not in html
     logout = re.search(r'<form method="post" action="/auth/logout".*?</form>', html, re.S)
     assert logout and f'name="csrf_token" value="{session.csrf_token}"' in logout.group(0)
+    assert 'name="next" value="/packages/requests?lookback=30"' in logout.group(0)
     remove = re.search(
         r'<form method="post" action="/auth/me/packages/requests/delete".*?</form>', html, re.S
     )
     assert remove, "tracked package shows a remove form"
-    assert f'value="{session.csrf_token}"' in remove.group(
-        0
-    ) and 'name="next" value="/packages/requests"' in remove.group(0)
+    assert f'value="{session.csrf_token}"' in remove.group(0)
+    assert 'name="next" value="/packages/requests?lookback=30"' in remove.group(0)
     html = await text(client, "/packages/requests-oauthlib", cookie)
-    add = re.search(r'<form method="post" action="/auth/me/packages" .*?</form>', html, re.S)
+    add = re.search(r'<form method="post" action="/auth/me/packages">.*?</form>', html, re.S)
     assert add, "untracked package shows an add form"
     form = add.group(0)
     assert 'name="package" value="requests-oauthlib"' in form and f'value="{session.csrf_token}"' in form
@@ -77,6 +81,18 @@ async def test_logged_in_header_track_forms_and_dashboard(
     rows = re.findall(r'<tr data-package="([^"]+)">(.*?)</tr>', dashboard, re.S)
     assert [p for p, _ in rows] == ["django", "requests"]
     cells = dict(rows)
+    for package in ("django", "requests"):  # a remove button per row, with this session's token
+        remove = re.search(
+            rf'<form method="post" action="/auth/me/packages/{package}/delete" class="remove">.*?</form>',
+            cells[package],
+            re.S,
+        )
+        assert remove and f'name="csrf_token" value="{session.csrf_token}"' in remove.group(0)
+        assert 'name="next" value="/user"' in remove.group(0)
+    add = re.search(r'<form method="post" action="/auth/me/packages" class="add-package">.*?</form>', dashboard, re.S)
+    assert add and f'name="csrf_token" value="{session.csrf_token}"' in add.group(0)
+    assert 'name="package"' in add.group(0) and 'list="package-suggestions"' in add.group(0)
+    assert re.search(r'<script src="/static/[0-9a-f]{16}/suggest.js" defer>', dashboard)
     assert '<td class="num">139</td>' in cells["requests"]
     assert f'<td class="num">{sum(range(110, 140)):,}</td>' in cells["requests"]
     points = re.search(r'points="([^"]+)"', cells["requests"])
@@ -92,12 +108,12 @@ async def test_cached_fragments_never_carry_another_users_state(
     client: TestClient, db: asyncpg.Pool, redis: Redis, web_settings: WebSettings
 ) -> None:
     _, cookie = await login(db, redis, web_settings, "alice", ["requests"])
-    assert ">alice</a>" in await text(client, "/packages/requests", cookie)
+    assert ">alice<" in await text(client, "/packages/requests", cookie)
     anonymous = await text(client, "/packages/requests")
     assert "alice" not in anonymous and "/auth/me/packages" not in anonymous
     _, bob = await login(db, redis, web_settings, "bob", [])
     html = await text(client, "/packages/requests", bob)
-    assert ">bob</a>" in html and "alice" not in html and 'action="/auth/me/packages"' in html
+    assert ">bob<" in html and "alice" not in html and 'action="/auth/me/packages"' in html
 
 
 async def test_forged_or_expired_cookies_are_logged_out(
@@ -179,4 +195,14 @@ async def test_error_pages_keep_the_login_state(
 ) -> None:
     _, cookie = await login(db, redis, web_settings, "dora", [])
     html = await text(client, "/packages/zzz-unknown", cookie, status=404)
-    assert ">dora</a>" in html and "Package not found" in html
+    assert ">dora<" in html and "Package not found" in html
+
+
+async def test_dashboard_says_why_a_package_was_refused(
+    client: TestClient, db: asyncpg.Pool, redis: Redis, web_settings: WebSettings
+) -> None:
+    _, cookie = await login(db, redis, web_settings, "erin", [])
+    html = await text(client, "/user?error=unknown&package=%3Cb%3Enope", cookie)
+    assert 'role="alert">We have no downloads recorded for “&lt;b&gt;nope”' in html
+    assert "maximum number of packages" in await text(client, "/user?error=limit", cookie)
+    assert 'role="alert"' not in await text(client, "/user?error=whatever", cookie)

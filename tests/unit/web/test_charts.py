@@ -61,15 +61,64 @@ def test_package_charts_shape_and_overall_always_has_both_lines() -> None:
     assert data["dates"] == ["2026-01-01", "2026-01-02", "2026-01-03"]
     assert [c["id"] for c in data["charts"]] == list(charts.DIMENSION_NAMES)
     overall = data["charts"][0]
-    assert overall["base"] == "with_mirrors"
-    assert [(s["category"], s["values"]) for s in overall["series"]] == [
-        ("with_mirrors", [0, 0, 4]),
-        ("without_mirrors", [0, 0, 0]),
+    assert overall["percent"] is False and overall["kind"] == "lines" and overall["top"] is None
+    assert [(s["category"], s["name"], s["values"]) for s in overall["series"]] == [
+        ("with_mirrors", "with mirrors", [0, 0, 4]),
+        ("without_mirrors", "without mirrors", [0, 0, 0]),
     ]
     assert data["charts"][1]["series"] == []
-    assert (
-        charts.label("python_minor", "3.12") == "Python 3.12" and charts.label("system", "null") == "unknown"
+
+
+def test_a_new_chart_is_one_spec() -> None:
+    """What the lead's new dimensions will do: a spec with labels, a fixed order, top N, stacked."""
+    spec = charts.ChartSpec(
+        "ci", "Downloads from CI", kind="stacked", top=1, categories=("True",), labels={"True": "CI"}
     )
+    win = charts.Window(dt.date(2026, 1, 1), dt.date(2026, 1, 2))
+    points = [Point("False", dt.date(2026, 1, 1), 5), Point("null", dt.date(2026, 1, 2), 1)]
+    data = charts.package_charts({"ci": points}, win, specs=(spec,))
+    (chart,) = data["charts"]
+    assert {k: v for k, v in chart.items() if k != "series"} == {
+        "id": "ci",
+        "title": "Downloads from CI",
+        "kind": "stacked",
+        "percent": True,
+        "top": 1,
+    }
+    assert [(s["category"], s["name"], s["values"]) for s in chart["series"]] == [
+        ("True", "CI", [0, 0]),
+        ("False", "False", [5, 0]),
+        ("null", "unknown", [0, 1]),
+    ]
+    assert charts.to_csv(data, "ci") == "date,True,False,null\n2026-01-01,0,5,0\n2026-01-02,0,0,1\n"
+
+
+def test_send_folds_the_least_downloaded_categories_into_other_except_for_csv() -> None:
+    spec = charts.ChartSpec("version", "Downloads by version", top=2, send=2)
+    win = charts.Window(dt.date(2026, 1, 1), dt.date(2026, 1, 2))
+    day1, day2 = win.start, win.end
+    points = [
+        Point("1.0", day1, 1),
+        Point("2.0", day1, 50),
+        Point("3.0", day2, 40),
+        Point("other", day2, 2),
+        Point("0.9", day2, 3),
+    ]
+    folded = charts.package_charts({"version": points}, win, specs=(spec,))["charts"][0]["series"]
+    assert [(s["category"], s["values"]) for s in folded] == [
+        ("2.0", [50, 0]),
+        ("3.0", [0, 40]),
+        ("other", [1, 5]),  # 1.0, 0.9 and the stored "other"
+    ]
+    full = charts.package_charts({"version": points}, win, specs=(spec,), folded=False)
+    assert len(full["charts"][0]["series"]) == 5
+
+
+def test_labels() -> None:
+    minor = next(s for s in charts.PACKAGE_CHARTS if s.id == "python_minor")
+    system = next(s for s in charts.PACKAGE_CHARTS if s.id == "system")
+    assert minor.label("3.12") == "Python 3.12" and minor.label("null") == "unknown"
+    assert system.label("Linux") == "Linux" and system.label("other") == "other"
 
 
 def test_compare_chart_keeps_order_and_zero_fills() -> None:
