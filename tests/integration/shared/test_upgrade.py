@@ -39,7 +39,11 @@ async def old_database(servers: Any) -> AsyncIterator[str]:
 
 async def write_old_layout(url: str) -> set[tuple[dt.date, str, str, str, int]]:
     """What the previous release's aggregator left: rows, bookkeeping, complete days."""
-    rows = with_all(r for i, p in enumerate(PACKAGES) for r in package_rows(p, 50 + i, DAYS[-1], len(DAYS)))
+    # the day-partitioned layout never held the dimensions that came after it (version, installer, ...)
+    old = {"overall", "python_major", "python_minor", "system"}
+    rows = with_all(
+        r for i, p in enumerate(PACKAGES) for r in package_rows(p, 50 + i, DAYS[-1], len(DAYS)) if r[2] in old
+    )
     conn = await asyncpg.connect(url)
     try:
         for table in ("daily_downloads", "package_days"):
