@@ -9,6 +9,7 @@ versions, categories that do not exist and negative counts.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from typing import Any, Final, Literal
 
@@ -64,6 +65,7 @@ DEFAULT_MIRRORS: Final = ("bandersnatch", "z3c.pypimirror", "Artifactory", "devp
 MAX_COUNT: Final = (1 << 40) - 1
 
 
+@functools.lru_cache(maxsize=1 << 18)
 def valid_category(dimension: str, category: str) -> bool:
     """True when ``category`` is a legal category of ``dimension``."""
     if dimension == "overall":
@@ -132,18 +134,29 @@ class Counts(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> Counts:
+        # The hot path of the aggregator (a package-day may hold hundreds of categories): the
+        # checks run as whole-dict operations, and a category's validity is remembered.
         for dimension in DIMENSIONS:
             values: dict[str, int] = getattr(self, dimension)
+            if not values:
+                continue
             if len(values) > category_limit(dimension):
                 raise ValueError(f"{dimension}: more than {category_limit(dimension)} categories")
-            for category, downloads in values.items():
-                if not valid_category(dimension, category):
-                    raise ValueError(f"{dimension}: unknown category {category!r}")
-                if downloads < 0:
-                    raise ValueError(f"{dimension}/{category}: negative count {downloads}")
-                if downloads > MAX_COUNT:
-                    raise ValueError(f"{dimension}/{category}: count {downloads} above {MAX_COUNT}")
+            if not all([valid_category(dimension, c) for c in values]):
+                bad = next(c for c in values if not valid_category(dimension, c))
+                raise ValueError(f"{dimension}: unknown category {bad!r}")
+            low, high = min(values.values()), max(values.values())
+            if low < 0:
+                category = min(values, key=values.__getitem__)
+                raise ValueError(f"{dimension}/{category}: negative count {low}")
+            if high > MAX_COUNT:
+                category = max(values, key=values.__getitem__)
+                raise ValueError(f"{dimension}/{category}: count {high} above {MAX_COUNT}")
         return self
+
+    def dimensions(self) -> list[tuple[str, dict[str, int]]]:
+        """``(dimension, {category: downloads})`` for every dimension, in a stable order."""
+        return [(dimension, getattr(self, dimension)) for dimension in DIMENSIONS]
 
     def rows(self) -> list[tuple[str, str, int]]:
         """Non-zero ``(dimension, category, downloads)`` rows, in a stable order."""

@@ -34,7 +34,7 @@ from typing import Final
 
 import asyncpg
 
-from shared.db.layout import Dictionary, Runs, categories_of, encode
+from shared.db.layout import Dictionary, Runs, dimension_keys, encode_dimensions
 from shared.db.partitions import ensure_partitions, month_of, retention_cutoff
 from shared.events import PackageDay
 
@@ -145,10 +145,10 @@ class Store:
             days = sorted({day for day, _ in live})
             for day in days:
                 await self.ensure_day(day)
-            rows_of = {key: event.counts.rows() for key, (event, _) in live.items()}
-            ids = await self.categories.ids(conn, {c for rows in rows_of.values() for c in categories_of(rows)})
+            of = {key: event.counts.dimensions() for key, (event, _) in live.items()}
+            ids = await self.categories.ids(conn, {k for found in of.values() for k in dimension_keys(found)})
             runs = {e.run_id: await self.runs.id(conn, e.run_id) for e, _ in live.values()}
-            packed = {key: encode(rows, ids) for key, rows in rows_of.items()}
+            packed = {key: encode_dimensions(found, ids) for key, found in of.items()}
             async with conn.transaction():
                 await conn.execute(CREATE_STAGE)
                 for day in days:

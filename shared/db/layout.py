@@ -17,7 +17,7 @@ The pure half (:func:`pack`, :func:`unpack`, :func:`encode`, :func:`decode`) has
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final, TypeAlias
 
@@ -126,6 +126,37 @@ def encode(rows: Iterable[tuple[str, str, int]], ids: dict[Key, int]) -> Packed:
             if column is None:
                 raise LayoutError(f"unknown dimension {dimension!r}")
             arrays[column].append(pack(ids[(dimension, category)], downloads))
+    for array in arrays.values():
+        array.sort()
+    return Packed(with_mirrors, without_mirrors, arrays["cells"], arrays["details"], arrays["versions"])
+
+
+def dimension_keys(dimensions: Iterable[tuple[str, Mapping[str, int]]]) -> set[Key]:
+    """The (dimension, category) keys of ``(dimension, {category: downloads})`` pairs that need an id."""
+    return {(d, c) for d, values in dimensions if d != OVERALL for c, n in values.items() if n > 0}
+
+
+def encode_dimensions(dimensions: Iterable[tuple[str, Mapping[str, int]]], ids: dict[Key, int]) -> Packed:
+    """:func:`encode` of ``(dimension, {category: downloads})`` pairs, without a tuple per count:
+    the aggregator's hot path (a package-day may hold hundreds of counts). ``ids`` must cover
+    every key; ids are in range by the ``categories`` CHECK, counts are checked here."""
+    with_mirrors = without_mirrors = 0
+    arrays: dict[str, list[int]] = {c: [] for c in CELL_COLUMNS}
+    for dimension, values in dimensions:
+        if not values:
+            continue
+        if min(values.values()) < 0 or max(values.values()) > MAX_DOWNLOADS:
+            raise LayoutError(f"{dimension}: a count outside 0..{MAX_DOWNLOADS}")
+        if dimension == OVERALL:
+            if values.keys() - {WITH_MIRRORS, WITHOUT_MIRRORS}:
+                raise LayoutError(f"unknown overall categories {sorted(values.keys())!r}")
+            with_mirrors = values.get(WITH_MIRRORS, 0)
+            without_mirrors = values.get(WITHOUT_MIRRORS, 0)
+            continue
+        column = COLUMN_OF.get(dimension)
+        if column is None:
+            raise LayoutError(f"unknown dimension {dimension!r}")
+        arrays[column].extend([(ids[(dimension, c)] << COUNT_BITS) | n for c, n in values.items() if n > 0])
     for array in arrays.values():
         array.sort()
     return Packed(with_mirrors, without_mirrors, arrays["cells"], arrays["details"], arrays["versions"])

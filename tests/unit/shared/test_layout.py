@@ -69,3 +69,30 @@ def test_events_refuse_counts_that_storage_could_not_hold() -> None:
     Counts(overall={"with_mirrors": MAX_COUNT})
     with pytest.raises(ValidationError, match="above"):
         Counts(python_minor={"3.12": MAX_COUNT + 1})
+
+
+def test_encoding_from_dimensions_equals_encoding_from_rows_and_refuses_the_same() -> None:
+    from shared.db.layout import LayoutError, dimension_keys, encode, encode_dimensions
+    from shared.events import Counts
+
+    counts = Counts(
+        overall={"with_mirrors": 12, "without_mirrors": 10},
+        python_minor={"3.12": 9, "null": 1},
+        version={"2.0": 6, "1.9": 4, "0.1": 0},
+        installer={"pip": 10, "bandersnatch": 2},
+        country={"US": 7, "DE": 3},
+        ci={"true": 10},
+    )
+    keys = dimension_keys(counts.dimensions())
+    assert ("version", "0.1") not in keys and ("overall", "with_mirrors") not in keys
+    ids = {key: i + 1 for i, key in enumerate(sorted(keys, reverse=True))}
+    packed = encode_dimensions(counts.dimensions(), ids)
+    assert packed == encode(counts.rows(), ids)
+    assert len(packed.cells) == 2 and len(packed.details) == 5 and len(packed.versions) == 2
+    assert all(a == sorted(a) for a in (packed.cells, packed.details, packed.versions))
+    with pytest.raises(LayoutError):
+        encode_dimensions([("overall", {"everything": 3})], ids)
+    with pytest.raises(LayoutError):
+        encode_dimensions([("cpu", {"x86_64": 3})], ids)
+    with pytest.raises(LayoutError):
+        encode_dimensions([("python_minor", {"3.12": 1 << 40})], {("python_minor", "3.12"): 1})
