@@ -5,8 +5,9 @@ Owns turning stored package-days into what readers answer with: the non-zero
 package (api, package page), several (compare, dashboard) or every dimension at once (page).
 One package's history is one query: an index range scan on ``(package, day)`` in each month
 partition the window touches. Overall counts come from plain columns; every other dimension is
-decoded from its array of cells (``cells``, ``details`` or ``versions``) with the process's :class:`~shared.db.layout.Dictionary`, which learns
-category names it has not met yet in one extra query.
+decoded from its array of cells (``cells``, ``details`` or ``versions``) with the process's
+:class:`~shared.db.layout.Dictionary`, which learns category names it has not met yet in one
+extra query. ``/version?limit=N`` keeps the top N (:func:`top_groups`).
 """
 
 from __future__ import annotations
