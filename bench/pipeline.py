@@ -4,8 +4,9 @@ For each size N (synthetic packages in one day), against the servers at ``DATABA
 URL; the benchmark creates and drops its own database on it), ``NATS_URL`` and ``REDIS_URL``:
 
 1. baseline, same run, same fresh database: a raw ``COPY`` of the day's package-days, packed
-   beforehand (shared/db/layout.py), into ``downloads`` (the same table, indexes and partition
-   the aggregator writes), in rollup rows (non-zero package/dimension/category counts) per second;
+   beforehand (shared/db/layout.py), into ``downloads`` (the same table, indexes, partition and
+   columns the aggregator writes: ``cells``, ``details``, ``versions``), in rollup rows (non-zero
+   package/dimension/category counts) per second;
 2. the pipeline: an ``aggregator serve`` subprocess consumes while ``publish_day`` (the ingest
    publisher) publishes the day; the clock runs from the first publish until the day is recorded
    complete in ``ingest_days`` (its manifest processed: every package-day committed, ``__all__``,
@@ -50,6 +51,10 @@ from shared.events import Subjects
 from shared.messaging import StreamPolicy, delete_streams
 
 DAY = dt.date(2024, 3, 4)
+#: What the aggregator writes of a package-day (services/aggregator/store.py UPSERT): every array.
+COPY_COLUMNS = (
+    "seq", "with_mirrors", "without_mirrors", "day", "run", "package", "cells", "details", "versions"
+)  # fmt: skip
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -70,14 +75,13 @@ async def copy_baseline(url: str, source: SyntheticSource) -> tuple[int, float]:
         ids = await Dictionary().ids(conn, {k for rows in by_package.values() for k in categories_of(rows)})
         run = await Runs().id(conn, "baseline")
         packed = {package: encode(rows, ids) for package, rows in by_package.items()}
-        records = [(0, p.with_mirrors, p.without_mirrors, DAY, run, package, p.cells) for package, p in packed.items()]
+        records = [
+            (0, p.with_mirrors, p.without_mirrors, DAY, run, package, p.cells, p.details, p.versions)
+            for package, p in packed.items()
+        ]
         started = time.perf_counter()
         async with conn.transaction():
-            await conn.copy_records_to_table(
-                "downloads",
-                records=records,
-                columns=("seq", "with_mirrors", "without_mirrors", "day", "run", "package", "cells"),
-            )
+            await conn.copy_records_to_table("downloads", records=records, columns=COPY_COLUMNS)
         seconds = time.perf_counter() - started
         await conn.execute("TRUNCATE downloads")
     finally:

@@ -70,7 +70,8 @@ class Endpoint:
 
     @property
     def route(self) -> str:
-        return f"{self.prefix}{{package}}{self.suffix}"
+        """The baseline's aiohttp route (the query string, if any, is not part of it)."""
+        return f"{self.prefix}{{package}}{self.suffix.split('?', 1)[0]}"
 
     def path(self, package: str) -> str:
         return f"{self.prefix}{package}{self.suffix}"
@@ -81,7 +82,15 @@ ENDPOINTS: Final = (
     Endpoint("python_minor", "api", "/api/packages/", "/python_minor", "application/json", 64),
     Endpoint("recent", "api", "/api/packages/", "/recent", "application/json", 64),
     Endpoint("page", "web", "/packages/", "", "text/html", 16),
+    # The dimensions of issue 13 (a database seeded with --dimensions all): the version chart as
+    # the API serves it by default (the 10 most downloaded versions, the rest summed as "other"),
+    # and the largest breakdown of the details array.
+    Endpoint("version", "api", "/api/packages/", "/version?limit=10", "application/json", 64),
+    Endpoint("country", "api", "/api/packages/", "/country", "application/json", 64),
 )
+#: Measured on a database without the dimensions of issue 13 unless --endpoints says otherwise
+#: (one with them gets every endpoint).
+BASE_ENDPOINTS: Final = ("overall", "python_minor", "recent", "page")
 
 
 @dataclass(frozen=True)
@@ -168,7 +177,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--warm", type=int, default=20_000, help="packages the cached runs draw from at most")
-    parser.add_argument("--endpoints", default=",".join(e.name for e in ENDPOINTS))
+    parser.add_argument(
+        "--endpoints",
+        help=f"comma-separated, of {','.join(e.name for e in ENDPOINTS)} (default: all of them on a database"
+        f" seeded with --dimensions all, else {','.join(BASE_ENDPOINTS)})",
+    )
+    parser.add_argument(
+        "--dimensions",
+        choices=("base", "all"),
+        help="what to seed (bench.seed --dimensions; ignored with --reuse)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep a seeded database")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--bare-server", nargs=2, metavar=("PORT", "ROUTES_JSON"), help=argparse.SUPPRESS)
@@ -269,7 +287,12 @@ def run(args: argparse.Namespace, db_name: str, storage: dict[str, Any], code: C
     RUN.mkdir(exist_ok=True)
     all_file = write_lines(RUN / "bench-reads-names.txt", names)
     warm_file = write_lines(RUN / "bench-reads-warm.txt", warm_set)
-    endpoints = [e for e in ENDPOINTS if e.name in args.endpoints.split(",")]
+    every = [e.name for e in ENDPOINTS] if storage["dimensions"] == "all" else BASE_ENDPOINTS
+    wanted = args.endpoints.split(",") if args.endpoints else every
+    unknown = set(wanted) - {e.name for e in ENDPOINTS}
+    if unknown:
+        raise SystemExit(f"--endpoints: unknown {sorted(unknown)}")
+    endpoints = [e for e in ENDPOINTS if e.name in wanted]
     bench = Bench(args, db_url, code)
     results: dict[str, dict[str, Figures]] = {}
     try:
@@ -319,7 +342,8 @@ CACHED_GOALS: Final = (("cached", "page", 0.3), ("cached", "overall", 0.7))
 def report(out: dict[str, Any]) -> None:
     storage = out["storage"]
     print(
-        f"\n{out['packages']} packages, {storage['layout']} layout, code {out['code']['commit']}: "
+        f"\n{out['packages']} packages, {storage['layout']} layout, {storage['dimensions']} dimensions,"
+        f" code {out['code']['commit']}: "
         f"{storage['bytes_per_package_day']} B per package-day ({storage['package_days']} package-days)"
     )
     print("| endpoint | server | req/s | p50 ms | p99 ms | CPU us/req | timeouts | ratio to bare |")
@@ -356,7 +380,9 @@ def main(argv: list[str] | None = None) -> None:
             storage = asyncio.run(seed.storage(args.database_url, name)).as_dict()
         else:
             storage = asyncio.run(
-                seed.seed_database(args.database_url, name, args.layout, args.packages, args.days, args.seed)
+                seed.seed_database(
+                    args.database_url, name, args.layout, args.packages, args.days, args.seed, args.dimensions
+                )
             )
         print(json.dumps(storage), flush=True)
         out = run(args, name, storage, code)
@@ -364,7 +390,9 @@ def main(argv: list[str] | None = None) -> None:
         if not (args.reuse or args.keep):
             asyncio.run(seed.drop_database(args.database_url, name))
     report(out)
-    path = RUN / f"bench-reads-{out['storage']['layout']}-{out['packages']}.json"
+    path = (
+        RUN / f"bench-reads-{out['storage']['layout']}-{out['storage']['dimensions']}-{out['packages']}.json"
+    )
     path.write_text(json.dumps(out, indent=2))
     print(f"written to {path}")
 

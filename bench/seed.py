@@ -1,18 +1,26 @@
 """A bench database of N packages x 181 days, written straight through COPY, and its size on disk.
 
-Owns the benchmark database of issue 12 (storage layout): create it, migrate it (``packed``: every
-migration; ``legacy``: up to 0005, the day-partitioned ``daily_downloads``), fill it one day at a
-time from bench.shape (bounded memory, one COPY per table and day) with everything readers need
-(the package-days, the ``__all__`` sums, ``package_index``, ``ingest_days``, ``recent_downloads``,
-``recent_state``; for packed also ``ingest_runs`` and ``retention_state``), then measure bytes on
-disk per package-day: the database's size minus that of an empty database migrated the same way
-(made and dropped here), after ``CHECKPOINT`` and ``VACUUM ANALYZE``, over the package-days.
+Owns the benchmark database of issues 12 (storage layout) and 13 (more dimensions): create it,
+migrate it (``packed``: every migration, or up to ``--target``; ``legacy``: up to 0005, the
+day-partitioned ``daily_downloads``), fill it one day at a time from bench.shape (bounded memory,
+one COPY per table and day) with everything readers need (the package-days, the ``__all__`` sums,
+``package_index``, ``ingest_days``, ``recent_downloads``, ``recent_state``; for packed also
+``ingest_runs`` and ``retention_state``), then measure bytes on disk per package-day: the
+database's size minus that of an empty database migrated the same way (made and dropped here),
+after ``CHECKPOINT`` and ``VACUUM ANALYZE``, over the package-days.
+
+``--dimensions all`` (packed's default) also writes installer, country, file_type and ci into the
+``details`` arrays (of ``downloads`` and ``downloads_all``) and version into ``versions``
+(bench/shape_details.py); ``base`` writes python_major, python_minor and system only, the same
+counts as with ``all`` (their random streams are separate).
 
     .venv/bin/python -m bench.seed --packages 10000 [--days 181] [--layout packed|legacy]
-        [--database-url ADMIN_DSN] [--name pypistats_bench_x] [--keep] [--seed 1]
+        [--dimensions base|all] [--target N] [--database-url ADMIN_DSN] [--name pypistats_bench_x]
+        [--keep] [--seed 1]
 
-Prints a JSON object (package-days, rows, database size, bytes per package-day, seconds) and drops
-the database unless ``--keep``.
+Prints a JSON object (package-days, rows and rows per package-day, database size, bytes per
+package-day, for packed also ``downloads``' own bytes per package-day and the average stored bytes
+of each array column, seconds) and drops the database unless ``--keep``.
 """
 
 from __future__ import annotations
@@ -34,7 +42,7 @@ import numpy as np
 import numpy.typing as npt
 from tqdm import tqdm
 
-from bench import shape
+from bench import shape, shape_details
 from shared.db.layout import COUNT_BITS, Dictionary, Runs
 from shared.db.migrate import migrate
 from shared.logging import configure_logging
@@ -42,9 +50,14 @@ from shared.packages import ALL_PACKAGES
 from tests.support.servers import with_database
 
 Layout = Literal["packed", "legacy"]
+#: ``base``: python_major, python_minor, system; ``all``: also installer, country, file_type, ci, version.
+Dimensions = Literal["base", "all"]
 ADMIN_URL: Final = "postgresql://postgres@127.0.0.1:5432/postgres"
 #: The last migration of the day-partitioned layout.
 LEGACY_TARGET: Final = 5
+#: The first migration of the packed layout, and the one that adds the details and versions arrays.
+PACKED_FIRST: Final = 6
+DETAILS_FROM: Final = 8
 END: Final = dt.date(2026, 3, 31)
 SOURCE: Final = "bench"
 PREFIX: Final = "pypistats_bench_"
@@ -56,19 +69,47 @@ IS_PACKED = "SELECT to_regclass('downloads') IS NOT NULL"
 COUNT_PACKED = "SELECT count(*) FROM downloads"
 COUNT_LEGACY = "SELECT count(*) FROM package_days"
 DATABASE_SIZE = "SELECT pg_database_size($1)"
-INSERT_ALL = """
+INSERT_ALL_BASE = """
 INSERT INTO downloads_all (day, run, with_mirrors, without_mirrors, cells) VALUES ($1, $2, $3, $4, $5)
 """
+INSERT_ALL = """
+INSERT INTO downloads_all (day, run, with_mirrors, without_mirrors, cells, details)
+VALUES ($1, $2, $3, $4, $5, $6)
+"""
+# Average stored size of each array column of a package-day (compressed if PostgreSQL compressed it).
+COLUMN_BYTES = """
+SELECT avg(pg_column_size(cells)) AS cells, avg(pg_column_size(details)) AS details,
+       avg(pg_column_size(versions)) AS versions
+FROM downloads
+"""
+BASE_COLUMN_BYTES = "SELECT avg(pg_column_size(cells)) AS cells FROM downloads"
+LAST_MIGRATION = "SELECT max(version) FROM schema_migrations"
+HAS_DETAILS = "SELECT EXISTS (SELECT 1 FROM categories WHERE dimension IN ('installer', 'version'))"
+TABLE_BYTES = "SELECT coalesce(sum(pg_total_relation_size(relid)), 0) FROM pg_partition_tree('downloads')"
 RECENT_ANCHOR = "UPDATE recent_state SET anchor = $1, stale = false, built_at = now()"
 RETENTION = """
 INSERT INTO retention_state (cutoff) VALUES ($1) ON CONFLICT (id) DO UPDATE SET cutoff = EXCLUDED.cutoff
 """
-PACKED_COLUMNS: Final = ("seq", "with_mirrors", "without_mirrors", "day", "run", "package", "cells")
+PACKED_COLUMNS: Final = (
+    "seq",
+    "with_mirrors",
+    "without_mirrors",
+    "day",
+    "run",
+    "package",
+    "cells",
+    "details",
+    "versions",
+)
 LEGACY_COLUMNS: Final = ("day", "package", "dimension", "category", "downloads")
 BOOK_COLUMNS: Final = ("day", "package", "run_id", "rows", "seq", "without_mirrors")
 DAY_COLUMNS: Final = ("day", "run_id", "source", "packages", "rows", "downloads_with_mirrors")
 #: Every column of a legacy package-day: the overall pair, then bench.shape.BREAKDOWN.
 LEGACY_KEYS: Final = (("overall", "with_mirrors"), ("overall", "without_mirrors"), *shape.BREAKDOWN)
+
+
+def default_dimensions(layout: Layout) -> Dimensions:
+    return "all" if layout == "packed" else "base"
 
 
 def database_name(layout: Layout, packages: int) -> str:
@@ -98,11 +139,23 @@ async def drop_database(admin_url: str, name: str) -> None:
         await admin.close()
 
 
-async def create_migrated(admin_url: str, name: str, layout: Layout) -> str:
-    """A new database migrated for ``layout``; returns its URL."""
+def migration_target(layout: Layout, target: int | None = None) -> int | None:
+    """The last migration to apply: ``target`` if given (it must suit ``layout``), else the
+    layout's last (every migration for packed)."""
+    if layout == "legacy":
+        if target not in (None, LEGACY_TARGET):
+            raise SystemExit(f"the legacy layout is migration {LEGACY_TARGET}")
+        return LEGACY_TARGET
+    if target is not None and target < PACKED_FIRST:
+        raise SystemExit(f"the packed layout needs migration {PACKED_FIRST} or later")
+    return target
+
+
+async def create_migrated(admin_url: str, name: str, layout: Layout, target: int | None = None) -> str:
+    """A new database migrated for ``layout`` (up to ``target`` if given); returns its URL."""
     await create_database(admin_url, name)
     url = with_database(admin_url, name)
-    await migrate(url, target=LEGACY_TARGET if layout == "legacy" else None)
+    await migrate(url, target=migration_target(layout, target))
     return url
 
 
@@ -121,10 +174,10 @@ async def settled_size(admin_url: str, name: str) -> int:
         await admin.close()
 
 
-async def empty_size(admin_url: str, layout: Layout) -> int:
-    """The size of an empty database migrated for ``layout`` (created and dropped here)."""
+async def empty_size(admin_url: str, layout: Layout, target: int | None = None) -> int:
+    """The size of an empty database migrated for ``layout`` up to ``target`` (created and dropped here)."""
     name = database_name(layout, 0) + "_empty"
-    await create_migrated(admin_url, name, layout)
+    await create_migrated(admin_url, name, layout, target)
     try:
         return await settled_size(admin_url, name)
     finally:
@@ -138,26 +191,47 @@ class Storage:
     package_days: int
     database_bytes: int
     empty_bytes: int
+    migration: int  # the last migration applied (its empty database is the baseline)
+    dimensions: Dimensions  # "all" when any package-day has a category of the issue 13 dimensions
+    #: packed only: ``downloads`` with its indexes and TOAST, and the average stored size of each
+    #: array column of a package-day (compressed where PostgreSQL compressed it)
+    downloads_bytes: int | None = None
+    column_bytes: dict[str, float] | None = None
 
     @property
     def bytes_per_package_day(self) -> float:
         return (self.database_bytes - self.empty_bytes) / max(self.package_days, 1)
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "bytes_per_package_day": round(self.bytes_per_package_day, 1)}
+        out = {**asdict(self), "bytes_per_package_day": round(self.bytes_per_package_day, 1)}
+        if self.downloads_bytes is not None:
+            out["downloads_bytes_per_package_day"] = round(
+                self.downloads_bytes / max(self.package_days, 1), 1
+            )
+        return out
 
 
 async def storage(admin_url: str, name: str) -> Storage:
     """Bytes on disk per package-day of a filled bench database (either layout, found by its tables)."""
+    size = await settled_size(admin_url, name)
     conn = await asyncpg.connect(with_database(admin_url, name))
     try:
         packed = bool(await conn.fetchval(IS_PACKED))
         count = int(await conn.fetchval(COUNT_PACKED if packed else COUNT_LEGACY))
+        target = int(await conn.fetchval(LAST_MIGRATION))
+        dimensions: Dimensions = "all" if packed and await conn.fetchval(HAS_DETAILS) else "base"
+        table = int(await conn.fetchval(TABLE_BYTES)) if packed else None
+        columns = (
+            await conn.fetchrow(COLUMN_BYTES if target >= DETAILS_FROM else BASE_COLUMN_BYTES)
+            if packed
+            else None
+        )
     finally:
         await conn.close()
     layout: Layout = "packed" if packed else "legacy"
-    size = await settled_size(admin_url, name)
-    return Storage(name, layout, count, size, await empty_size(admin_url, layout))
+    found = {k: round(float(v or 0), 1) for k, v in columns.items()} if columns is not None else None
+    empty = await empty_size(admin_url, layout, target)
+    return Storage(name, layout, count, size, empty, target, dimensions, table, found)
 
 
 @dataclass
@@ -237,32 +311,78 @@ class Batch:
         return (self.index * len(self.names) + self.rows + 1).tolist()  # type: ignore[no-any-return]
 
 
-class PackedWriter:
-    """Package-days as rows of ``downloads`` (cells sorted by category id) and ``downloads_all``."""
+class Columns:
+    """Cells of a fixed set of (dimension, category) columns, in category-id order."""
 
-    def __init__(self) -> None:
-        self.order = np.arange(len(shape.BREAKDOWN))
-        self.shifted = np.zeros(len(shape.BREAKDOWN), dtype=np.int64)
-        self.runs = Runs()
-
-    async def prepare(self, conn: asyncpg.Connection, dates: Sequence[dt.date]) -> None:
-        await conn.fetchval(ENSURE_MONTHS, dates[0], dates[-1])
-        ids = await Dictionary().ids(conn, shape.BREAKDOWN)
-        column_ids = np.array([ids[key] for key in shape.BREAKDOWN], dtype=np.int64)
+    def __init__(self, ids: dict[tuple[str, str], int], keys: Sequence[tuple[str, str]]) -> None:
+        column_ids = np.array([ids[key] for key in keys], dtype=np.int64)
         self.order = np.argsort(column_ids)
         self.shifted = column_ids[self.order] << COUNT_BITS
 
-    def cells(self, breakdown: npt.NDArray[np.int64]) -> list[list[int]]:
+    def cells(self, counts: npt.NDArray[np.int64]) -> list[list[int]]:
         """Each row's non-zero counts as cells, in category-id order."""
-        counts = breakdown[:, self.order]
-        nonzero = counts > 0
-        flat = (self.shifted[None, :] | counts)[nonzero].tolist()
-        ends = np.cumsum(nonzero.sum(axis=1)).tolist()
-        return [flat[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]
+        counts = counts[:, self.order]
+        return _rows_of(np.broadcast_to(self.shifted, counts.shape) | counts, counts > 0)
+
+
+def _rows_of(cells: npt.NDArray[np.int64], keep: npt.NDArray[np.bool_]) -> list[list[int]]:
+    """The kept cells of each row (in column order) as one list per row."""
+    flat = cells[keep].tolist()
+    ends = np.cumsum(keep.sum(axis=1)).tolist()
+    return [flat[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]
+
+
+class Versions:
+    """Cells of the version columns, whose category differs per package and day."""
+
+    def __init__(self, ids: dict[tuple[str, str], int], names: list[list[str]], packages: int) -> None:
+        self.ids = np.array([[ids[("version", v)] for v in scheme] for scheme in names], dtype=np.int64)
+        self.scheme = np.arange(packages) % shape_details.SCHEMES
+
+    @staticmethod
+    def keys(names: list[list[str]]) -> list[tuple[str, str]]:
+        return sorted({("version", v) for scheme in names for v in scheme})
+
+    def cells(
+        self, rows: npt.NDArray[np.intp], counts: npt.NDArray[np.int64], releases: npt.NDArray[np.int64]
+    ) -> list[list[int]]:
+        """The version cells of packages ``rows`` (their counts and release numbers), sorted by id."""
+        ids = self.ids[self.scheme[rows][:, None], np.maximum(releases, 0)]
+        cells = np.where(counts > 0, (ids << COUNT_BITS) | counts, np.iinfo(np.int64).max)
+        cells.sort(axis=1)  # by category id (its high bits); the empty slots last
+        return _rows_of(cells, cells != np.iinfo(np.int64).max)
+
+
+class PackedWriter:
+    """Package-days as rows of ``downloads`` (cells sorted by category id within each array) and
+    ``downloads_all`` (no versions: those of different packages are unrelated)."""
+
+    def __init__(self) -> None:
+        self.runs = Runs()
+
+    async def prepare(
+        self, conn: asyncpg.Connection, dates: Sequence[dt.date], details: shape_details.DetailParams | None
+    ) -> None:
+        await conn.fetchval(ENSURE_MONTHS, dates[0], dates[-1])
+        dictionary = Dictionary()
+        self.base = Columns(await dictionary.ids(conn, shape.BREAKDOWN), shape.BREAKDOWN)
+        if details is not None:
+            names = shape_details.version_names(details.max_release(len(dates)))
+            ids = await dictionary.ids(conn, [*shape_details.DETAILS, *Versions.keys(names)])
+            self.details = Columns(ids, shape_details.DETAILS)
+            self.versions = Versions(ids, names, details.n)
 
     async def day(self, conn: asyncpg.Connection, batch: Batch) -> None:
         run = await self.runs.id(conn, batch.run_id)
         counts, rows = batch.counts, batch.rows
+        arrays = [self.base.cells(counts.breakdown[rows])]
+        total = counts.breakdown[rows].sum(axis=0, keepdims=True)
+        sums = [self.base.cells(total)[0]]
+        extra = counts.details
+        if extra is not None:
+            arrays.append(self.details.cells(extra.counts[rows]))
+            arrays.append(self.versions.cells(rows, extra.versions[rows], extra.releases[rows]))
+            sums.append(self.details.cells(extra.counts[rows].sum(axis=0, keepdims=True))[0])
         records = zip(
             batch.seqs(),
             counts.with_mirrors[rows].tolist(),
@@ -270,13 +390,14 @@ class PackedWriter:
             repeat(batch.day),
             repeat(run),
             batch.names[rows].tolist(),
-            self.cells(counts.breakdown[rows]),
+            *arrays,
             strict=False,
         )
-        await conn.copy_records_to_table("downloads", records=records, columns=PACKED_COLUMNS)
-        total = counts.breakdown[rows].sum(axis=0, keepdims=True)
+        columns = PACKED_COLUMNS[: 6 + len(arrays)]
+        await conn.copy_records_to_table("downloads", records=records, columns=columns)
         with_all, without_all = int(counts.with_mirrors.sum()), int(counts.without_mirrors.sum())
-        await conn.execute(INSERT_ALL, batch.day, run, with_all, without_all, self.cells(total)[0])
+        insert_all = INSERT_ALL if extra is not None else INSERT_ALL_BASE
+        await conn.execute(insert_all, batch.day, run, with_all, without_all, *sums)
 
     async def finish(self, conn: asyncpg.Connection, dates: Sequence[dt.date]) -> None:
         await conn.execute(RETENTION, dates[-1] - dt.timedelta(days=180))
@@ -289,7 +410,9 @@ class LegacyWriter:
         self.dimensions = np.array([k[0] for k in LEGACY_KEYS], dtype=object)
         self.categories = np.array([k[1] for k in LEGACY_KEYS], dtype=object)
 
-    async def prepare(self, conn: asyncpg.Connection, dates: Sequence[dt.date]) -> None:
+    async def prepare(
+        self, conn: asyncpg.Connection, dates: Sequence[dt.date], details: shape_details.DetailParams | None
+    ) -> None:
         for table in ("daily_downloads", "package_days"):
             await conn.fetchval(ENSURE_DAYS, table, dates[0], dates[-1])
 
@@ -339,20 +462,25 @@ async def fill(
     *,
     end: dt.date = END,
     seed: int = 1,
+    dimensions: Dimensions = "all",
     progress: bool = False,
 ) -> Books:
-    """Write ``packages`` x ``days`` ending at ``end`` into a migrated, empty database."""
+    """Write ``packages`` x ``days`` ending at ``end`` into a migrated, empty database, with the
+    ``base`` dimensions only or ``all`` (packed layout only: the legacy one has no place for them)."""
+    if layout == "legacy" and dimensions != "base":
+        raise ValueError("the legacy layout holds the base dimensions only")
     dates = shape.window(end, days)
     names = shape.package_names(packages)
     name_array = np.array(names, dtype=object)
     params = shape.Packages.draw(packages, seed)
+    details = shape_details.DetailParams.draw(packages, seed) if dimensions == "all" else None
     writer = PackedWriter() if layout == "packed" else LegacyWriter()
     books = Books(packages, days)
     await conn.execute("SET synchronous_commit = off")
-    await writer.prepare(conn, dates)
-    bar = tqdm(total=days, unit="day", disable=not progress, desc=f"seed {layout} {packages}")
+    await writer.prepare(conn, dates, details)
+    bar = tqdm(total=days, unit="day", disable=not progress, desc=f"seed {layout} {dimensions} {packages}")
     for index, day in enumerate(dates):
-        counts = shape.day_counts(params, seed, index, days, day.weekday())
+        counts = shape.day_counts(params, seed, index, days, day.weekday(), details)
         run_id = f"{SOURCE}-{day.isoformat()}"
         async with conn.transaction():
             await writer.day(conn, Batch(index, day, run_id, name_array, counts))
@@ -367,14 +495,25 @@ async def fill(
 
 
 async def seed_database(
-    admin_url: str, name: str, layout: Layout, packages: int, days: int, seed: int = 1
+    admin_url: str,
+    name: str,
+    layout: Layout,
+    packages: int,
+    days: int,
+    seed: int = 1,
+    dimensions: Dimensions | None = None,
+    target: int | None = None,
 ) -> dict[str, Any]:
-    """Create, migrate and fill the bench database ``name``; returns the figures (storage included)."""
+    """Create, migrate (up to ``target`` if given) and fill the bench database ``name`` with
+    ``dimensions`` (default: all for packed, base for legacy); returns the figures (storage included)."""
+    dimensions = dimensions or default_dimensions(layout)
+    if dimensions == "all" and layout == "packed" and (target or DETAILS_FROM) < DETAILS_FROM:
+        raise SystemExit(f"--dimensions all needs migration {DETAILS_FROM} (the details and versions arrays)")
     started = time.monotonic()
-    url = await create_migrated(admin_url, name, layout)
+    url = await create_migrated(admin_url, name, layout, target)
     conn = await asyncpg.connect(url)
     try:
-        books = await fill(conn, layout, packages, days, seed=seed, progress=True)
+        books = await fill(conn, layout, packages, days, seed=seed, dimensions=dimensions, progress=True)
     finally:
         await conn.close()
     filled = time.monotonic() - started
@@ -397,14 +536,37 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--layout", choices=("packed", "legacy"), default="packed")
     parser.add_argument("--database-url", default=ADMIN_URL, help="an admin DSN of the server to use")
     parser.add_argument("--name", help=f"database name (default {PREFIX}<layout>_<N>_<random>)")
+    parser.add_argument(
+        "--dimensions",
+        choices=("base", "all"),
+        help="base: python_major/python_minor/system; all (the default for packed; legacy holds base only):"
+        " also installer, country, file_type, ci, version",
+    )
+    parser.add_argument(
+        "--target",
+        type=int,
+        help=f"apply migrations up to this one only (packed: {PACKED_FIRST} or later; e.g. 7, the packed"
+        " layout before the details and versions arrays, with --dimensions base)",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the database (default: drop it)")
     args = parser.parse_args(argv)
     configure_logging("WARNING")
+    if args.layout == "legacy" and args.dimensions == "all":
+        parser.error("the legacy layout holds the base dimensions only")
     name = checked_name(args.name) if args.name else database_name(args.layout, args.packages)
     try:
         result = asyncio.run(
-            seed_database(args.database_url, name, args.layout, args.packages, args.days, args.seed)
+            seed_database(
+                args.database_url,
+                name,
+                args.layout,
+                args.packages,
+                args.days,
+                args.seed,
+                args.dimensions,
+                args.target,
+            )
         )
         print(json.dumps({**result, "kept": args.keep}, indent=2), flush=True)
     finally:

@@ -11,7 +11,10 @@ Owns what the seeded data looks like, deterministically from a seed:
   ``without_mirrors`` and the python_major / python_minor / system breakdowns of the
   ``without_mirrors`` downloads (each breakdown sums to it, python_major is python_minor summed
   per major), with the minor shares drifting towards newer versions over the window. Small
-  packages get fewer non-zero categories, as only non-zero counts are stored.
+  packages get fewer non-zero categories, as only non-zero counts are stored;
+* optionally (``details``: :class:`bench.shape_details.DetailParams`) the dimensions beyond
+  pypistats.org, installer, country, file_type, ci and version (bench/shape_details.py), drawn from
+  a random stream of their own, so the counts above are the same with or without them.
 
 A day's random numbers depend only on (seed, day index), so any batch of days is reproducible.
 """
@@ -24,6 +27,8 @@ from typing import Final
 
 import numpy as np
 import numpy.typing as npt
+
+from bench.shape_details import DetailParams, Details, day_details
 
 Counts = npt.NDArray[np.int64]
 
@@ -105,6 +110,7 @@ class Day:
     with_mirrors: Counts  # (n,)
     without_mirrors: Counts  # (n,)
     breakdown: Counts  # (n, len(BREAKDOWN)): python_major, python_minor, system
+    details: Details | None = None  # installer, country, file_type, ci and version, if drawn
 
     @property
     def exists(self) -> npt.NDArray[np.bool_]:
@@ -113,7 +119,11 @@ class Day:
     def rows(self) -> Counts:
         """Non-zero (dimension, category) counts per package, the overall pair included."""
         nonzero = (self.with_mirrors > 0).astype(np.int64) + (self.without_mirrors > 0)
-        return nonzero + np.count_nonzero(self.breakdown, axis=1)  # type: ignore[no-any-return]
+        nonzero += np.count_nonzero(self.breakdown, axis=1)
+        if self.details is not None:
+            nonzero += np.count_nonzero(self.details.counts, axis=1)
+            nonzero += np.count_nonzero(self.details.versions, axis=1)
+        return nonzero
 
 
 def minor_shares(packages: Packages, t: float) -> npt.NDArray[np.float64]:
@@ -131,8 +141,11 @@ def minor_shares(packages: Packages, t: float) -> npt.NDArray[np.float64]:
     return shares / shares.sum(axis=1, keepdims=True)  # type: ignore[no-any-return]
 
 
-def day_counts(packages: Packages, seed: int, index: int, days: int, weekday: int) -> Day:
-    """Day ``index`` (0 = oldest) of a ``days``-day window; ``weekday`` 0 = Monday."""
+def day_counts(
+    packages: Packages, seed: int, index: int, days: int, weekday: int, details: DetailParams | None = None
+) -> Day:
+    """Day ``index`` (0 = oldest) of a ``days``-day window; ``weekday`` 0 = Monday; with ``details``
+    (drawn for the same packages) also the dimensions beyond pypistats.org."""
     rng = np.random.default_rng([seed, index])
     t = index / max(days - 1, 1)
     rhythm = 1.0 - packages.weekend * (1.0 - WEEKDAY[weekday])
@@ -144,7 +157,11 @@ def day_counts(packages: Packages, seed: int, index: int, days: int, weekday: in
     for column, major in enumerate(MAJOR_OF):
         majors[:, MAJORS.index(major)] += minors[:, column]
     systems = rng.multinomial(without, packages.systems).astype(np.int64)
-    return Day(with_mirrors, without, np.concatenate([majors, minors, systems], axis=1))
+    breakdown = np.concatenate([majors, minors, systems], axis=1)
+    if details is None:
+        return Day(with_mirrors, without, breakdown)
+    extra = day_details(details, np.random.default_rng([seed, index, 1]), index, t, with_mirrors, without)
+    return Day(with_mirrors, without, breakdown, extra)
 
 
 def window(end: dt.date, days: int) -> list[dt.date]:

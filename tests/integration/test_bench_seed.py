@@ -2,7 +2,9 @@
 
 Keeps the benchmark code from rotting: the rows it writes must have the shape the readers and the
 aggregator's rows have. Both layouts are read through ``daily_downloads`` (the table up to migration
-0005, the view over the packed rows after 0007), so one set of checks covers both.
+0005, the view over the packed rows after 0007), so one set of checks covers both, with the base
+dimensions and (packed) with all of them; the packed rows are also read back through
+shared.series, as the API reads them.
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ import asyncpg
 import numpy as np
 import pytest
 
-from bench import seed, shape
+from bench import seed, shape, shape_details
+from shared import series
+from shared.db.layout import Dictionary
+from shared.db.migrate import load_migrations
 from tests.support.servers import Servers
 
 PACKAGES, DAYS = 20, 3
@@ -26,15 +31,36 @@ FROM daily_downloads WHERE dimension = 'overall' AND package <> '__all__'
 GROUP BY day, package
 """
 NOT_POSITIVE = "SELECT count(*) FROM daily_downloads WHERE downloads <= 0"
-BREAKDOWN_NOT_WITHOUT = """
+# Every breakdown sums to without_mirrors, except installer: its mirror part makes it with_mirrors.
+BREAKDOWN_NOT_OVERALL = """
 SELECT count(*) FROM (
     SELECT day, package, dimension, sum(downloads) AS s FROM daily_downloads
     WHERE dimension <> 'overall' AND package <> '__all__' GROUP BY day, package, dimension
 ) b JOIN (
-    SELECT day, package, sum(downloads) FILTER (WHERE category = 'without_mirrors') AS wo
+    SELECT day, package, sum(downloads) FILTER (WHERE category = 'without_mirrors') AS wo,
+           sum(downloads) FILTER (WHERE category = 'with_mirrors') AS w
     FROM daily_downloads WHERE dimension = 'overall' GROUP BY day, package
 ) o USING (day, package)
-WHERE b.s IS DISTINCT FROM o.wo
+WHERE b.s IS DISTINCT FROM CASE WHEN b.dimension = 'installer' THEN o.w ELSE o.wo END
+"""
+DIMENSIONS = "SELECT DISTINCT dimension FROM daily_downloads ORDER BY 1"
+# __all__ has no versions (those of different packages are unrelated).
+ALL_DIMENSIONS = "SELECT DISTINCT dimension FROM daily_downloads WHERE package = '__all__' ORDER BY 1"
+UNSORTED_ARRAYS = """
+SELECT count(*) FROM downloads, LATERAL (VALUES (cells), (details), (versions)) AS a (cells)
+WHERE a.cells IS DISTINCT FROM ARRAY(SELECT x FROM unnest(a.cells) AS x ORDER BY x)
+"""
+MISPLACED_CELLS = """
+SELECT count(*) FROM downloads d, LATERAL (VALUES ('cells', d.cells), ('details', d.details),
+                                                  ('versions', d.versions)) AS a (array_column, cells),
+     LATERAL unnest(a.cells) AS x (cell) JOIN categories c ON c.id = cell_category(x.cell)
+WHERE a.array_column <> CASE
+    WHEN c.dimension IN ('python_major', 'python_minor', 'system') THEN 'cells'
+    WHEN c.dimension = 'version' THEN 'versions' ELSE 'details' END
+"""
+VERSIONS_OF_BIGGEST = """
+SELECT max(cardinality(versions)) AS most, percentile_disc(0.5) WITHIN GROUP (ORDER BY cardinality(versions)) AS median
+FROM downloads
 """
 MAJOR_NOT_MINORS = """
 SELECT count(*) FROM (
@@ -49,7 +75,7 @@ WHERE mi.s IS DISTINCT FROM ma.s
 ALL_NOT_SUMS = """
 SELECT count(*) FROM (
     SELECT day, dimension, category, sum(downloads) AS s FROM daily_downloads
-    WHERE package <> '__all__' GROUP BY 1, 2, 3
+    WHERE package <> '__all__' AND dimension <> 'version' GROUP BY 1, 2, 3
 ) p FULL JOIN (
     SELECT day, dimension, category, downloads AS s FROM daily_downloads WHERE package = '__all__'
 ) a USING (day, dimension, category)
@@ -60,20 +86,31 @@ ROWS_PER_PACKAGE_DAY = (
 )
 
 
-@pytest.mark.parametrize("layout", ["packed", "legacy"])
-async def test_seeded_rows_have_the_shape_readers_expect(servers: Servers, layout: seed.Layout) -> None:
+BASE = ["overall", "python_major", "python_minor", "system"]
+NEW = ["ci", "country", "file_type", "installer", "version"]
+
+
+@pytest.mark.parametrize(
+    ("layout", "dimensions"), [("packed", "all"), ("packed", "base"), ("legacy", "base")]
+)
+async def test_seeded_rows_have_the_shape_readers_expect(
+    servers: Servers, layout: seed.Layout, dimensions: seed.Dimensions
+) -> None:
     admin_url = servers.postgres_url
     name = seed.database_name(layout, PACKAGES)
     url = await seed.create_migrated(admin_url, name, layout)
     try:
         conn = await asyncpg.connect(url)
         try:
-            books = await seed.fill(conn, layout, PACKAGES, DAYS)
+            books = await seed.fill(conn, layout, PACKAGES, DAYS, dimensions=dimensions)
             overall = await conn.fetch(OVERALL)
             assert len(overall) == books.package_days > 0
             assert all(r["w"] is not None and r["w"] >= r["wo"] for r in overall)
             assert await conn.fetchval(NOT_POSITIVE) == 0
-            assert await conn.fetchval(BREAKDOWN_NOT_WITHOUT) == 0
+            assert await conn.fetchval(BREAKDOWN_NOT_OVERALL) == 0
+            want = sorted(BASE + NEW) if dimensions == "all" else BASE
+            assert [r[0] for r in await conn.fetch(DIMENSIONS)] == want
+            assert [r[0] for r in await conn.fetch(ALL_DIMENSIONS)] == [d for d in want if d != "version"]
             assert await conn.fetchval(MAJOR_NOT_MINORS) == 0
             assert await conn.fetchval(ALL_NOT_SUMS) == 0
             rows = [r[0] for r in await conn.fetch(ROWS_PER_PACKAGE_DAY)]
@@ -100,10 +137,34 @@ async def test_seeded_rows_have_the_shape_readers_expect(servers: Servers, layou
             if layout == "packed":
                 cutoff = await conn.fetchval("SELECT cutoff FROM retention_state")
                 assert cutoff == last - dt.timedelta(days=180)
+                assert await conn.fetchval(UNSORTED_ARRAYS) == 0
+                assert await conn.fetchval(MISPLACED_CELLS) == 0
+                await check_series(conn, dimensions)
         finally:
             await conn.close()
     finally:
         await seed.drop_database(admin_url, name)
+
+
+async def check_series(conn: asyncpg.Connection, dimensions: seed.Dimensions) -> None:
+    """The biggest package read back as the API reads it: every dimension sums to its overall count,
+    versions of the biggest package are many and spread over days, the small packages have fewer."""
+    names = Dictionary()
+    package = shape.package_name(0)
+    groups = {d: await series.series_groups(conn, names, package, d) for d in BASE + NEW}
+    totals = {d: sum(n for _, days in g for _, n in days) for d, g in groups.items()}
+    with_mirrors, without = (sum(n for _, n in days) for _, days in groups["overall"])
+    assert totals["python_minor"] == totals["system"] == without
+    if dimensions == "base":
+        assert all(totals[d] == 0 for d in NEW)
+        return
+    assert totals["installer"] == with_mirrors > without
+    assert totals["country"] == totals["file_type"] == totals["ci"] == totals["version"] == without
+    assert {c for c, _ in groups["installer"]} >= {"pip", "uv", "bandersnatch"}
+    assert len(groups["country"]) > 20
+    stats = await conn.fetchrow(VERSIONS_OF_BIGGEST)
+    assert len(groups["version"]) >= 10 and stats["most"] <= shape_details.VERSION_SLOTS
+    assert stats["median"] < stats["most"]
 
 
 def test_generator_is_deterministic_per_day() -> None:
@@ -111,4 +172,57 @@ def test_generator_is_deterministic_per_day() -> None:
     a = shape.day_counts(packages, 3, 1, DAYS, 0)
     b = shape.day_counts(shape.Packages.draw(PACKAGES, seed=3), 3, 1, DAYS, 0)
     assert np.array_equal(a.breakdown, b.breakdown) and np.array_equal(a.with_mirrors, b.with_mirrors)
+    details = shape_details.DetailParams.draw(PACKAGES, seed=3)
+    c = shape.day_counts(packages, 3, 1, DAYS, 0, details)
+    d = shape.day_counts(packages, 3, 1, DAYS, 0, shape_details.DetailParams.draw(PACKAGES, seed=3))
+    assert c.details is not None and d.details is not None
+    assert np.array_equal(c.details.counts, d.details.counts)
+    assert np.array_equal(c.details.versions, d.details.versions)
+    assert np.array_equal(c.breakdown, a.breakdown)  # the base counts do not depend on the details
+    assert (c.rows() > a.rows())[c.exists].all()
+
+
+def test_versions_follow_releases() -> None:
+    """Version strings are shared across packages (four schemes); the newest release ramps up."""
+    n, days = 400, 60
+    packages, details = shape.Packages.draw(n, seed=5), shape_details.DetailParams.draw(n, seed=5)
+    names = shape_details.version_names(details.max_release(days))
+    scheme = np.arange(n) % shape_details.SCHEMES
+    newest = []
+    for index in range(days):
+        day = shape.day_counts(packages, 5, index, days, index % 7, details)
+        assert day.details is not None
+        assert (day.details.versions.sum(axis=1) == day.without_mirrors).all()
+        assert (day.details.versions[day.details.releases < 0] == 0).all()
+        at, slot = np.nonzero(day.details.versions)
+        used = {names[scheme[p]][day.details.releases[p, k]] for p, k in zip(at, slot, strict=True)}
+        assert len(used) < len(at) / 4  # the same strings serve many packages
+        newest.append(day.details.releases[:, 0])
+    released = np.diff(np.array(newest), axis=0)
+    assert set(np.unique(released)) <= {0, 1} and released.sum() > n  # everyone releases, one at a time
     assert shape.package_names(60)[:2] == ["boto3", "urllib3"] and shape.package_names(60)[-1] == "pkg-59"
+
+
+@pytest.mark.parametrize(("dimensions", "target"), [("all", None), ("base", 7)])
+async def test_seed_database_reports_storage(
+    servers: Servers, dimensions: seed.Dimensions, target: int | None
+) -> None:
+    """The seed's figures: rows and bytes per package-day, and where the bytes of ``downloads`` are;
+    ``--target 7`` is the packed layout before the details and versions arrays."""
+    admin_url = servers.postgres_url
+    name = seed.database_name("packed", PACKAGES)
+    try:
+        out = await seed.seed_database(
+            admin_url, name, "packed", PACKAGES, DAYS, dimensions=dimensions, target=target
+        )
+    finally:
+        await seed.drop_database(admin_url, name)
+    assert out["dimensions"] == dimensions and out["migration"] == (target or load_migrations()[-1].version)
+    assert out["rows_per_package_day"] == round(out["rows"] / out["package_days"], 2)
+    assert 0 < out["downloads_bytes_per_package_day"] and 0 < out["bytes_per_package_day"]
+    columns = out["column_bytes"]
+    if dimensions == "all":
+        assert set(columns) == {"cells", "details", "versions"}
+        assert columns["details"] > columns["cells"] and columns["versions"] > 16
+    else:
+        assert set(columns) == {"cells"}
