@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Final, Literal, TypeVar
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
@@ -51,6 +51,10 @@ OTHER_VARIABLES: dict[str, tuple[str, str]] = {
     ),
 }
 
+
+#: The window a series answers without ``start_date`` (pypistats.org's 180 days before the last
+#: complete day, 181 dates), and the scheduler's window for re-ingesting missing days.
+DEFAULT_WINDOW_DAYS: Final = 180
 
 class _FileSecretsSource(PydanticBaseSettingsSource):
     """``<NAME>_FILE=/path`` reads the value of ``<NAME>`` from a file, as Kubernetes mounts secrets."""
@@ -105,8 +109,23 @@ class ServiceSettings(BaseSettings):
         pattern=r"^[A-Za-z0-9_-]*$",
         description="Prefix for NATS subjects/streams and Redis keys, to run several stacks on one server.",
     )
-    retention_days: int = Field(
-        180, ge=1, le=3660, description="Days of history kept after the last complete day."
+    retention_days: int | None = Field(
+        None,
+        ge=1,
+        le=36_600,
+        description=(
+            "Days of history kept before the last complete day (180 keeps 181 dates, as pypistats.org); "
+            "unset keeps every day. Older days are hidden at once and dropped a whole period at a time."
+        ),
+    )
+    stream_retention_days: int = Field(
+        187,
+        ge=1,
+        le=3660,
+        description=(
+            "Days the JetStream downloads stream keeps package-day events: what `aggregator replay` can "
+            "rebuild without the source (older history is rebuilt with `ingest backfill`)."
+        ),
     )
     ops_host: str = Field("0.0.0.0", description="Bind address of the HTTP/ops server.")
     allow_loopback_services: bool = Field(

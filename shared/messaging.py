@@ -38,9 +38,8 @@ DAY = 24 * 3600.0
 
 @dataclass(frozen=True)
 class StreamPolicy:
-    retention_days: int = 180
-    #: Extra days kept beyond retention, so a day is still replayable while it ages out.
-    margin_days: int = 7
+    #: Days the downloads stream keeps package-day events (STREAM_RETENTION_DAYS).
+    retention_days: int = 187
     duplicate_window_s: float = 2 * 3600.0
     dead_letter_days: int = 30
     rollups_days: int = 7
@@ -50,11 +49,11 @@ class StreamPolicy:
 
 def policy_of(settings: ServiceSettings) -> StreamPolicy:
     """The stream policy a service's settings ask for (retention window, replicas)."""
-    return StreamPolicy(retention_days=settings.retention_days, replicas=settings.stream_replicas)
+    return StreamPolicy(retention_days=settings.stream_retention_days, replicas=settings.stream_replicas)
 
 
 def stream_configs(subjects: Subjects, policy: StreamPolicy) -> list[StreamConfig]:
-    """The stream definitions; the downloads age limit is never shorter than the retention window."""
+    """The stream definitions; the downloads stream keeps events for ``policy.retention_days``."""
     return [
         StreamConfig(
             name=subjects.downloads_stream,
@@ -62,7 +61,7 @@ def stream_configs(subjects: Subjects, policy: StreamPolicy) -> list[StreamConfi
             retention=RetentionPolicy.LIMITS,
             storage=StorageType.FILE,
             discard=DiscardPolicy.OLD,
-            max_age=(policy.retention_days + policy.margin_days) * DAY,
+            max_age=policy.retention_days * DAY,
             duplicate_window=policy.duplicate_window_s,
             max_msg_size=MAX_EVENT_BYTES,
             num_replicas=policy.replicas,

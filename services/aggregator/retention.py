@@ -45,7 +45,7 @@ class RetentionResult:
 
 
 async def apply_retention(
-    pool: asyncpg.Pool, anchor: dt.date, retention_days: int, ahead: int
+    pool: asyncpg.Pool, anchor: dt.date, retention_days: int | None, ahead: int
 ) -> RetentionResult:
     """Hide and drop what the window no longer keeps; create the partitions of ``ahead`` days."""
     cutoff = retention_cutoff(anchor, retention_days)

@@ -102,7 +102,7 @@ def latest_by_key(items: list[tuple[PackageDay, int]]) -> dict[tuple[dt.date, st
 class Store:
     """Applies batches of package-days; remembers which month partitions and ids it has ensured."""
 
-    def __init__(self, pool: asyncpg.Pool, retention_days: int) -> None:
+    def __init__(self, pool: asyncpg.Pool, retention_days: int | None) -> None:
         self.pool = pool
         self.retention_days = retention_days
         self.categories = Dictionary()

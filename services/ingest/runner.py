@@ -20,6 +20,7 @@ from faststream.nats import NatsBroker
 from redis.asyncio import Redis
 from tqdm import tqdm
 
+from shared.config import DEFAULT_WINDOW_DAYS
 from shared.db.pool import create_pool
 from shared.events import Subjects
 from shared.logging import get_logger
@@ -210,11 +211,12 @@ async def scheduled_pass(
     renewer = asyncio.create_task(_keep_renewing(lock, settings.ingest_lock_ttl_s / 3))
     try:
         when = now or dt.datetime.now(dt.UTC)
-        since = when.date() - dt.timedelta(days=settings.retention_days + 1)
+        window = min(settings.retention_days or DEFAULT_WINDOW_DAYS, DEFAULT_WINDOW_DAYS)
+        since = when.date() - dt.timedelta(days=window + 1)
         result = PassResult(
             plan_days(
                 when,
-                retention_days=settings.retention_days,
+                retention_days=window,
                 resettle_days=settings.ingest_resettle_days,
                 complete=await complete_days(pool, since),
             )

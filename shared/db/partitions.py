@@ -28,6 +28,9 @@ async def drop_partitions_before(conn: asyncpg.Connection | asyncpg.Pool, cutoff
     return int(await conn.fetchval("SELECT drop_month_partitions_before($1, $2)", PARTITIONED_TABLE, cutoff))
 
 
-def retention_cutoff(last_complete_day: dt.date, retention_days: int) -> dt.date:
-    """The oldest day kept: ``D - retention_days`` (181 dates for the default of 180)."""
+def retention_cutoff(last_complete_day: dt.date, retention_days: int | None) -> dt.date:
+    """The oldest day kept: ``D - retention_days`` (181 dates for 180); every day (date.min) when
+    retention is unset."""
+    if retention_days is None:
+        return dt.date.min
     return last_complete_day - dt.timedelta(days=retention_days)
