@@ -148,7 +148,7 @@ async def test_retention_hides_old_days_drops_whole_months_and_ignores_expired_d
     # (their month is partly kept) but no reader sees them
     assert await db.fetchval("SELECT cutoff FROM retention_state") == dt.date(2024, 2, 18)
     assert await db.fetchval("SELECT to_regclass('downloads_p202401')") is None
-    assert await db.fetchval("SELECT count(*) FROM downloads WHERE day = $1", early_feb) == 20
+    assert await db.fetchval("SELECT count(*) FROM downloads_days WHERE day = $1", early_feb) == 20
     assert await db.fetchval("SELECT count(*) FROM daily_downloads WHERE day = $1", early_feb) == 0
     assert await db.fetchval("SELECT count(*) FROM downloads_all WHERE day < $1", dt.date(2024, 2, 18)) == 0
     assert await db.fetchval("SELECT to_regclass('downloads_p202403')") is not None  # ahead
