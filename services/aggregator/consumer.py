@@ -113,6 +113,7 @@ class Processor:
                 "manifest skipped", day=str(manifest.day), run_id=manifest.run_id, outcome=done.outcome.value
             )
             return done
+        compacted = await self.compact(done.anchor, full_only=defer)
         kept = await apply_retention(
             self.pool, done.anchor, self.settings.retention_days, self.settings.partitions_ahead
         )
@@ -121,7 +122,6 @@ class Processor:
             self.recent_owed = True
             if self.deferred_since is None:
                 self.deferred_since = time.monotonic()
-        compacted = await self.compact(done.anchor, full_only=defer)
         await analyze(self.pool, manifest.day, rollups=not done.recent_deferred)
         version = await bump_after_commit(self.redis, self.keys, self.pool)
         event = RollupsUpdated(day=manifest.day, run_id=manifest.run_id, packages=manifest.packages)
