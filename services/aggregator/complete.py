@@ -110,7 +110,12 @@ class Completion:
 
 
 async def complete_day(
-    pool: asyncpg.Pool, manifest: DayManifest, seq: int, retention_days: int | None, *, defer_recent: bool = False
+    pool: asyncpg.Pool,
+    manifest: DayManifest,
+    seq: int,
+    retention_days: int | None,
+    *,
+    defer_recent: bool = False,
 ) -> Completion:
     """Complete ``manifest``'s day if every package-day of its run is committed (see module doc)."""
     day, run_id = manifest.day, manifest.run_id

@@ -154,7 +154,9 @@ class Processor:
         Compaction is its own transactions after the day's commit: a crash here leaves the day
         complete and the month partly folded, which readers see the same (compaction.py)."""
         self.compaction_owed = True
-        done = await compact_due(self.pool, anchor, full_only=full_only)
+        done = await compact_due(
+            self.pool, anchor, full_only=full_only, batch=self.settings.compact_batch_packages
+        )
         if not full_only:
             self.compaction_owed = False
         for c in done:
@@ -167,9 +169,10 @@ class Processor:
         if not self.compaction_owed:
             return True
         try:
+            # Compaction changes no number readers see, so cached bodies stay valid (no bump).
             anchor: dt.date | None = await self.pool.fetchval(LAST_COMPLETE_DAY)
-            if anchor is not None and await self.compact(anchor, full_only=False):
-                await bump_after_commit(self.redis, self.keys, self.pool)
+            if anchor is not None:
+                await self.compact(anchor, full_only=False)
             self.compaction_owed = False
         except Exception as exc:
             log.warning("compaction failed", error=type(exc).__name__, detail=str(exc)[:300])

@@ -52,7 +52,16 @@ CREATE TEMP TABLE IF NOT EXISTS aggregator_stage (
 ) ON COMMIT DELETE ROWS
 """
 STAGE_COLUMNS: Final = (
-    "seq", "with_mirrors", "without_mirrors", "day", "run", "run_id", "package", "cells", "details", "versions"
+    "seq",
+    "with_mirrors",
+    "without_mirrors",
+    "day",
+    "run",
+    "run_id",
+    "package",
+    "cells",
+    "details",
+    "versions",
 )
 SHARED_DAY_LOCK = "SELECT pg_advisory_xact_lock_shared($1::int, $2::int)"
 LAST_COMPLETE_DAY = "SELECT max(day) FROM ingest_days"
@@ -134,8 +143,16 @@ class Store:
                     "aggregator_stage",
                     records=[
                         (
-                            seq, p.with_mirrors, p.without_mirrors, k[0], runs[e.run_id], e.run_id, k[1],
-                            p.cells, p.details, p.versions,
+                            seq,
+                            p.with_mirrors,
+                            p.without_mirrors,
+                            k[0],
+                            runs[e.run_id],
+                            e.run_id,
+                            k[1],
+                            p.cells,
+                            p.details,
+                            p.versions,
                         )
                         for k, (e, seq) in live.items()
                         for p in (packed[k],)

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -250,9 +250,20 @@ async def compact_month(pool: asyncpg.Pool, month: dt.date, *, batch: int = BATC
     return done
 
 
-async def compact_due(pool: asyncpg.Pool, anchor: dt.date, *, full_only: bool = False) -> list[Compacted]:
+async def compact_due(
+    pool: asyncpg.Pool,
+    anchor: dt.date,
+    *,
+    full_only: bool = False,
+    batch: int = BATCH_PACKAGES,
+    progress: Callable[[Compacted], None] | None = None,
+) -> list[Compacted]:
     """Compact every due month (oldest first), then vacuum the open tables if anything moved."""
-    done = [await compact_month(pool, m) for m in await months_due(pool, anchor, full_only=full_only)]
+    done = []
+    for month in await months_due(pool, anchor, full_only=full_only):
+        done.append(await compact_month(pool, month, batch=batch))
+        if progress is not None:
+            progress(done[-1])
     if any(c.package_days for c in done):
         await pool.execute(VACUUM_OPEN)
     return done

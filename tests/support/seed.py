@@ -15,8 +15,8 @@ from collections.abc import Iterable
 
 import asyncpg
 
-from shared.db.layout import Dictionary, Runs, categories_of, encode
 from shared.db.compaction import compact_due
+from shared.db.layout import Dictionary, Runs, categories_of, encode
 from shared.packages import ALL_PACKAGES
 
 Row = tuple[dt.date, str, str, str, int]  # day, package, dimension, category, downloads

@@ -33,7 +33,9 @@ def with_versions(events: list[PackageDay]) -> list[PackageDay]:
         without = e.counts.overall["without_mirrors"]
         counts = e.counts.model_copy(
             update={
-                "version": {"1.0": without - without // 3, "2.0": without // 3} if i % 4 else {"1.0": without},
+                "version": {"1.0": without - without // 3, "2.0": without // 3}
+                if i % 4
+                else {"1.0": without},
                 "country": {"US": without},
             }
         )
@@ -59,7 +61,9 @@ async def read(db: asyncpg.Pool, packages: Iterable[str]) -> set[Fact]:
     async with db.acquire() as conn:
         for package in packages:
             found = await series.series_window(conn, names, package, None, None)
-            out |= {(p.day, package, d, p.category, p.downloads) for d, points in found.items() for p in points}
+            out |= {
+                (p.day, package, d, p.category, p.downloads) for d, points in found.items() for p in points
+            }
     return out
 
 
@@ -119,7 +123,9 @@ async def test_a_reingested_compacted_day_is_replaced_whole(new_processor, db: a
     assert await read(db, names) == expected
     after = [e for e in events if e.day != day] + fixed
     assert await read(db, ["__all__"]) == all_facts(after)
-    assert ("pkg-00000", "version", "2.0") not in {(p, d, c) for x, p, d, c, _ in await read(db, names) if x == day}
+    assert ("pkg-00000", "version", "2.0") not in {
+        (p, d, c) for x, p, d, c, _ in await read(db, names) if x == day
+    }
     # folded in by the next compaction: the same numbers, nothing left open in January
     await compact_due(db, FIRST + dt.timedelta(days=DAYS - 1))
     assert await db.fetchval("SELECT count(*) FROM downloads_days WHERE day < $1", dt.date(2024, 2, 1)) == 0
@@ -142,7 +148,9 @@ async def test_a_run_in_flight_stays_open_through_compaction(new_processor, db: 
     events = await run_days(processor, (FIRST + dt.timedelta(days=i) for i in range(DAYS)))
     day = dt.date(2024, 1, 20)
     newer = [
-        e.model_copy(update={"run_id": "newer", "counts": Counts(overall={"with_mirrors": 3, "without_mirrors": 2})})
+        e.model_copy(
+            update={"run_id": "newer", "counts": Counts(overall={"with_mirrors": 3, "without_mirrors": 2})}
+        )
         for e in events
         if e.day == day
     ]

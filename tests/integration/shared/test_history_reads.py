@@ -77,7 +77,9 @@ async def test_default_window_is_at_most_three_lookups_and_nothing_expired(db: a
     assert [p.downloads for p in points] == [100 + 219 + i for i in range(181)]
     first = LAST - dt.timedelta(days=399)
     assert [(p.day, p.downloads) for p in sparse] == [
-        (d, (d - first).days % 3) for d in (cutoff + dt.timedelta(days=i) for i in range(181)) if (d - first).days % 3
+        (d, (d - first).days % 3)
+        for d in (cutoff + dt.timedelta(days=i) for i in range(181))
+        if (d - first).days % 3
     ]
     assert [c for c, _ in overall] == ["with_mirrors", "without_mirrors"]
     assert overall[1][1][0] == (cutoff, 100 + 219) and overall[0][1][-1] == (LAST, 100 + 399 + 1)
@@ -99,4 +101,6 @@ async def test_ten_years_are_at_most_twelve_lookups(db: asyncpg.Pool) -> None:
     days = groups[0][1]
     assert len(days) == 3650 and days[0] == (LAST - dt.timedelta(days=3649), 100)
     assert days == [(LAST - dt.timedelta(days=3649 - i), 100 + i) for i in range(3650)]
-    assert sum(p.downloads for p in page["python_minor"] if p.category == "3.12") == sum(100 + i for i in range(3650))
+    assert sum(p.downloads for p in page["python_minor"] if p.category == "3.12") == sum(
+        100 + i for i in range(3650)
+    )
