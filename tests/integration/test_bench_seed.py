@@ -140,7 +140,9 @@ async def test_seeded_rows_have_the_shape_readers_expect(
                 assert await conn.fetchval(MISPLACED_CELLS) == 0
                 stats = await conn.fetchrow(VERSIONS_OF_BIGGEST)
                 if dimensions == "all":
-                    assert 1 < stats["most"] <= shape_details.VERSION_SLOTS and stats["median"] < stats["most"]
+                    assert (
+                        1 < stats["most"] <= shape_details.VERSION_SLOTS and stats["median"] < stats["most"]
+                    )
         finally:
             await conn.close()
     finally:
