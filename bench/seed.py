@@ -504,9 +504,11 @@ async def fill(
     seed: int = 1,
     dimensions: Dimensions = "all",
     progress: bool = False,
+    compacted: bool = True,
 ) -> Books:
     """Write ``packages`` x ``days`` ending at ``end`` into a migrated, empty database, with the
-    ``base`` dimensions only or ``all`` (packed layout only: the legacy one has no place for them)."""
+    ``base`` dimensions only or ``all`` (not the legacy layout: it has no place for them); the
+    history layout writes closed months compacted unless ``compacted`` is False (every day open)."""
     if layout == "legacy" and dimensions != "base":
         raise ValueError("the legacy layout holds the base dimensions only")
     dates = shape.window(end, days)
@@ -518,7 +520,7 @@ async def fill(
     if layout == "history":
         from bench.seed_history import HistoryWriter  # it builds on this module's writers
 
-        writer = HistoryWriter()
+        writer = HistoryWriter(compacted=compacted)
     else:
         writer = PackedWriter() if layout == "packed" else LegacyWriter()
     books = Books(packages, days)

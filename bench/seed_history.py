@@ -56,6 +56,11 @@ class HistoryWriter(PackedWriter):
 
     table = "downloads_days"
 
+    def __init__(self, *, compacted: bool = True) -> None:
+        super().__init__()
+        #: False writes every day open, as the aggregator leaves them before compaction runs.
+        self.compacted = compacted
+
     async def ensure(self, conn: asyncpg.Connection, dates: Sequence[dt.date]) -> None:
         await ensure_partitions(conn, dates[0], dates[-1])
 
@@ -67,6 +72,8 @@ class HistoryWriter(PackedWriter):
         limit = dates[-1] - dt.timedelta(days=COMPACT_AFTER_DAYS)
         month = limit.replace(day=1)
         self.open_from = next_month(month) if next_month(month) - dt.timedelta(days=1) <= limit else month
+        if not self.compacted:
+            self.open_from = dates[0]
         self.has_details = details is not None
         self.pending: MonthDays | None = None
 

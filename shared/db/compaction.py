@@ -34,7 +34,7 @@ from typing import Final
 
 import asyncpg
 
-from shared.db.history import Month, MonthRow, next_month
+from shared.db.history import MonthRow, fold, next_month
 from shared.db.partitions import ensure_partitions
 from shared.logging import get_logger
 from shared.packages import ALL_PACKAGES
@@ -158,13 +158,17 @@ async def months_due(
     return due_months(found, anchor, complete)
 
 
-def _fold(month: dt.date, stored: asyncpg.Record | None, rows: Sequence[asyncpg.Record]) -> Month:
-    m = Month(month)
+def _fold(
+    month: dt.date, package: str, stored: asyncpg.Record | None, rows: Sequence[asyncpg.Record]
+) -> MonthRow | None:
+    blocks = None
     if stored is not None:
-        m.load(stored["days"], (stored["overall"], stored["cells"], stored["details"], stored["versions"]))
-    for r in rows:
-        m.put(r["day"], r["with_mirrors"], r["without_mirrors"], (r["cells"], r["details"], r["versions"]))
-    return m
+        blocks = (stored["days"], (stored["overall"], stored["cells"], stored["details"], stored["versions"]))
+    days = (
+        (r["day"], r["with_mirrors"], r["without_mirrors"], (r["cells"], r["details"], r["versions"]))
+        for r in rows
+    )
+    return fold(month, package, blocks, days)
 
 
 async def _write(conn: asyncpg.Connection, month: dt.date, built: list[tuple[str, MonthRow | None]]) -> None:
@@ -216,9 +220,7 @@ async def compact_month(pool: asyncpg.Pool, month: dt.date, *, batch: int = BATC
                     by_package: dict[str, list[asyncpg.Record]] = {}
                     for r in rows:
                         by_package.setdefault(r["package"], []).append(r)
-                    built = [
-                        (p, _fold(month, stored.get(p), found).row(p)) for p, found in by_package.items()
-                    ]
+                    built = [(p, _fold(month, p, stored.get(p), found)) for p, found in by_package.items()]
                     await _write(conn, month, built)
                     await conn.execute(
                         DELETE_FOLDED,
@@ -237,7 +239,7 @@ async def compact_month(pool: asyncpg.Pool, month: dt.date, *, batch: int = BATC
             ]
             if rows:
                 stored_all = await conn.fetchrow(STORED, [ALL_PACKAGES], month)
-                await _write(conn, month, [(ALL_PACKAGES, _fold(month, stored_all, rows).row(ALL_PACKAGES))])
+                await _write(conn, month, [(ALL_PACKAGES, _fold(month, ALL_PACKAGES, stored_all, rows))])
                 await conn.execute(DELETE_ALL_FOLDED, [r["day"] for r in rows], [r["run"] for r in rows])
     done = Compacted(month, packages, folded, time.perf_counter() - started)
     log.info(

@@ -21,7 +21,8 @@ layout (``overall``, ``cells``, ``details``, ``versions``), one *block*:
 Decoding is numpy on whole blocks (no Python work per count), and :class:`Frame` lays blocks and
 package-day rows side by side on one day axis, so a reader merges a package's compacted months
 with its open days (an open package-day replaces its day whole: a late re-ingest of a compacted
-day, or a *tombstone*, an empty package-day that removes it) and writes its series from that.
+day, or a *tombstone*, an empty package-day that removes it) and writes its series from that;
+compaction (:func:`fold`) does the same over one month and encodes the result.
 """
 
 from __future__ import annotations
@@ -121,63 +122,45 @@ class MonthRow:
     blocks: tuple[bytes, bytes, bytes, bytes]  # GROUPS order
 
 
-class Month:
-    """A package's month being compacted: per group a dense matrix, and which days exist.
-
-    Built from a stored row (:meth:`load`) and/or package-days (:meth:`put`, which replaces a
-    day whole, an empty package-day removing it), then written back with :meth:`row`.
-    """
-
-    def __init__(self, month: dt.date) -> None:
-        self.month = month
-        self.ndays = month_days(month)
-        self.present = np.zeros(self.ndays, dtype=bool)
-        self.groups: list[dict[int, Counts]] = [{} for _ in GROUPS]
-
-    def load(self, days: int, blocks: Sequence[bytes]) -> None:
-        self.present = np.array([(days >> d) & 1 == 1 for d in range(self.ndays)], dtype=bool)
-        for g, block in enumerate(blocks):
-            ids, counts = decode_block(block, self.ndays)
-            rows = self.groups[g]
-            for i, cid in enumerate(ids.tolist()):
-                rows[cid] = counts[i].copy()
-
-    def put(
-        self, day: dt.date, with_mirrors: int, without_mirrors: int, arrays: Sequence[Sequence[int]]
-    ) -> None:
-        """Replace ``day`` whole by this package-day (nothing at all: the day is removed)."""
-        d = day.day - 1
-        for rows in self.groups:
-            for counts in rows.values():
-                counts[d] = 0
-        overall = self.groups[0]
-        for cid, n in ((0, with_mirrors), (1, without_mirrors)):
-            if n:
-                overall.setdefault(cid, np.zeros(self.ndays, dtype=np.int64))[d] = n
-        for g, cells in enumerate(arrays, start=1):
-            rows = self.groups[g]
-            for cell in cells:
-                rows.setdefault(cell >> COUNT_BITS, np.zeros(self.ndays, dtype=np.int64))[d] = (
-                    cell & MAX_DOWNLOADS
-                )
-        self.present[d] = bool(with_mirrors or without_mirrors or any(len(a) for a in arrays))
-
-    def block(self, g: int) -> bytes:
-        rows = self.groups[g]
-        if not rows:
-            return b""
-        ids = sorted(rows)
-        return encode_block(np.array(ids, dtype=np.int64), np.stack([rows[i] for i in ids]))
-
-    def row(self, package: str) -> MonthRow | None:
-        """The stored form; None when no day is left."""
-        if not self.present.any():
-            return None
-        overall = self.groups[0]
-        sums = [int(overall[c].sum()) if c in overall else 0 for c in (0, 1)]
-        days = sum(1 << d for d in np.flatnonzero(self.present).tolist())
-        blocks = (self.block(0), self.block(1), self.block(2), self.block(3))
-        return MonthRow(self.month, package, days, sums[0], sums[1], blocks)
+def fold(
+    month: dt.date,
+    package: str,
+    stored: tuple[int, Sequence[bytes]] | None,
+    days: Iterable[tuple[dt.date, int, int, Sequence[Sequence[int]]]],
+) -> MonthRow | None:
+    """A package's compacted month: its ``stored`` row (``days`` bitmap and the four blocks), if
+    any, with open package-days ``(day, with_mirrors, without_mirrors, (cells, details,
+    versions))`` folded in, each replacing its day whole (an empty one removes the day); None
+    when no day is left."""
+    end = next_month(month) - dt.timedelta(days=1)
+    frames = [Frame(month, end) for _ in GROUPS]
+    bitmap = 0
+    if stored is not None:
+        bitmap = stored[0]
+        for frame, block in zip(frames, stored[1], strict=True):
+            if block:
+                frame.add_block(month, block)
+    for day, with_mirrors, without_mirrors, arrays in days:
+        overall = [with_mirrors] if with_mirrors > 0 else []
+        if without_mirrors > 0:
+            overall.append((1 << COUNT_BITS) | without_mirrors)
+        frames[0].add_cells(day, overall)
+        for frame, cells in zip(frames[1:], arrays, strict=True):
+            frame.add_cells(day, cells)
+        bit = 1 << (day.day - 1)
+        bitmap = bitmap | bit if overall or any(len(a) for a in arrays) else bitmap & ~bit
+    if not bitmap:
+        return None
+    blocks = []
+    sums = (0, 0)
+    for g, frame in enumerate(frames):
+        ids, counts = frame.matrix()
+        if g == 0:
+            totals = counts.sum(axis=1)
+            found = dict(zip(ids.tolist(), totals.tolist(), strict=True))
+            sums = (found.get(0, 0), found.get(1, 0))
+        blocks.append(encode_block(ids, counts))
+    return MonthRow(month, package, bitmap, sums[0], sums[1], (blocks[0], blocks[1], blocks[2], blocks[3]))
 
 
 class Frame:
