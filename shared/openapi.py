@@ -46,14 +46,16 @@ SERIES_ENDPOINTS: list[tuple[str, str, str, str, list[dict[str, Any]]]] = [
         "Every day's downloads in two categories: `with_mirrors` counts every download, "
         "`without_mirrors` leaves out downloads by PyPI mirroring tools (bandersnatch, devpi, "
         "Artifactory, z3c.pypimirror) and by installers that did not say who they are.",
-        [{
-            "name": "mirrors",
-            "in": "query",
-            "required": False,
-            "description": "`true` keeps only `with_mirrors`, `false` only `without_mirrors`; "
-            "leave it out for both categories.",
-            "schema": {"type": "string", "enum": ["true", "false"]},
-        }],
+        [
+            {
+                "name": "mirrors",
+                "in": "query",
+                "required": False,
+                "description": "`true` keeps only `with_mirrors`, `false` only `without_mirrors`; "
+                "leave it out for both categories.",
+                "schema": {"type": "string", "enum": ["true", "false"]},
+            }
+        ],
     ),
     (
         "python_major",
@@ -61,14 +63,16 @@ SERIES_ENDPOINTS: list[tuple[str, str, str, str, list[dict[str, Any]]]] = [
         "Daily downloads by Python major version",
         "Downloads per day by the major version of the Python interpreter that asked for the file "
         "(`2`, `3`), and `null` when the installer did not report one.",
-        [{
-            "name": "version",
-            "in": "query",
-            "required": False,
-            "description": "Keep one major version, e.g. `3`, or `null` for unreported versions.",
-            "schema": {"type": "string", "pattern": r"^([0-9]{1,3}|null)$"},
-            "example": "3",
-        }],
+        [
+            {
+                "name": "version",
+                "in": "query",
+                "required": False,
+                "description": "Keep one major version, e.g. `3`, or `null` for unreported versions.",
+                "schema": {"type": "string", "pattern": r"^([0-9]{1,3}|null)$"},
+                "example": "3",
+            }
+        ],
     ),
     (
         "python_minor",
@@ -76,14 +80,16 @@ SERIES_ENDPOINTS: list[tuple[str, str, str, str, list[dict[str, Any]]]] = [
         "Daily downloads by Python minor version",
         "Downloads per day by the minor version of the Python interpreter (`2.7`, `3.12`, ...), "
         "and `null` when the installer did not report one.",
-        [{
-            "name": "version",
-            "in": "query",
-            "required": False,
-            "description": "Keep one minor version, e.g. `3.12`, or `null` for unreported versions.",
-            "schema": {"type": "string", "pattern": r"^([0-9]{1,3}\.[0-9]{1,3}|null)$"},
-            "example": "3.12",
-        }],
+        [
+            {
+                "name": "version",
+                "in": "query",
+                "required": False,
+                "description": "Keep one minor version, e.g. `3.12`, or `null` for unreported versions.",
+                "schema": {"type": "string", "pattern": r"^([0-9]{1,3}\.[0-9]{1,3}|null)$"},
+                "example": "3.12",
+            }
+        ],
     ),
     (
         "system",
@@ -91,15 +97,17 @@ SERIES_ENDPOINTS: list[tuple[str, str, str, str, list[dict[str, Any]]]] = [
         "Daily downloads by operating system",
         "Downloads per day by the operating system of the downloading machine: `Darwin`, `Linux`, "
         "`Windows`, `other` for any other reported system, and `null` when none was reported.",
-        [{
-            "name": "os",
-            "in": "query",
-            "required": False,
-            "description": "Keep one operating system (any letter case): "
-            "`Windows`, `Linux`, `Darwin`, `other` or `null`.",
-            "schema": {"type": "string", "pattern": _any_case_pattern(OS_VALUES)},
-            "example": "Linux",
-        }],
+        [
+            {
+                "name": "os",
+                "in": "query",
+                "required": False,
+                "description": "Keep one operating system (any letter case): "
+                "`Windows`, `Linux`, `Darwin`, `other` or `null`.",
+                "schema": {"type": "string", "pattern": _any_case_pattern(OS_VALUES)},
+                "example": "Linux",
+            }
+        ],
     ),
     (
         "version",
@@ -111,7 +119,9 @@ SERIES_ENDPOINTS: list[tuple[str, str, str, str, list[dict[str, Any]]]] = [
         "summed per day under `other`. Not available for `__all__` (versions of different "
         "packages are unrelated): its answer is empty.",
         [
-            _text_param("version", 128, "Keep one version, exactly as logged (e.g. `2.32.3`), or `null`.", "2.32.3"),
+            _text_param(
+                "version", 128, "Keep one version, exactly as logged (e.g. `2.32.3`), or `null`.", "2.32.3"
+            ),
             {
                 "name": "limit",
                 "in": "query",
@@ -131,7 +141,14 @@ SERIES_ENDPOINTS: list[tuple[str, str, str, str, list[dict[str, Any]]]] = [
         "(`pip`, `uv`, `poetry`, `bandersnatch`, ...), and `null` when none was reported. Counted "
         "over every download, mirrors included, so the categories add up to `with_mirrors` and "
         "show the mirrors' share.",
-        [_text_param("installer", 64, "Keep one installer, exactly as logged (letter case matters), or `null`.", "pip")],
+        [
+            _text_param(
+                "installer",
+                64,
+                "Keep one installer, exactly as logged (letter case matters), or `null`.",
+                "pip",
+            )
+        ],
     ),
     (
         "country",
