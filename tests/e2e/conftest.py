@@ -97,7 +97,7 @@ async def site(chromium: str, database_url: str, redis_url: str) -> AsyncIterato
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
     assert pool is not None
     await pool.execute("TRUNCATE " + ", ".join(DATA_TABLES) + " RESTART IDENTITY CASCADE")
-    await pool.execute("SELECT drop_month_partitions_before('downloads', 'infinity')")  # as ``db`` does
+    await pool.execute("SELECT drop_year_partitions_before('downloads_months', 'infinity')")  # as ``db`` does
     rows = package_rows("requests", 100, END, 120) + package_rows("django", 40, END, 60)
     rows += package_rows("requests-toolbelt", 5, END, 10) + package_rows("hugepkg", HUGE, END, 31)
     rows += package_rows("bigpkg", BIG - 180, END, 181) + many_minors("manyminors")
