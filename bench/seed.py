@@ -440,7 +440,9 @@ class PackedWriter:
         await conn.execute(insert_all, batch.day, run, with_all, without_all, *sums)
 
     async def finish(self, conn: asyncpg.Connection, dates: Sequence[dt.date]) -> None:
-        await conn.execute(RETENTION, dates[-1] - dt.timedelta(days=180))
+        # 181 dates as RETENTION_DAYS=180 kept them; a longer window keeps every day seeded
+        cutoff = dates[-1] - dt.timedelta(days=180) if len(dates) <= 181 else dates[0]
+        await conn.execute(RETENTION, cutoff)
 
 
 class LegacyWriter:
