@@ -59,6 +59,9 @@ CREATE TABLE downloads_months (
     versions         bytea    NOT NULL,
     PRIMARY KEY (package, month)
 ) PARTITION BY RANGE (month);
+-- A day's completion asks whether its month is compacted, and which packages it holds that day
+-- (complete.TOMBSTONES): an index probe for a month that is still open (~1 B per package-day).
+CREATE INDEX downloads_months_month ON downloads_months (month);
 -- Blocks are deflated already: stored as they are, moved out of line (TOAST) only when a row
 -- outgrows a page's quarter, so a large versions block is fetched only by version readers.
 ALTER TABLE downloads_months
