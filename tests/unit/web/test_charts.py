@@ -194,7 +194,10 @@ def test_compare_and_share_charts_bin_too() -> None:
     win = Window(D(2026, 1, 15), D(2026, 3, 4))
     a = [Point("without_mirrors", D(2026, 1, 20), 5), Point("with_mirrors", D(2026, 1, 20), 50)]
     data = charts.compare_chart({"a": a, "b": []}, win, "month")
-    assert [(s["name"], s["values"]) for s in data["charts"][0]["series"]] == [("a", [5, 0, 0]), ("b", [0, 0, 0])]
+    assert [(s["name"], s["values"]) for s in data["charts"][0]["series"]] == [
+        ("a", [5, 0, 0]),
+        ("b", [0, 0, 0]),
+    ]
     assert data["bin"] == "month" and "2026-01-01" in data["partial"]
     minors = [
         Point("3.12", D(2026, 1, 20), 1),
