@@ -143,7 +143,7 @@ def parse(query: Mapping[str, str], max_lookback: int) -> Choice:
     return Choice(
         range="" if lookback is not None else (raw_range or DEFAULT_RANGE),
         lookback=lookback,
-        bin=raw_bin,  # type: ignore[arg-type]  # checked against PAGE_BINS above
+        bin=raw_bin,  # narrowed to a Bin by the check against PAGE_BINS above
         log=raw_log == "1",
     )
 

@@ -109,6 +109,40 @@
     return shapes;
   }
 
+  // "20k", "1.5M", "3B": the tick labels of a log axis (Plotly's own ones there read "2 3 4 5").
+  function compact(value) {
+    var units = [[1e9, "B"], [1e6, "M"], [1e3, "k"]];
+    for (var i = 0; i < units.length; i++) {
+      if (value >= units[i][0]) return String(Math.round((value / units[i][0]) * 10) / 10) + units[i][1];
+    }
+    return String(value);
+  }
+
+  // Ticks of a log axis over the positive values shown: the first of 1-2-5 steps, every digit,
+  // 1-3 steps or powers of ten that gives 3 to 10 ticks (else 2); undefined (Plotly's own) when
+  // none falls inside.
+  function logTicks(series) {
+    var low = Infinity;
+    var high = 0;
+    series.forEach(function (s) {
+      s.values.forEach(function (v) { if (v > 0) { low = Math.min(low, v); high = Math.max(high, v); } });
+    });
+    if (!(high > 0)) return undefined;
+    low /= 1.3; high *= 1.3; // Plotly pads its range a little
+    var candidates = [[1, 2, 5], [1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 3], [1]].map(function (steps) {
+      var ticks = [];
+      for (var p = Math.floor(Math.log10(low)); p <= Math.ceil(Math.log10(high)); p++) {
+        steps.forEach(function (m) {
+          var v = m * Math.pow(10, p);
+          if (v >= low && v <= high) ticks.push(v);
+        });
+      }
+      return ticks;
+    });
+    var fits = function (min) { return function (t) { return t.length >= min && t.length <= 10; }; };
+    return candidates.filter(fits(3))[0] || candidates.filter(fits(2))[0];
+  }
+
   function format(value, view) {
     return view.percent ? value.toFixed(1) + "%" : number.format(value);
   }
@@ -185,6 +219,7 @@
       return trace;
     });
     var unit = view.average ? "downloads (7-day average)" : PER_BIN[view.bin];
+    var ticks = log ? logTicks(what.series) : undefined;
     var layout = {
       margin: { l: narrow ? 44 : 60, r: 10, t: narrow ? 8 : 30, b: 30 }, // the toolbar (on hover) sits in the top margin
       height: narrow ? 300 : 360,
@@ -201,6 +236,8 @@
         exponentformat: "B", // 800M, 1.2B (not 1.2G)
         ticksuffix: percent ? "%" : "",
         range: percent && stacked ? [0, 100] : undefined,
+        tickvals: ticks,
+        ticktext: ticks ? ticks.map(compact) : undefined,
         title: { text: narrow ? "" : (percent ? "share of downloads" : unit + (log ? ", log scale" : "")) }
       },
       shapes: partialBands(what.x, partial)
