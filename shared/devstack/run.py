@@ -164,7 +164,9 @@ async def serve(settings: DevstackSettings, stop: asyncio.Event, console: Consol
         (data_dir / STATE_FILE).write_text(json.dumps(state, indent=2))
         log.info("stack is up", url=public_url, state=str(data_dir / STATE_FILE))
         console.line(f"\n  pypistats-next is running at {public_url}/  (Ctrl-C stops it)")
-        console.line(f"  events: ingest -> NATS -> aggregator -> rollups.updated -> api, web; {public_url}/api/asyncapi.json\n")
+        console.line(
+            f"  events: ingest -> NATS -> aggregator -> rollups.updated -> api, web; {public_url}/api/asyncapi.json\n"
+        )
         while not stop.is_set() and not supervisor.exited():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 1.0)

@@ -102,7 +102,7 @@ async def serve(database_url: str, redis_url: str, rows: list[Row]) -> AsyncIter
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
     assert pool is not None
     await pool.execute("TRUNCATE " + ", ".join(DATA_TABLES) + " RESTART IDENTITY CASCADE")
-    await pool.execute("SELECT drop_month_partitions_before('downloads', 'infinity')")  # as ``db`` does
+    await pool.execute("SELECT drop_year_partitions_before('downloads_months', 'infinity')")  # as ``db`` does
     await seed(pool, with_all(rows))
     requests = fakepypi.project(
         "requests",

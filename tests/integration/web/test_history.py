@@ -66,7 +66,7 @@ async def long_client(database_url: str, redis_url: str, module_namespace: str) 
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
     assert pool is not None
     await pool.execute("TRUNCATE " + ", ".join(DATA_TABLES) + " RESTART IDENTITY CASCADE")
-    await pool.execute("SELECT drop_month_partitions_before('downloads', 'infinity')")  # as ``db`` does
+    await pool.execute("SELECT drop_year_partitions_before('downloads_months', 'infinity')")  # as ``db`` does
     rows = package_rows("requests", 100, END, days=DAYS) + package_rows("django", 40, END, days=400)
     await seed(pool, with_all(rows))
     await pool.close()
