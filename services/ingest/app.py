@@ -21,6 +21,7 @@ import sys
 from collections.abc import Sequence
 from typing import Literal, Never
 
+import asyncpg
 from prometheus_client import CollectorRegistry
 from tqdm import tqdm
 
@@ -28,7 +29,9 @@ from shared.config import load_settings
 from shared.logging import configure_logging, get_logger
 
 from . import backfill, cost
+from .channels import Outlet
 from .config import IngestSettings
+from .follow import Follower
 from .metrics import IngestMetrics
 from .runner import dry_run_day, ingest_day, make_source, open_pool, outlet, scheduled_pass
 from .schedule import check_range, last_closed_day, next_fire
@@ -174,9 +177,7 @@ async def backfill_command(settings: IngestSettings, args: argparse.Namespace) -
     start = await first_day_of(source) if args.start == FIRST else args.start
     end = args.end or last_closed
     check_range(start, end, last_closed)  # bad input fails here, before any connection
-    pool = None
-    if not args.include_complete:
-        pool = await open_pool(settings.database_url, "the backfill cannot skip the complete days")
+    pool = await open_pool(settings.database_url, "the backfill cannot skip the complete days")
     try:
         found = await backfill.plan(
             pool, start, end, settings, last_closed=last_closed, include_complete=args.include_complete
@@ -209,6 +210,7 @@ async def backfill_command(settings: IngestSettings, args: argparse.Namespace) -
                 result = await backfill.run(
                     out, source, found.days, settings, metrics, redis, pool,
                     show_progress=not args.no_progress, skip_complete=not args.include_complete,
+                    follower=follower_of(settings, pool, out, last_closed),
                 )  # fmt: skip
         except RedisError as exc:
             log.error("cannot take the ingest lock", error=f"{type(exc).__name__}: {exc}")
@@ -224,10 +226,24 @@ async def backfill_command(settings: IngestSettings, args: argparse.Namespace) -
     log.info("backfill done", days=len(result.done), skipped=len(result.skipped), packages=result.packages,
              seconds=round(result.seconds, 1))  # fmt: skip
     summary = {"done": len(result.done), "skipped": len(result.skipped), "packages": result.packages,
+               "purged": len(result.purged),
                "newest": result.done[0].isoformat() if result.done else None,
                "oldest": result.done[-1].isoformat() if result.done else None}  # fmt: skip
     sys.stdout.write(json.dumps(summary, sort_keys=True) + "\n")
     return 0
+
+
+def follower_of(
+    settings: IngestSettings, pool: asyncpg.Pool | None, out: Outlet, last_closed: dt.date
+) -> Follower | None:
+    """The backfill's bounds behind the aggregator (``BACKFILL_AHEAD_DAYS``), when it can read them."""
+    if settings.backfill_ahead_days == 0:
+        return None
+    if pool is None:
+        log.warning("without the database the backfill cannot follow the aggregator: no wait, no purge")
+        return None
+    purge_before = last_closed - dt.timedelta(days=settings.stream_retention_days)
+    return Follower(pool, out.js, out.subjects, ahead=settings.backfill_ahead_days, purge_before=purge_before)
 
 
 def _bar(total: int, desc: str, hidden: bool) -> tqdm[Never]:

@@ -11,8 +11,10 @@ Owns ``python -m services.ingest backfill``'s work once the range is known:
    budget (:mod:`services.ingest.cost`); ``--dry-run`` stops here;
 3. **ingest**: one day at a time under the ingest lock, taken per day and handed to a scheduler
    pass that asks for it (:mod:`services.ingest.lock`), so the daily run never waits more than
-   the backfill's current day; a day found complete meanwhile is skipped. A progress bar of days
-   with its ETA and packages per second, and one structured log line per day.
+   the backfill's current day; a day found complete meanwhile is skipped. With a database, the
+   backfill stays at most ``BACKFILL_AHEAD_DAYS`` ahead of the aggregator and purges the events
+   of days older than the stream window once they are complete (:mod:`services.ingest.follow`).
+   A progress bar of days with its ETA and packages per second, one structured log line per day.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from shared.tasks import stop_task
 
 from .channels import Outlet
 from .config import IngestSettings
+from .follow import Follower
 from .lock import PassRequest, RedisLock, keep_renewing, lock_key, take_for_backfill
 from .metrics import IngestMetrics
 from .runner import RENEWER_STOP_S, complete_span, ingest_day, is_complete
@@ -84,6 +87,7 @@ class BackfillResult:
     packages: int = 0
     seconds: float = 0.0
     yielded: int = 0
+    purged: list[dt.date] = field(default_factory=list)
 
 
 async def run(
@@ -97,11 +101,13 @@ async def run(
     *,
     show_progress: bool = True,
     skip_complete: bool = True,
+    follower: Follower | None = None,
     poll_s: float = 1.0,
 ) -> BackfillResult:
     """Ingest ``days`` in the order given, each under the ingest lock (taken per day, handed to a
-    scheduler pass that asks for it). A failing day stops the backfill (its error propagates);
-    run it again to resume."""
+    scheduler pass that asks for it), with room made first by the ``follower`` when there is one
+    (then it also waits for the last days to complete). A failing day stops the backfill (its
+    error propagates); run it again to resume."""
     key = lock_key(settings.redis_prefix)
     request = PassRequest(redis, key)
     result = BackfillResult()
@@ -113,6 +119,8 @@ async def run(
                 result.skipped.append(day)  # completed meanwhile (a scheduler pass, another backfill)
                 bar.update(1)
                 continue
+            if follower is not None:
+                await follower.room()
             lock = RedisLock(redis, key, settings.ingest_lock_ttl_s, holder="backfill")
             if await request.posted():
                 result.yielded += 1
@@ -131,6 +139,8 @@ async def run(
                 with contextlib.suppress(Exception):
                     await lock.release()
             result.done.append(day)
+            if follower is not None:
+                follower.published(day, one.run_id, one.manifest_seq)
             result.packages += one.packages
             ingesting += one.seconds
             rate = result.packages / ingesting if ingesting > 0 else 0.0
@@ -149,5 +159,10 @@ async def run(
                 days_left=left,
                 eta_s=round(elapsed / (index + 1) * left, 1),
             )
+    if follower is not None and follower.pending:
+        log.info("backfill published; waiting for the aggregator to complete", pending=len(follower.pending))
+        await follower.finish()
+    if follower is not None:
+        result.purged = list(follower.purged)
     result.seconds = time.perf_counter() - started
     return result

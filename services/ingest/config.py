@@ -56,6 +56,12 @@ class IngestSettings(ServiceSettings):
         "bandersnatch,z3c.pypimirror,Artifactory,devpi",
         description="Comma-separated installer names counted only in with_mirrors.",
     )
+    backfill_ahead_days: int = Field(
+        7,
+        ge=0,
+        le=3660,
+        description="Days a backfill publishes ahead of the aggregator at most, purging the events of days older than STREAM_RETENTION_DAYS once they are complete; 0 publishes without waiting and purges nothing.",
+    )
     ingest_schedule: str = Field("0 1 * * *", description="Cron schedule (UTC) of the ingest scheduler.")
     ingest_resettle_days: int = Field(
         2, ge=0, le=30, description="Days before the last closed day re-ingested on every run, for late rows."

@@ -1,5 +1,6 @@
 """The backfill against real Redis, PostgreSQL and NATS: it hands the ingest lock to a scheduled
-pass between its days, skips complete days, and resumes after Ctrl-C or a crash."""
+pass between its days, skips complete days, resumes after Ctrl-C or a crash, and stays close
+behind the real aggregator, purging its old days' events from the stream once they are complete."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 import signal
 import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -18,6 +20,7 @@ from redis.asyncio import Redis
 from services.ingest import backfill
 from services.ingest.channels import Outlet
 from services.ingest.config import IngestSettings
+from services.ingest.follow import Follower
 from services.ingest.lock import PassRequest, RedisLock, lock_key
 from services.ingest.metrics import IngestMetrics
 from services.ingest.runner import scheduled_pass
@@ -26,6 +29,7 @@ from services.ingest.sources.synthetic import SyntheticSource
 from shared.events import Subjects
 from tests.integration.ingest.streams import read_stream, stream_message_count
 from tests.integration.ingest.test_cli import ROOT, ingest
+from tests.reliability.support import AggregatorProcess
 from tests.support.wait import wait_until
 
 NOW = dt.datetime(2024, 5, 10, 1, 0, tzinfo=dt.UTC)
@@ -164,7 +168,7 @@ async def test_backfill_command_skips_complete_days_and_resumes_after_ctrl_c(
 ) -> None:  # fmt: skip
     days = [D(2024, 3, 6) - dt.timedelta(days=k) for k in range(6)]  # newest first
     await db.execute(INSERT_DAY, D(2024, 3, 5))
-    env = {**service_env, "SYNTHETIC_PACKAGES": "600"}
+    env = {**service_env, "SYNTHETIC_PACKAGES": "600", "BACKFILL_AHEAD_DAYS": "0"}  # no aggregator here
     args = ("backfill", "--start", "2024-03-01", "--end", "2024-03-06", "--source", "synthetic")
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "services.ingest", *args,
@@ -214,3 +218,42 @@ async def test_backfill_command_refuses_a_day_not_closed_yet_and_publishes_nothi
     assert code == 2 and out == ""
     assert "is not a closed UTC day yet" in err
     assert await stream_message_count(js, subjects) == 0
+
+
+async def test_a_backfill_stays_close_behind_the_real_aggregator_and_purges_its_old_days(
+    outlet: Outlet, js: JetStreamContext, subjects: Subjects, redis: Redis, db: asyncpg.Pool,
+    namespace: str, redis_url: str, database_url: str, service_env: dict[str, str], tmp_path: Path,
+) -> None:  # fmt: skip
+    last = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    days = [last - dt.timedelta(days=k) for k in range(5)]  # newest first
+    settings = settings_for(namespace, redis_url, database_url, retention_days=None)
+    # a stream window of two days: the two oldest days are older than it, the three newest are not
+    follower = Follower(
+        db, outlet.js, subjects, ahead=2, purge_before=last - dt.timedelta(days=2), poll_s=0.05
+    )
+    ahead: list[int] = []
+    record = follower.published
+
+    def published(day: dt.date, run_id: str, manifest_seq: int) -> None:
+        record(day, run_id, manifest_seq)
+        ahead.append(len(follower.pending))
+
+    follower.published = published  # type: ignore[method-assign]
+    aggregator = AggregatorProcess(service_env, tmp_path).start()
+    try:
+        await wait_until(aggregator.ready, timeout=60, what="the aggregator to be ready")
+        result = await asyncio.wait_for(
+            backfill.run(outlet, SyntheticSource(10), days, settings, IngestMetrics(), redis, db,
+                         show_progress=False, follower=follower, poll_s=0.05),
+            90,
+        )  # fmt: skip
+    finally:
+        aggregator.stop()
+    assert result.done == days and max(ahead) <= 2 and follower.pending == {}
+    completed = {r["day"]: r["run_id"] for r in await db.fetch("SELECT day, run_id FROM ingest_days")}
+    assert set(completed) == set(days)  # the aggregator completed every day, the purged ones too
+    assert result.purged == days[3:]
+    contents = await read_stream(js, subjects)
+    assert [m.day for m in contents.manifests] == days[:3]  # the window's days stay replayable
+    assert {e.day for e in contents.package_days} == set(days[:3])
+    assert {e.run_id for e in contents.package_days} == {completed[d] for d in days[:3]}

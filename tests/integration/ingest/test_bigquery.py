@@ -212,7 +212,7 @@ async def test_a_backfill_over_its_budget_is_refused_and_publishes_nothing(
     stand_in, url = fake
     stand_in.bytes_for_day = lambda _day: 2**40  # a TiB a day: 6.25 USD each
     env = {**service_env, "BIGQUERY_API_ENDPOINT": url, "BIGQUERY_PROJECT": "p", "BACKFILL_MAX_USD": "10",
-           "BIGQUERY_MAX_BYTES": str(2**41)}  # fmt: skip
+           "BIGQUERY_MAX_BYTES": str(2**41), "BACKFILL_AHEAD_DAYS": "0"}  # fmt: skip
     args = (
         "backfill",
         "--start",
