@@ -19,23 +19,19 @@ import json
 import signal
 import sys
 from collections.abc import Sequence
-from typing import Literal, Never
+from typing import Literal
 
-import asyncpg
 from prometheus_client import CollectorRegistry
-from tqdm import tqdm
 
 from shared.config import load_settings
 from shared.logging import configure_logging, get_logger
 
-from . import backfill, cost
-from .channels import Outlet
+from . import backfill
 from .config import IngestSettings
-from .follow import Follower
 from .metrics import IngestMetrics
 from .runner import dry_run_day, ingest_day, make_source, open_pool, outlet, scheduled_pass
-from .schedule import check_range, last_closed_day, next_fire
-from .sources.base import HasFirstDay, Source, SourceError
+from .schedule import next_fire
+from .sources.base import SourceError
 
 log = get_logger("services.ingest")
 
@@ -101,8 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     one = sub.add_parser(
         "pass",
         help="one scheduler pass (last closed day, resettle days, missing days) under the lock, then exit",
-        description="Exit status: 0 every planned day ingested; 1 a day failed (or Redis is unreachable);"
-        " 3 another pass holds the lock (nothing done).",
+        description="A backfill holding the lock hands it over after its current day (waited for up to"
+        " INGEST_BACKFILL_YIELD_S). Exit status: 0 every planned day ingested; 1 a day failed (or Redis"
+        " is unreachable); 3 another pass holds the lock (nothing done).",
     )
     one.add_argument("--source", choices=("bigquery", "raw", "synthetic"), help="overrides SOURCE")
     one.add_argument(
@@ -150,104 +147,11 @@ async def run_command(settings: IngestSettings, day: dt.date, source_name: str |
     return 0
 
 
-async def first_day_of(source: Source) -> dt.date:
-    if not isinstance(source, HasFirstDay):
-        raise SourceError(f"the {source.name} source cannot say its first day")
-    return await asyncio.to_thread(source.first_day)
-
-
 async def first_day_command(settings: IngestSettings, source_name: str | None) -> int:
     source = make_source(settings, IngestMetrics(CollectorRegistry()), source_name)
-    day = await first_day_of(source)
+    day = await backfill.first_day_of(source)
     sys.stdout.write(json.dumps({"first_day": day.isoformat(), "source": source.name}) + "\n")
     return 0
-
-
-async def backfill_command(settings: IngestSettings, args: argparse.Namespace) -> int:
-    """Plan, estimate (refusing above the budget), then ingest newest first under the lock."""
-    from redis.asyncio import Redis
-    from redis.exceptions import RedisError
-
-    main_task = asyncio.current_task()
-    assert main_task is not None
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)  # release the lock
-    metrics = IngestMetrics(CollectorRegistry())
-    source = make_source(settings, metrics, args.source)
-    last_closed = last_closed_day(dt.datetime.now(dt.UTC))
-    start = await first_day_of(source) if args.start == FIRST else args.start
-    end = args.end or last_closed
-    check_range(start, end, last_closed)  # bad input fails here, before any connection
-    pool = await open_pool(settings.database_url, "the backfill cannot skip the complete days")
-    try:
-        found = await backfill.plan(
-            pool, start, end, settings, last_closed=last_closed, include_complete=args.include_complete
-        )
-        log.info(
-            "backfill planned", start=start.isoformat(), end=end.isoformat(), days=len(found.days),
-            complete=found.complete, before_retention=found.before_retention,
-        )  # fmt: skip
-        with contextlib.closing(_bar(len(found.days), "dry runs", args.no_progress)) as bar:
-            estimate = await cost.estimate(
-                source, source.name, found.days, settings.bigquery_usd_per_tib, progress=bar.update
-            )
-        max_usd = settings.backfill_max_usd if args.max_usd is None else args.max_usd
-        report = {
-            "start": start.isoformat(), "end": end.isoformat(), "complete": found.complete,
-            "before_retention": found.before_retention, "max_usd": max_usd, **estimate.report(),
-        }  # fmt: skip
-        sys.stdout.write(json.dumps(report, sort_keys=True) + "\n")
-        sys.stdout.flush()
-        log.info("backfill estimate", summary=estimate.sentence(), bytes=estimate.bytes,
-                 usd=round(estimate.usd, 2), max_usd=max_usd)  # fmt: skip
-        cost.check_budget(
-            estimate, max_usd=max_usd, max_bytes=settings.bigquery_max_bytes if estimate.billed else None
-        )
-        if args.dry_run or not found.days:
-            return 0
-        redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
-        try:
-            async with outlet(settings) as (_broker, out):
-                result = await backfill.run(
-                    out, source, found.days, settings, metrics, redis, pool,
-                    show_progress=not args.no_progress, skip_complete=not args.include_complete,
-                    follower=follower_of(settings, pool, out, last_closed),
-                )  # fmt: skip
-        except RedisError as exc:
-            log.error("cannot take the ingest lock", error=f"{type(exc).__name__}: {exc}")
-            return EXIT_DAY_FAILED
-        except asyncio.CancelledError:
-            log.warning("backfill interrupted; run the same command again to resume")
-            raise
-        finally:
-            await redis.aclose()
-    finally:
-        if pool is not None:
-            await pool.close()
-    log.info("backfill done", days=len(result.done), skipped=len(result.skipped), packages=result.packages,
-             seconds=round(result.seconds, 1))  # fmt: skip
-    summary = {"done": len(result.done), "skipped": len(result.skipped), "packages": result.packages,
-               "purged": len(result.purged),
-               "newest": result.done[0].isoformat() if result.done else None,
-               "oldest": result.done[-1].isoformat() if result.done else None}  # fmt: skip
-    sys.stdout.write(json.dumps(summary, sort_keys=True) + "\n")
-    return 0
-
-
-def follower_of(
-    settings: IngestSettings, pool: asyncpg.Pool | None, out: Outlet, last_closed: dt.date
-) -> Follower | None:
-    """The backfill's bounds behind the aggregator (``BACKFILL_AHEAD_DAYS``), when it can read them."""
-    if settings.backfill_ahead_days == 0:
-        return None
-    if pool is None:
-        log.warning("without the database the backfill cannot follow the aggregator: no wait, no purge")
-        return None
-    purge_before = last_closed - dt.timedelta(days=settings.stream_retention_days)
-    return Follower(pool, out.js, out.subjects, ahead=settings.backfill_ahead_days, purge_before=purge_before)
-
-
-def _bar(total: int, desc: str, hidden: bool) -> tqdm[Never]:
-    return tqdm(total=total, desc=desc, unit="day", disable=hidden, leave=False)
 
 
 EXIT_DAY_FAILED = 1
@@ -358,7 +262,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             return asyncio.run(run_command(settings, args.day, args.source, args.dry_run))
         if args.command == "backfill":
-            return asyncio.run(backfill_command(settings, args))
+            return asyncio.run(
+                backfill.command(
+                    settings, args.start, args.end, source_name=args.source, dry_run=args.dry_run,
+                    max_usd=args.max_usd, include_complete=args.include_complete, progress=not args.no_progress,
+                )
+            )  # fmt: skip
         if args.command == "first-day":
             return asyncio.run(first_day_command(settings, args.source))
         if args.command == "pass":

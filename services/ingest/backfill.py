@@ -1,6 +1,8 @@
 """The backfill: a range of days (years of them) from the source, newest first, resumable.
 
-Owns ``python -m services.ingest backfill``'s work once the range is known:
+Owns ``python -m services.ingest backfill`` (:func:`command`; app.py parses its arguments):
+the range (``--start first`` is the source's first day, ``--end`` defaults to the last closed
+day, checked before anything connects), then:
 
 1. **plan**: the days of the range newest first, without those already complete in
    ``ingest_days`` (so a backfill stopped by a crash or Ctrl-C resumes where it was: a day it had
@@ -22,26 +24,36 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import json
+import signal
+import sys
 import time
 from dataclasses import dataclass, field
+from typing import Literal, Never
 
 import asyncpg
+from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from tqdm import tqdm
 
 from shared.logging import get_logger
 from shared.tasks import stop_task
 
+from . import cost
 from .channels import Outlet
 from .config import IngestSettings
 from .follow import Follower
 from .lock import PassRequest, RedisLock, keep_renewing, lock_key, take_for_backfill
 from .metrics import IngestMetrics
-from .runner import RENEWER_STOP_S, complete_span, ingest_day, is_complete
-from .schedule import BackfillPlan, plan_backfill
-from .sources.base import Source
+from .runner import RENEWER_STOP_S, complete_span, ingest_day, is_complete, make_source, open_pool, outlet
+from .schedule import BackfillPlan, check_range, last_closed_day, plan_backfill
+from .sources.base import HasFirstDay, Source, SourceError
 
 log = get_logger(__name__)
+
+#: Exit status of a backfill whose day failed, or without Redis for the lock.
+EXIT_FAILED = 1
 
 
 class PlanError(ValueError):
@@ -166,3 +178,110 @@ async def run(
         result.purged = list(follower.purged)
     result.seconds = time.perf_counter() - started
     return result
+
+
+async def first_day_of(source: Source) -> dt.date:
+    """The first day the source has (``SourceError`` for a source that cannot say)."""
+    if not isinstance(source, HasFirstDay):
+        raise SourceError(f"the {source.name} source cannot say its first day")
+    return await asyncio.to_thread(source.first_day)
+
+
+async def command(
+    settings: IngestSettings,
+    start_at: dt.date | Literal["first"],
+    end_at: dt.date | None,
+    *,
+    source_name: str | None = None,
+    dry_run: bool = False,
+    max_usd: float | None = None,
+    include_complete: bool = False,
+    progress: bool = True,
+) -> int:
+    """Plan, estimate (refusing above the budget), then ingest newest first under the lock.
+
+    stdout gets one JSON line with the plan and the estimate, and after a run one with what it
+    did; bad input or a refused budget raise ``ValueError`` before anything is published."""
+    main_task = asyncio.current_task()
+    assert main_task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)  # release the lock
+    metrics = IngestMetrics(CollectorRegistry())
+    source = make_source(settings, metrics, source_name)
+    last_closed = last_closed_day(dt.datetime.now(dt.UTC))
+    start = await first_day_of(source) if start_at == "first" else start_at
+    end = end_at or last_closed
+    check_range(start, end, last_closed)  # bad input fails here, before any connection
+    pool = await open_pool(
+        settings.database_url, "the backfill can neither skip complete days nor follow the aggregator"
+    )
+    try:
+        found = await plan(
+            pool, start, end, settings, last_closed=last_closed, include_complete=include_complete
+        )
+        log.info(
+            "backfill planned", start=start.isoformat(), end=end.isoformat(), days=len(found.days),
+            complete=found.complete, before_retention=found.before_retention,
+        )  # fmt: skip
+        with contextlib.closing(_bar(len(found.days), "dry runs", not progress)) as bar:
+            estimate = await cost.estimate(
+                source, source.name, found.days, settings.bigquery_usd_per_tib, progress=bar.update
+            )
+        budget = settings.backfill_max_usd if max_usd is None else max_usd
+        report = {
+            "start": start.isoformat(), "end": end.isoformat(), "complete": found.complete,
+            "before_retention": found.before_retention, "max_usd": budget, **estimate.report(),
+        }  # fmt: skip
+        sys.stdout.write(json.dumps(report, sort_keys=True) + "\n")
+        sys.stdout.flush()
+        log.info("backfill estimate", summary=estimate.sentence(), bytes=estimate.bytes,
+                 usd=round(estimate.usd, 2), max_usd=budget)  # fmt: skip
+        cost.check_budget(
+            estimate, max_usd=budget, max_bytes=settings.bigquery_max_bytes if estimate.billed else None
+        )
+        if dry_run or not found.days:
+            return 0
+        redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+        try:
+            async with outlet(settings) as (_broker, out):
+                result = await run(
+                    out, source, found.days, settings, metrics, redis, pool,
+                    show_progress=progress, skip_complete=not include_complete,
+                    follower=follower_of(settings, pool, out, last_closed),
+                )  # fmt: skip
+        except RedisError as exc:
+            log.error("cannot take the ingest lock", error=f"{type(exc).__name__}: {exc}")
+            return EXIT_FAILED
+        except asyncio.CancelledError:
+            log.warning("backfill interrupted; run the same command again to resume")
+            raise
+        finally:
+            await redis.aclose()
+    finally:
+        if pool is not None:
+            await pool.close()
+    log.info("backfill done", days=len(result.done), skipped=len(result.skipped), packages=result.packages,
+             purged=len(result.purged), seconds=round(result.seconds, 1))  # fmt: skip
+    summary = {
+        "done": len(result.done), "skipped": len(result.skipped), "packages": result.packages,
+        "purged": len(result.purged), "newest": result.done[0].isoformat() if result.done else None,
+        "oldest": result.done[-1].isoformat() if result.done else None,
+    }  # fmt: skip
+    sys.stdout.write(json.dumps(summary, sort_keys=True) + "\n")
+    return 0
+
+
+def follower_of(
+    settings: IngestSettings, pool: asyncpg.Pool | None, out: Outlet, last_closed: dt.date
+) -> Follower | None:
+    """The backfill's bounds behind the aggregator (``BACKFILL_AHEAD_DAYS``), when it can read them."""
+    if settings.backfill_ahead_days == 0:
+        return None
+    if pool is None:
+        log.warning("without the database the backfill cannot follow the aggregator: no wait, no purge")
+        return None
+    purge_before = last_closed - dt.timedelta(days=settings.stream_retention_days)
+    return Follower(pool, out.js, out.subjects, ahead=settings.backfill_ahead_days, purge_before=purge_before)
+
+
+def _bar(total: int, desc: str, hidden: bool) -> tqdm[Never]:
+    return tqdm(total=total, desc=desc, unit="day", disable=hidden, leave=False)

@@ -187,11 +187,12 @@ def service_commands(
     public_url: str,
     fake_github: bool,
     fake_pypi: bool = True,
-    gap_days: int = 30,
+    gap_days: int = 29,
 ) -> list[Command]:
     """The long-running processes, in start order; ``ports`` has one entry per name. The ingest
-    scheduler fills gaps only in the newest ``gap_days``: the older history is the devstack's
-    background backfill (the two would otherwise publish the same days)."""
+    scheduler fills gaps only in the last closed day and the ``gap_days`` before it (the first
+    fill's days): the older history is the devstack's background backfill (the two would
+    otherwise publish the same days)."""
     worker_env = {"aggregator": {}, "ingest": {"INGEST_GAP_DAYS": str(gap_days)}}
     commands = [
         Command(

@@ -188,7 +188,7 @@ async def serve(settings: DevstackSettings, stop: asyncio.Event, console: Consol
         commands = {
             c.name: c
             for c in service_commands(
-                python, ports, public_url, **fakes, gap_days=settings.devstack_first_days
+                python, ports, public_url, **fakes, gap_days=settings.devstack_first_days - 1
             )
         }
         plan = fill_plan(

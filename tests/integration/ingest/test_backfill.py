@@ -257,3 +257,23 @@ async def test_a_backfill_stays_close_behind_the_real_aggregator_and_purges_its_
     assert [m.day for m in contents.manifests] == days[:3]  # the window's days stay replayable
     assert {e.day for e in contents.package_days} == set(days[:3])
     assert {e.run_id for e in contents.package_days} == {completed[d] for d in days[:3]}
+
+
+async def test_a_day_completed_by_a_later_run_releases_the_backfill_but_is_not_purged(
+    outlet: Outlet, js: JetStreamContext, subjects: Subjects, db: asyncpg.Pool
+) -> None:
+    old, newer = D(2023, 1, 1), D(2023, 1, 2)
+    follower = Follower(db, outlet.js, subjects, ahead=1, purge_before=D(2024, 1, 1), poll_s=0.05)
+    follower.published(old, "ours-old", manifest_seq=10)
+    follower.published(newer, "ours-new", manifest_seq=20)
+    insert = (
+        "INSERT INTO ingest_days (day, run_id, source, packages, rows, downloads_with_mirrors, manifest_seq)"
+        " VALUES ($1, $2, 'synthetic', 1, 1, 1, $3)"
+    )
+    await db.execute(insert, old, "earlier-run", 5)  # complete from before ours: ours is still to come
+    await db.execute(insert, newer, "scheduler-run", 30)  # re-ingested after ours by someone else
+    await follower.settle()
+    assert set(follower.pending) == {old} and follower.purged == []  # not our events that completed it
+    await db.execute("UPDATE ingest_days SET run_id = 'ours-old', manifest_seq = 10 WHERE day = $1", old)
+    await asyncio.wait_for(follower.finish(), 10)
+    assert follower.pending == {} and follower.purged == [old]

@@ -81,8 +81,9 @@ def test_every_service_is_started_through_its_module() -> None:
         assert commands[name].argv == ("py", "-m", f"services.{name}", "serve")
     assert commands["fake-github"].argv == ("py", "-m", "services.auth", "fake-github", "--port", "6")
     assert commands["aggregator"].env["OPS_PORT"] == "1" and commands["ingest"].env["OPS_PORT"] == "2"
-    # the scheduler fills gaps in the newest 30 days only: the older ones are the history backfill's
-    assert commands["ingest"].env["INGEST_GAP_DAYS"] == "30" and "INGEST_GAP_DAYS" not in commands["api"].env
+    # the scheduler fills gaps in the newest 30 days only (29 before the last closed day): the
+    # older ones are the history backfill's
+    assert commands["ingest"].env["INGEST_GAP_DAYS"] == "29" and "INGEST_GAP_DAYS" not in commands["api"].env
     assert [commands[n].env["PORT"] for n in ("api", "web", "auth")] == ["3", "4", "5"]
     assert commands["auth"].env["FAKE_GITHUB_URL"] == "http://127.0.0.1:6"
     assert commands["auth"].env["PUBLIC_URL"] == "http://127.0.0.1:8000"
