@@ -112,9 +112,7 @@ def report(result: FirstVisit) -> list[str]:
     )
     first_ms = ", ".join(f"{v.first_screen_ms:.0f}" for v in result.visits)
     all_ms = ", ".join(f"{v.charts_ms:.0f}" for v in result.visits)
-    lines.append(
-        f"first screen of charts drawn: median {result.median_first_screen_ms:.0f} ms ({first_ms})"
-    )
+    lines.append(f"first screen of charts drawn: median {result.median_first_screen_ms:.0f} ms ({first_ms})")
     lines.append(f"every chart drawn: median {result.median_charts_ms:.0f} ms ({all_ms})")
     return lines
 

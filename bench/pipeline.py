@@ -4,7 +4,7 @@ For each size N (synthetic packages in one day), against the servers at ``DATABA
 URL; the benchmark creates and drops its own database on it), ``NATS_URL`` and ``REDIS_URL``:
 
 1. baseline, same run, same fresh database: a raw ``COPY`` of the day's package-days, packed
-   beforehand (shared/db/layout.py), into ``downloads`` (the same table, indexes, partition and
+   beforehand (shared/db/layout.py), into ``downloads_days`` (the same table, indexes and
    columns the aggregator writes: ``cells``, ``details``, ``versions``), in rollup rows (non-zero
    package/dimension/category counts) per second;
 2. the pipeline: an ``aggregator serve`` subprocess consumes while ``publish_day`` (the ingest
@@ -45,7 +45,6 @@ from services.ingest.publisher import RunResult, publish_day
 from services.ingest.sources.synthetic import SyntheticSource
 from shared.db.layout import Dictionary, Runs, categories_of, encode
 from shared.db.migrate import migrate
-from shared.db.partitions import ensure_partitions
 from shared.embedded import free_port
 from shared.events import Subjects
 from shared.messaging import StreamPolicy, delete_streams
@@ -71,7 +70,6 @@ async def copy_baseline(url: str, source: SyntheticSource) -> tuple[int, float]:
         by_package.setdefault(package, []).append((dimension, category, downloads))
     conn = await asyncpg.connect(url)
     try:
-        await ensure_partitions(conn, DAY, DAY)
         ids = await Dictionary().ids(conn, {k for rows in by_package.values() for k in categories_of(rows)})
         run = await Runs().id(conn, "baseline")
         packed = {package: encode(rows, ids) for package, rows in by_package.items()}
@@ -81,9 +79,9 @@ async def copy_baseline(url: str, source: SyntheticSource) -> tuple[int, float]:
         ]
         started = time.perf_counter()
         async with conn.transaction():
-            await conn.copy_records_to_table("downloads", records=records, columns=COPY_COLUMNS)
+            await conn.copy_records_to_table("downloads_days", records=records, columns=COPY_COLUMNS)
         seconds = time.perf_counter() - started
-        await conn.execute("TRUNCATE downloads")
+        await conn.execute("TRUNCATE downloads_days")
     finally:
         await conn.close()
     return sum(p.rows for p in packed.values()), seconds
@@ -157,7 +155,7 @@ async def run_size(args: argparse.Namespace, packages: int) -> dict[str, float]:
                 published_at = now
                 run = publishing.result()
             if not last_package_day_at and published_at:
-                committed = await db.fetchval("SELECT count(*) FROM downloads WHERE day = $1", DAY)
+                committed = await db.fetchval("SELECT count(*) FROM downloads_days WHERE day = $1", DAY)
                 if committed >= run.packages:
                     last_package_day_at = now
             if published_at and await db.fetchval("SELECT count(*) FROM ingest_days WHERE day = $1", DAY):

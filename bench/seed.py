@@ -1,7 +1,9 @@
-"""A bench database of N packages x 181 days, written straight through COPY, and its size on disk.
+"""A bench database of N packages x D days, written straight through COPY, and its size on disk.
 
-Owns the benchmark database of issues 12 (storage layout) and 13 (more dimensions): create it,
-migrate it (``packed``: every migration, or up to ``--target``; ``legacy``: up to 0005, the
+Owns the benchmark database of issues 12 (storage layout), 13 (more dimensions) and 20 (the
+history store): create it, migrate it (``history``, the default: every migration, closed months
+written compacted and the open days as package-day rows, bench/seed_history.py; ``packed``: up to
+0008, the month-partitioned ``downloads``, or up to ``--target``; ``legacy``: up to 0005, the
 day-partitioned ``daily_downloads``), fill it one day at a time from bench.shape (bounded memory,
 one COPY per table and day) with everything readers need (the package-days, the ``__all__`` sums,
 ``package_index``, ``ingest_days``, ``recent_downloads``, ``recent_state``; for packed also
@@ -14,13 +16,13 @@ after ``CHECKPOINT`` and ``VACUUM ANALYZE``, over the package-days.
 (bench/shape_details.py); ``base`` writes python_major, python_minor and system only, the same
 counts as with ``all`` (their random streams are separate).
 
-    .venv/bin/python -m bench.seed --packages 10000 [--days 181] [--layout packed|legacy]
+    .venv/bin/python -m bench.seed --packages 10000 [--days 181] [--layout history|packed|legacy]
         [--dimensions base|all] [--target N] [--database-url ADMIN_DSN] [--name pypistats_bench_x]
         [--keep] [--seed 1]
 
 Prints a JSON object (package-days, rows and rows per package-day, database size, bytes per
 package-day, for packed also ``downloads``' own bytes per package-day and the average stored bytes
-of each array column, seconds) and drops the database unless ``--keep``.
+of each array column, for history the store's tables and each block's bytes per package-day, seconds) and drops the database unless ``--keep``.
 """
 
 from __future__ import annotations
@@ -49,14 +51,17 @@ from shared.logging import configure_logging
 from shared.packages import ALL_PACKAGES
 from tests.support.servers import with_database
 
-Layout = Literal["packed", "legacy"]
+Layout = Literal["history", "packed", "legacy"]
 #: ``base``: python_major, python_minor, system; ``all``: also installer, country, file_type, ci, version.
 Dimensions = Literal["base", "all"]
 ADMIN_URL: Final = "postgresql://postgres@127.0.0.1:5432/postgres"
 #: The last migration of the day-partitioned layout.
 LEGACY_TARGET: Final = 5
-#: The first migration of the packed layout, and the one that adds the details and versions arrays.
+#: The first and last migrations of the month-partitioned packed layout, the one that adds the
+#: details and versions arrays, and the first of the history store.
 PACKED_FIRST: Final = 6
+PACKED_LAST: Final = 8
+HISTORY_FIRST: Final = 9
 DETAILS_FROM: Final = 8
 END: Final = dt.date(2026, 3, 31)
 SOURCE: Final = "bench"
@@ -66,6 +71,25 @@ _NAME = re.compile(r"^pypistats_bench_[a-z0-9_]{1,40}$")
 ENSURE_DAYS = "SELECT ensure_day_partitions($1, $2, $3)"
 ENSURE_MONTHS = "SELECT ensure_month_partitions('downloads', $1, $2)"
 IS_PACKED = "SELECT to_regclass('downloads') IS NOT NULL"
+IS_HISTORY = "SELECT to_regclass('downloads_months') IS NOT NULL AND to_regclass('downloads') IS NULL"
+#: Package-days of the history store: the open ones, and the days of each compacted month.
+COUNT_HISTORY = """
+SELECT (SELECT count(*) FROM downloads_days)
+     + (SELECT coalesce(sum(bit_count(days::bit(32))), 0) FROM downloads_months WHERE package <> '__all__')
+"""
+HISTORY_BYTES = """
+SELECT coalesce(sum(pg_total_relation_size(relid)), 0) + pg_total_relation_size('downloads_days')
+FROM pg_partition_tree('downloads_months')
+"""
+# Average stored bytes per package-day of each block of a compacted month (its days counted).
+BLOCK_BYTES = """
+SELECT sum(pg_column_size(overall))::float8 / n AS overall, sum(pg_column_size(cells))::float8 / n AS cells,
+       sum(pg_column_size(details))::float8 / n AS details, sum(pg_column_size(versions))::float8 / n AS versions
+FROM downloads_months, (SELECT greatest(sum(bit_count(days::bit(32))), 1) AS n FROM downloads_months
+                        WHERE package <> '__all__') AS c
+WHERE package <> '__all__'
+GROUP BY n
+"""
 COUNT_PACKED = "SELECT count(*) FROM downloads"
 COUNT_LEGACY = "SELECT count(*) FROM package_days"
 DATABASE_SIZE = "SELECT pg_database_size($1)"
@@ -109,7 +133,7 @@ LEGACY_KEYS: Final = (("overall", "with_mirrors"), ("overall", "without_mirrors"
 
 
 def default_dimensions(layout: Layout) -> Dimensions:
-    return "all" if layout == "packed" else "base"
+    return "base" if layout == "legacy" else "all"
 
 
 def database_name(layout: Layout, packages: int) -> str:
@@ -146,8 +170,12 @@ def migration_target(layout: Layout, target: int | None = None) -> int | None:
         if target not in (None, LEGACY_TARGET):
             raise SystemExit(f"the legacy layout is migration {LEGACY_TARGET}")
         return LEGACY_TARGET
-    if target is not None and target < PACKED_FIRST:
-        raise SystemExit(f"the packed layout needs migration {PACKED_FIRST} or later")
+    if layout == "packed":
+        if target is not None and not PACKED_FIRST <= target <= PACKED_LAST:
+            raise SystemExit(f"the packed layout is migrations {PACKED_FIRST} to {PACKED_LAST}")
+        return target or PACKED_LAST
+    if target is not None and target < HISTORY_FIRST:
+        raise SystemExit(f"the history store needs migration {HISTORY_FIRST} or later")
     return target
 
 
@@ -216,19 +244,25 @@ async def storage(admin_url: str, name: str) -> Storage:
     size = await settled_size(admin_url, name)
     conn = await asyncpg.connect(with_database(admin_url, name))
     try:
+        history = bool(await conn.fetchval(IS_HISTORY))
         packed = bool(await conn.fetchval(IS_PACKED))
-        count = int(await conn.fetchval(COUNT_PACKED if packed else COUNT_LEGACY))
         target = int(await conn.fetchval(LAST_MIGRATION))
-        dimensions: Dimensions = "all" if packed and await conn.fetchval(HAS_DETAILS) else "base"
-        table = int(await conn.fetchval(TABLE_BYTES)) if packed else None
-        columns = (
-            await conn.fetchrow(COLUMN_BYTES if target >= DETAILS_FROM else BASE_COLUMN_BYTES)
-            if packed
-            else None
-        )
+        dimensions: Dimensions = "all" if (packed or history) and await conn.fetchval(HAS_DETAILS) else "base"
+        if history:
+            count = int(await conn.fetchval(COUNT_HISTORY))
+            table: int | None = int(await conn.fetchval(HISTORY_BYTES))
+            columns = await conn.fetchrow(BLOCK_BYTES)
+        else:
+            count = int(await conn.fetchval(COUNT_PACKED if packed else COUNT_LEGACY))
+            table = int(await conn.fetchval(TABLE_BYTES)) if packed else None
+            columns = (
+                await conn.fetchrow(COLUMN_BYTES if target >= DETAILS_FROM else BASE_COLUMN_BYTES)
+                if packed
+                else None
+            )
     finally:
         await conn.close()
-    layout: Layout = "packed" if packed else "legacy"
+    layout: Layout = "history" if history else "packed" if packed else "legacy"
     found = {k: round(float(v or 0), 1) for k, v in columns.items()} if columns is not None else None
     empty = await empty_size(admin_url, layout, target)
     return Storage(name, layout, count, size, empty, target, dimensions, table, found)
@@ -357,13 +391,19 @@ class PackedWriter:
     """Package-days as rows of ``downloads`` (cells sorted by category id within each array) and
     ``downloads_all`` (no versions: those of different packages are unrelated)."""
 
+    #: Where package-days go (the history store's writer: its open days).
+    table = "downloads"
+
     def __init__(self) -> None:
         self.runs = Runs()
+
+    async def ensure(self, conn: asyncpg.Connection, dates: Sequence[dt.date]) -> None:
+        await conn.fetchval(ENSURE_MONTHS, dates[0], dates[-1])
 
     async def prepare(
         self, conn: asyncpg.Connection, dates: Sequence[dt.date], details: shape_details.DetailParams | None
     ) -> None:
-        await conn.fetchval(ENSURE_MONTHS, dates[0], dates[-1])
+        await self.ensure(conn, dates)
         dictionary = Dictionary()
         self.base = Columns(await dictionary.ids(conn, shape.BREAKDOWN), shape.BREAKDOWN)
         if details is not None:
@@ -394,13 +434,15 @@ class PackedWriter:
             strict=False,
         )
         columns = PACKED_COLUMNS[: 6 + len(arrays)]
-        await conn.copy_records_to_table("downloads", records=records, columns=columns)
+        await conn.copy_records_to_table(self.table, records=records, columns=columns)
         with_all, without_all = int(counts.with_mirrors.sum()), int(counts.without_mirrors.sum())
         insert_all = INSERT_ALL if extra is not None else INSERT_ALL_BASE
         await conn.execute(insert_all, batch.day, run, with_all, without_all, *sums)
 
     async def finish(self, conn: asyncpg.Connection, dates: Sequence[dt.date]) -> None:
-        await conn.execute(RETENTION, dates[-1] - dt.timedelta(days=180))
+        # 181 dates as RETENTION_DAYS=180 kept them; a longer window keeps every day seeded
+        cutoff = dates[-1] - dt.timedelta(days=180) if len(dates) <= 181 else dates[0]
+        await conn.execute(RETENTION, cutoff)
 
 
 class LegacyWriter:
@@ -464,9 +506,11 @@ async def fill(
     seed: int = 1,
     dimensions: Dimensions = "all",
     progress: bool = False,
+    compacted: bool = True,
 ) -> Books:
     """Write ``packages`` x ``days`` ending at ``end`` into a migrated, empty database, with the
-    ``base`` dimensions only or ``all`` (packed layout only: the legacy one has no place for them)."""
+    ``base`` dimensions only or ``all`` (not the legacy layout: it has no place for them); the
+    history layout writes closed months compacted unless ``compacted`` is False (every day open)."""
     if layout == "legacy" and dimensions != "base":
         raise ValueError("the legacy layout holds the base dimensions only")
     dates = shape.window(end, days)
@@ -474,7 +518,13 @@ async def fill(
     name_array = np.array(names, dtype=object)
     params = shape.Packages.draw(packages, seed)
     details = shape_details.DetailParams.draw(packages, seed) if dimensions == "all" else None
-    writer = PackedWriter() if layout == "packed" else LegacyWriter()
+    writer: PackedWriter | LegacyWriter
+    if layout == "history":
+        from bench.seed_history import HistoryWriter  # it builds on this module's writers
+
+        writer = HistoryWriter(compacted=compacted)
+    else:
+        writer = PackedWriter() if layout == "packed" else LegacyWriter()
     books = Books(packages, days)
     await conn.execute("SET synchronous_commit = off")
     await writer.prepare(conn, dates, details)
@@ -507,7 +557,7 @@ async def seed_database(
     """Create, migrate (up to ``target`` if given) and fill the bench database ``name`` with
     ``dimensions`` (default: all for packed, base for legacy); returns the figures (storage included)."""
     dimensions = dimensions or default_dimensions(layout)
-    if dimensions == "all" and layout == "packed" and (target or DETAILS_FROM) < DETAILS_FROM:
+    if dimensions == "all" and layout == "packed" and (target or PACKED_LAST) < DETAILS_FROM:
         raise SystemExit(f"--dimensions all needs migration {DETAILS_FROM} (the details and versions arrays)")
     started = time.monotonic()
     url = await create_migrated(admin_url, name, layout, target)
@@ -533,7 +583,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.seed", description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--packages", type=int, required=True)
     parser.add_argument("--days", type=int, default=181)
-    parser.add_argument("--layout", choices=("packed", "legacy"), default="packed")
+    parser.add_argument(
+        "--layout",
+        choices=("history", "packed", "legacy"),
+        default="history",
+        help="history: the history store (migration 9 on); packed: the month-partitioned layout of migrations"
+        " 6-8; legacy: the day-partitioned layout (5)",
+    )
     parser.add_argument("--database-url", default=ADMIN_URL, help="an admin DSN of the server to use")
     parser.add_argument("--name", help=f"database name (default {PREFIX}<layout>_<N>_<random>)")
     parser.add_argument(

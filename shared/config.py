@@ -56,6 +56,7 @@ OTHER_VARIABLES: dict[str, tuple[str, str]] = {
 #: complete day, 181 dates), and the scheduler's window for re-ingesting missing days.
 DEFAULT_WINDOW_DAYS: Final = 180
 
+
 class _FileSecretsSource(PydanticBaseSettingsSource):
     """``<NAME>_FILE=/path`` reads the value of ``<NAME>`` from a file, as Kubernetes mounts secrets."""
 

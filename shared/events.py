@@ -57,6 +57,8 @@ OTHER: Final = "other"
 def category_limit(dimension: str) -> int:
     """The most categories one package-day may hold in ``dimension``."""
     return CATEGORY_LIMITS.get(dimension, MAX_CATEGORIES)
+
+
 #: Installers whose downloads only ``with_mirrors`` and ``installer`` count (contracts.md section 2;
 #: ingest's MIRROR_INSTALLERS setting may change the list).
 DEFAULT_MIRRORS: Final = ("bandersnatch", "z3c.pypimirror", "Artifactory", "devpi")

@@ -11,6 +11,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from shared.bins import BINS
+from shared.config import DEFAULT_WINDOW_DAYS
+
 PACKAGE_PATTERN = r"^(__all__|[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$"
 PERIODS = ["day", "week", "month"]
 OS_VALUES = ["Windows", "Linux", "Darwin", "other", "null"]
@@ -46,14 +49,16 @@ SERIES_ENDPOINTS: list[tuple[str, str, str, str, list[dict[str, Any]]]] = [
         "Every day's downloads in two categories: `with_mirrors` counts every download, "
         "`without_mirrors` leaves out downloads by PyPI mirroring tools (bandersnatch, devpi, "
         "Artifactory, z3c.pypimirror) and by installers that did not say who they are.",
-        [{
-            "name": "mirrors",
-            "in": "query",
-            "required": False,
-            "description": "`true` keeps only `with_mirrors`, `false` only `without_mirrors`; "
-            "leave it out for both categories.",
-            "schema": {"type": "string", "enum": ["true", "false"]},
-        }],
+        [
+            {
+                "name": "mirrors",
+                "in": "query",
+                "required": False,
+                "description": "`true` keeps only `with_mirrors`, `false` only `without_mirrors`; "
+                "leave it out for both categories.",
+                "schema": {"type": "string", "enum": ["true", "false"]},
+            }
+        ],
     ),
     (
         "python_major",
@@ -61,14 +66,16 @@ SERIES_ENDPOINTS: list[tuple[str, str, str, str, list[dict[str, Any]]]] = [
         "Daily downloads by Python major version",
         "Downloads per day by the major version of the Python interpreter that asked for the file "
         "(`2`, `3`), and `null` when the installer did not report one.",
-        [{
-            "name": "version",
-            "in": "query",
-            "required": False,
-            "description": "Keep one major version, e.g. `3`, or `null` for unreported versions.",
-            "schema": {"type": "string", "pattern": r"^([0-9]{1,3}|null)$"},
-            "example": "3",
-        }],
+        [
+            {
+                "name": "version",
+                "in": "query",
+                "required": False,
+                "description": "Keep one major version, e.g. `3`, or `null` for unreported versions.",
+                "schema": {"type": "string", "pattern": r"^([0-9]{1,3}|null)$"},
+                "example": "3",
+            }
+        ],
     ),
     (
         "python_minor",
@@ -76,14 +83,16 @@ SERIES_ENDPOINTS: list[tuple[str, str, str, str, list[dict[str, Any]]]] = [
         "Daily downloads by Python minor version",
         "Downloads per day by the minor version of the Python interpreter (`2.7`, `3.12`, ...), "
         "and `null` when the installer did not report one.",
-        [{
-            "name": "version",
-            "in": "query",
-            "required": False,
-            "description": "Keep one minor version, e.g. `3.12`, or `null` for unreported versions.",
-            "schema": {"type": "string", "pattern": r"^([0-9]{1,3}\.[0-9]{1,3}|null)$"},
-            "example": "3.12",
-        }],
+        [
+            {
+                "name": "version",
+                "in": "query",
+                "required": False,
+                "description": "Keep one minor version, e.g. `3.12`, or `null` for unreported versions.",
+                "schema": {"type": "string", "pattern": r"^([0-9]{1,3}\.[0-9]{1,3}|null)$"},
+                "example": "3.12",
+            }
+        ],
     ),
     (
         "system",
@@ -91,15 +100,17 @@ SERIES_ENDPOINTS: list[tuple[str, str, str, str, list[dict[str, Any]]]] = [
         "Daily downloads by operating system",
         "Downloads per day by the operating system of the downloading machine: `Darwin`, `Linux`, "
         "`Windows`, `other` for any other reported system, and `null` when none was reported.",
-        [{
-            "name": "os",
-            "in": "query",
-            "required": False,
-            "description": "Keep one operating system (any letter case): "
-            "`Windows`, `Linux`, `Darwin`, `other` or `null`.",
-            "schema": {"type": "string", "pattern": _any_case_pattern(OS_VALUES)},
-            "example": "Linux",
-        }],
+        [
+            {
+                "name": "os",
+                "in": "query",
+                "required": False,
+                "description": "Keep one operating system (any letter case): "
+                "`Windows`, `Linux`, `Darwin`, `other` or `null`.",
+                "schema": {"type": "string", "pattern": _any_case_pattern(OS_VALUES)},
+                "example": "Linux",
+            }
+        ],
     ),
     (
         "version",
@@ -111,7 +122,9 @@ SERIES_ENDPOINTS: list[tuple[str, str, str, str, list[dict[str, Any]]]] = [
         "summed per day under `other`. Not available for `__all__` (versions of different "
         "packages are unrelated): its answer is empty.",
         [
-            _text_param("version", 128, "Keep one version, exactly as logged (e.g. `2.32.3`), or `null`.", "2.32.3"),
+            _text_param(
+                "version", 128, "Keep one version, exactly as logged (e.g. `2.32.3`), or `null`.", "2.32.3"
+            ),
             {
                 "name": "limit",
                 "in": "query",
@@ -131,7 +144,14 @@ SERIES_ENDPOINTS: list[tuple[str, str, str, str, list[dict[str, Any]]]] = [
         "(`pip`, `uv`, `poetry`, `bandersnatch`, ...), and `null` when none was reported. Counted "
         "over every download, mirrors included, so the categories add up to `with_mirrors` and "
         "show the mirrors' share.",
-        [_text_param("installer", 64, "Keep one installer, exactly as logged (letter case matters), or `null`.", "pip")],
+        [
+            _text_param(
+                "installer",
+                64,
+                "Keep one installer, exactly as logged (letter case matters), or `null`.",
+                "pip",
+            )
+        ],
     ),
     (
         "country",
@@ -247,6 +267,47 @@ def _schemas() -> dict[str, Any]:
             "downloads": {"type": "integer", "minimum": 1},
         },
     }
+    series_bin_row = {
+        "type": "object",
+        "required": ["category", "date", "downloads", "partial"],
+        "additionalProperties": False,
+        "properties": {
+            "category": {"type": "string"},
+            "date": {
+                "type": "string",
+                "format": "date",
+                "description": "The first day of the bin (a Monday for `week`, the 1st for `month`, "
+                "1 January for `year`).",
+            },
+            "downloads": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "The sum of the bin's days in the window.",
+            },
+            "partial": {
+                "type": "boolean",
+                "description": "`true` when the window does not cover every day of the bin (the "
+                "window starts after its first day or ends before its last).",
+            },
+        },
+    }
+    totals_data = {
+        "type": "object",
+        "required": ["all_time", "first_day", "last_day", "last_month", "last_week", "last_year"],
+        "additionalProperties": False,
+        "properties": {
+            "all_time": {**_downloads(), "description": "Every day on record."},
+            "first_day": {
+                "type": ["string", "null"],
+                "format": "date",
+                "description": "The first day with a download on record (`null` when there is none).",
+            },
+            "last_day": {**_downloads(), "description": "The last complete day."},
+            "last_month": {**_downloads(), "description": "The 30 days ending with the last complete day."},
+            "last_week": {**_downloads(), "description": "The 7 days ending with the last complete day."},
+            "last_year": {**_downloads(), "description": "The 365 days ending with the last complete day."},
+        },
+    }
     recent_data = {
         "type": "object",
         "additionalProperties": False,
@@ -256,6 +317,9 @@ def _schemas() -> dict[str, Any]:
     schemas: dict[str, Any] = {
         "Error": _error_schema(),
         "SeriesRow": series_row,
+        "SeriesBinRow": series_bin_row,
+        "TotalsResponse": _envelope("total_downloads", {"$ref": "#/components/schemas/TotalsData"}),
+        "TotalsData": totals_data,
         "RecentResponse": _envelope("recent_downloads", {"$ref": "#/components/schemas/RecentData"}),
         "RecentData": recent_data,
         "TopResponse": {
@@ -340,9 +404,13 @@ def _schemas() -> dict[str, Any]:
         },
     }
     for _path, type_name, _s, _d, _p in SERIES_ENDPOINTS:
-        schemas[_schema_name(type_name)] = _envelope(
-            type_name, {"type": "array", "items": {"$ref": "#/components/schemas/SeriesRow"}}
-        )
+        rows = {
+            "oneOf": [
+                {"$ref": "#/components/schemas/SeriesRow"},
+                {"$ref": "#/components/schemas/SeriesBinRow"},
+            ]
+        }
+        schemas[_schema_name(type_name)] = _envelope(type_name, {"type": "array", "items": rows})
     return schemas
 
 
@@ -411,15 +479,30 @@ def _parameters() -> dict[str, Any]:
             "name": "start_date",
             "in": "query",
             "required": False,
-            "description": "Only days on or after this date (`YYYY-MM-DD`).",
+            "description": "Only days on or after this date (`YYYY-MM-DD`); any date back to the first "
+            f"day on record. Without it, the last {DEFAULT_WINDOW_DAYS} days before the last complete "
+            f"day ({DEFAULT_WINDOW_DAYS + 1} dates, as pypistats.org answers).",
             "schema": {"type": "string", "format": "date"},
         },
         "end_date": {
             "name": "end_date",
             "in": "query",
             "required": False,
-            "description": "Only days on or before this date (`YYYY-MM-DD`); not before `start_date`.",
+            "description": "Only days on or before this date (`YYYY-MM-DD`); not before `start_date`. "
+            "Without it, the last complete day.",
             "schema": {"type": "string", "format": "date"},
+        },
+        "bin": {
+            "name": "bin",
+            "in": "query",
+            "required": False,
+            "description": "`day` (the default) answers every day, exactly as pypistats.org does. "
+            "`week` (ISO weeks, from Monday), `month` and `year` answer one row per category and bin: "
+            "`date` is the bin's first day, `downloads` the sum of its days in the window, and "
+            "`partial` is `true` when the window (the requested dates, within the days on record) "
+            "does not cover all of the bin's days.",
+            "schema": {"type": "string", "enum": list(BINS)},
+            "example": "month",
         },
         "period": {
             "name": "period",
@@ -434,14 +517,16 @@ def _parameters() -> dict[str, Any]:
 def _series_operation(
     path: str, type_name: str, summary: str, description: str, extra: list[dict[str, Any]]
 ) -> Any:
-    params = [_ref("package"), *extra, _ref("start_date"), _ref("end_date")]
+    params = [_ref("package"), *extra, _ref("start_date"), _ref("end_date"), _ref("bin")]
     return {
         "get": {
             "operationId": f"get_{path}",
             "tags": ["packages"],
             "summary": summary,
             "description": description
-            + " Rows are ordered by category, then date; days without downloads have no row.",
+            + f" Rows are ordered by category, then date; days without downloads have no row. By "
+            f"default the last {DEFAULT_WINDOW_DAYS} days before the last complete day; `start_date` "
+            "reaches back to the first day on record, and `bin` sums the days per week, month or year.",
             "parameters": params,
             "responses": {
                 "200": _json("The time series.", _schema_name(type_name), _CACHE_HEADERS),
@@ -473,6 +558,21 @@ def _paths() -> dict[str, Any]:
         paths[f"/api/packages/{{package}}/{path}"] = _series_operation(
             path, type_name, summary, description, param
         )
+    paths["/api/packages/{package}/totals"] = {
+        "get": {
+            "operationId": "get_totals",
+            "tags": ["packages"],
+            "summary": "Totals: last day, week, month and year, and all time",
+            "description": "Downloads without mirrors over the last complete day, the 7, 30 and 365 "
+            "days ending with it, and every day on record (`all_time`), with the first day that "
+            "has a download on record. A known package without downloads in a period gives `0`.",
+            "parameters": [_ref("package")],
+            "responses": {
+                "200": _json("The totals.", "TotalsResponse", _CACHE_HEADERS),
+                **_standard_responses(package=True),
+            },
+        }
+    }
     month_param = {
         **_parameters()["period"],
         "description": "Downloads of the last `day`, `week` or `month` (the default).",
@@ -668,7 +768,8 @@ def openapi_document(server_url: str = "/") -> dict[str, Any]:
                 "rate-limit headers; successful answers carry `Cache-Control` (until the next daily "
                 "update) and an `ETag`. Errors are JSON: "
                 '`{"error": {"status": 400, "message": "...", "parameter": "period"}}`. Data is '
-                "updated once a day, shortly after 01:00 UTC, and kept for 180 days by default.",
+                "updated once a day, shortly after 01:00 UTC. Every day is kept by default (an operator "
+                f"may keep fewer); a time series answers the last {DEFAULT_WINDOW_DAYS} days unless `start_date` asks for more.",
                 "license": {"name": "MIT", "identifier": "MIT"},
             },
             "servers": [{"url": server_url}],

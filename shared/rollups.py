@@ -18,6 +18,8 @@ Conn: TypeAlias = "asyncpg.Pool | asyncpg.Connection"
 PERIODS = ("day", "week", "month")
 
 LAST_COMPLETE_DAY = "SELECT max(day) FROM ingest_days"
+#: How far back the kept history reaches: the first and last complete days and how many are complete.
+HISTORY_SPAN = "SELECT min(day) AS first_day, max(day) AS last_day, count(*) AS days FROM ingest_days"
 PACKAGE_EXISTS = "SELECT EXISTS (SELECT 1 FROM package_index WHERE package = $1)"
 ANY_DAY = "SELECT EXISTS (SELECT 1 FROM ingest_days)"
 RECENT = "SELECT period, downloads FROM recent_downloads WHERE package = $1"
@@ -54,6 +56,13 @@ RECENT_MANY = "SELECT package, period, downloads FROM recent_downloads WHERE pac
 async def last_complete_day(conn: Conn) -> dt.date | None:
     value: dt.date | None = await conn.fetchval(LAST_COMPLETE_DAY)
     return value
+
+
+async def history_span(conn: Conn) -> tuple[dt.date | None, dt.date | None, int]:
+    """``(first complete day, last complete day, complete days)`` of the kept history (a backfill
+    fills it newest first, so the first day moves back while it runs)."""
+    row = await conn.fetchrow(HISTORY_SPAN)
+    return row["first_day"], row["last_day"], int(row["days"])
 
 
 async def package_exists(conn: Conn, package: str) -> bool:

@@ -1,13 +1,23 @@
-"""Time series of packages, read from the packed package-day rows (shared/db/layout.py).
+"""Time series of packages, read from the history store: open package-days and compacted months.
 
-Owns turning stored package-days into what readers answer with: the non-zero
-``(category, day, downloads)`` points of one dimension, ordered by category then day, for one
-package (api, package page), several (compare, dashboard) or every dimension at once (page).
-One package's history is one query: an index range scan on ``(package, day)`` in each month
-partition the window touches. Overall counts come from plain columns; every other dimension is
-decoded from its array of cells (``cells``, ``details`` or ``versions``) with the process's
-:class:`~shared.db.layout.Dictionary`, which learns category names it has not met yet in one
-extra query. ``/version?limit=N`` keeps the top N (:func:`top_groups`).
+Owns turning stored rows into what readers answer with: the non-zero ``(category, day,
+downloads)`` points of one dimension, ordered by category then day, for one package (api,
+package page), several (compare, dashboard) or every dimension at once (page).
+
+One package's history is one query, a UNION of its open package-days (``downloads_days``, one
+index lookup: shared/db/layout.py) and its compacted months (``downloads_months``, one index
+lookup per year partition the window touches: shared/db/history.py): at most 3 lookups for the
+default 180-day window, 12 for ten years. Each read fetches only its dimension's array or
+block. The rows are merged on one day axis (:class:`~shared.db.history.Frame`): an open
+package-day replaces its day of a compacted month whole (a late re-ingest, or a tombstone that
+removes the package from that day). Category names come from the process's
+:class:`~shared.db.layout.Dictionary`, which learns ids it has not met yet in one extra query.
+``/version?limit=N`` keeps the top N (:func:`top_groups`).
+
+Every read is bounded below by ``visible_from()``, the retention cutoff (rows older than it may
+stay on disk, unseen, until their partition is dropped); that SQL function is inlined into an
+initplan, so the generic plans of asyncpg's prepared statements still prune partitions. An open
+range is passed as date.min/date.max, which PostgreSQL receives as -infinity/infinity.
 """
 
 from __future__ import annotations
@@ -17,12 +27,10 @@ from collections.abc import Callable, Iterable, Sequence
 from operator import itemgetter
 from typing import NamedTuple, TypeAlias, TypeVar
 
-import asyncpg
-
+from shared.db.history import Frame, month_days, series_of
 from shared.db.layout import (
     COLUMN_OF,
     COUNT_BITS,
-    MAX_DOWNLOADS,
     OVERALL,
     WITH_MIRRORS,
     WITHOUT_MIRRORS,
@@ -44,81 +52,108 @@ class Point(NamedTuple):
 #: Categories in string order, each with its non-zero ``(day, downloads)`` in day order.
 Groups: TypeAlias = list[tuple[str, list[tuple[dt.date, int]]]]
 
-
-# Time series read the packed package-day rows (shared/db/layout.py): one index range scan per
-# month partition for one package's history. Every read is bounded below by visible_from(), the
-# retention cutoff (days of a partly expired month stay on disk, unseen, until the month is
-# dropped); that SQL function is inlined into an initplan, so the generic plans of asyncpg's
-# prepared statements still prune partitions at executor start-up. An open range is passed as
-# date.min/date.max, which PostgreSQL receives as -infinity/infinity.
+# Rows of a dimension read: (day, cells, block, lo). An open package-day has its array of cells
+# and no block; a compacted month has its first day, its block and the read's lower bound (the
+# month's days before it are not shown). Overall reads have (day, with, without, block, lo).
 OVERALL_DAYS = """
-SELECT day, with_mirrors, without_mirrors FROM downloads
+SELECT day, with_mirrors, without_mirrors, NULL::bytea AS block, NULL::date AS lo FROM downloads_days
 WHERE package = $1 AND day >= visible_from($2) AND day <= $3
-ORDER BY day
+UNION ALL
+SELECT month, 0, 0, overall, visible_from($2) FROM downloads_months
+WHERE package = $1 AND month >= first_of_month(visible_from($2)) AND month <= $3
 """
-# One query per array column (shared/db/layout.py COLUMN_OF), so a read decodes only the array
-# of its dimension. Written out rather than assembled: SQL stays constant text.
 CELL_DAYS = """
-SELECT day, cells FROM downloads
+SELECT day, cells, NULL::bytea AS block, NULL::date AS lo FROM downloads_days
 WHERE package = $1 AND day >= visible_from($2) AND day <= $3
-ORDER BY day
+UNION ALL
+SELECT month, NULL, cells, visible_from($2) FROM downloads_months
+WHERE package = $1 AND month >= first_of_month(visible_from($2)) AND month <= $3
 """
 DETAIL_DAYS = """
-SELECT day, details FROM downloads
+SELECT day, details, NULL::bytea AS block, NULL::date AS lo FROM downloads_days
 WHERE package = $1 AND day >= visible_from($2) AND day <= $3
-ORDER BY day
+UNION ALL
+SELECT month, NULL, details, visible_from($2) FROM downloads_months
+WHERE package = $1 AND month >= first_of_month(visible_from($2)) AND month <= $3
 """
 VERSION_DAYS = """
-SELECT day, versions FROM downloads
+SELECT day, versions, NULL::bytea AS block, NULL::date AS lo FROM downloads_days
 WHERE package = $1 AND day >= visible_from($2) AND day <= $3
-ORDER BY day
+UNION ALL
+SELECT month, NULL, versions, visible_from($2) FROM downloads_months
+WHERE package = $1 AND month >= first_of_month(visible_from($2)) AND month <= $3
 """
+# Every dimension: (day, with, without, cells, details, versions, overall/cells/details/versions
+# blocks, lo).
 PACKAGE_DAYS = """
-SELECT day, with_mirrors, without_mirrors, cells, details, versions FROM downloads
+SELECT day, with_mirrors, without_mirrors, cells, details, versions,
+       NULL::bytea AS b0, NULL::bytea AS b1, NULL::bytea AS b2, NULL::bytea AS b3, NULL::date AS lo
+FROM downloads_days
 WHERE package = $1 AND day >= visible_from($2) AND day <= $3
-ORDER BY day
+UNION ALL
+SELECT month, 0, 0, NULL, NULL, NULL, overall, cells, details, versions, visible_from($2) FROM downloads_months
+WHERE package = $1 AND month >= first_of_month(visible_from($2)) AND month <= $3
 """
-# ``__all__``: one row per day in downloads_all; $1 is unused, so every query takes the same arguments.
+# ``__all__``: its open days are rows of downloads_all, its compacted months rows of package
+# '__all__'; $1 is that name, so every query takes the same arguments.
 ALL_OVERALL_DAYS = """
-SELECT day, with_mirrors, without_mirrors FROM downloads_all
+SELECT day, with_mirrors, without_mirrors, NULL::bytea AS block, NULL::date AS lo FROM downloads_all
 WHERE $1::text IS NOT NULL AND day >= visible_from($2) AND day <= $3
-ORDER BY day
+UNION ALL
+SELECT month, 0, 0, overall, visible_from($2) FROM downloads_months
+WHERE package = $1 AND month >= first_of_month(visible_from($2)) AND month <= $3
 """
 ALL_CELL_DAYS = """
-SELECT day, cells FROM downloads_all
+SELECT day, cells, NULL::bytea AS block, NULL::date AS lo FROM downloads_all
 WHERE $1::text IS NOT NULL AND day >= visible_from($2) AND day <= $3
-ORDER BY day
+UNION ALL
+SELECT month, NULL, cells, visible_from($2) FROM downloads_months
+WHERE package = $1 AND month >= first_of_month(visible_from($2)) AND month <= $3
 """
 ALL_DETAIL_DAYS = """
-SELECT day, details FROM downloads_all
+SELECT day, details, NULL::bytea AS block, NULL::date AS lo FROM downloads_all
 WHERE $1::text IS NOT NULL AND day >= visible_from($2) AND day <= $3
-ORDER BY day
+UNION ALL
+SELECT month, NULL, details, visible_from($2) FROM downloads_months
+WHERE package = $1 AND month >= first_of_month(visible_from($2)) AND month <= $3
 """
-# ``__all__`` has no versions: the empty array keeps the row shape of PACKAGE_DAYS.
+# ``__all__`` has no versions: the empty array and block keep the row shape of PACKAGE_DAYS.
 ALL_PACKAGE_DAYS = """
-SELECT day, with_mirrors, without_mirrors, cells, details, '{}'::bigint[] AS versions FROM downloads_all
+SELECT day, with_mirrors, without_mirrors, cells, details, '{}'::bigint[] AS versions,
+       NULL::bytea AS b0, NULL::bytea AS b1, NULL::bytea AS b2, NULL::bytea AS b3, NULL::date AS lo
+FROM downloads_all
 WHERE $1::text IS NOT NULL AND day >= visible_from($2) AND day <= $3
-ORDER BY day
+UNION ALL
+SELECT month, 0, 0, NULL, NULL, NULL, overall, cells, details, ''::bytea, visible_from($2) FROM downloads_months
+WHERE package = $1 AND month >= first_of_month(visible_from($2)) AND month <= $3
 """
 MANY_OVERALL_DAYS = """
-SELECT package, day, with_mirrors, without_mirrors FROM downloads
+SELECT package, day, with_mirrors, without_mirrors, NULL::bytea AS block, NULL::date AS lo FROM downloads_days
 WHERE package = ANY($1::text[]) AND day >= visible_from($2) AND day <= $3
-ORDER BY package, day
+UNION ALL
+SELECT package, month, 0, 0, overall, visible_from($2) FROM downloads_months
+WHERE package = ANY($1::text[]) AND month >= first_of_month(visible_from($2)) AND month <= $3
 """
 MANY_CELL_DAYS = """
-SELECT package, day, cells FROM downloads
+SELECT package, day, cells, NULL::bytea AS block, NULL::date AS lo FROM downloads_days
 WHERE package = ANY($1::text[]) AND day >= visible_from($2) AND day <= $3
-ORDER BY package, day
+UNION ALL
+SELECT package, month, NULL, cells, visible_from($2) FROM downloads_months
+WHERE package = ANY($1::text[]) AND month >= first_of_month(visible_from($2)) AND month <= $3
 """
 MANY_DETAIL_DAYS = """
-SELECT package, day, details FROM downloads
+SELECT package, day, details, NULL::bytea AS block, NULL::date AS lo FROM downloads_days
 WHERE package = ANY($1::text[]) AND day >= visible_from($2) AND day <= $3
-ORDER BY package, day
+UNION ALL
+SELECT package, month, NULL, details, visible_from($2) FROM downloads_months
+WHERE package = ANY($1::text[]) AND month >= first_of_month(visible_from($2)) AND month <= $3
 """
 MANY_VERSION_DAYS = """
-SELECT package, day, versions FROM downloads
+SELECT package, day, versions, NULL::bytea AS block, NULL::date AS lo FROM downloads_days
 WHERE package = ANY($1::text[]) AND day >= visible_from($2) AND day <= $3
-ORDER BY package, day
+UNION ALL
+SELECT package, month, NULL, versions, visible_from($2) FROM downloads_months
+WHERE package = ANY($1::text[]) AND month >= first_of_month(visible_from($2)) AND month <= $3
 """
 #: The query of one dimension's array, by array column: (one package, ``__all__``, several packages).
 #: ``__all__`` has no versions array; its version query reads nothing (``None``).
@@ -127,6 +162,9 @@ COLUMN_QUERIES: dict[str, tuple[str, str | None, str]] = {
     "details": (DETAIL_DAYS, ALL_DETAIL_DAYS, MANY_DETAIL_DAYS),
     "versions": (VERSION_DAYS, None, MANY_VERSION_DAYS),
 }
+#: The pseudo category ids of the overall counts in a frame (the ids of their compacted block).
+OVERALL_NAMES: dict[int, Key] = {0: (OVERALL, WITH_MIRRORS), 1: (OVERALL, WITHOUT_MIRRORS)}
+_WITHOUT_ID = 1 << COUNT_BITS
 
 
 def bounds(start: dt.date | None, end: dt.date | None) -> tuple[dt.date, dt.date]:
@@ -134,36 +172,57 @@ def bounds(start: dt.date | None, end: dt.date | None) -> tuple[dt.date, dt.date
     return start or dt.date.min, end or dt.date.max
 
 
-def overall_groups(rows: Iterable[Sequence[object]], category: str | None = None) -> Groups:
-    """Groups of rows ``(day, with_mirrors, without_mirrors, ...)`` in day order."""
-    rows = list(rows)
-    out: Groups = []
-    for name, index in ((WITH_MIRRORS, 1), (WITHOUT_MIRRORS, 2)):
-        if category is None or category == name:
-            days = [(r[0], r[index]) for r in rows if r[index] > 0]  # type: ignore[operator]
-            if days:
-                out.append((name, days))  # type: ignore[arg-type]
-    return out
+def overall_cells(with_mirrors: int, without_mirrors: int) -> list[int]:
+    """An open package-day's overall counts as cells of the pseudo ids 0 and 1."""
+    cells = [with_mirrors] if with_mirrors > 0 else []
+    if without_mirrors > 0:
+        cells.append(_WITHOUT_ID | without_mirrors)
+    return cells
 
 
-def cell_groups(
-    rows: Iterable[tuple[dt.date, Sequence[int]]],
-    names: dict[int, Key],
-    dimension: str,
-    category: str | None = None,
-) -> Groups:
-    """Groups of one dimension from rows ``(day, cells)`` in day order; raises KeyError for an
-    unknown category id."""
-    groups: dict[str, list[tuple[dt.date, int]]] = {}
-    for day, cells in rows:
-        for cell in cells:
-            dim, cat = names[cell >> COUNT_BITS]
-            if dim == dimension and (category is None or cat == category):
-                days = groups.get(cat)
-                if days is None:
-                    days = groups[cat] = []
-                days.append((day, cell & MAX_DOWNLOADS))
-    return sorted(groups.items())
+def frame_of(
+    rows: Sequence[Sequence[object]], hi: dt.date, cells: int, block: int, overall: bool = False
+) -> Frame:
+    """The frame of rows ``(day, ..., lo)``: ``cells`` and ``block`` are the column indexes of an
+    open day's array (for ``overall``: of with_mirrors, then without_mirrors) and of a month's
+    block; ``lo`` (last column) bounds a month's days from below, ``hi`` from above."""
+    first: dt.date | None = None
+    last: dt.date | None = None
+    for r in rows:
+        day: dt.date = r[0]  # type: ignore[assignment]
+        if r[block] is None:
+            a, b = day, day
+        else:
+            lo: dt.date = r[-1]  # type: ignore[assignment]
+            a = max(day, lo)
+            b = min(day + dt.timedelta(days=month_days(day) - 1), hi)
+        first = a if first is None or a < first else first
+        last = b if last is None or b > last else last
+    frame = Frame(first or dt.date.min, last or dt.date.min)
+    if first is None:
+        frame.span = 0
+        return frame
+    for r in rows:
+        if r[block] is None:
+            found = overall_cells(r[cells], r[cells + 1]) if overall else r[cells]  # type: ignore[arg-type]
+            frame.add_cells(r[0], found)  # type: ignore[arg-type]
+        elif r[block]:
+            frame.add_block(r[0], r[block])  # type: ignore[arg-type]
+    return frame
+
+
+def frame_groups(frame: Frame, names: dict[int, Key], dimension: str, category: str | None = None) -> Groups:
+    """Groups of one dimension of ``frame``; raises KeyError for an unknown category id."""
+    ids, counts = frame.matrix()
+    keep = [i for i, cid in enumerate(ids.tolist()) if _matches(names[cid], dimension, category)]
+    if not keep:
+        return []
+    found = [(names[cid][1], days) for cid, days in series_of(ids[keep], counts[keep], frame.days())]
+    return sorted(found, key=itemgetter(0))
+
+
+def _matches(key: Key, dimension: str, category: str | None) -> bool:
+    return key[0] == dimension and (category is None or key[1] == category)
 
 
 def top_groups(groups: Groups, n: int, other: str = "other") -> Groups:
@@ -191,41 +250,22 @@ def flatten(groups: Groups) -> list[Point]:
     return [new(Point, (category, day, n)) for category, days in groups for day, n in days]
 
 
-def overall_points(rows: Iterable[Sequence[object]], category: str | None = None) -> list[Point]:
-    """Points of rows ``(day, with_mirrors, without_mirrors, ...)`` in day order."""
-    return flatten(overall_groups(rows, category))
-
-
-def dimension_points(rows: Iterable[Sequence[object]], names: dict[int, Key]) -> dict[str, list[Point]]:
-    """Every dimension of rows ``(day, with_mirrors, without_mirrors, *arrays of cells)`` in day order."""
-    rows = list(rows)
-    out: dict[str, list[Point]] = {}
-    overall = overall_points(rows)
-    if overall:
-        out[OVERALL] = overall
-    new = tuple.__new__
-    for r in rows:
-        day = r[0]
-        for array in r[3:]:
-            for cell in array:  # type: ignore[attr-defined]
-                dim, cat = names[cell >> COUNT_BITS]
-                out.setdefault(dim, []).append(new(Point, (cat, day, cell & MAX_DOWNLOADS)))
-    for points in out.values():
-        points.sort(key=itemgetter(0))
-    return out
+def _ids(frames: Iterable[Frame]) -> list[int]:
+    """Every category id of ``frames`` (to learn the names of)."""
+    out: set[int] = set()
+    for frame in frames:
+        out.update(frame.ids())
+    return sorted(out)
 
 
 async def _named(
-    conn: Conn,
-    names: Dictionary,
-    cells: Callable[[], Iterable[Sequence[int]]],
-    build: Callable[[dict[int, Key]], T],
+    conn: Conn, names: Dictionary, frames: Callable[[], Iterable[Frame]], build: Callable[[dict[int, Key]], T]
 ) -> T:
     """``build(names)``, learning the category names first if some are new to this process."""
     try:
         return build(names.known)
     except KeyError:
-        await names.load_names(conn, cells())
+        await names.load_ids(conn, _ids(frames()))
         return build(names.known)
 
 
@@ -244,16 +284,29 @@ async def series_groups(
     everything = package == ALL_PACKAGES
     if dimension == OVERALL:
         rows = await conn.fetch(ALL_OVERALL_DAYS if everything else OVERALL_DAYS, package, lo, hi)
-        return overall_groups(rows, category)
+        return frame_groups(frame_of(rows, hi, 1, 3, overall=True), OVERALL_NAMES, OVERALL, category)
     one, every, _ = COLUMN_QUERIES[COLUMN_OF.get(dimension, "cells")]
     query = every if everything else one
     if query is None:
         return []
-    found = await conn.fetch(query, package, lo, hi)
-    pairs = [(r[0], r[1]) for r in found]
-    return await _named(
-        conn, names, lambda: (c for _, c in pairs), lambda n: cell_groups(pairs, n, dimension, category)
-    )
+    frame = frame_of(await conn.fetch(query, package, lo, hi), hi, 1, 2)
+    return await _named(conn, names, lambda: [frame], lambda n: frame_groups(frame, n, dimension, category))
+
+
+def _dimensions(frames: Sequence[Frame], names: dict[int, Key]) -> dict[str, list[Point]]:
+    """Every dimension of the frames of one package (overall first, then the three arrays)."""
+    out: dict[str, list[Point]] = {}
+    new = tuple.__new__
+    for index, frame in enumerate(frames):
+        ids, counts = frame.matrix()
+        dates = frame.days()
+        table = OVERALL_NAMES if index == 0 else names
+        for cid, days in series_of(ids, counts, dates):
+            dimension, category = table[cid]
+            out.setdefault(dimension, []).extend(new(Point, (category, d, n)) for d, n in days)
+    for points in out.values():
+        points.sort(key=itemgetter(0))
+    return out
 
 
 async def series_window(
@@ -262,9 +315,10 @@ async def series_window(
     """Every dimension of one package (or ``__all__``) in one query: points by dimension."""
     lo, hi = bounds(start, end)
     rows = await conn.fetch(ALL_PACKAGE_DAYS if package == ALL_PACKAGES else PACKAGE_DAYS, package, lo, hi)
-    return await _named(
-        conn, names, lambda: (a for r in rows for a in r[3:]), lambda n: dimension_points(rows, n)
-    )
+    overall = [(r[0], r[1], r[2], r[6], r[10]) for r in rows]
+    frames = [frame_of(overall, hi, 1, 3, overall=True)]
+    frames += [frame_of([(r[0], r[3 + g], r[7 + g], r[10]) for r in rows], hi, 1, 2) for g in range(3)]
+    return await _named(conn, names, lambda: frames[1:], lambda n: _dimensions(frames, n))
 
 
 async def series_many(
@@ -278,16 +332,20 @@ async def series_many(
 ) -> dict[str, list[Point]]:
     """Points of one dimension of several packages (not ``__all__``) in one query."""
     lo, hi = bounds(start, end)
-    grouped: dict[str, list[asyncpg.Record]] = {p: [] for p in packages}
-    query = MANY_OVERALL_DAYS if dimension == OVERALL else COLUMN_QUERIES[COLUMN_OF.get(dimension, "cells")][2]
+    grouped: dict[str, list[tuple[object, ...]]] = {p: [] for p in packages}
+    overall = dimension == OVERALL
+    query = MANY_OVERALL_DAYS if overall else COLUMN_QUERIES[COLUMN_OF.get(dimension, "cells")][2]
     for r in await conn.fetch(query, packages, lo, hi):
-        grouped[r["package"]].append(r)
-    if dimension == OVERALL:
-        return {p: overall_points(((r[1], r[2], r[3]) for r in rows), category) for p, rows in grouped.items()}
-    pairs = {p: [(r[1], r[2]) for r in rows] for p, rows in grouped.items()}
+        grouped[r[0]].append(tuple(r)[1:])
+    if overall:
+        return {
+            p: flatten(frame_groups(frame_of(rows, hi, 1, 3, overall=True), OVERALL_NAMES, OVERALL, category))
+            for p, rows in grouped.items()
+        }
+    frames = {p: frame_of(rows, hi, 1, 2) for p, rows in grouped.items()}
     return await _named(
         conn,
         names,
-        lambda: (c for rows in pairs.values() for _, c in rows),
-        lambda n: {p: flatten(cell_groups(rows, n, dimension, category)) for p, rows in pairs.items()},
+        lambda: frames.values(),
+        lambda n: {p: flatten(frame_groups(f, n, dimension, category)) for p, f in frames.items()},
     )

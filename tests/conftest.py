@@ -32,7 +32,8 @@ from shared.messaging import StreamPolicy, connect, delete_streams, ensure_strea
 from tests.support.servers import Servers, resolve_servers, unique_name, with_database
 
 DATA_TABLES = (
-    "downloads",
+    "downloads_days",
+    "downloads_months",
     "downloads_all",
     "retention_state",
     "recent_downloads",
@@ -110,8 +111,8 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
     assert pool is not None
     await pool.execute("TRUNCATE " + ", ".join(DATA_TABLES) + " RESTART IDENTITY CASCADE")
-    # and no month partition left behind by an earlier test (each test sees a fresh layout)
-    await pool.execute("SELECT drop_month_partitions_before('downloads', 'infinity')")
+    # and no year partition left behind by an earlier test (each test sees a fresh layout)
+    await pool.execute("SELECT drop_year_partitions_before('downloads_months', 'infinity')")
     try:
         yield pool
     finally:

@@ -1,4 +1,4 @@
-"""Wiring of the aggregator worker: ``serve`` and ``replay --start D --end D``.
+"""Wiring of the aggregator worker: ``serve``, ``replay --start D --end D`` and ``compact``.
 
 Owns opening and closing the resources (the FastStream broker, PostgreSQL, Redis, the ops server),
 the FastStream app that runs ``serve`` (signals, graceful shutdown) and the command line.
@@ -28,6 +28,7 @@ from services.aggregator.consumer import BatchHandler, Outlets, Processor
 from services.aggregator.metrics import AggregatorMetrics
 from services.aggregator.replay import count_day, days_between, replay
 from shared.config import load_settings
+from shared.db.compaction import Compacted, compact_due, months_due
 from shared.db.pool import create_pool
 from shared.events import Subjects
 from shared.logging import configure_logging, get_logger
@@ -171,6 +172,33 @@ async def run_replay(settings: AggregatorSettings, start: dt.date, end: dt.date,
     return 0
 
 
+async def run_compact(settings: AggregatorSettings, show_progress: bool) -> int:
+    """Compact every due month now (what the aggregator does when idle); safe beside a running
+    aggregator and after a crash at any point (shared/db/compaction.py)."""
+    pool = await create_pool(
+        settings.database_url, application_name="aggregator-compact", min_size=1, max_size=2
+    )
+    try:
+        anchor: dt.date | None = await pool.fetchval(LAST_COMPLETE_DAY)
+        if anchor is None:
+            log.info("nothing to compact: no day is complete")
+            return 0
+        due = await months_due(pool, anchor)
+        with tqdm(total=len(due), unit="month", desc="compact", disable=not show_progress) as bar:
+
+            def step(done: Compacted) -> None:
+                bar.update(1)
+                bar.set_postfix(
+                    month=done.month.isoformat()[:7], package_days=done.package_days, refresh=False
+                )
+
+            done = await compact_due(pool, anchor, batch=settings.compact_batch_packages, progress=step)
+    finally:
+        await pool.close()
+    log.info("compaction done", months=len(done), package_days=sum(c.package_days for c in done))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m services.aggregator", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -179,6 +207,10 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--start", type=dt.date.fromisoformat, required=True, help="first day, YYYY-MM-DD")
     rep.add_argument("--end", type=dt.date.fromisoformat, required=True, help="last day, YYYY-MM-DD")
     rep.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    comp = commands.add_parser(
+        "compact", help="fold every closed month of open package-days into its compacted rows now"
+    )
+    comp.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return parser
 
 
@@ -203,4 +235,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         asyncio.run(serve(settings))
         return 0
+    if args.command == "compact":
+        return asyncio.run(run_compact(settings, not args.no_progress))
     return asyncio.run(run_replay(settings, args.start, args.end, not args.no_progress))

@@ -9,7 +9,8 @@ of the day is written meanwhile):
 2. fewer committed package-days of the run than the manifest announces: *incomplete*, the
    consumer redelivers it later (never blocking other messages);
 3. otherwise: package-days of the day held by other runs (which this run did not publish) are
-   removed, so a corrected re-run converges; ``__all__`` is recomputed; ``ingest_days`` records the
+   removed, and where the day's month is compacted already, tombstones replace those packages'
+   day (complete.TOMBSTONES), so a corrected re-run converges, two years back as well; ``__all__`` is recomputed; ``ingest_days`` records the
    run and the manifest's stream sequence (the run order used by store.py); the package index and,
    when affected, the recent totals are updated.
 
@@ -39,24 +40,48 @@ from dataclasses import dataclass
 import asyncpg
 
 from services.aggregator import recent
-from services.aggregator.store import DAY_LOCK_CLASS, day_lock_key
+from services.aggregator.store import day_lock_key
+from shared.db.compaction import DAY_LOCK_CLASS
 from shared.db.partitions import retention_cutoff
 from shared.events import DayManifest
+from shared.packages import ALL_PACKAGES
 
 DAY_LOCK = "SELECT pg_advisory_xact_lock($1::int, $2::int)"
 COMPLETED = "SELECT run_id, manifest_seq FROM ingest_days WHERE day = $1"
 LAST_COMPLETE_DAY = "SELECT max(day) FROM ingest_days"
-RUN_PACKAGES = "SELECT count(*) FROM downloads WHERE day = $1 AND run = (SELECT id FROM ingest_runs WHERE run_id = $2)"
+RUN_PACKAGES = "SELECT count(*) FROM downloads_days WHERE day = $1 AND run = (SELECT id FROM ingest_runs WHERE run_id = $2)"
 NEWER_RUN = """
 SELECT EXISTS (
-    SELECT 1 FROM downloads
+    SELECT 1 FROM downloads_days
     WHERE day = $1 AND run IS DISTINCT FROM (SELECT id FROM ingest_runs WHERE run_id = $2) AND seq > $3)
 """
 #: Package-days of the day that this run did not publish: removed whole (one row each).
 DROP_OTHER_RUNS = """
-DELETE FROM downloads
+DELETE FROM downloads_days
 WHERE day = $1 AND run IS DISTINCT FROM (SELECT id FROM ingest_runs WHERE run_id = $2)
 RETURNING package
+"""
+#: Packages that a compacted month holds on the day and this run did not publish: an empty
+#: package-day (a tombstone, with the manifest's sequence) replaces their day whole, as removing
+#: their row did before the month was compacted; compaction folds it in (the day disappears).
+TOMBSTONES = """
+INSERT INTO downloads_days (seq, with_mirrors, without_mirrors, day, run, package, cells)
+SELECT $3, 0, 0, $1, (SELECT id FROM ingest_runs WHERE run_id = $2), m.package, '{}'
+FROM downloads_months m
+WHERE m.month = date_trunc('month', $1::date)::date AND m.package <> $4
+  AND m.days & (1 << (extract(day FROM $1::date)::int - 1)) <> 0
+  AND NOT EXISTS (SELECT 1 FROM downloads_days d WHERE d.package = m.package AND d.day = $1)
+RETURNING package
+"""
+#: ``__all__``'s tombstone: the day of a compacted month when the run has no package-day at all.
+ALL_TOMBSTONE = """
+INSERT INTO downloads_all (day, run, with_mirrors, without_mirrors, cells)
+SELECT $1, (SELECT id FROM ingest_runs WHERE run_id = $2), 0, 0, '{}'
+WHERE NOT EXISTS (SELECT 1 FROM downloads_all WHERE day = $1)
+  AND EXISTS (
+      SELECT 1 FROM downloads_months m
+      WHERE m.package = $3 AND m.month = date_trunc('month', $1::date)::date
+        AND m.days & (1 << (extract(day FROM $1::date)::int - 1)) <> 0)
 """
 RECORD_DAY = """
 INSERT INTO ingest_days (day, run_id, source, packages, rows, downloads_with_mirrors, manifest_seq)
@@ -85,7 +110,12 @@ class Completion:
 
 
 async def complete_day(
-    pool: asyncpg.Pool, manifest: DayManifest, seq: int, retention_days: int | None, *, defer_recent: bool = False
+    pool: asyncpg.Pool,
+    manifest: DayManifest,
+    seq: int,
+    retention_days: int | None,
+    *,
+    defer_recent: bool = False,
 ) -> Completion:
     """Complete ``manifest``'s day if every package-day of its run is committed (see module doc)."""
     day, run_id = manifest.day, manifest.run_id
@@ -97,13 +127,20 @@ async def complete_day(
         done = await conn.fetchrow(COMPLETED, day)
         if done is not None and done["manifest_seq"] > seq:
             return Completion(Outcome.SUPERSEDED, old_anchor)
+        if done is not None and done["manifest_seq"] == seq and done["run_id"] == run_id:
+            # This very manifest completed the day already (a redelivery after a crash before its
+            # ack); compaction may have moved its package-days since, so they are not recounted.
+            # The steps after the commit (retention, cache, event) are redone by the caller.
+            return Completion(Outcome.COMPLETED, old_anchor, manifest.packages)
         if await conn.fetchval(NEWER_RUN, day, run_id, seq):
             return Completion(Outcome.SUPERSEDED, old_anchor)
         committed = int(await conn.fetchval(RUN_PACKAGES, day, run_id))
         if committed < manifest.packages:
             return Completion(Outcome.INCOMPLETE, old_anchor, committed)
         removed = [r["package"] for r in await conn.fetch(DROP_OTHER_RUNS, day, run_id)]
+        removed += [r["package"] for r in await conn.fetch(TOMBSTONES, day, run_id, seq, ALL_PACKAGES)]
         await recent.compute_all(conn, day, run_id)
+        await conn.execute(ALL_TOMBSTONE, day, run_id, ALL_PACKAGES)
         await conn.execute(
             RECORD_DAY,
             day,

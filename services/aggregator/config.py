@@ -53,7 +53,16 @@ class AggregatorSettings(ServiceSettings):
     )
     db_pool_size: int = Field(4, ge=2, le=64, description="PostgreSQL connections held by one aggregator.")
     partitions_ahead: int = Field(
-        3, ge=0, le=60, description="Days after the last complete day whose month partitions are created ahead of the data."
+        3,
+        ge=0,
+        le=60,
+        description="Days after the last complete day whose year partition (compacted months) is created ahead of the data.",
+    )
+    compact_batch_packages: int = Field(
+        1000,
+        ge=1,
+        le=100_000,
+        description="Packages per compaction transaction (a closed month folded into one row per package and month).",
     )
     recent_max_delay: float = Field(
         30.0,

@@ -38,6 +38,7 @@ from services.aggregator.metrics import AggregatorMetrics
 from services.aggregator.retention import analyze, apply_retention
 from services.aggregator.store import Store, Written
 from shared.cache import CacheKeys, bump_after_commit
+from shared.db.compaction import compact_due
 from shared.events import DayManifest, DeadLetter, PackageDay, RollupsUpdated, Subjects
 from shared.logging import get_logger
 
@@ -45,6 +46,7 @@ log = get_logger(__name__)
 
 MAX_BACKOFF_S: Final = 5.0
 ANCHOR_RUN = "SELECT run_id, packages FROM ingest_days WHERE day = $1"
+LAST_COMPLETE_DAY = "SELECT max(day) FROM ingest_days"
 #: Seconds a JetStream publish of a dead letter or ``rollups.updated`` waits for its ack.
 PUBLISH_TIMEOUT_S: Final = 10.0
 
@@ -77,15 +79,14 @@ class Processor:
         #: database), and after every deferral; cleared by :meth:`flush_recent`.
         self.recent_owed = True
         self.deferred_since: float | None = None
+        #: Months may be due for compaction (shared/db/compaction.py): at start, and after a day
+        #: completes; the idle round compacts every due month, a burst only the full ones.
+        self.compaction_owed = True
 
     async def write(self, items: list[tuple[PackageDay, int]]) -> Written:
-        try:
-            # A connection killed in the middle of a COPY can leave asyncpg waiting for ever; by
-            # ack_wait the messages are redelivered anyway, so give up then and let them come back.
-            written = await asyncio.wait_for(self.store.apply(items), self.settings.ack_wait)
-        except Exception:
-            self.store.forget_partitions()
-            raise
+        # A connection killed in the middle of a COPY can leave asyncpg waiting for ever; by
+        # ack_wait the messages are redelivered anyway, so give up then and let them come back.
+        written = await asyncio.wait_for(self.store.apply(items), self.settings.ack_wait)
         self.metrics.messages.labels("package_day").inc(written.applied)
         self.metrics.messages.labels("stale").inc(written.stale)
         self.metrics.messages.labels("expired").inc(written.expired)
@@ -112,11 +113,10 @@ class Processor:
                 "manifest skipped", day=str(manifest.day), run_id=manifest.run_id, outcome=done.outcome.value
             )
             return done
+        compacted = await self.compact(done.anchor, full_only=defer)
         kept = await apply_retention(
             self.pool, done.anchor, self.settings.retention_days, self.settings.partitions_ahead
         )
-        if kept.dropped:
-            self.store.forget_partitions()
         if done.recent_deferred:
             self.metrics.recent_deferred.inc()
             self.recent_owed = True
@@ -141,10 +141,43 @@ class Processor:
             anchor=str(done.anchor),
             cutoff=str(kept.cutoff),
             partitions_dropped=kept.dropped,
+            months_compacted=compacted,
             recent_deferred=done.recent_deferred,
             cache_version=version,
         )
         return done
+
+    async def compact(self, anchor: dt.date, *, full_only: bool) -> int:
+        """Compact the due months (only those whose every day is complete during a burst, so a
+        backfill running newest first compacts each month once); returns how many were.
+
+        Compaction is its own transactions after the day's commit: a crash here leaves the day
+        complete and the month partly folded, which readers see the same (compaction.py)."""
+        self.compaction_owed = True
+        done = await compact_due(
+            self.pool, anchor, full_only=full_only, batch=self.settings.compact_batch_packages
+        )
+        if not full_only:
+            self.compaction_owed = False
+        for c in done:
+            self.metrics.months_compacted.inc()
+            self.metrics.compaction_seconds.observe(c.seconds)
+        return len(done)
+
+    async def compact_if_owed(self) -> bool:
+        """The idle round's compaction of every due month; False when the database failed."""
+        if not self.compaction_owed:
+            return True
+        try:
+            # Compaction changes no number readers see, so cached bodies stay valid (no bump).
+            anchor: dt.date | None = await self.pool.fetchval(LAST_COMPLETE_DAY)
+            if anchor is not None:
+                await self.compact(anchor, full_only=False)
+            self.compaction_owed = False
+        except Exception as exc:
+            log.warning("compaction failed", error=type(exc).__name__, detail=str(exc)[:300])
+            return False
+        return True
 
     def flush_due(self, pending: int) -> bool:
         """A deferred rebuild is due when nothing more is waiting or it waited ``recent_max_delay``."""
@@ -295,13 +328,15 @@ class BatchHandler:
 
     async def idle(self) -> None:
         """Called every ``FETCH_TIMEOUT`` by the service: once no batch came for that long, finish
-        in-flight writes and do a deferred recent rebuild (it is owed after a crash or a backlog)."""
+        in-flight writes, do a deferred recent rebuild (it is owed after a crash or a backlog) and
+        compact the months that are due."""
         if self._turn.locked() or time.monotonic() - self._last_batch < self.settings.fetch_timeout:
             return
         async with self._turn:
             self.metrics.pending.set(0)
             if await self.drain():
                 await self.processor.flush_if_due(0)
+                await self.processor.compact_if_owed()
 
     async def _free_slot(self) -> None:
         """Wait until fewer than ``write_concurrency`` batch writes are in flight."""

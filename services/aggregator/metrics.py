@@ -53,6 +53,17 @@ class AggregatorMetrics:
             "Completed days whose recent-totals rebuild was deferred to one later rebuild (a backlog).",
             registry=registry,
         )
+        self.months_compacted = Counter(
+            metric_name(SERVICE, "months_compacted"),
+            "Month compactions run: open package-days folded into one row per package and month.",
+            registry=registry,
+        )
+        self.compaction_seconds = Histogram(
+            metric_name(SERVICE, "compaction_duration_seconds"),
+            "Time to compact one month of every package.",
+            buckets=(0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600),
+            registry=registry,
+        )
         self.last_complete_day = Gauge(
             metric_name(SERVICE, "last_complete_day_timestamp_seconds"),
             "Midnight UTC of the last complete day, as a Unix timestamp.",

@@ -6,7 +6,7 @@ Owns the SQL that turns a day's package rows into what readers query (shared/rol
 * ``package_index``: every package with rows, with its first and last day (never ``__all__``);
 * ``recent_downloads``: for every package with data in the month window (and ``__all__``),
   day = D, week = D-6..D, month = D-29..D, summed from ``overall/without_mirrors`` (the
-  ``downloads.without_mirrors`` column), anchored on the last complete day D;
+  ``downloads_days.without_mirrors`` column), anchored on the last complete day D;
   ``recent_state`` records whether a rebuild was deferred (see complete.py).
 
 Every function runs inside the caller's transaction.
@@ -32,7 +32,7 @@ DELETE_ALL = "DELETE FROM downloads_all WHERE day = $1"
 #: row when the day has no package-day.
 INSERT_ALL = """
 WITH day_rows AS (
-    SELECT with_mirrors, without_mirrors, cells, details FROM downloads WHERE day = $1
+    SELECT with_mirrors, without_mirrors, cells, details FROM downloads_days WHERE day = $1
 ), sums AS (
     SELECT cell_category(x) AS category, sum(cell_downloads(x)) AS downloads
     FROM day_rows CROSS JOIN LATERAL unnest(day_rows.cells) AS x
@@ -53,7 +53,7 @@ HAVING count(*) > 0
 #: day touches no row, and unchanged rows are not locked.
 UPSERT_INDEX = """
 INSERT INTO package_index AS pi (package, first_day, last_day)
-SELECT d.package, $1::date, $1::date FROM downloads d
+SELECT d.package, $1::date, $1::date FROM downloads_days d
 WHERE d.day = $1 AND (d.with_mirrors > 0 OR d.without_mirrors > 0 OR cardinality(d.cells) > 0)
   AND NOT EXISTS (
       SELECT 1 FROM package_index x WHERE x.package = d.package AND x.first_day <= $1 AND x.last_day >= $1)
@@ -63,13 +63,23 @@ SET first_day = LEAST(pi.first_day, EXCLUDED.first_day),
     updated_at = now()
 WHERE pi.first_day > EXCLUDED.first_day OR pi.last_day < EXCLUDED.last_day
 """
-#: Packages a corrected run dropped from a day: recompute their span from what readers still see.
+#: Packages a corrected run dropped from a day: recompute their span from what readers still see,
+#: open days and compacted months (a month's first and last day from its ``days`` bitmap).
 REINDEX_PACKAGES = """
-WITH spans AS (
-    SELECT package, min(day) AS first_day, max(day) AS last_day
-    FROM downloads d
+WITH open_days AS (
+    SELECT package, day FROM downloads_days d
     WHERE package = ANY($1::text[]) AND day >= visible_from('-infinity')
       AND (d.with_mirrors > 0 OR d.without_mirrors > 0 OR cardinality(d.cells) > 0)
+), month_days AS (
+    SELECT m.package, m.month + b AS day
+    FROM downloads_months m CROSS JOIN LATERAL generate_series(0, 30) AS b
+    WHERE m.package = ANY($1::text[]) AND m.month >= date_trunc('month', visible_from('-infinity'))
+      AND m.days & (1 << b) <> 0
+      AND NOT EXISTS (SELECT 1 FROM downloads_days t WHERE t.package = m.package AND t.day = m.month + b)
+), spans AS (
+    SELECT package, min(day) AS first_day, max(day) AS last_day
+    FROM (SELECT * FROM open_days UNION ALL SELECT * FROM month_days) AS every_day
+    WHERE day >= visible_from('-infinity')
     GROUP BY package
 ), gone AS (
     DELETE FROM package_index
@@ -79,7 +89,8 @@ UPDATE package_index pi SET first_day = s.first_day, last_day = s.last_day, upda
 FROM spans s WHERE pi.package = s.package
 """
 CLEAR_RECENT = "DELETE FROM recent_downloads"
-#: Summed from ``downloads.without_mirrors``; a package has recent rows exactly when it has a
+#: Summed from ``downloads_days.without_mirrors`` (compaction leaves the last 30 days open,
+#: shared/db/compaction.py COMPACT_AFTER_DAYS); a package has recent rows exactly when it has a
 #: non-zero overall count in the window; ``__all__`` is the sum over every package (the same numbers its
 #: daily rows hold, since those are that sum too).
 INSERT_RECENT = """
@@ -88,7 +99,7 @@ WITH t AS (
            coalesce(sum(without_mirrors) FILTER (WHERE day = $1::date), 0) AS d,
            coalesce(sum(without_mirrors) FILTER (WHERE day >= $1::date - 6), 0) AS w,
            sum(without_mirrors) AS m
-    FROM downloads
+    FROM downloads_days
     WHERE day BETWEEN $1::date - 29 AND $1::date AND (with_mirrors > 0 OR without_mirrors > 0)
     GROUP BY package
 ), totals AS (

@@ -1,13 +1,15 @@
-"""Retention: hide days older than the window, drop whole month partitions, create ahead.
+"""Retention: hide days older than the window, drop whole year partitions, create ahead.
 
 Owns what "kept" means after a day completes with anchor D (the last complete day): every day
-``>= D - RETENTION_DAYS`` (shared.db.partitions.retention_cutoff). In one short transaction the
-cutoff is recorded in ``retention_state`` (every read is bounded below by it, so older days
-vanish for readers at that commit), and the rows that do not grow with the number of packages
-are trimmed: ``__all__`` days, the record of complete days and the package index. Then the month
-partitions whose days are all older are dropped: no row-by-row delete at any size, the days of
-a partly expired month simply stay unseen until their month goes. Partitions of the next days
-are created ahead of the data.
+``>= D - RETENTION_DAYS`` (shared.db.partitions.retention_cutoff), or every day at all when
+RETENTION_DAYS is unset (the default). In one short transaction the cutoff is recorded in
+``retention_state`` (every read is bounded below by it, so older days vanish for readers at that
+commit), and the rows that do not grow with the number of packages are trimmed: ``__all__``'s
+open days, the record of complete days and the package index. Then the year partitions of
+``downloads_months`` whose days are all older are dropped: no row-by-row delete at any size; the
+compacted months of a partly expired year, and open days older than the cutoff (compaction moves
+them into their month), stay unseen until their year goes. The partition of the next days' year
+is created ahead of the data.
 """
 
 from __future__ import annotations
@@ -27,13 +29,10 @@ TRIM_ALL = "DELETE FROM downloads_all WHERE day < $1"
 TRIM_INGEST_DAYS = "DELETE FROM ingest_days WHERE day < $1"
 TRIM_INDEX_GONE = "DELETE FROM package_index WHERE last_day < $1"
 TRIM_INDEX_FIRST = "UPDATE package_index SET first_day = $1, updated_at = now() WHERE first_day < $1"
-#: VACUUM cannot run in a function or a transaction, so the statement is built by PostgreSQL
-#: (the partition name quoted with format(%I)) and run on its own. It refreshes the statistics
-#: and marks the new day's pages all-visible, so `/overall` reads stay index-only scans.
-VACUUM_DAY = """
-SELECT format('VACUUM (ANALYZE) %I', c.relname)
-FROM pg_class c WHERE c.oid = to_regclass(quote_ident(month_partition_name('downloads', $1)))
-"""
+#: VACUUM cannot run in a transaction, so it runs on its own. It refreshes the statistics and
+#: marks the new day's pages all-visible, so `/overall` reads of open days stay index-only scans;
+#: with the visibility map it visits only the pages changed since the last one.
+VACUUM_OPEN_DAYS = "VACUUM (ANALYZE) downloads_days"
 ANALYZE_ROLLUPS = "ANALYZE recent_downloads, package_index, ingest_days, downloads_all"
 
 
@@ -65,11 +64,9 @@ async def apply_retention(
 
 
 async def analyze(pool: asyncpg.Pool, day: dt.date | None, *, rollups: bool = True) -> None:
-    """Refresh what a completed day changed: its month partition (statistics and visibility map,
-    with VACUUM) and the rollups' statistics."""
+    """Refresh what a completed day changed: the open days (statistics and visibility map, with
+    VACUUM) and the rollups' statistics."""
     if day is not None:
-        statement = await pool.fetchval(VACUUM_DAY, day)
-        if statement is not None:
-            await pool.execute(statement)
+        await pool.execute(VACUUM_OPEN_DAYS)
     if rollups:
         await pool.execute(ANALYZE_ROLLUPS)

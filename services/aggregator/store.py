@@ -1,8 +1,10 @@
 """Writes of package-days: one transaction per fetched batch, idempotent by replacement.
 
-Owns the hot path. A package-day is one row of ``downloads`` (shared/db/layout.py: overall
-counts as columns, every other count packed in the ``cells``, ``details`` and ``versions``
-arrays, with the run and stream sequence). A
+Owns the hot path. A package-day is one row of ``downloads_days``, the open days (shared/db/layout.py:
+overall counts as columns, every other count packed in the ``cells``, ``details`` and ``versions``
+arrays, with the run and stream sequence), whatever its day: a late re-ingest of a day whose month
+is compacted already (``downloads_months``) is written here too and replaces that day of the
+month for readers until compaction folds it in (shared/db/compaction.py). A
 batch is packed in Python, COPYed into a per-connection staging table, the stale package-days are
 dropped there, and in the same transaction the survivors are upserted: each *replaces* the
 stored row of its (package, day) as a whole, so a category that vanished on re-ingest leaves no
@@ -15,11 +17,12 @@ Run order (why a stale message never wins): every write records the JetStream *s
 of the message. The server assigns sequences in publish order; redelivery and replay keep them.
 A package-day is stale, and skipped, when
 
-* the database already holds that package-day from a message with a higher sequence (a newer
-  run, or a later publish of the same run), or
+* the open days hold that package-day from a message with a higher sequence (a newer run, or a
+  later publish of the same run), or
 * the day was completed by a manifest of *another* run whose sequence is higher (the package-day
   belongs to a run published before the run that completed the day, possibly one the completed
-  run no longer contains).
+  run no longer contains). This is also what guards compacted days, which keep no sequence:
+  compaction folds in only package-days of the run that completed their day.
 
 Package-days of days that retention no longer keeps are skipped as well. ``__all__`` is never a
 package-day: it is computed when a day completes (see ``complete.py``).
@@ -27,19 +30,19 @@ package-day: it is computed when a day completes (see ``complete.py``).
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from dataclasses import dataclass
 from typing import Final
 
 import asyncpg
 
+from shared.db.compaction import DAY_LOCK_CLASS
 from shared.db.layout import Dictionary, Runs, dimension_keys, encode_dimensions
-from shared.db.partitions import ensure_partitions, month_of, retention_cutoff
+from shared.db.partitions import retention_cutoff
 from shared.events import PackageDay
 
-#: pg_advisory_xact_lock(class, day): writers of a day share it, the day's completion takes it alone.
-DAY_LOCK_CLASS: Final = 4_240_404
+# pg_advisory_xact_lock(DAY_LOCK_CLASS, day): writers of a day and compaction share it, the
+# day's completion takes it alone.
 
 CREATE_STAGE = """
 CREATE TEMP TABLE IF NOT EXISTS aggregator_stage (
@@ -49,14 +52,23 @@ CREATE TEMP TABLE IF NOT EXISTS aggregator_stage (
 ) ON COMMIT DELETE ROWS
 """
 STAGE_COLUMNS: Final = (
-    "seq", "with_mirrors", "without_mirrors", "day", "run", "run_id", "package", "cells", "details", "versions"
+    "seq",
+    "with_mirrors",
+    "without_mirrors",
+    "day",
+    "run",
+    "run_id",
+    "package",
+    "cells",
+    "details",
+    "versions",
 )
 SHARED_DAY_LOCK = "SELECT pg_advisory_xact_lock_shared($1::int, $2::int)"
 LAST_COMPLETE_DAY = "SELECT max(day) FROM ingest_days"
 DROP_STALE = """
 DELETE FROM aggregator_stage s
 WHERE EXISTS (
-        SELECT 1 FROM downloads d
+        SELECT 1 FROM downloads_days d
         WHERE d.package = s.package AND d.day = s.day AND d.seq > s.seq)
    OR EXISTS (
         SELECT 1 FROM ingest_days i
@@ -65,7 +77,7 @@ RETURNING day, package
 """
 #: Replaces each surviving package-day as a whole (one row: every dimension, run and sequence).
 UPSERT = """
-INSERT INTO downloads (seq, with_mirrors, without_mirrors, day, run, package, cells, details, versions)
+INSERT INTO downloads_days (seq, with_mirrors, without_mirrors, day, run, package, cells, details, versions)
 SELECT seq, with_mirrors, without_mirrors, day, run, package, cells, details, versions FROM aggregator_stage
 ON CONFLICT (package, day) DO UPDATE
 SET seq = EXCLUDED.seq, with_mirrors = EXCLUDED.with_mirrors, without_mirrors = EXCLUDED.without_mirrors,
@@ -100,37 +112,13 @@ def latest_by_key(items: list[tuple[PackageDay, int]]) -> dict[tuple[dt.date, st
 
 
 class Store:
-    """Applies batches of package-days; remembers which month partitions and ids it has ensured."""
+    """Applies batches of package-days; remembers the category and run ids it has ensured."""
 
     def __init__(self, pool: asyncpg.Pool, retention_days: int | None) -> None:
         self.pool = pool
         self.retention_days = retention_days
         self.categories = Dictionary()
         self.runs = Runs()
-        self._partitions: set[dt.date] = set()
-        self._partition_lock = asyncio.Lock()
-
-    async def ensure_day(self, day: dt.date) -> None:
-        """Create the month partition of ``day`` once per process (outside the batch transaction).
-
-        Concurrent writers of this process wait on one lock; another process creating the same
-        partition at the same moment makes CREATE fail with a duplicate, which means it exists.
-        """
-        month = month_of(day)
-        if month in self._partitions:
-            return
-        async with self._partition_lock:
-            if month in self._partitions:
-                return
-            try:
-                await ensure_partitions(self.pool, day, day)
-            except (asyncpg.DuplicateTableError, asyncpg.UniqueViolationError):
-                await ensure_partitions(self.pool, day, day)
-            self._partitions.add(month)
-
-    def forget_partitions(self) -> None:
-        """Called after an error or retention: partitions may have been dropped meanwhile."""
-        self._partitions.clear()
 
     async def apply(self, items: list[tuple[PackageDay, int]]) -> Written:
         """Replace the package-days of ``items`` ((event, stream sequence) pairs) in one transaction."""
@@ -143,8 +131,6 @@ class Store:
             live = {k: v for k, v in best.items() if cutoff is None or k[0] >= cutoff}
             expired = len(best) - len(live)
             days = sorted({day for day, _ in live})
-            for day in days:
-                await self.ensure_day(day)
             of = {key: event.counts.dimensions() for key, (event, _) in live.items()}
             ids = await self.categories.ids(conn, {k for found in of.values() for k in dimension_keys(found)})
             runs = {e.run_id: await self.runs.id(conn, e.run_id) for e, _ in live.values()}
@@ -157,8 +143,16 @@ class Store:
                     "aggregator_stage",
                     records=[
                         (
-                            seq, p.with_mirrors, p.without_mirrors, k[0], runs[e.run_id], e.run_id, k[1],
-                            p.cells, p.details, p.versions,
+                            seq,
+                            p.with_mirrors,
+                            p.without_mirrors,
+                            k[0],
+                            runs[e.run_id],
+                            e.run_id,
+                            k[1],
+                            p.cells,
+                            p.details,
+                            p.versions,
                         )
                         for k, (e, seq) in live.items()
                         for p in (packed[k],)

@@ -1,10 +1,13 @@
 """Pure parsing of the API's path and query parameters.
 
 Owns what every parameter may be and how it is canonicalised: the package name (PEP 503), `period`,
-`mirrors`, `version`, `os`, `installer`, `country`, `file_type`, `ci`, `start_date`/`end_date` and
-`limit`. Each parser takes the raw query
+`mirrors`, `version`, `os`, `installer`, `country`, `file_type`, `ci`, `start_date`/`end_date`,
+`bin` and `limit`. Each parser takes the raw query
 mapping and returns plain values, or raises :class:`ParamError` naming the parameter, so a bad
-value becomes a 400 before anything touches Redis or PostgreSQL. Nothing here does I/O.
+value becomes a 400 before anything touches Redis or PostgreSQL. It also owns which days a series
+answers (:meth:`SeriesQuery.window`): the requested range, by default the last
+``DEFAULT_WINDOW_DAYS`` days before the last complete day, clipped to the complete days kept.
+Nothing here does I/O.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from shared.bins import BINS, Bin
+from shared.config import DEFAULT_WINDOW_DAYS
 from shared.openapi import MAX_VERSION_LIMIT
 from shared.packages import InvalidPackageName, validate
 
@@ -25,6 +30,7 @@ MINOR = re.compile(r"^([0-9]{1,3}\.[0-9]{1,3}|null)$")
 DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 CI_CATEGORIES = ("true", "false", "null")
+_BIN_OF: dict[str, Bin] = {"day": "day", "week": "week", "month": "month", "year": "year"}
 MAX_TOP = 100
 DEFAULT_TOP = 20
 _SHOWN = 40  # at most this many characters of a bad value are echoed in a message
@@ -41,16 +47,33 @@ class ParamError(ValueError):
 
 @dataclass(frozen=True)
 class SeriesQuery:
-    """Filters of one time-series request: the stored category (or None for all) and the date range."""
+    """Filters of one time-series request: the stored category (or None for all), the date range
+    as asked (None when not given), ``/version``'s ``limit`` and the bin."""
 
     category: str | None
     start: dt.date | None
     end: dt.date | None
     limit: int | None = None
+    bin: Bin = "day"
 
     def cache_part(self) -> str:
-        # repr() quotes the category: free-text categories may hold any printable character, '|' too
-        return f"{self.category!r}|{self.start or ''}|{self.end or ''}|{self.limit or ''}"
+        # repr() quotes the category: free-text categories may hold any printable character, '|' too.
+        # An absent start_date is cached as '' (the default window): the cache version changes
+        # with the last complete day, so the key never outlives the window it was built for.
+        return f"{self.category!r}|{self.start or ''}|{self.end or ''}|{self.limit or ''}|{self.bin}"
+
+    def window(self, first: dt.date | None, last: dt.date | None) -> tuple[dt.date, dt.date] | None:
+        """The days the answer covers, ``(first day, last day)``, or None when it covers none: the
+        requested range, ``start_date`` defaulting to ``DEFAULT_WINDOW_DAYS`` before the last
+        complete day ``last`` and ``end_date`` to ``last``, clipped to the complete days kept
+        (``first``..``last``, shared.rollups.history_span). Bins are partial against it."""
+        if last is None:
+            return None
+        start = self.start if self.start is not None else last - dt.timedelta(days=DEFAULT_WINDOW_DAYS)
+        end = last if self.end is None or self.end > last else self.end
+        if first is not None and start < first:
+            start = first
+        return (start, end) if start <= end else None
 
 
 def _shown(value: str) -> str:
@@ -101,6 +124,24 @@ def date_range(query: Mapping[str, str]) -> tuple[dt.date | None, dt.date | None
     return start, end
 
 
+def bin_of(query: Mapping[str, str]) -> Bin:
+    """``bin``: ``day`` (the default: the daily series as pypistats.org answers it), ``week``
+    (ISO weeks, from Monday), ``month`` or ``year``, in any letter case."""
+    value = _get(query, "bin")
+    if value is None:
+        return "day"
+    found = _BIN_OF.get(value.lower())
+    if found is not None:
+        return found
+    raise ParamError("bin", f"bin must be one of {', '.join(BINS)} (got {_shown(value)})")
+
+
+def _series(query: Mapping[str, str], category: str | None, limit: int | None = None) -> SeriesQuery:
+    """The query of one series: its category filter, the date range, ``limit`` and the bin."""
+    start, end = date_range(query)
+    return SeriesQuery(category, start, end, limit, bin_of(query))
+
+
 def overall(query: Mapping[str, str]) -> SeriesQuery:
     value = _get(query, "mirrors")
     category = None
@@ -109,7 +150,7 @@ def overall(query: Mapping[str, str]) -> SeriesQuery:
         if lowered not in ("true", "false"):
             raise ParamError("mirrors", f"mirrors must be true or false (got {_shown(value)})")
         category = "with_mirrors" if lowered == "true" else "without_mirrors"
-    return SeriesQuery(category, *date_range(query))
+    return _series(query, category)
 
 
 def _version(query: Mapping[str, str], pattern: re.Pattern[str], example: str) -> str | None:
@@ -122,11 +163,11 @@ def _version(query: Mapping[str, str], pattern: re.Pattern[str], example: str) -
 
 
 def python_major(query: Mapping[str, str]) -> SeriesQuery:
-    return SeriesQuery(_version(query, MAJOR, "3"), *date_range(query))
+    return _series(query, _version(query, MAJOR, "3"))
 
 
 def python_minor(query: Mapping[str, str]) -> SeriesQuery:
-    return SeriesQuery(_version(query, MINOR, "3.12"), *date_range(query))
+    return _series(query, _version(query, MINOR, "3.12"))
 
 
 def system(query: Mapping[str, str]) -> SeriesQuery:
@@ -138,7 +179,7 @@ def system(query: Mapping[str, str]) -> SeriesQuery:
             raise ParamError(
                 "os", f"os must be one of Windows, Linux, Darwin, other, null (got {_shown(value)})"
             )
-    return SeriesQuery(category, *date_range(query))
+    return _series(query, category)
 
 
 def _text(query: Mapping[str, str], name: str, longest: int) -> str | None:
@@ -152,12 +193,12 @@ def _text(query: Mapping[str, str], name: str, longest: int) -> str | None:
 def version(query: Mapping[str, str]) -> SeriesQuery:
     """``/version``: one version exactly as logged, and ``limit`` (top N plus ``other``)."""
     top = _whole(query, "limit", MAX_VERSION_LIMIT)
-    return SeriesQuery(_text(query, "version", 128), *date_range(query), limit=top)
+    return _series(query, _text(query, "version", 128), top)
 
 
 def installer(query: Mapping[str, str]) -> SeriesQuery:
     """``/installer``: one installer exactly as logged (letter case matters: it is how it was logged)."""
-    return SeriesQuery(_text(query, "installer", 64), *date_range(query))
+    return _series(query, _text(query, "installer", 64))
 
 
 def country(query: Mapping[str, str]) -> SeriesQuery:
@@ -165,18 +206,18 @@ def country(query: Mapping[str, str]) -> SeriesQuery:
     value = _text(query, "country", 16)
     if value is not None:
         value = "null" if value.lower() == "null" else value.upper()
-    return SeriesQuery(value, *date_range(query))
+    return _series(query, value)
 
 
 def file_type(query: Mapping[str, str]) -> SeriesQuery:
-    return SeriesQuery(_text(query, "file_type", 32), *date_range(query))
+    return _series(query, _text(query, "file_type", 32))
 
 
 def ci(query: Mapping[str, str]) -> SeriesQuery:
     value = _get(query, "ci")
     if value is not None and value.lower() not in CI_CATEGORIES:
         raise ParamError("ci", f"ci must be true, false or null (got {_shown(value)})")
-    return SeriesQuery(value.lower() if value is not None else None, *date_range(query))
+    return _series(query, value.lower() if value is not None else None)
 
 
 def _whole(query: Mapping[str, str], name: str, highest: int) -> int | None:

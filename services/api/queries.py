@@ -1,7 +1,9 @@
 """The api service's own SQL, beyond shared.rollups (which it shares with web).
 
-Owns the one query that checks a package exists and reads the last complete day in a single
-round trip, so an uncached answer costs two round trips (this, then the rows) instead of three.
+Owns the query that checks a package exists and reads the last complete day in a single round
+trip, so an uncached answer costs two round trips (this, then the rows) instead of three, and its
+variant for the time series that also reads the first complete day (the kept history's span as
+:func:`shared.rollups.history_span` defines it; both are lookups of ``ingest_days``' primary key).
 ``__all__`` exists once any day is complete, as in :func:`shared.rollups.package_exists`.
 """
 
@@ -9,4 +11,8 @@ from __future__ import annotations
 
 REQUIRE = """
 SELECT EXISTS (SELECT 1 FROM package_index WHERE package = $1), (SELECT max(day) FROM ingest_days)
+"""
+REQUIRE_SPAN = """
+SELECT EXISTS (SELECT 1 FROM package_index WHERE package = $1),
+    (SELECT max(day) FROM ingest_days), (SELECT min(day) FROM ingest_days)
 """

@@ -24,6 +24,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get(f"{PACKAGE}/country", views.country, name="country")
     app.router.add_get(f"{PACKAGE}/file_type", views.file_type, name="file_type")
     app.router.add_get(f"{PACKAGE}/ci", views.ci, name="ci")
+    app.router.add_get(f"{PACKAGE}/totals", views.package_totals, name="totals")
     app.router.add_get(f"{PACKAGE}/badge.svg", views.badge_svg, name="badge_svg")
     app.router.add_get(f"{PACKAGE}/shields.json", views.shields_json, name="shields_json")
     app.router.add_get("/api/top", views.top, name="top")

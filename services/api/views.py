@@ -4,7 +4,10 @@ Owns what each endpoint answers: parse parameters (services.api.params), look th
 up in the body cache (in memory, then Redis; services.api.cache), otherwise read it from PostgreSQL
 through shared.rollups (on the read replica when one is configured: shared.db.replica), then answer with an ETag, a 304 for a matching ``If-None-Match`` and
 ``Cache-Control`` until the next expected update. Bodies are JSON with keys sorted at every level,
-encoded once per cache version. Bad parameters are 400 and unknown packages 404, as JSON.
+encoded once per cache version; time series are written directly (:func:`series_body`, and
+:func:`binned_body` for ``bin=week|month|year``, shared.bins). A series answers the window of
+:meth:`~services.api.params.SeriesQuery.window` (by default the last 180 days). Bad parameters
+are 400 and unknown packages 404, as JSON.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from aiohttp import web
 
 from services.api import badges, params, queries
 from services.api.cache import BodyCache, CacheControl, Entry, matches
-from shared import rollups, series
+from shared import bins, rollups, series, totals
 from shared.db.layout import Dictionary
 from shared.packages import ALL_PACKAGES
 from shared.web import READER, json_error
@@ -71,6 +74,43 @@ def series_body(groups: series.Groups, package: str, type_name: str) -> bytes:
             if date is None:
                 date = dates[day] = day.isoformat() + '","downloads":'
             parts.append(head + date + str(int(downloads)) + "}")
+    return f'{{"data":[{",".join(parts)}],"package":{json.dumps(package)},"type":{json.dumps(type_name)}}}'.encode()
+
+
+def binned_body(
+    groups: series.Groups, bin: bins.Bin, first: dt.date, last: dt.date, package: str, type_name: str
+) -> bytes:
+    """``dumps({"data": [{"category", "date", "downloads", "partial"}, ...], "package", "type"})``
+    of :func:`shared.bins.binned` ``(groups, bin, first, last)``, byte for byte, written directly
+    as :func:`series_body` is: one comparison per day (days come in order, so a day past the
+    current bin's last day starts the next bin), and each bin's date and ``partial`` text built
+    once per body."""
+    tails: dict[dt.date, tuple[str, str]] = {}
+    parts = []
+    bin_start, bin_last, is_partial = bins.bin_start, bins.bin_last, bins.is_partial
+
+    def row(head: str, start: dt.date, total: int) -> str:
+        tail = tails.get(start)
+        if tail is None:
+            flag = "true}" if is_partial(start, bin, first, last) else "false}"
+            tail = tails[start] = (start.isoformat() + '","downloads":', ',"partial":' + flag)
+        return head + tail[0] + str(total) + tail[1]
+
+    for category, days in groups:
+        head = '{"category":' + json.dumps(category) + ',"date":"'
+        start: dt.date | None = None
+        stop = dt.date.min
+        total = 0
+        for day, downloads in days:
+            if day > stop:
+                if start is not None:
+                    parts.append(row(head, start, total))
+                start = bin_start(day, bin)
+                stop = bin_last(start, bin)
+                total = 0
+            total += int(downloads)
+        if start is not None:
+            parts.append(row(head, start, total))
     return f'{{"data":[{",".join(parts)}],"package":{json.dumps(package)},"type":{json.dumps(type_name)}}}'.encode()
 
 
@@ -132,6 +172,15 @@ async def _require(conn: asyncpg.Connection, package: str) -> dt.date | None:
     return day_
 
 
+async def _require_span(conn: asyncpg.Connection, package: str) -> tuple[dt.date | None, dt.date | None]:
+    """The first and last complete days, after checking that ``package`` exists (one round trip)."""
+    exists, last, first = await conn.fetchrow(queries.REQUIRE_SPAN, package)
+    if not (last is not None if package == ALL_PACKAGES else exists):
+        raise PackageNotFound(package)
+    span: tuple[dt.date | None, dt.date | None] = (first, last)
+    return span
+
+
 @api_view
 async def recent(request: web.Request) -> web.StreamResponse:
     package = params.package(request.match_info["package"])
@@ -147,6 +196,8 @@ async def recent(request: web.Request) -> web.StreamResponse:
 
 
 def series_view(dimension: str, parse: Callable[[Any], params.SeriesQuery]) -> View:
+    """A time series: the window's days (``/version?limit=N``: top N over the window), per day as
+    pypistats.org answers, or summed per week, month or year with their ``partial`` flags."""
     type_name = f"{dimension}_downloads"
 
     @api_view
@@ -156,13 +207,16 @@ def series_view(dimension: str, parse: Callable[[Any], params.SeriesQuery]) -> V
         names = request.app[STATE].names
 
         async def build(conn: asyncpg.Connection) -> Entry:
-            day = await _require(conn, package)
-            groups = await series.series_groups(
-                conn, names, package, dimension, query.category, query.start, query.end
-            )
-            if query.limit is not None:
-                groups = series.top_groups(groups, query.limit)
-            return Entry.build(series_body(groups, package, type_name), JSON, day)
+            first, day = await _require_span(conn, package)
+            window = query.window(first, day)
+            groups: series.Groups = []
+            if window is not None:
+                groups = await series.series_groups(conn, names, package, dimension, query.category, *window)
+                if query.limit is not None:
+                    groups = series.top_groups(groups, query.limit)
+            if window is None or query.bin == "day":
+                return Entry.build(series_body(groups, package, type_name), JSON, day)
+            return Entry.build(binned_body(groups, query.bin, *window, package, type_name), JSON, day)
 
         return await cached(request, f"{dimension}:{package}:{query.cache_part()}", build)
 
@@ -179,6 +233,22 @@ installer = series_view("installer", params.installer)
 country = series_view("country", params.country)
 file_type = series_view("file_type", params.file_type)
 ci = series_view("ci", params.ci)
+
+
+@api_view
+async def package_totals(request: web.Request) -> web.StreamResponse:
+    """Last day, week, month and year, all time and the first day on record (shared.totals)."""
+    package = params.package(request.match_info["package"])
+    names = request.app[STATE].names
+
+    async def build(conn: asyncpg.Connection) -> Entry:
+        day = await _require(conn, package)
+        found = await totals.package_totals(conn, names, package)
+        return Entry.build(
+            dumps({"data": found.data(), "package": package, "type": "total_downloads"}), JSON, day
+        )
+
+    return await cached(request, f"totals:{package}:", build)
 
 
 def badge_view(kind: str) -> View:

@@ -37,7 +37,7 @@ from services.web.pypi import PyPIClient
 from services.web.routes import setup_routes
 from services.web.static import STATIC, StaticFiles
 from shared.cache import CacheKeys
-from shared.config import DEFAULT_WINDOW_DAYS, load_settings
+from shared.config import load_settings
 from shared.db.replica import ReplicaMetrics
 from shared.events import RollupsUpdated, Subjects
 from shared.listen import listener_ctx, rollups_router
@@ -159,7 +159,7 @@ def _resources(env: jinja2.Environment, registry: CollectorRegistry) -> Any:
         keys = CacheKeys(settings.redis_prefix)
         redis = app[REDIS]
         gate = app[views.REDIS_GATE] = RedisGate(redis, redis_up)
-        app[views.SITE] = Site(app[PG_POOL], env, settings.retention_days or DEFAULT_WINDOW_DAYS)
+        app[views.SITE] = Site(app[PG_POOL], env, settings.retention_days)
         known = KnownVersion(gate, keys, settings.cache_version_refresh_seconds)
         app[views.PAGE_CACHE] = PageCache(gate, keys, settings.page_cache_ttl, registry, app[READER], known)
         await known.refresh()

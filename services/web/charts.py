@@ -1,10 +1,13 @@
-"""Pure chart data: which charts a page has, date windows, zero-filled series, CSV, sparklines (no I/O).
+"""Pure chart data: which charts a page has, zero-filled series by day, week or month, CSV, sparklines (no I/O).
 
 Owns :data:`PACKAGE_CHARTS` (one :class:`ChartSpec` per chart) and the shape of the JSON the
-browser draws with Plotly: one list of dates and, per chart, its spec's drawing fields and one
-series per category with a value for every date (days without a row are 0, because only
-non-zero rows are stored). The browser only slices and transforms these arrays (range, top N
-plus "other", 7-day average, percentage); every number originates here.
+browser draws with Plotly (:func:`frame`): the first day of every bin of the window (``dates``),
+the ``bin``, the ``partial`` bins (the first and last week or month when the window does not
+cover all of their days, with how many it covers) and, per chart, its spec's drawing fields and
+one series per category with a value for every bin (bins without a row are 0, because only
+non-zero rows are stored). Sums per week and month are shared.bins's. The browser only slices
+and transforms these arrays (range, top N plus "other", 7-day average, percentage, log axis);
+every number originates here. Which window and bin a page shows is services.web.ranges's.
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from services.web.ranges import Window
+from shared import bins
+from shared.bins import Bin
 from shared.events import DEFAULT_MIRRORS
 
 
@@ -96,10 +102,11 @@ PACKAGE_CHARTS: tuple[ChartSpec, ...] = (
 )
 COMPARE_CHART = ChartSpec("compare", "Downloads without mirrors")
 DIMENSION_NAMES = tuple(spec.id for spec in PACKAGE_CHARTS)
-RANGES = (30, 60, 90, 120)
 SPARKLINE_DAYS = 30
 
 _VERSION = re.compile(r"^\d+(\.\d+)*$")
+#: Days by category (or package): what :func:`fill` puts into bins.
+DayGroups = Mapping[str, Iterable[tuple[dt.date, int]]]
 
 
 class PointLike(Protocol):
@@ -111,40 +118,35 @@ class PointLike(Protocol):
     def downloads(self) -> int: ...
 
 
-@dataclass(frozen=True)
-class Window:
-    start: dt.date
-    end: dt.date
-
-    @property
-    def days(self) -> int:
-        return (self.end - self.start).days + 1
-
-
-class LookbackError(ValueError):
-    """A ``lookback`` query value that is not an integer in 1..retention."""
-
-
-def parse_lookback(raw: str | None, retention_days: int) -> int | None:
-    """``None`` when absent (the whole retained history), else an int in 1..retention_days."""
-    if raw is None or raw == "":
-        return None
-    if len(raw) > 6 or not raw.isdigit():
-        raise LookbackError(f"lookback must be a whole number of days between 1 and {retention_days}")
-    value = int(raw)
-    if not 1 <= value <= retention_days:
-        raise LookbackError(f"lookback must be a whole number of days between 1 and {retention_days}")
-    return value
-
-
-def window(last_day: dt.date, lookback: int | None, retention_days: int) -> Window:
-    """The last ``lookback`` days through ``last_day``, or every retained day (retention + 1 dates)."""
-    span = retention_days + 1 if lookback is None else lookback
-    return Window(last_day - dt.timedelta(days=span - 1), last_day)
-
-
 def dates(win: Window) -> list[dt.date]:
     return [win.start + dt.timedelta(days=i) for i in range(win.days)]
+
+
+def bin_starts(win: Window, bin: Bin) -> list[dt.date]:
+    """The first day of every bin touching ``win``, in order (the first may be before ``win.start``)."""
+    if bin == "day":
+        return dates(win)
+    out: list[dt.date] = []
+    start = bins.bin_start(win.start, bin)
+    while start <= win.end:
+        out.append(start)
+        start = bins.bin_last(start, bin) + dt.timedelta(days=1)
+    return out
+
+
+def partial_bins(win: Window, bin: Bin) -> dict[str, dict[str, int]]:
+    """The bins ``win`` does not wholly cover (at most its first and last), by first day:
+    ``{"days": days of the bin inside the window, "of": days of the bin}``."""
+    if bin == "day":
+        return {}
+    starts = bin_starts(win, bin)
+    out: dict[str, dict[str, int]] = {}
+    for start in {starts[0], starts[-1]}:
+        if bins.is_partial(start, bin, win.start, win.end):
+            last = bins.bin_last(start, bin)
+            inside = (min(last, win.end) - max(start, win.start)).days + 1
+            out[start.isoformat()] = {"days": inside, "of": (last - start).days + 1}
+    return dict(sorted(out.items()))
 
 
 def category_key(category: str) -> tuple[int, tuple[int, ...], str]:
@@ -158,18 +160,56 @@ def category_key(category: str) -> tuple[int, tuple[int, ...], str]:
     return (1, (), category.lower())
 
 
-def zero_fill(points: Iterable[PointLike], win: Window) -> dict[str, list[int]]:
-    """One value per day of ``win`` for every category seen in it; missing days are 0."""
-    filled: dict[str, list[int]] = {}
-    index = {day: i for i, day in enumerate(dates(win))}
+def grouped(points: Iterable[PointLike], win: Window) -> dict[str, list[tuple[dt.date, int]]]:
+    """The points inside ``win`` as days by category, each category's days in day order."""
+    out: dict[str, list[tuple[dt.date, int]]] = {}
     for p in points:
-        i = index.get(p.day)
-        if i is not None:
-            values = filled.get(p.category)
-            if values is None:
-                values = filled[p.category] = [0] * win.days
-            values[i] += p.downloads
+        if win.start <= p.day <= win.end:
+            days = out.get(p.category)
+            if days is None:
+                days = out[p.category] = []
+            days.append((p.day, p.downloads))
+    for days in out.values():
+        days.sort()
+    return out
+
+
+def fill(groups: DayGroups, win: Window, bin: Bin = "day") -> dict[str, list[int]]:
+    """One value per bin of ``win`` (:func:`bin_starts`) for every group, in the order given;
+    bins without downloads are 0. Days outside ``win`` must be left out already (:func:`grouped`).
+    Week and month sums are shared.bins's (:func:`shared.bins.binned`)."""
+    starts = bin_starts(win, bin)
+    index = {start: i for i, start in enumerate(starts)}
+    out: dict[str, list[int]] = {}
+    if bin == "day":
+        for name, days in groups.items():
+            values = out[name] = [0] * len(starts)
+            for day, downloads in days:
+                values[index[day]] += downloads
+        return out
+    for name, rows in bins.binned(((n, list(days)) for n, days in groups.items()), bin, win.start, win.end):
+        values = out[name] = [0] * len(starts)
+        for start, downloads, _partial in rows:
+            values[index[start]] += downloads
+    for name in groups:  # a group without a download in the window
+        out.setdefault(name, [0] * len(starts))
+    return {name: out[name] for name in groups}
+
+
+def zero_fill(points: Iterable[PointLike], win: Window, bin: Bin = "day") -> dict[str, list[int]]:
+    """One value per bin of ``win`` for every category seen in it, in category order; empty bins are 0."""
+    filled = fill(grouped(points, win), win, bin)
     return {c: filled[c] for c in sorted(filled, key=category_key)}
+
+
+def frame(win: Window, bin: Bin, charts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The JSON a page draws from: the bins' first days, the bin, the partial bins, the charts."""
+    return {
+        "dates": [d.isoformat() for d in bin_starts(win, bin)],
+        "bin": bin,
+        "partial": partial_bins(win, bin),
+        "charts": charts,
+    }
 
 
 def chart(spec: ChartSpec, filled: Mapping[str, list[int]]) -> dict[str, Any]:
@@ -180,9 +220,7 @@ def chart(spec: ChartSpec, filled: Mapping[str, list[int]]) -> dict[str, Any]:
         "kind": spec.kind,
         "percent": spec.percent,
         "top": spec.top,
-        "series": [
-            {"category": c, "name": spec.label(c), "values": values} for c, values in filled.items()
-        ],
+        "series": [{"category": c, "name": spec.label(c), "values": values} for c, values in filled.items()],
     }
 
 
@@ -204,31 +242,31 @@ def package_charts(
     specs: Sequence[ChartSpec] = PACKAGE_CHARTS,
     *,
     folded: bool = True,
+    bin: Bin = "day",
 ) -> dict[str, Any]:
-    """The JSON embedded in a package page: dates plus one chart per spec. ``folded=False`` keeps
-    every category even past a spec's ``send`` (the CSV download)."""
+    """The JSON embedded in a package page: the bins of ``win`` plus one chart per spec.
+    ``folded=False`` keeps every category even past a spec's ``send`` (the CSV download)."""
     charts = []
+    width = len(bin_starts(win, bin))
     for spec in specs:
-        filled = zero_fill(by_dimension.get(spec.id, ()), win)
+        filled = zero_fill(by_dimension.get(spec.id, ()), win, bin)
         if folded and spec.send is not None and len(filled) > spec.send:
             filled = fold(filled, spec.send)
         if spec.categories:
-            fixed = {c: filled.pop(c, [0] * win.days) for c in spec.categories}
+            fixed = {c: filled.pop(c, [0] * width) for c in spec.categories}
             filled = fixed | filled
         charts.append(chart(spec, filled))
-    return {"dates": [d.isoformat() for d in dates(win)], "charts": charts}
+    return frame(win, bin, charts)
 
 
-def compare_chart(by_package: Mapping[str, Sequence[PointLike]], win: Window) -> dict[str, Any]:
+def compare_chart(
+    by_package: Mapping[str, Sequence[PointLike]], win: Window, bin: Bin = "day"
+) -> dict[str, Any]:
     """One chart, one line per package (downloads without mirrors), in the order given."""
-    filled: dict[str, list[int]] = {}
-    for package, points in by_package.items():
-        values = filled[package] = [0] * win.days
-        for p in points:
-            index = (p.day - win.start).days
-            if 0 <= index < win.days:
-                values[index] += p.downloads
-    return {"dates": [d.isoformat() for d in dates(win)], "charts": [chart(COMPARE_CHART, filled)]}
+    days = {
+        package: grouped(points, win).get("without_mirrors", []) for package, points in by_package.items()
+    }
+    return frame(win, bin, [chart(COMPARE_CHART, fill(days, win, bin))])
 
 
 #: What the compare page can compare: downloads without mirrors, or the share of one category of
@@ -247,38 +285,48 @@ COMPARE_DIMENSIONS = {
 
 
 def share_chart(
-    by_package: Mapping[str, Sequence[PointLike]], dimension: str, category: str, win: Window
+    by_package: Mapping[str, Sequence[PointLike]],
+    dimension: str,
+    category: str,
+    win: Window,
+    bin: Bin = "day",
 ) -> dict[str, Any]:
     """One line per package, in the order given: the percentage of its downloads in ``dimension``
-    that fall in ``category``, day by day (0 on days without downloads)."""
+    that fall in ``category``, bin by bin (0 in bins without downloads)."""
     spec = next(s for s in PACKAGE_CHARTS if s.id == dimension)
     filled: dict[str, list[float]] = {}
     for package, points in by_package.items():
-        totals, part = [0] * win.days, [0] * win.days
+        totals: dict[dt.date, int] = {}
         for p in points:
-            index = (p.day - win.start).days
-            if 0 <= index < win.days:
-                totals[index] += p.downloads
-                if p.category == category:
-                    part[index] += p.downloads
-        filled[package] = [round(100 * a / t, 2) if t else 0.0 for a, t in zip(part, totals, strict=True)]
+            if win.start <= p.day <= win.end:
+                totals[p.day] = totals.get(p.day, 0) + p.downloads
+        part = grouped(points, win).get(category, [])
+        sums = fill({"total": sorted(totals.items()), "part": part}, win, bin)
+        filled[package] = [
+            round(100 * a / t, 2) if t else 0.0 for a, t in zip(sums["part"], sums["total"], strict=True)
+        ]
     title = f"{spec.title.replace('Downloads by ', 'Share of downloads by ')}: {spec.label(category)}"
     drawn = chart(ChartSpec("compare", title, percent=False), filled)  # type: ignore[arg-type]
     drawn["unit"] = "%"
-    return {"dates": [d.isoformat() for d in dates(win)], "charts": [drawn]}
+    return frame(win, bin, [drawn])
 
 
 def to_csv(data: Mapping[str, Any], chart_id: str) -> str:
-    """``date,<category>,...`` with one row per day, for the CSV download of one chart."""
+    """``date,<category>,...`` with one row per day, for the CSV download of one chart; binned,
+    ``date`` is each bin's first day and a ``partial`` column (``true``/``false``) follows it,
+    true where the range does not cover every day of the bin."""
     found = [c for c in data["charts"] if c["id"] == chart_id]
     if not found:
         raise KeyError(chart_id)
     series = found[0]["series"]
+    binned = data.get("bin", "day") != "day"
+    partial = data.get("partial", {})
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["date", *(s["category"] for s in series)])
+    writer.writerow(["date", *(["partial"] if binned else []), *(s["category"] for s in series)])
     for i, day in enumerate(data["dates"]):
-        writer.writerow([day, *(s["values"][i] for s in series)])
+        flag = ["true" if day in partial else "false"] if binned else []
+        writer.writerow([day, *flag, *(s["values"][i] for s in series)])
     return out.getvalue()
 
 

@@ -1,9 +1,12 @@
 """Builders of the page fragments: read PostgreSQL through shared.rollups, render a template.
 
 Owns what each page shows. Every builder returns a JSON-serialisable payload
-(``title``, ``html``, ``through`` and, for search, maybe ``redirect``) that the page cache can
-store, because none of it depends on who is asking; the personal parts (login state, track
-buttons, the ``/user`` dashboard) are rendered per request in ``views``.
+(``title``, ``html``, ``through`` and ``history_from``, the last and first complete days the
+footer names, and, for search, maybe ``redirect``) that the page cache can store, because none
+of it depends on who is asking; the personal parts (login state, track buttons, the ``/user``
+dashboard) are rendered per request in ``views``. The chart pages resolve the visitor's
+:class:`~services.web.ranges.Choice` against the kept history (``rollups.history_span``) and
+read only the days the view needs.
 """
 
 from __future__ import annotations
@@ -18,12 +21,15 @@ import asyncpg
 import jinja2
 from markupsafe import Markup
 
-from services.web import apidocs, charts
-from shared import rollups, series
+from services.web import apidocs, charts, ranges
+from shared import rollups, series, totals
 from shared.db.layout import Dictionary
 from shared.packages import ALL_PACKAGES
 
 Payload = dict[str, Any]
+#: The footer's days: ``{"through": last complete day, "history_from": first}`` (ISO or None).
+Span = dict[str, str | None]
+NO_SPAN: Span = {"through": None, "history_from": None}
 SEARCH_LIMIT = 20
 TOP_LIMIT = 20
 MAX_COMPARE = 10
@@ -45,13 +51,19 @@ class PageError(Exception):
 class Site:
     pool: asyncpg.Pool
     env: jinja2.Environment
-    retention_days: int
+    #: RETENTION_DAYS: None keeps every day (and bounds ``?lookback=`` only by MAX_LOOKBACK).
+    retention_days: int | None
     #: Category names of the packed rows, learnt once per process (shared.db.layout).
     names: Dictionary = field(default_factory=Dictionary)
 
     def using(self, conn: rollups.Conn) -> Site:
         """The same site reading through ``conn`` (the connection the page cache picked)."""
         return replace(self, pool=conn)
+
+    @property
+    def max_lookback(self) -> int:
+        """The largest ``?lookback=``: the days this deployment may keep."""
+        return self.retention_days or ranges.MAX_LOOKBACK
 
 
 def render(env: jinja2.Environment, template: str, **context: Any) -> str:
@@ -65,35 +77,48 @@ def script_json(data: Any) -> Markup:
     return Markup(text)
 
 
-async def through(site: Site) -> str | None:
-    day = await rollups.last_complete_day(site.pool)
-    return day.isoformat() if day else None
+async def history(site: Site) -> ranges.History | None:
+    """The kept history (first and last complete day); None before the first day is complete."""
+    first, last, _ = await rollups.history_span(site.pool)
+    return ranges.History(first, last) if first is not None and last is not None else None
 
 
-def payload(title: str, html: str, through_day: str | None, **extra: Any) -> Payload:
-    return {"title": title, "html": html, "through": through_day, **extra}
+def span_of(found: ranges.History | None) -> Span:
+    if found is None:
+        return dict(NO_SPAN)
+    return {"through": found.last.isoformat(), "history_from": found.first.isoformat()}
+
+
+async def span(site: Site) -> Span:
+    """What the footer of every page says: data through the last complete day, history from the first."""
+    return span_of(await history(site))
+
+
+def payload(title: str, html: str, days: Span, **extra: Any) -> Payload:
+    return {"title": title, "html": html, **days, **extra}
 
 
 async def home(site: Site) -> Payload:
     count = await rollups.count_packages(site.pool)
     top = await rollups.top(site.pool, "day", 10)
     html = render(site.env, "home.html", count=count, top=top)
-    return payload("PyPI download statistics", html, await through(site))
+    return payload("PyPI download statistics", html, await span(site))
 
 
 async def search(site: Site, query: str) -> Payload:
     found = await rollups.search(site.pool, query, SEARCH_LIMIT) if query else []
     if len(found) == 1:
-        return payload("Search", "", None, redirect=f"/packages/{found[0]}")
+        return payload("Search", "", NO_SPAN, redirect=f"/packages/{found[0]}")
     html = render(site.env, "search.html", query=query, found=found)
-    return payload(f"Search: {query}", html, await through(site))
+    return payload(f"Search: {query}", html, await span(site))
 
 
-async def _window(site: Site, lookback: int | None) -> tuple[dt.date, charts.Window]:
-    last = await rollups.last_complete_day(site.pool)
-    if last is None:
+async def view_of(site: Site, choice: ranges.Choice) -> ranges.View:
+    """``choice`` resolved against the kept history; a 404 page before any day is complete."""
+    found = await history(site)
+    if found is None:
         raise PageError(404, "No data yet", "No day has been ingested yet; come back after the first run.")
-    return last, charts.window(last, lookback, site.retention_days)
+    return ranges.resolve(choice, found)
 
 
 async def not_found(site: Site, package: str) -> PageError:
@@ -102,96 +127,95 @@ async def not_found(site: Site, package: str) -> PageError:
 
 
 async def package_data(
-    site: Site, package: str, lookback: int | None, *, folded: bool = True
-) -> tuple[dt.date, dict[str, Any]]:
-    """The chart data of a known package; raises a 404 PageError with suggestions otherwise."""
+    site: Site, package: str, choice: ranges.Choice, *, page: bool = True
+) -> tuple[ranges.View, dict[str, Any]]:
+    """The chart data of a known package (a 404 PageError with suggestions otherwise): for the
+    page (``page=True``), what it embeds, many-valued dimensions folded; for a CSV, the view's
+    window with every category."""
     if not await rollups.package_exists(site.pool, package):
         raise await not_found(site, package)
-    last, win = await _window(site, lookback)
+    view = await view_of(site, choice)
+    win = view.embed if page else view.window
     by_dimension = await series.series_window(site.pool, site.names, package, win.start, win.end)
-    return last, charts.package_charts(by_dimension, win, folded=folded)
+    return view, charts.package_charts(by_dimension, win, folded=page, bin=view.bin)
 
 
-def range_links(path: str, query: dict[str, str], lookback: int | None) -> list[dict[str, Any]]:
-    """The range buttons (links: the range lives in the URL): 30d..120d, ``lookback`` when it is
-    another value, and "all"; the one matching ``lookback`` is current."""
-    days = sorted(set(charts.RANGES) | ({lookback} if lookback else set()))
-    links: list[dict[str, Any]] = []
-    for value in [*days, None]:
-        params = {**query, "lookback": str(value)} if value else dict(query)
-        links.append(
-            {
-                "label": f"{value}d" if value else "all",
-                "days": value,
-                "href": path + ("?" + urlencode(params, safe=",") if params else ""),
-                "current": value == lookback,
-            }
-        )
-    return links
+def shown(view: ranges.View, data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with ``show``: how many of its last bins the view draws first (a daily page may
+    carry more days than its range, for the other daily ranges)."""
+    data["show"] = view.window.days if view.bin == "day" else len(data["dates"])
+    return data
 
 
-async def package(site: Site, package: str, lookback: int | None) -> Payload:
-    """The page always carries every retained day, so every range button can be drawn without
-    a reload; ``lookback`` picks the range shown first (and the CSV links)."""
-    last, data = await package_data(site, package, None)
+async def package(site: Site, package: str, choice: ranges.Choice) -> Payload:
+    """The package page for ``choice``: the last day/week/month and all-time numbers, the range
+    bar and every chart, drawn from the days the view needs (see services.web.ranges)."""
+    view, data = await package_data(site, package, choice)
     recent = await rollups.recent(site.pool, package)
-    csv_query = f"?lookback={lookback}" if lookback else ""
+    total = await totals.package_totals(site.pool, site.names, package)
     html = render(
         site.env,
         "package.html",
         package=package,
         is_all=package == ALL_PACKAGES,
         recent=recent,
+        totals=total,
         charts=data["charts"],
-        chart_json=script_json(data),
-        lookback=lookback,
-        ranges=range_links(f"/packages/{package}", {}, lookback),
-        csv_query=csv_query,
+        partial=data["partial"],
+        chart_json=script_json(shown(view, data)),
+        view=view,
+        bar=ranges.range_bar(f"/packages/{package}", {}, view),
+        log_toggle=True,
+        csv_query=urlencode(choice.params(log=False)),
     )
-    return payload(package, html, last.isoformat())
+    return payload(package, html, span_of(view.history))
 
 
-async def package_csv(site: Site, package: str, chart_id: str, lookback: int | None) -> str:
+async def package_csv(site: Site, package: str, chart_id: str, choice: ranges.Choice) -> str:
     if chart_id not in charts.DIMENSION_NAMES:
         raise PageError(404, "No such chart", "That chart does not exist.")
-    _, data = await package_data(site, package, lookback, folded=False)
+    _, data = await package_data(site, package, choice, page=False)
     return charts.to_csv(data, chart_id)
 
 
 async def top(site: Site) -> Payload:
     tables = {period: await rollups.top(site.pool, period, TOP_LIMIT) for period in rollups.PERIODS}
     html = render(site.env, "top.html", tables=tables, limit=TOP_LIMIT)
-    return payload("Top packages", html, await through(site))
+    return payload("Top packages", html, await span(site))
 
 
 async def compare(
     site: Site,
     packages: list[str],
-    lookback: int | None = None,
+    choice: ranges.Choice,
     dimension: str = "overall",
     category: str | None = None,
 ) -> Payload:
     """One chart for ``packages`` (validated and normalised already; unknown ones are listed):
-    downloads without mirrors, or the share of ``category`` in ``dimension`` (both checked)."""
+    downloads without mirrors, or the share of ``category`` in ``dimension`` (both checked),
+    over the range and bin of ``choice``."""
     known = [p for p in packages if await rollups.package_exists(site.pool, p)]
     unknown = [p for p in packages if p not in known]
-    data = None
-    last = await rollups.last_complete_day(site.pool)
-    if known and last is not None:
-        win = charts.window(last, None, site.retention_days)
+    data = bar = view = None
+    found = await history(site)
+    query = {"packages": ",".join(packages)}
+    if dimension != "overall" and category is not None:
+        query |= {"dimension": dimension, "category": category}
+    if known and found is not None:
+        view = ranges.resolve(choice, found)
+        win = view.embed
         if dimension == "overall" or category is None:
             by_package = await series.series_many(
                 site.pool, site.names, known, "overall", "without_mirrors", start=win.start, end=win.end
             )
-            data = charts.compare_chart({p: by_package[p] for p in known}, win)
+            data = charts.compare_chart({p: by_package[p] for p in known}, win, view.bin)
         else:
             by_package = await series.series_many(
                 site.pool, site.names, known, dimension, start=win.start, end=win.end
             )
-            data = charts.share_chart({p: by_package[p] for p in known}, dimension, category, win)
-    query = {"packages": ",".join(packages)}
-    if dimension != "overall" and category is not None:
-        query |= {"dimension": dimension, "category": category}
+            data = charts.share_chart({p: by_package[p] for p in known}, dimension, category, win, view.bin)
+        shown(view, data)
+        bar = ranges.range_bar("/compare", query, view)
     html = render(
         site.env,
         "compare.html",
@@ -199,20 +223,31 @@ async def compare(
         known=known,
         unknown=unknown,
         chart=data["charts"][0] if data else None,
+        partial=data["partial"] if data else {},
         chart_json=script_json(data) if data else None,
-        ranges=range_links("/compare", query, lookback),
+        bar=bar,
+        view=view,
+        log_toggle=dimension == "overall" or category is None,  # a share on a log axis says nothing
         max_compare=MAX_COMPARE,
         dimensions=charts.COMPARE_DIMENSIONS,
         dimension=dimension,
         category=category or "",
     )
     title = "Compare: " + ", ".join(known) if known else "Compare packages"
-    return payload(title, html, last.isoformat() if last else None)
+    return payload(title, html, span_of(found))
 
 
 async def static(site: Site, template: str, title: str) -> Payload:
-    html = render(site.env, template, retention_days=site.retention_days)
-    return payload(title, html, await through(site))
+    found = await history(site)
+    html = render(
+        site.env,
+        template,
+        retention_days=site.retention_days,
+        history=found,
+        max_lookback=site.max_lookback,
+        ranges=ranges.RANGES,
+    )
+    return payload(title, html, span_of(found))
 
 
 async def api_docs(site: Site, document: dict[str, Any] | None) -> Payload:
@@ -222,7 +257,7 @@ async def api_docs(site: Site, document: dict[str, Any] | None) -> Payload:
         html = render(
             site.env, "api.html", info=apidocs.overview(document), operations=apidocs.operations(document)
         )
-    return payload("API", html, await through(site))
+    return payload("API", html, await span(site))
 
 
 async def suggest(site: Site, query: str) -> Payload:
@@ -234,13 +269,14 @@ async def suggest(site: Site, query: str) -> Payload:
 async def dashboard(site: Site, user_id: int) -> dict[str, Any]:
     """The /user dashboard rows (personal: never cached)."""
     tracked = await rollups.tracked_packages(site.pool, user_id)
-    last = await rollups.last_complete_day(site.pool)
+    found = await history(site)
+    last = found.last if found else None
     rows: list[dict[str, Any]] = []
     if tracked:
         recent = await rollups.recent_many(site.pool, tracked)
         spark: dict[str, list[int]] = {p: [] for p in tracked}
         if last is not None:
-            win = charts.window(last, charts.SPARKLINE_DAYS, site.retention_days)
+            win = ranges.Window(last - dt.timedelta(days=charts.SPARKLINE_DAYS - 1), last)
             by_package = await series.series_many(
                 site.pool, site.names, tracked, "overall", "without_mirrors", start=win.start, end=win.end
             )
@@ -257,4 +293,4 @@ async def dashboard(site: Site, user_id: int) -> dict[str, Any]:
                     "values": spark[p],
                 }
             )
-    return {"rows": rows, "through": last.isoformat() if last else None}
+    return {"rows": rows, **span_of(found)}

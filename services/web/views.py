@@ -1,6 +1,7 @@
 """HTTP handlers: parse and validate the request, fetch the (cached) fragment, wrap it in the layout.
 
-Owns input handling (package names, ``lookback``, search queries, compare lists), redirects,
+Owns input handling (package names, the range, bin and scale of the chart pages, search queries,
+compare lists), redirects,
 and the per-request, personal parts of a page: the login state in the header, the track/untrack
 forms on package pages and the ``/user`` dashboard. Sessions are read, never written.
 """
@@ -16,7 +17,7 @@ import jinja2
 from aiohttp import web
 from markupsafe import Markup
 
-from services.web import charts, pages
+from services.web import charts, pages, ranges
 from services.web.pagecache import PageCache
 from services.web.pages import PageError, Site
 from services.web.pypi import Metadata, PyPIClient
@@ -86,6 +87,7 @@ async def page(
         content=Markup(data["html"]),
         head=Markup(head),
         through=data.get("through"),
+        history_from=data.get("history_from"),
         session=session,
         login_url=login_url(request),
         here=request.path_qs,
@@ -112,11 +114,12 @@ def package_name(request: web.Request) -> str:
     return name
 
 
-def lookback(request: web.Request) -> int | None:
+def choice(request: web.Request) -> ranges.Choice:
+    """The range (``range`` or ``lookback``), ``bin`` and ``log`` asked for; a 400 page otherwise."""
     try:
-        return charts.parse_lookback(request.query.get("lookback"), request.app[SITE].retention_days)
-    except charts.LookbackError as exc:
-        raise PageError(400, "Invalid lookback", str(exc)) from None
+        return ranges.parse(request.query, request.app[SITE].max_lookback)
+    except ranges.RangeError as exc:
+        raise PageError(400, f"Invalid {exc.parameter}", exc.message) from None
 
 
 async def home(request: web.Request) -> web.Response:
@@ -153,10 +156,10 @@ def pages_query(raw: str) -> str:
 
 async def package(request: web.Request) -> web.Response:
     name = package_name(request)
-    back = lookback(request)
+    asked = choice(request)
     site = request.app[SITE]
     fragment = request.app[PAGE_CACHE].get_or_build(
-        "package", {"p": name, "lookback": back}, lambda conn: pages.package(site.using(conn), name, back)
+        "package", {"p": name, **asked.key}, lambda conn: pages.package(site.using(conn), name, asked)
     )
     metadata: asyncio.Future[Metadata | None] | None = None
     if name != ALL_PACKAGES:
@@ -187,9 +190,9 @@ async def package(request: web.Request) -> web.Response:
 
 async def package_csv(request: web.Request) -> web.Response:
     name = package_name(request)
-    back = lookback(request)
+    asked = choice(request)
     chart = request.match_info["chart"]
-    body = await pages.package_csv(request.app[SITE], name, chart, back)
+    body = await pages.package_csv(request.app[SITE], name, chart, asked)
     return web.Response(
         text=body,
         content_type="text/csv",
@@ -245,13 +248,13 @@ async def compare(request: web.Request) -> web.Response:
     if len(raw) > 4000:
         raise PageError(400, "Too many packages", "The package list is too long.")
     names = compare_list(raw)
-    back = lookback(request)
+    asked = choice(request)
     dimension, category = compare_share(request)
     site = request.app[SITE]
     data = await request.app[PAGE_CACHE].get_or_build(
         "compare",
-        {"packages": names, "lookback": back, "dimension": dimension, "category": category},
-        lambda conn: pages.compare(site.using(conn), names, back, dimension, category),
+        {"packages": names, **asked.key, "dimension": dimension, "category": category},
+        lambda conn: pages.compare(site.using(conn), names, asked, dimension, category),
     )
     return await page(request, data, scripts=CHART_SCRIPTS if names else ())
 
@@ -292,9 +295,9 @@ async def api_docs(request: web.Request) -> web.Response:
 async def user(request: web.Request) -> web.Response:
     site = request.app[SITE]
     session = await current_session(request)
-    dashboard = await pages.dashboard(site, session.user_id) if session else {"rows": [], "through": None}
+    dashboard = await pages.dashboard(site, session.user_id) if session else {"rows": []}
     if session is None:
-        dashboard["through"] = await pages.through(site)
+        dashboard |= await pages.span(site)
     problem = TRACK_ERRORS.get(request.query.get("error", ""))
     refused = request.query.get("package", "")[:MAX_QUERY]
     html = pages.render(
@@ -308,7 +311,12 @@ async def user(request: web.Request) -> web.Response:
     title = f"{session.login}'s packages" if session else "Your packages"
     return await page(
         request,
-        {"title": title, "html": html, "through": dashboard["through"]},
+        {
+            "title": title,
+            "html": html,
+            "through": dashboard["through"],
+            "history_from": dashboard["history_from"],
+        },
         session=session,
         scripts=("suggest.js",) if session else (),
     )
@@ -318,14 +326,14 @@ async def error_page(request: web.Request, error: PageError) -> web.Response:
     """An HTML error page; never fails itself (no database or Redis needed)."""
     site = request.app[SITE]
     try:
-        day = await asyncio.wait_for(pages.through(site), 1.0)
+        days = await asyncio.wait_for(pages.span(site), 1.0)
     except Exception:  # the database may be what failed
-        day = None
+        days = dict(pages.NO_SPAN)
     try:
         html = pages.render(site.env, "error.html", error=error)
         return await page(
             request,
-            {"title": error.title, "html": html, "through": day},
+            {"title": error.title, "html": html, **days},
             status=error.status,
             with_session=error.status < 500,
         )

@@ -216,7 +216,11 @@ class Dictionary:
 
     async def load_names(self, conn: Conn, cells: Iterable[Sequence[int]]) -> None:
         """Learn the names of the category ids in ``cells`` (arrays of cells) not known yet."""
-        missing = {cell >> COUNT_BITS for array in cells for cell in array} - self._names.keys()
+        await self.load_ids(conn, {cell >> COUNT_BITS for array in cells for cell in array})
+
+    async def load_ids(self, conn: Conn, ids: Iterable[int]) -> None:
+        """Learn the names of the category ``ids`` not known yet."""
+        missing = set(ids) - self._names.keys()
         if missing:
             async with self._lock:
                 self._learn(await conn.fetch(CATEGORY_NAMES, sorted(missing - self._names.keys())))

@@ -1,6 +1,7 @@
 """Data steps of migrations: moves of existing rows that one SQL transaction should not do.
 
-Owns the in-place upgrade to the packed layout (migration 0006): the rows of the day-partitioned
+Owns the registry of data steps (:data:`STEPS`) and the in-place upgrade to the packed layout
+(migration 0006; the history store's, migration 0009, is shared/db/upgrade_history.py): the rows of the day-partitioned
 ``daily_downloads`` and ``legacy_package_days`` are copied into ``downloads`` and
 ``downloads_all``, one day partition at a time, in batches of about :data:`BATCH_ROWS` old rows,
 each batch one short transaction that also records how far the move got (``schema_upgrades``).
@@ -21,6 +22,7 @@ import asyncpg
 from tqdm import tqdm
 
 from shared.db.layout import Dictionary, Runs, categories_of, encode
+from shared.db.upgrade_history import move_to_history_store
 from shared.logging import get_logger
 from shared.packages import ALL_PACKAGES
 
@@ -174,4 +176,4 @@ async def _move_batch(
     return len(records)
 
 
-STEPS: dict[int, Step] = {6: move_day_layout}
+STEPS: dict[int, Step] = {6: move_day_layout, 9: move_to_history_store}

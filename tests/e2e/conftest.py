@@ -9,6 +9,7 @@ the function-scoped ``db``/``redis`` fixtures.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -77,7 +78,10 @@ def many_minors(package: str) -> list[Row]:
         day = END - dt.timedelta(days=180 - i)
         minors = {minor: 10 * (k + 1) for k, minor in enumerate(MINORS)} | {"null": 1}
         total = sum(minors.values())
-        rows += [(day, package, "overall", "with_mirrors", total + 5), (day, package, "overall", "without_mirrors", total)]
+        rows += [
+            (day, package, "overall", "with_mirrors", total + 5),
+            (day, package, "overall", "without_mirrors", total),
+        ]
         rows += [(day, package, "python_minor", minor, n) for minor, n in minors.items()]
         rows += [(day, package, "python_major", "3", total - 1), (day, package, "python_major", "null", 1)]
     return rows
@@ -90,17 +94,15 @@ async def start(app: web.Application, port: int) -> web.AppRunner:
     return runner
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def site(chromium: str, database_url: str, redis_url: str) -> AsyncIterator[Site]:
-    """The seeded site on one origin: ``/auth`` to auth, everything else to web."""
+@contextlib.asynccontextmanager
+async def serve(database_url: str, redis_url: str, rows: list[Row]) -> AsyncIterator[Site]:
+    """The site over ``rows`` (the tables emptied first) on one origin: ``/auth`` to auth,
+    everything else to web."""
     namespace = unique_name("browser")
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
     assert pool is not None
     await pool.execute("TRUNCATE " + ", ".join(DATA_TABLES) + " RESTART IDENTITY CASCADE")
-    await pool.execute("SELECT drop_month_partitions_before('downloads', 'infinity')")  # as ``db`` does
-    rows = package_rows("requests", 100, END, 120) + package_rows("django", 40, END, 60)
-    rows += package_rows("requests-toolbelt", 5, END, 10) + package_rows("hugepkg", HUGE, END, 31)
-    rows += package_rows("bigpkg", BIG - 180, END, 181) + many_minors("manyminors")
+    await pool.execute("SELECT drop_year_partitions_before('downloads_months', 'infinity')")  # as ``db`` does
     await seed(pool, with_all(rows))
     requests = fakepypi.project(
         "requests",
@@ -116,9 +118,7 @@ async def site(chromium: str, database_url: str, redis_url: str) -> AsyncIterato
     common: dict[str, Any] = dict(
         env="test", database_url=database_url, redis_url=redis_url, namespace=namespace, session_secret=SECRET
     )
-    web_settings = WebSettings(
-        **common, pypi_url=f"http://127.0.0.1:{ports['pypi']}", pypi_timeout=0.5
-    )
+    web_settings = WebSettings(**common, pypi_url=f"http://127.0.0.1:{ports['pypi']}", pypi_timeout=0.5)
     auth_settings = AuthSettings(
         **common, public_url=origin, github_client_id="", fake_github_url=github, port=ports["auth"]
     )
@@ -142,3 +142,13 @@ async def site(chromium: str, database_url: str, redis_url: str) -> AsyncIterato
         if keys:
             await redis.delete(*keys)
         await redis.aclose()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def site(chromium: str, database_url: str, redis_url: str) -> AsyncIterator[Site]:
+    """The seeded site: 181 days, packages of every shape the browser tests draw."""
+    rows = package_rows("requests", 100, END, 120) + package_rows("django", 40, END, 60)
+    rows += package_rows("requests-toolbelt", 5, END, 10) + package_rows("hugepkg", HUGE, END, 31)
+    rows += package_rows("bigpkg", BIG - 180, END, 181) + many_minors("manyminors")
+    async with serve(database_url, redis_url, rows) as served:
+        yield served

@@ -1,4 +1,5 @@
-"""Fuzz the API from its own OpenAPI document with schemathesis: no 5xx, every answer as documented."""
+"""Fuzz the API from its own OpenAPI document with schemathesis: no 5xx, every answer as documented
+(``bin`` and ``/totals`` included: generated cases, and every bin of every series on a seeded package)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from aiohttp.test_utils import TestClient
 from hypothesis import HealthCheck, Phase, given
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from shared.openapi import openapi_document
+from shared.bins import BINS
+from shared.openapi import SERIES_ENDPOINTS, openapi_document
 
 # Reuse the api fixtures (seeded rollups, an in-process API).
 from tests.integration.api.conftest import api, api_factory, seeded, settings_for  # noqa: F401
@@ -49,6 +51,17 @@ def fuzz(base_url: str) -> list[str]:
             base_url=base_url, timeout=30, excluded_checks=EXCLUDED
         )
         assert response.status_code == 200, (operation.path, response.text[:200])
+        if any(p.name == "bin" for p in operation.query):
+            # Every bin over the whole history of a seeded package, each answer as documented.
+            for bin in BINS:
+                query = {"bin": bin, "start_date": "2000-01-01"}
+                response = operation.Case(path_parameters=known, query=query).call_and_validate(
+                    base_url=base_url, timeout=30, excluded_checks=EXCLUDED
+                )
+                assert response.status_code == 200, (operation.path, bin, response.text[:200])
+                rows = response.json()["data"]
+                assert rows and all(("partial" in r) is (bin != "day") for r in rows), (operation.path, bin)
+            checked.append(f"bin {operation.path}")
         checked.append(f"{operation.method.upper()} {operation.path}")
     return checked
 
@@ -57,4 +70,7 @@ def fuzz(base_url: str) -> list[str]:
 async def test_every_operation_answers_as_documented(api: TestClient) -> None:  # noqa: F811
     base_url = str(api.make_url("/")).rstrip("/")
     checked = await asyncio.to_thread(fuzz, base_url)
-    assert len(checked) == sum(len(item) for item in openapi_document()["paths"].values())
+    operations = [c for c in checked if not c.startswith("bin ")]
+    assert len(operations) == sum(len(item) for item in openapi_document()["paths"].values())
+    assert "GET /api/packages/{package}/totals" in operations
+    assert {c.rsplit("/", 1)[1] for c in checked if c.startswith("bin ")} == {p for p, *_ in SERIES_ENDPOINTS}

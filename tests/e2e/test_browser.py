@@ -1,9 +1,9 @@
 """Browser tests of the charts: Chromium (Debian's) driven by Playwright against the site served
 in-process (tests/e2e/conftest.py).
 
-Checks that the package page draws every chart from its spec, that the date range lives in the
-URL (range links, back and forward, ``?lookback=N``) and always matches what is drawn, the
-percentage and 7-day toggles, top N plus "other" on stacked charts, full numbers and names in
+Checks that the package page draws every chart from its spec, that the date range, bin and log
+scale live in the URL (range links drawn in the page or loaded, back and forward, ``?lookback=N``,
+``?log=1``) and always match what is drawn, the percentage and 7-day toggles, top N plus "other" on stacked charts, full numbers and names in
 hover labels, the table behind each chart, the compare page, what a first and a repeat visit
 transfer, and that none of it logs a console error or a failed request.
 """
@@ -47,7 +47,7 @@ async def wait_state(tab: Tab, chart: str, expected: str) -> None:
 
 async def current_range(tab: Tab) -> list[str]:
     found: list[str] = await tab.page.eval_on_selector_all(
-        ".range-bar a[aria-current='true']", "links => links.map(a => a.textContent)"
+        ".range-bar a.range[aria-current='true']", "links => links.map(a => a.textContent)"
     )
     return found
 
@@ -63,7 +63,7 @@ async def test_package_page_draws_every_chart_from_its_spec(tab: Tab) -> None:
     for chart, labels in expected.items():
         drawn = await traces(tab.page, chart)
         assert names(drawn) == labels, chart
-        assert all(len(t["x"]) == 181 for t in drawn)
+        assert all(len(t["x"]) == 180 for t in drawn)  # the default: the last 180 days
         assert await tab.page.locator(f"#chart-{chart} .main-svg").count() > 0, f"{chart} has no SVG"
         stacked = {t["stackgroup"] for t in drawn}
         assert stacked == ({"one"} if chart == "python_minor" else {None}), chart
@@ -90,34 +90,92 @@ async def test_the_range_lives_in_the_url_and_matches_what_is_drawn(tab: Tab) ->
     await tab.visit("/packages/requests?lookback=30", charts=True)
     assert await current_range(tab) == ["30d"]  # was: "all" highlighted while 30 days were drawn
     for chart in ("overall", "system"):
-        assert await state(tab, chart) == "30 false false"
+        assert await state(tab, chart) == "30 false false day linear"
         assert len((await traces(page, chart))[0]["x"]) == 30
 
-    await page.click(".range-bar a[data-days='90']")
-    await wait_state(tab, "overall", "90 false false")
-    assert page.url.endswith("/packages/requests?lookback=90")
+    # a daily range the page has the days for is drawn at once, and pushed into the history
+    await page.evaluate("window.__samePage = true")
+    await page.click(".range-bar a[data-range='90d']")
+    await wait_state(tab, "overall", "90 false false day linear")
+    assert page.url.endswith("/packages/requests?range=90d")
+    assert await page.evaluate("window.__samePage === true")  # no reload
     assert await current_range(tab) == ["90d"]
     for chart in ("overall", "python_minor", "system"):  # was: 90d still drew only 30 days
         assert len((await traces(page, chart))[0]["x"]) == 90, chart
     assert await page.get_attribute('.controls[data-for="system"] a.csv', "href") == (
-        "/packages/requests/system.csv?lookback=90"
+        "/packages/requests/system.csv?range=90d"
+    )
+    assert (
+        await page.get_attribute(".range-bar a.bin[data-bin='week']", "href")
+        == "/packages/requests?range=90d&bin=week"
     )
 
     await page.go_back()
-    await wait_state(tab, "overall", "30 false false")
+    await wait_state(tab, "overall", "30 false false day linear")
     assert page.url.endswith("?lookback=30") and await current_range(tab) == ["30d"]
     assert len((await traces(page, "system"))[0]["x"]) == 30
+    assert await page.get_attribute('.controls[data-for="system"] a.csv', "href") == (
+        "/packages/requests/system.csv?lookback=30"
+    )
     await page.go_forward()
-    await wait_state(tab, "overall", "90 false false")
+    await wait_state(tab, "overall", "90 false false day linear")
     assert await current_range(tab) == ["90d"]
 
-    await page.click(".range-bar a[data-days='']")
-    await wait_state(tab, "overall", "all false false")
-    assert page.url.endswith("/packages/requests") and await current_range(tab) == ["all"]
-    assert len((await traces(page, "overall"))[0]["x"]) == 181
+    # "all" is 181 days here: by week, so the server draws it (an ordinary link)
+    await page.click(".range-bar a[data-range='all']")
+    await page.wait_for_url("**/packages/requests?range=all")
+    await tab.page.locator(CHARTS_READY).wait_for(state="attached")
+    assert await page.evaluate("window.__samePage === undefined")  # a new page
+    weeks = (await traces(page, "overall"))[0]["x"]
+    assert await state(tab, "overall") == f"{len(weeks)} false false week linear" and 26 <= len(weeks) <= 27
+    assert await current_range(tab) == ["all"]
+    assert await page.locator(".controls input.average").count() == 0  # a week is an average already
     assert await page.get_attribute('.controls[data-for="overall"] a.csv', "href") == (
-        "/packages/requests/overall.csv"
+        "/packages/requests/overall.csv?range=all"
     )
+    await page.go_back()  # back to the page of the 90 days
+    await wait_state(tab, "overall", "90 false false day linear")
+    assert page.url.endswith("?range=90d") and await current_range(tab) == ["90d"]
+    tab.assert_clean()
+
+
+async def test_log_scale_is_in_the_url_and_back_undoes_it(tab: Tab) -> None:
+    page = tab.page
+    await tab.visit("/packages/requests?range=90d", charts=True)
+    assert await page.evaluate("document.getElementById('chart-overall').layout.yaxis.type") == "linear"
+    await page.check(".range-bar input.log")
+    await wait_state(tab, "overall", "90 false false day log")
+    assert page.url.endswith("/packages/requests?range=90d&log=1")
+    layout = await page.evaluate("document.getElementById('chart-overall').layout.yaxis.type")
+    assert layout == "log"
+    # a stacked chart on a log axis is drawn as lines (stacked areas would misdraw the layers)
+    await wait_state(tab, "python_minor", "90 false false day log")
+    assert {t["stackgroup"] for t in await traces(page, "python_minor")} == {None}
+    # a share stays on a linear axis
+    await page.check('.controls[data-for="system"] input.percent')
+    await wait_state(tab, "system", "90 true false day linear")
+    # the other links keep the log scale, the CSV links do not need it
+    assert (
+        await page.get_attribute(".range-bar a[data-range='30d']", "href")
+        == "/packages/requests?range=30d&log=1"
+    )
+    assert await page.get_attribute(".range-bar a.bin[data-bin='month']", "href") == (
+        "/packages/requests?range=90d&log=1&bin=month"
+    )
+    assert await page.get_attribute('.controls[data-for="overall"] a.csv', "href") == (
+        "/packages/requests/overall.csv?range=90d"
+    )
+    await page.click(".range-bar a[data-range='30d']")
+    await wait_state(tab, "overall", "30 false false day log")
+    assert page.url.endswith("?range=30d&log=1")
+    await page.go_back()
+    await page.go_back()
+    await wait_state(tab, "overall", "90 false false day linear")
+    assert page.url.endswith("?range=90d") and not await page.is_checked(".range-bar input.log")
+    # a loaded page with ?log=1 starts on a log axis
+    await tab.visit("/packages/requests?range=all&bin=month&log=1", charts=True)
+    assert await page.is_checked(".range-bar input.log")
+    assert (await state(tab, "overall")).endswith(" false false month log")
     tab.assert_clean()
 
 
@@ -125,13 +183,13 @@ async def test_toggles_percent_average_and_top_n(tab: Tab) -> None:
     page = tab.page
     await tab.visit("/packages/requests", charts=True)
     await page.check('.controls[data-for="system"] input.percent')
-    await wait_state(tab, "system", "all true false")
+    await wait_state(tab, "system", "180 true false day linear")
     system = await traces(page, "system")
     for day in (-1, -30):
         assert abs(sum(t["y"][day] for t in system) - 100) < 0.1
     raw = (await traces(page, "python_major"))[1]["y"]
     await page.check('.controls[data-for="python_major"] input.average')
-    await wait_state(tab, "python_major", "all false true")
+    await wait_state(tab, "python_major", "180 false true day linear")
     smooth = (await traces(page, "python_major"))[1]["y"]
     assert smooth != raw and len(smooth) == len(raw)
     assert abs(smooth[-1] - sum(raw[-7:]) / 7) < 0.01  # the mean of the last 7 raw values
@@ -143,7 +201,7 @@ async def test_toggles_percent_average_and_top_n(tab: Tab) -> None:
     # 3.6, 3.7, 3.8 (10 + 20 + 30) and unknown (1) summed into "other"
     assert minor[-1]["y"][-1] == 61 and {t["stackgroup"] for t in minor} == {"one"}
     await page.check('.controls[data-for="python_minor"] input.percent')
-    await wait_state(tab, "python_minor", "all true false")
+    await wait_state(tab, "python_minor", "180 true false day linear")
     shares = await traces(page, "python_minor")
     assert abs(sum(t["y"][-1] for t in shares) - 100) < 0.1
     tab.assert_clean()
@@ -184,8 +242,8 @@ async def test_each_chart_has_its_numbers_as_a_table_reachable_by_keyboard(tab: 
     assert await rows.count() == 30
     assert await rows.first.locator("th, td").all_text_contents() == ["2026-11-24", "229", "219"]
     # the table follows the chart: 90 days, then shares
-    await page.click(".range-bar a[data-days='90']")
-    await wait_state(tab, "overall", "90 false false")
+    await page.click(".range-bar a[data-range='90d']")
+    await wait_state(tab, "overall", "90 false false day linear")
     assert await rows.count() == 90
     tab.assert_clean()
 
@@ -214,7 +272,8 @@ async def test_search_leads_to_the_package_page_and_compare_draws_one_line_each(
     assert "dimension=python_minor" in page.url and "category=3.12" in page.url
     shares = await traces(page, "compare")
     assert names(shares) == ["requests", "django"]
-    assert shares[0]["y"][-1] == round(100 * 55 / 219, 2)  # requests' last day: n = 219, 3.12 = n - n//2 - n//4 - 1
+    # requests' last day: n = 219, 3.12 = n - n//2 - n//4 - 1
+    assert shares[0]["y"][-1] == round(100 * 55 / 219, 2)
     tab.assert_clean()
 
 

@@ -138,4 +138,4 @@ async def completed(db: asyncpg.Pool, day: dt.date, run_id: str) -> bool:
 
 
 async def package_days(db: asyncpg.Pool, day: dt.date) -> int:
-    return int(await db.fetchval("SELECT count(*) FROM downloads WHERE day = $1", day))
+    return int(await db.fetchval("SELECT count(*) FROM downloads_days WHERE day = $1", day))

@@ -23,7 +23,7 @@ DAY = dt.date(2024, 9, 2)
 PREVIOUS = DAY - dt.timedelta(days=1)
 pytestmark = pytest.mark.slow
 
-ROLLUP_TABLES = "downloads, downloads_all, retention_state, recent_downloads, package_index, ingest_days"
+ROLLUP_TABLES = "downloads_days, downloads_months, downloads_all, retention_state, recent_downloads, package_index, ingest_days"
 
 
 def replay(env: dict[str, str], start: dt.date, end: dt.date) -> subprocess.CompletedProcess[str]:

@@ -2,7 +2,9 @@
 
 Writes what the aggregator would have written for a few packages: daily rows for every dimension,
 the ``__all__`` sums, the package index, the complete days and the recent totals, so reader tests
-do not depend on the pipeline. Numbers are deterministic and simple to check by hand.
+do not depend on the pipeline. Numbers are deterministic and simple to check by hand. Like the
+aggregator, :func:`seed` then compacts the months that are due (shared/db/compaction.py), so
+readers are tested on open days and compacted months together.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ from collections.abc import Iterable
 
 import asyncpg
 
+from shared.db.compaction import compact_due
 from shared.db.layout import Dictionary, Runs, categories_of, encode
-from shared.db.partitions import ensure_partitions
 from shared.packages import ALL_PACKAGES
 
 Row = tuple[dt.date, str, str, str, int]  # day, package, dimension, category, downloads
@@ -76,8 +78,6 @@ GROUP BY package, p.period
 
 async def write_rows(db: asyncpg.Pool, rows: list[Row], run_id: str = "seed") -> None:
     """Store ``rows`` as packed package-days (``__all__`` rows as its day sums), as the aggregator does."""
-    days = sorted({r[0] for r in rows})
-    await ensure_partitions(db, days[0], days[-1])
     by_key: dict[tuple[dt.date, str], list[tuple[str, str, int]]] = defaultdict(list)
     for day, package, dimension, category, downloads in rows:
         by_key[(day, package)].append((dimension, category, downloads))
@@ -85,7 +85,7 @@ async def write_rows(db: asyncpg.Pool, rows: list[Row], run_id: str = "seed") ->
     run = await Runs().id(db, run_id)
     packed = {key: encode(found, ids) for key, found in by_key.items()}
     await db.copy_records_to_table(
-        "downloads",
+        "downloads_days",
         records=[
             (0, p.with_mirrors, p.without_mirrors, day, run, package, p.cells, p.details, p.versions)
             for (day, package), p in packed.items()
@@ -104,8 +104,9 @@ async def write_rows(db: asyncpg.Pool, rows: list[Row], run_id: str = "seed") ->
     )
 
 
-async def seed(db: asyncpg.Pool, rows: Iterable[Row], *, run_id: str = "seed") -> dt.date:
-    """Write ``rows`` (add ``__all__`` with :func:`with_all`) and every derived table; returns the last day."""
+async def seed(db: asyncpg.Pool, rows: Iterable[Row], *, run_id: str = "seed", compact: bool = True) -> dt.date:
+    """Write ``rows`` (add ``__all__`` with :func:`with_all`) and every derived table, compact the
+    due months unless ``compact`` is False; returns the last day."""
     rows = list(rows)
     days = sorted({r[0] for r in rows})
     await write_rows(db, rows, run_id)
@@ -132,4 +133,6 @@ async def seed(db: asyncpg.Pool, rows: Iterable[Row], *, run_id: str = "seed") -
         ],
     )
     await db.execute(RECENT_SQL, days[-1])
+    if compact:
+        await compact_due(db, days[-1])
     return days[-1]

@@ -1,9 +1,15 @@
 // Draws the charts of package and compare pages with Plotly from the JSON embedded in the page
 // (<script type="application/json" id="chart-data">): one generic drawing function reads each
 // chart's spec (kind "lines", "stacked" or "bar", percent allowed or not, top N) and its series, so a
-// new chart needs no code here. Also owns the page's date range (it lives in the URL as
-// ?lookback=N; the range links update it with pushState, back/forward redraw), each chart's
-// percentage and 7-day average toggles, its CSV link and the table of the numbers it shows.
+// new chart needs no code here. The server sums days into weeks or months (data.bin) and marks the
+// partial first and last bins (data.partial); this file only slices and transforms (range shown,
+// top N plus "other", 7-day average, percentage, log axis): no number is computed here that the
+// server did not send.
+// Also owns the page's view in the URL: a range link this page has the days for (a daily range
+// no longer than data.dates) is drawn at once and pushed into the history (pushState); any
+// other range or bin is an ordinary link, loaded from the server. The log-scale toggle is pushed
+// the same way (?log=1). Back/forward redraw the view of each entry. Each chart has its own
+// percentage and 7-day average toggles, CSV link and the table of the numbers it shows.
 // No inline script: the Content-Security-Policy allows only files from our own origin.
 (function () {
   "use strict";
@@ -11,6 +17,9 @@
   var NARROW = window.matchMedia("(max-width: 640px)");
   var OTHER = "other";
   var number = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
+  //: How the hover label names a bin, and what the y axis counts, by bin.
+  var HOVER_FORMAT = { day: undefined, week: "week of %Y-%m-%d", month: "%B %Y" };
+  var PER_BIN = { day: "downloads", week: "downloads a week", month: "downloads a month" };
 
   function movingAverage(values, width) {
     var out = [];
@@ -66,9 +75,9 @@
     });
   }
 
-  // What one chart shows for a view {days, percent, average}: its dates and series.
+  // What one chart shows for a view {points, percent, average}: its last `points` bins and series.
   function shown(chart, dates, view) {
-    var n = view.days ? Math.min(view.days, dates.length) : dates.length;
+    var n = Math.min(view.points || dates.length, dates.length);
     var series = chart.series.map(function (s) {
       var values = view.average ? movingAverage(s.values, 7) : s.values;
       return { category: s.category, name: s.name, values: values.slice(values.length - n) };
@@ -76,6 +85,62 @@
     series = topN(series, chart.top);
     if (view.percent && chart.percent) series = percentages(series);
     return { x: dates.slice(dates.length - n), series: series };
+  }
+
+  // " (partial: 3 of 7 days)" for a partial bin, "" otherwise.
+  function partialText(partial, x) {
+    var p = partial[x];
+    return p ? " (partial: " + p.days + " of " + p.of + " days)" : "";
+  }
+
+  // Light bands behind the partial bins, each from its point to its neighbour, so the line into
+  // a partial week or month (which looks like a drop) is drawn on grey.
+  function partialBands(xs, partial) {
+    var shapes = [];
+    if (xs.length < 2) return shapes;
+    xs.forEach(function (x, i) {
+      if (!partial[x]) return;
+      var ends = [x, i === 0 ? xs[1] : xs[i - 1]].sort(); // ISO dates sort as strings
+      shapes.push({
+        type: "rect", xref: "x", yref: "paper", layer: "below", x0: ends[0], x1: ends[1], y0: 0, y1: 1,
+        fillcolor: "#8a94a3", opacity: 0.16, line: { width: 0 }
+      });
+    });
+    return shapes;
+  }
+
+  // "20k", "1.5M", "3B": the tick labels of a log axis (Plotly's own ones there read "2 3 4 5").
+  function compact(value) {
+    var units = [[1e9, "B"], [1e6, "M"], [1e3, "k"]];
+    for (var i = 0; i < units.length; i++) {
+      if (value >= units[i][0]) return String(Math.round((value / units[i][0]) * 10) / 10) + units[i][1];
+    }
+    return String(value);
+  }
+
+  // Ticks of a log axis over the positive values shown: the first of 1-2-5 steps, every digit,
+  // 1-3 steps or powers of ten that gives 3 to 10 ticks (else 2); undefined (Plotly's own) when
+  // none falls inside.
+  function logTicks(series) {
+    var low = Infinity;
+    var high = 0;
+    series.forEach(function (s) {
+      s.values.forEach(function (v) { if (v > 0) { low = Math.min(low, v); high = Math.max(high, v); } });
+    });
+    if (!(high > 0)) return undefined;
+    low /= 1.3; high *= 1.3; // Plotly pads its range a little
+    var candidates = [[1, 2, 5], [1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 3], [1]].map(function (steps) {
+      var ticks = [];
+      for (var p = Math.floor(Math.log10(low)); p <= Math.ceil(Math.log10(high)); p++) {
+        steps.forEach(function (m) {
+          var v = m * Math.pow(10, p);
+          if (v >= low && v <= high) ticks.push(v);
+        });
+      }
+      return ticks;
+    });
+    var fits = function (min) { return function (t) { return t.length >= min && t.length <= 10; }; };
+    return candidates.filter(fits(3))[0] || candidates.filter(fits(2))[0];
   }
 
   function format(value, view) {
@@ -119,30 +184,42 @@
     };
     var config = { displaylogo: false, responsive: true, displayModeBar: false };
     return window.Plotly.react(div, [trace], layout, config).then(function () {
-      div.dataset.state = [view.days || "all", percent, view.average].join(" ");
+      div.dataset.state = [what.x.length, percent, view.average, view.bin, "linear"].join(" ");
       return what;
     });
   }
 
   function draw(div, chart, data, view) {
     var percent = (view.percent && chart.percent) || chart.unit === "%"; // "%": values are shares already
-    var stacked = chart.kind === "stacked";
+    var log = view.log && !percent; // a share on a log axis says nothing
+    // On a log axis stacked areas would misdraw every layer but the first: draw lines instead.
+    var stacked = chart.kind === "stacked" && !log;
     var narrow = NARROW.matches;
     var what = shown(chart, data.dates, view);
     if (chart.kind === "bar") return drawBars(div, chart, what, view, narrow);
+    var partial = data.partial || {};
+    var marks = what.x.map(function (x) { return partialText(partial, x); });
+    var anyPartial = marks.some(function (m) { return m !== ""; });
+    var value = percent ? "%{y:.1f}%" : (view.average ? "%{y:,.0f}" : "%{y:,}");
     var traces = what.series.map(function (s) {
       var trace = {
         type: "scatter",
-        mode: "lines",
+        mode: anyPartial ? "lines+markers" : "lines",
         name: s.name,
         x: what.x,
         y: s.values,
         line: { width: stacked ? 0.5 : 1.8 },
-        hovertemplate: percent ? "%{y:.1f}%" : (view.average ? "%{y:,.0f}" : "%{y:,}")
+        hovertemplate: anyPartial ? value + "%{customdata}" : value
       };
+      if (anyPartial) {
+        trace.customdata = marks;
+        trace.marker = { symbol: "circle-open", size: marks.map(function (m) { return m ? 8 : 0; }) };
+      }
       if (stacked) trace.stackgroup = "one";
       return trace;
     });
+    var unit = view.average ? "downloads (7-day average)" : PER_BIN[view.bin];
+    var ticks = log ? logTicks(what.series) : undefined;
     var layout = {
       margin: { l: narrow ? 44 : 60, r: 10, t: narrow ? 8 : 30, b: 30 }, // the toolbar (on hover) sits in the top margin
       height: narrow ? 300 : 360,
@@ -151,15 +228,19 @@
       dragmode: narrow ? false : "zoom",
       font: { family: "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", size: narrow ? 11 : 12 },
       legend: { orientation: "h", y: -0.14, yanchor: "top" },
-      xaxis: { type: "date", fixedrange: narrow },
+      xaxis: { type: "date", fixedrange: narrow, hoverformat: HOVER_FORMAT[view.bin] },
       yaxis: {
-        rangemode: "tozero",
+        type: log ? "log" : "linear",
+        rangemode: log ? undefined : "tozero",
         fixedrange: narrow,
         exponentformat: "B", // 800M, 1.2B (not 1.2G)
         ticksuffix: percent ? "%" : "",
         range: percent && stacked ? [0, 100] : undefined,
-        title: { text: narrow ? "" : (percent ? "share of downloads" : (view.average ? "downloads (7-day average)" : "downloads")) }
-      }
+        tickvals: ticks,
+        ticktext: ticks ? ticks.map(compact) : undefined,
+        title: { text: narrow ? "" : (percent ? "share of downloads" : unit + (log ? ", log scale" : "")) }
+      },
+      shapes: partialBands(what.x, partial)
     };
     var config = {
       displaylogo: false,
@@ -168,16 +249,17 @@
       modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d", "toggleSpikelines"]
     };
     return window.Plotly.react(div, traces, layout, config).then(function () {
-      div.dataset.state = [view.days || "all", percent, view.average].join(" ");
+      div.dataset.state = [what.x.length, percent, view.average, view.bin, log ? "log" : "linear"].join(" ");
       return what;
     });
   }
 
   // The numbers behind a chart, as a table (newest day first): its text alternative.
-  function fillTable(holder, chart, what, view) {
+  function fillTable(holder, chart, what, view, partial) {
     var table = document.createElement("table");
     var caption = table.createCaption();
-    caption.textContent = chart.title + ": " + what.x.length + " days" +
+    caption.textContent = chart.title + ": " + what.x.length + " " + view.bin + "s" +
+      (view.bin === "day" ? "" : " (each named by its first day)") +
       (view.average ? ", 7-day average" : "") + (view.percent && chart.percent ? ", share of downloads" : "");
     var head = table.createTHead().insertRow();
     ["Date"].concat(what.series.map(function (s) { return s.name; })).forEach(function (label) {
@@ -191,7 +273,7 @@
       var row = body.insertRow();
       var th = document.createElement("th");
       th.scope = "row";
-      th.textContent = what.x[i];
+      th.textContent = what.x[i] + partialText(partial, what.x[i]);
       row.appendChild(th);
       what.series.forEach(function (s) {
         var cell = row.insertCell();
@@ -206,17 +288,30 @@
     if (window.performance && performance.mark) performance.mark(name);
   }
 
-  function daysFromUrl(count) {
-    var raw = new URLSearchParams(window.location.search).get("lookback");
-    var days = raw && /^\d+$/.test(raw) ? parseInt(raw, 10) : 0;
-    return days >= 1 && days <= count ? days : 0;
+  // The URL's query without `log` (the CSV links'), commas kept readable.
+  function query(params) {
+    var text = params.toString().replace(/%2C/g, ",");
+    return text ? "?" + text : "";
   }
 
   function init() {
     var holder = document.getElementById("chart-data");
     if (!holder || !window.Plotly) return;
     var data = JSON.parse(holder.textContent);
-    var page = { days: daysFromUrl(data.dates.length) };
+    var ranges = Array.prototype.slice.call(document.querySelectorAll(".range-bar a.range"));
+    var binLinks = Array.prototype.slice.call(document.querySelectorAll(".range-bar a.bin"));
+    var logBox = document.querySelector(".range-bar input.log");
+    var note = document.querySelector(".range-note");
+    var current = ranges.filter(function (link) { return link.classList.contains("active"); })[0];
+    // The view of a history entry: which range link is current, how many bins it draws, whether
+    // the axis is logarithmic, and the bin its range gets when the URL names none.
+    var first = {
+      key: current ? current.dataset.range : "",
+      points: data.show,
+      log: logBox ? logBox.checked : false,
+      auto: current ? current.dataset.bin : data.bin
+    };
+    var page = Object.assign({}, first);
     var charts = [];
 
     data.charts.forEach(function (chart) {
@@ -239,11 +334,11 @@
     });
 
     function view(entry) {
-      return { days: page.days, percent: entry.percent, average: entry.average };
+      return { points: page.points, percent: entry.percent, average: entry.average, log: page.log, bin: data.bin };
     }
 
     function table(entry) {
-      fillTable(entry.details.querySelector(".table-wrap"), entry.chart, entry.what, view(entry));
+      fillTable(entry.details.querySelector(".table-wrap"), entry.chart, entry.what, view(entry), data.partial || {});
     }
 
     function redraw(entry) {
@@ -253,31 +348,51 @@
       });
     }
 
-    function showRange() {
-      document.querySelectorAll(".range-bar a.range").forEach(function (link) {
-        var current = (parseInt(link.dataset.days, 10) || 0) === page.days;
-        link.classList.toggle("active", current);
-        if (current) link.setAttribute("aria-current", "true"); else link.removeAttribute("aria-current");
+    // Whether this page has the days a range link asks for: a daily range no longer than the
+    // days it carries (the server sends at least the default 180 days with every daily view).
+    function inPage(link) {
+      var points = parseInt(link.dataset.points, 10);
+      return data.bin === "day" && link.dataset.bin === "day" && points >= 1 && points <= data.dates.length;
+    }
+
+    // The range bar, the bin links and the CSV links for the view of the current entry.
+    function showView() {
+      var here = new URLSearchParams(window.location.search);
+      ranges.forEach(function (link) {
+        var active = link.dataset.range === page.key;
+        link.classList.toggle("active", active);
+        if (active) link.setAttribute("aria-current", "true"); else link.removeAttribute("aria-current");
+        if (active && note) { note.textContent = link.dataset.note; note.hidden = !link.dataset.note; }
+        var url = new URL(link.href);
+        if (page.log) url.searchParams.set("log", "1"); else url.searchParams.delete("log");
+        link.href = url.pathname + query(url.searchParams);
       });
+      binLinks.forEach(function (link) {
+        var params = new URLSearchParams(here);
+        params.delete("bin");
+        if (link.dataset.bin !== page.auto) params.set("bin", link.dataset.bin);
+        link.href = window.location.pathname + query(params);
+        var active = link.dataset.bin === data.bin;
+        link.classList.toggle("active", active);
+        if (active) link.setAttribute("aria-current", "true"); else link.removeAttribute("aria-current");
+      });
+      if (logBox) logBox.checked = page.log;
+      var csv = new URLSearchParams(here);
+      csv.delete("log");
       charts.forEach(function (entry) {
-        if (!entry.csv) return;
-        var url = new URL(entry.csv.href);
-        if (page.days) url.searchParams.set("lookback", String(page.days)); else url.searchParams.delete("lookback");
-        entry.csv.href = url.pathname + url.search;
+        if (entry.csv) entry.csv.href = new URL(entry.csv.href).pathname + query(csv);
       });
     }
 
-    function applyUrl() {
-      page.days = daysFromUrl(data.dates.length);
-      showRange();
+    function apply(state) {
+      page = Object.assign({}, state);
+      showView();
       return Promise.all(charts.map(redraw));
     }
 
     // First visit: the charts on the first screen are drawn at once; the others one at a time
     // when the browser is idle, so the first screen does not wait for charts below it.
     function drawInTurn() {
-      page.days = daysFromUrl(data.dates.length);
-      showRange();
       var first = charts.filter(function (entry) {
         return entry.div.getBoundingClientRect().top < window.innerHeight;
       });
@@ -295,17 +410,31 @@
       });
     }
 
-    document.querySelectorAll(".range-bar a.range").forEach(function (link) {
+    ranges.forEach(function (link) {
       link.addEventListener("click", function (event) {
         if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+        if (!inPage(link)) return; // the server draws it: an ordinary link
         event.preventDefault();
-        if (link.href !== window.location.href) window.history.pushState(null, "", link.href);
-        applyUrl();
+        var state = { key: link.dataset.range, points: parseInt(link.dataset.points, 10), log: page.log, auto: link.dataset.bin };
+        if (link.href !== window.location.href) window.history.pushState(state, "", link.href);
+        else window.history.replaceState(state, "");
+        apply(state);
       });
     });
-    window.addEventListener("popstate", applyUrl);
+    if (logBox) {
+      logBox.addEventListener("change", function () {
+        var params = new URLSearchParams(window.location.search);
+        if (logBox.checked) params.set("log", "1"); else params.delete("log");
+        var state = Object.assign({}, page, { log: logBox.checked });
+        window.history.pushState(state, "", window.location.pathname + query(params));
+        apply(state);
+      });
+    }
+    window.history.replaceState(first, "");
+    window.addEventListener("popstate", function (event) { apply(event.state || first); });
     NARROW.addEventListener("change", function () { charts.forEach(redraw); });
 
+    showView();
     drawInTurn().then(function () {
       mark("charts-drawn");
       document.body.dataset.chartsReady = "true";

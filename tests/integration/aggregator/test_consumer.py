@@ -133,31 +133,32 @@ async def test_redelivered_batch_counts_nothing_twice(processor, db: asyncpg.Poo
     assert await stored_rows(db, DAY, include_all=True) - await stored_rows(db, DAY) == expected_all(events)
 
 
-async def test_retention_hides_old_days_drops_whole_months_and_ignores_expired_days(
+async def test_retention_hides_old_days_drops_whole_years_and_ignores_expired_days(
     new_processor, db: asyncpg.Pool
 ) -> None:
     processor = new_processor(retention_days=10)
-    january, early_feb, last = dt.date(2024, 1, 10), dt.date(2024, 2, 5), dt.date(2024, 2, 28)
-    for seq, day in enumerate((january, early_feb, last), start=1):
+    december, early_feb, last = dt.date(2023, 12, 10), dt.date(2024, 2, 5), dt.date(2024, 2, 28)
+    for seq, day in enumerate((december, early_feb, last), start=1):
         events = make_day(day, 20, f"run-{day}")
         await processor.write([(e, 10 * seq) for e in events])
         assert (
             await processor.finish_day(manifest_for(day, f"run-{day}", events), 10 * seq + 1)
         ).outcome is Outcome.COMPLETED
-    # cutoff 2024-02-18: January's partition is dropped whole; February's early days stay on disk
-    # (their month is partly kept) but no reader sees them
+    # cutoff 2024-02-18: December 2023, compacted once closed, went with the whole year 2023;
+    # February's early days stay on disk (open, their month is not closed) but no reader sees them
     assert await db.fetchval("SELECT cutoff FROM retention_state") == dt.date(2024, 2, 18)
-    assert await db.fetchval("SELECT to_regclass('downloads_p202401')") is None
-    assert await db.fetchval("SELECT count(*) FROM downloads WHERE day = $1", early_feb) == 20
+    assert await db.fetchval("SELECT to_regclass('downloads_months_y2023')") is None
+    assert await db.fetchval("SELECT count(*) FROM downloads_days WHERE day < $1", early_feb) == 0
+    assert await db.fetchval("SELECT count(*) FROM downloads_days WHERE day = $1", early_feb) == 20
     assert await db.fetchval("SELECT count(*) FROM daily_downloads WHERE day = $1", early_feb) == 0
     assert await db.fetchval("SELECT count(*) FROM downloads_all WHERE day < $1", dt.date(2024, 2, 18)) == 0
-    assert await db.fetchval("SELECT to_regclass('downloads_p202403')") is not None  # ahead
+    assert await db.fetchval("SELECT to_regclass('downloads_months_y2024')") is not None
     assert [r["day"] for r in await db.fetch("SELECT day FROM ingest_days")] == [last]
-    late = make_day(january, 5, "late")
+    late = make_day(december, 5, "late")
     written = await processor.write([(e, 40) for e in late])
     assert written.expired == 5 and written.applied == 0
-    assert (await processor.finish_day(manifest_for(january, "late", late), 41)).outcome is Outcome.EXPIRED
-    assert await db.fetchval("SELECT to_regclass('downloads_p202401')") is None
+    assert (await processor.finish_day(manifest_for(december, "late", late), 41)).outcome is Outcome.EXPIRED
+    assert await db.fetchval("SELECT to_regclass('downloads_months_y2023')") is None
 
 
 async def test_a_run_that_never_completes_is_dead_lettered_after_max_attempts(

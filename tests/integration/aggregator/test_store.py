@@ -39,7 +39,7 @@ async def test_a_category_that_vanishes_on_reingest_leaves_no_trace(new_processo
         ("pkg", "python_minor", "3.12", 8),
         ("pkg", "system", "Linux", 8),
     }
-    assert await db.fetchval("SELECT count(*) FROM downloads WHERE day = $1", DAY) == 1
+    assert await db.fetchval("SELECT count(*) FROM downloads_days WHERE day = $1", DAY) == 1
     # the older run redelivered afterwards changes nothing
     stale = await processor.write([(package_day("first", {"3.12": 5, "2.7": 3}), 1)])
     assert stale.applied == 0 and stale.stale == 1
@@ -68,7 +68,7 @@ async def test_versions_and_details_are_replaced_with_the_row(new_processor, db:
     await processor.write([(with_details("first", {"1.0": 4, "1.1": 6}, {"US": 7, "DE": 3}), 1)])
     stored = await stored_rows(db, DAY)
     assert {("pkg", "version", "1.0", 4), ("pkg", "country", "DE", 3), ("pkg", "installer", "bandersnatch", 2)} <= stored
-    row = await db.fetchrow("SELECT cardinality(cells) c, cardinality(details) d, cardinality(versions) v FROM downloads")
+    row = await db.fetchrow("SELECT cardinality(cells) c, cardinality(details) d, cardinality(versions) v FROM downloads_days")
     assert (row["c"], row["d"], row["v"]) == (0, 5, 2)  # each dimension in its own array
     # re-ingested without version 1.0 and without DE: neither leaves a trace
     await processor.write([(with_details("second", {"1.1": 9}, {"US": 9}), 2)])

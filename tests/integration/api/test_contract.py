@@ -11,6 +11,7 @@ from xml.etree import ElementTree
 from aiohttp.test_utils import TestClient
 
 from tests.integration.api.conftest import DAYS, END, PACKAGES, recent_expected, without_mirrors
+from tests.support.seed import package_rows, write_rows
 
 ENDPOINTS = ("recent", "overall", "python_major", "python_minor", "system")
 
@@ -95,6 +96,26 @@ async def test_date_filters_are_inclusive(api: TestClient) -> None:
     ]
 
 
+async def test_series_answer_complete_days_only(api: TestClient, seeded: Any) -> None:
+    """Rows of a day still being aggregated (written, the day not complete yet) are not answered,
+    with or without end_date, until the day is complete; ``bin=`` (empty) is the daily series."""
+    await write_rows(seeded, package_rows("requests", 7, END + dt.timedelta(days=1), 1), run_id="in-progress")
+    for url in (
+        "/api/packages/requests/overall",
+        f"/api/packages/requests/overall?end_date={END + dt.timedelta(days=5)}",
+        f"/api/packages/requests/python_minor?start_date={END}&bin=",
+    ):
+        data = (await get_json(api, url))["data"]
+        assert data and max(r["date"] for r in data) == END.isoformat(), url
+    monthly = (
+        await get_json(api, "/api/packages/requests/overall?mirrors=false&start_date=2026-03-01&bin=month")
+    )["data"]
+    assert monthly == [
+        {"category": "without_mirrors", "date": "2026-03-01", "partial": False,
+         "downloads": sum(without_mirrors("requests", dt.date(2026, 3, d)) for d in range(1, 32))}
+    ]  # fmt: skip
+
+
 BREAKDOWNS = (
     ("python_major", "", {"2", "3", "null"}),
     ("python_major", "version=3", {"3"}),
@@ -172,6 +193,8 @@ BAD_PARAMETERS = (
     ("/api/top?limit=0", "limit"),
     ("/api/top?period=year", "period"),
     ("/api/packages/requests/badge.svg?period=decade", "period"),
+    ("/api/packages/requests/overall?bin=fortnight", "bin"),
+    ("/api/packages/requests/version?limit=3&bin=decade", "bin"),
 )
 
 

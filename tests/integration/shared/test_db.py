@@ -33,24 +33,25 @@ async def test_migrations_apply_on_empty_database_and_second_run_applies_nothing
         await admin.close()
 
 
-async def test_month_partitions_created_ahead_and_dropped_whole(db: asyncpg.Pool) -> None:
-    start = dt.date(2026, 1, 30)
-    assert await ensure_partitions(db, start, start + dt.timedelta(days=40)) == 3  # Jan, Feb, Mar
-    assert await ensure_partitions(db, start, start + dt.timedelta(days=40)) == 0
-    insert = "INSERT INTO downloads VALUES (0, $2, 0, $1, 1, 'a', '{}')"
-    for day, n in ((start, 5), (dt.date(2026, 2, 10), 7), (dt.date(2026, 3, 1), 11)):
-        await db.execute(insert, day, n)
-    # a cutoff inside February drops January only: February's days stay until all of them expire
-    assert await drop_partitions_before(db, dt.date(2026, 2, 20)) == 1
-    assert await db.fetchval("SELECT sum(with_mirrors) FROM downloads") == 18
-    assert await drop_partitions_before(db, dt.date(2026, 3, 1)) == 1
-    assert await db.fetchval("SELECT sum(with_mirrors) FROM downloads") == 11
-    # inserting into a dropped month fails loudly rather than landing somewhere else
+async def test_year_partitions_created_ahead_and_dropped_whole(db: asyncpg.Pool) -> None:
+    start = dt.date(2024, 12, 30)
+    assert await ensure_partitions(db, start, dt.date(2026, 1, 2)) == 3  # 2024, 2025, 2026
+    assert await ensure_partitions(db, start, dt.date(2026, 1, 2)) == 0
+    insert = "INSERT INTO downloads_months VALUES ($1, $2, 0, 1, 'a', '', '', '', '')"
+    for month, n in ((dt.date(2024, 12, 1), 5), (dt.date(2025, 6, 1), 7), (dt.date(2026, 1, 1), 11)):
+        await db.execute(insert, month, n)
+    # a cutoff inside 2025 drops 2024 only: 2025's months stay until all of its days expire
+    assert await drop_partitions_before(db, dt.date(2025, 7, 20)) == 1
+    assert await db.fetchval("SELECT sum(with_mirrors) FROM downloads_months") == 18
+    assert await drop_partitions_before(db, dt.date(2026, 1, 1)) == 1
+    assert await db.fetchval("SELECT sum(with_mirrors) FROM downloads_months") == 11
+    # inserting into a dropped year fails loudly rather than landing somewhere else
     try:
-        await db.execute(insert, start, 5)
+        await db.execute(insert, dt.date(2024, 12, 1), 5)
     except asyncpg.PostgresError as exc:
         assert "no partition" in str(exc)
     else:
         raise AssertionError("insert into a dropped partition succeeded")
     assert retention_cutoff(dt.date(2026, 3, 1), 3) == dt.date(2026, 2, 26)
+    assert retention_cutoff(dt.date(2026, 3, 1), None) == dt.date.min
     await drop_partitions_before(db, dt.date(2100, 1, 1))

@@ -1,7 +1,10 @@
-"""One package's history is a handful of index lookups, whatever the number of days kept.
+"""One package's history is a handful of index lookups: at most one per year kept plus one for
+the open days, whatever the number of days kept.
 
 Counts the index scans PostgreSQL actually runs (EXPLAIN ANALYZE, generic plan as asyncpg's
-prepared statements end up using) for the series queries of shared.series.
+prepared statements end up using) for the series queries of shared.series, on open days and
+compacted months written the way the aggregator writes them (tests.support.seed compacts the
+due months), and checks that the numbers read back are the numbers written.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import asyncpg
 from shared import series
 from shared.db.layout import Dictionary
 from shared.db.partitions import ensure_partitions, retention_cutoff
-from tests.support.seed import write_rows
+from tests.support.seed import Row, seed
 
 LAST = dt.date(2026, 11, 30)
 INDEX_NODES = {"Index Scan", "Index Only Scan", "Bitmap Index Scan"}
@@ -33,11 +36,10 @@ async def scans(conn: asyncpg.Connection, query: str, *args: object) -> int:
     return executed_index_scans(json.loads(raw)[0]["Plan"])
 
 
-async def fill(db: asyncpg.Pool, days: int, cutoff: dt.date) -> None:
-    """``days`` days of two packages ending at LAST, partitions a month ahead, the given cutoff."""
+def rows_of(days: int) -> list[Row]:
+    """``days`` days of two packages ending at LAST; requests has 100 + i downloads on day i."""
     first = LAST - dt.timedelta(days=days - 1)
-    await ensure_partitions(db, first, LAST + dt.timedelta(days=31))
-    rows = []
+    rows: list[Row] = []
     for i in range(days):
         day = first + dt.timedelta(days=i)
         for package, n in (("requests", 100 + i), ("other", 7)):
@@ -45,31 +47,60 @@ async def fill(db: asyncpg.Pool, days: int, cutoff: dt.date) -> None:
                 (day, package, "overall", "with_mirrors", n + 1),
                 (day, package, "overall", "without_mirrors", n),
                 (day, package, "python_minor", "3.12", n),
+                (day, package, "python_minor", "3.11", i % 3),  # absent one day in three
             ]
-    await write_rows(db, rows)
-    await db.execute("INSERT INTO retention_state (cutoff) VALUES ($1)", cutoff)
+    return rows
 
 
-async def test_default_window_reads_at_most_eight_partitions_and_nothing_expired(db: asyncpg.Pool) -> None:
+async def fill(db: asyncpg.Pool, days: int, cutoff: dt.date | None) -> None:
+    """The rows, compacted as the aggregator would, year partitions a year ahead, the given cutoff."""
+    await ensure_partitions(db, LAST, LAST + dt.timedelta(days=366))
+    await seed(db, rows_of(days))
+    if cutoff is not None:
+        await db.execute("INSERT INTO retention_state (cutoff) VALUES ($1)", cutoff)
+    assert await db.fetchval("SELECT count(*) FROM downloads_months WHERE package = 'requests'") > 0
+
+
+async def test_default_window_is_at_most_three_lookups_and_nothing_expired(db: asyncpg.Pool) -> None:
     cutoff = retention_cutoff(LAST, 180)
-    await fill(db, 240, cutoff)  # 60 days older than the window still on disk, a month ahead
+    await fill(db, 400, cutoff)  # 220 days older than the window still on disk, compacted
     lo, hi = series.bounds(None, None)
     async with db.acquire() as conn:
         for query in (series.OVERALL_DAYS, series.CELL_DAYS, series.PACKAGE_DAYS):
             found = await scans(conn, query, "requests", lo, hi)
-            assert 1 <= found <= 8, (query, found)
-        points = series.flatten(await series.series_groups(conn, Dictionary(), "requests", "python_minor"))
+            assert 1 <= found <= 3, (query, found)
+        names = Dictionary()
+        points = series.flatten(await series.series_groups(conn, names, "requests", "python_minor", "3.12"))
+        sparse = series.flatten(await series.series_groups(conn, names, "requests", "python_minor", "3.11"))
+        overall = await series.series_groups(conn, names, "requests", "overall")
     assert [p.day for p in points] == [cutoff + dt.timedelta(days=i) for i in range(181)]
-    assert points[-1].downloads == 100 + 239
+    assert [p.downloads for p in points] == [100 + 219 + i for i in range(181)]
+    first = LAST - dt.timedelta(days=399)
+    assert [(p.day, p.downloads) for p in sparse] == [
+        (d, (d - first).days % 3)
+        for d in (cutoff + dt.timedelta(days=i) for i in range(181))
+        if (d - first).days % 3
+    ]
+    assert [c for c, _ in overall] == ["with_mirrors", "without_mirrors"]
+    assert overall[1][1][0] == (cutoff, 100 + 219) and overall[0][1][-1] == (LAST, 100 + 399 + 1)
 
 
-async def test_long_retention_reads_at_most_one_partition_per_month(db: asyncpg.Pool) -> None:
-    cutoff = retention_cutoff(LAST, 730)
-    await fill(db, 731, cutoff)
-    months = 12 * (LAST.year - cutoff.year) + LAST.month - cutoff.month + 1
-    lo, hi = series.bounds(None, None)
+async def test_ten_years_are_at_most_twelve_lookups(db: asyncpg.Pool) -> None:
+    await fill(db, 3650, None)  # 2016-12-04 .. 2026-11-30: eleven calendar years
+    lo, hi = series.bounds(None, LAST)  # readers end at the last complete day
     async with db.acquire() as conn:
-        found = await scans(conn, series.CELL_DAYS, "requests", lo, hi)
+        for query in (series.OVERALL_DAYS, series.CELL_DAYS, series.PACKAGE_DAYS):
+            found = await scans(conn, query, "requests", lo, hi)
+            assert found <= 12, (query, found)
+        # an open end also visits next year's partition, created ahead and still empty
+        assert await scans(conn, series.CELL_DAYS, "requests", lo, dt.date.max) <= 13
         ranged = await scans(conn, series.CELL_DAYS, "requests", LAST - dt.timedelta(days=29), LAST)
-    assert found <= months + 1  # the month ahead is empty, but not prunable before it is read
+        groups = await series.series_groups(conn, Dictionary(), "requests", "overall", "without_mirrors")
+        page = await series.series_window(conn, Dictionary(), "requests", None, None)
     assert ranged <= 2
+    days = groups[0][1]
+    assert len(days) == 3650 and days[0] == (LAST - dt.timedelta(days=3649), 100)
+    assert days == [(LAST - dt.timedelta(days=3649 - i), 100 + i) for i in range(3650)]
+    assert sum(p.downloads for p in page["python_minor"] if p.category == "3.12") == sum(
+        100 + i for i in range(3650)
+    )

@@ -96,22 +96,22 @@ async def test_upgrade_moves_every_row_in_batches_and_resumes_after_a_crash(
         assert await conn.fetchval("SELECT count(*) FROM daily_downloads") == len(expected)
         assert await conn.fetchval("SELECT max(version) FROM schema_migrations") == 6
 
-        assert await migrate(old_database) == [7, 8]  # resumed after the four committed batches
+        assert await migrate(old_database) == [7, 8, 9, 10]  # resumed after the four committed batches
         assert batches > 8
 
         moved = await conn.fetch("SELECT day, package, dimension, category, downloads FROM daily_downloads")
         assert {tuple(r) for r in moved} == expected
         assert len(moved) == len(expected)
-        assert await conn.fetchval("SELECT count(*) FROM downloads") == len(DAYS) * len(PACKAGES)
+        assert await conn.fetchval("SELECT count(*) FROM downloads_days") == len(DAYS) * len(PACKAGES)
         assert await conn.fetchval("SELECT moved FROM schema_upgrades WHERE version = 6") == len(DAYS) * len(PACKAGES)
         books = await conn.fetchrow(
-            "SELECT d.seq, r.run_id FROM downloads d JOIN ingest_runs r ON r.id = d.run"
+            "SELECT d.seq, r.run_id FROM downloads_days d JOIN ingest_runs r ON r.id = d.run"
             " WHERE d.day = $1 AND d.package = 'pkg-03'",
             DAYS[2],
         )
         assert (books["seq"], books["run_id"]) == (20_003, f"run-{DAYS[2]}")
         hand = await conn.fetchrow(
-            "SELECT d.seq, r.run_id FROM downloads d JOIN ingest_runs r ON r.id = d.run"
+            "SELECT d.seq, r.run_id FROM downloads_days d JOIN ingest_runs r ON r.id = d.run"
             " WHERE d.day = $1 AND d.package = 'pkg-07'",
             DAYS[1],
         )

@@ -8,11 +8,16 @@ import json
 import re
 from typing import Any
 
-from aiohttp.test_utils import TestClient
+import asyncpg
+from aiohttp.test_utils import TestClient, TestServer
 
-from tests.integration.web.conftest import END
+from services.web.app import create_app
+from tests.integration.web.conftest import END, OPENAPI, settings
+from tests.support.seed import package_rows, seed, with_all
 
 THROUGH = f"Data through {END.isoformat()}"
+#: The seeded history (tests/integration/web/conftest.py): 40 days, requests' whole life.
+FIRST = END - dt.timedelta(days=39)
 
 
 def chart_data(html: str) -> dict[str, Any]:
@@ -79,20 +84,37 @@ async def test_package_page_numbers_metadata_and_charts(client: TestClient) -> N
     assert 'href="/packages/charset-normalizer"' in html and 'href="/packages/idna"' in html
     assert "Optional [socks]" in html and 'href="/packages/pysocks"' in html
     assert "javascript:" not in html
+    # all time: every seeded day (100 + i on day i of 40), from its first day
+    assert f'<span class="num" id="all-time">{sum(range(100, 140)):,}</span>' in html
+    assert f'id="all-time-since">since {FIRST.isoformat()}<' in html
     data = chart_data(html)
-    assert len(data["dates"]) == 181 and data["dates"][-1] == END.isoformat()
+    # the default 180 days reach before the first day kept: the 40 days kept, by day
+    assert (
+        len(data["dates"]) == 40
+        and data["dates"][0] == FIRST.isoformat()
+        and data["dates"][-1] == END.isoformat()
+    )
+    assert data["bin"] == "day" and data["partial"] == {} and data["show"] == 40
     assert [c["id"] for c in data["charts"]] == [
         "overall", "python_major", "python_minor", "system", "version", "installer", "country", "file_type", "ci"
     ]  # fmt: skip
     overall = {s["category"]: s["values"] for s in data["charts"][0]["series"]}
     assert overall["with_mirrors"][-1] == 149 and overall["without_mirrors"][-1] == 139
-    assert overall["without_mirrors"][:141] == [0] * 141  # zero-filled before the first of 40 days
-    assert overall["without_mirrors"][141] == 100
+    assert overall["without_mirrors"][0] == 100
     minors = [s["category"] for s in data["charts"][2]["series"]]
     assert minors == ["2.7", "3.11", "3.12", "null"]
     systems = [s["category"] for s in data["charts"][3]["series"]]
     assert systems == ["Darwin", "Linux", "Windows", "other", "null"]
-    for chart in ("overall", "python_major", "python_minor", "system", "version", "installer", "country", "ci"):
+    for chart in (
+        "overall",
+        "python_major",
+        "python_minor",
+        "system",
+        "version",
+        "installer",
+        "country",
+        "ci",
+    ):
         assert f'href="/packages/requests/{chart}.csv"' in html
         assert f'id="chart-{chart}"' in html
     by_id = {c["id"]: c for c in data["charts"]}
@@ -118,29 +140,38 @@ async def test_all_packages_page_sums_every_package(client: TestClient) -> None:
 
 
 def current_range(html: str) -> list[str]:
-    return re.findall(r'<a class="range active" href="[^"]*" data-days="(\d*)" aria-current="true"', html)
+    return re.findall(r'<a class="range active" href="[^"]*" data-range="([^"]*)"', html)
+
+
+def offered(html: str) -> list[str]:
+    return re.findall(r'<a class="range[^"]*" href="[^"]*" data-range="([^"]*)"', html)
 
 
 async def test_lookback_picks_the_range_shown_and_bad_values_are_400_pages(client: TestClient) -> None:
     html = await get(client, "/packages/requests?lookback=30")
-    # every retained day is in the page, so the other ranges draw without a reload...
-    assert len(chart_data(html)["dates"]) == 181
-    # ...and the range shown is the one marked current (was: "all" marked while 30 days were drawn)
-    assert current_range(html) == ["30"]
-    assert 'href="/packages/requests?lookback=90" data-days="90"' in html
-    assert 'href="/packages/requests" data-days=""' in html
+    data = chart_data(html)
+    # the page carries every kept day (40), so the other daily ranges draw without a reload...
+    assert len(data["dates"]) == 40 and data["show"] == 30
+    # ...and the range shown is the one marked current
+    assert current_range(html) == ["30d"]
+    assert 'href="/packages/requests?range=30d" data-range="30d" data-bin="day" data-points="30"' in html
+    assert 'href="/packages/requests?range=all" data-range="all" data-bin="day" data-points="40"' in html
     assert 'href="/packages/requests/overall.csv?lookback=30"' in html
-    assert current_range(await get(client, "/packages/requests")) == [""]
-    odd = await get(client, "/packages/requests?lookback=45")  # a range without a button gets one
-    assert current_range(odd) == ["45"]
-    assert re.findall(r'data-days="(\d*)"', odd) == ["30", "45", "60", "90", "120", ""]
-    compare = await get(client, "/compare?packages=requests,django&lookback=60")
-    assert current_range(compare) == ["60"]
-    assert 'href="/compare?packages=requests,django&amp;lookback=90"' in compare
-    for bad in ("0", "181", "-1", "abc", "1e3", "9" * 50):
+    # 40 days kept: the longer ranges would draw what "all" draws; the default says what it covers
+    default = await get(client, "/packages/requests")
+    assert offered(default) == ["30d", "180d", "all"] and current_range(default) == ["180d"]
+    assert f"180d reaches before the first day kept: showing the 40 days from {FIRST.isoformat()}" in default
+    assert '<p class="range-note" aria-live="polite" hidden>' in html  # 30 days: nothing to say
+    odd = await get(client, "/packages/requests?lookback=25")  # a range without a button gets one
+    assert current_range(odd) == ["25d"] and offered(odd) == ["25d", "30d", "all"]
+    assert chart_data(odd)["show"] == 25
+    compare = await get(client, "/compare?packages=requests,django&lookback=20")
+    assert current_range(compare) == ["20d"] and chart_data(compare)["show"] == 20
+    assert 'href="/compare?packages=requests,django&amp;range=30d"' in compare
+    for bad in ("0", "36601", "-1", "abc", "1e3", "9" * 50):
         html = await get(client, f"/packages/requests?lookback={bad}", status=400)
-        assert "lookback must be a whole number of days between 1 and 180" in html
-        assert "<html" in html
+        assert "lookback must be a whole number of days between 1 and 36600" in html
+        assert "Invalid lookback" in html and "<html" in html
     await get(client, "/compare?packages=requests&lookback=0", status=400)
 
 
@@ -281,17 +312,25 @@ async def test_compare(client: TestClient) -> None:
 async def test_compare_the_share_of_any_dimension(client: TestClient) -> None:
     html = await get(client, "/compare?packages=requests,django&dimension=python_minor&category=3.12")
     chart = chart_data(html)["charts"][0]
-    assert chart["unit"] == "%" and chart["title"] == "Share of downloads by Python minor version: Python 3.12"
+    assert (
+        chart["unit"] == "%" and chart["title"] == "Share of downloads by Python minor version: Python 3.12"
+    )
     shares = {s["name"]: s["values"] for s in chart["series"]}
     # last day (tests/support/seed.package_rows): requests n = 139, django n = 69; 3.12 is n - n//2 - n//4 - 1
     assert shares["requests"][-1] == round(100 * 35 / 139, 2)
     assert shares["django"][-1] == round(100 * 17 / 69, 2)
     assert shares["django"][0] == 0  # no downloads that day: no share
     assert 'option value="python_minor" selected' in html and 'value="3.12"' in html
-    # the range links keep what is compared
-    assert 'href="/compare?packages=requests,django&amp;dimension=python_minor&amp;category=3.12&amp;lookback=30"' in html
+    # the range links keep what is compared; no log toggle for shares
+    assert (
+        'href="/compare?packages=requests,django&amp;dimension=python_minor&amp;category=3.12&amp;range=30d"'
+        in html
+    )
+    assert 'class="log"' not in html and 'class="log"' in await get(client, "/compare?packages=requests")
     # installers count mirrors: their shares are of with_mirrors (n + 10)
-    installers = chart_data(await get(client, "/compare?packages=requests&dimension=installer&category=bandersnatch"))
+    installers = chart_data(
+        await get(client, "/compare?packages=requests&dimension=installer&category=bandersnatch")
+    )
     assert installers["charts"][0]["series"][0]["values"][-1] == round(100 * 8 / 149, 2)
     countries = chart_data(await get(client, "/compare?packages=requests&dimension=country&category=DE"))
     assert countries["charts"][0]["series"][0]["values"][-1] == round(100 * 69 / 139, 2)
@@ -373,3 +412,24 @@ async def test_api_page_renders_the_real_openapi_document(
     for path in paths:
         assert path in html, path
     assert "<code>with_mirrors</code>" in html
+
+
+async def test_a_retention_bounds_lookback_and_all(
+    db: asyncpg.Pool, database_url: str, redis_url: str, namespace: str, pypi: TestServer, redis: Any
+) -> None:
+    """RETENTION_DAYS=180: ``lookback`` stops at 180, "all" is the 181 dates kept (weekly: > 180 days)."""
+    await seed(db, with_all(package_rows("requests", 100, END, days=181)))  # what RETENTION_DAYS=180 keeps
+    web_settings = settings(
+        database_url, redis_url, namespace, str(pypi.make_url("")).rstrip("/"), retention_days=180
+    )
+    async with TestClient(TestServer(create_app(web_settings, openapi_document=OPENAPI))) as client:
+        html = await get(client, "/packages/requests?lookback=181", status=400)
+        assert "lookback must be a whole number of days between 1 and 180" in html
+        every = await get(client, "/packages/requests?range=all")
+        data = chart_data(every)  # 181 days: weekly, every kept day summed
+        assert data["bin"] == "week" and sum(
+            next(s["values"] for s in data["charts"][0]["series"] if s["category"] == "without_mirrors")
+        ) == sum(range(100, 281))
+        assert offered(every) == ["30d", "90d", "180d", "all"]
+        faqs = await get(client, "/faqs")
+        assert "This site keeps the last 180 days before the last complete day" in faqs

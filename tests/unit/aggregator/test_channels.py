@@ -80,6 +80,10 @@ class _SlowProcessor:
         self.log.append("flush")
         return True
 
+    async def compact_if_owed(self) -> bool:
+        self.log.append("compact")
+        return True
+
 
 async def test_the_idle_round_never_runs_beside_a_batch() -> None:
     processor = _SlowProcessor()
@@ -97,4 +101,4 @@ async def test_the_idle_round_never_runs_beside_a_batch() -> None:
     raw.ack.assert_awaited_once()
     handler._last_batch -= 1  # as if no batch came for a second
     await handler.idle()
-    assert processor.log == ["complete:start", "complete:end", "flush", "flush"]
+    assert processor.log == ["complete:start", "complete:end", "flush", "flush", "compact"]

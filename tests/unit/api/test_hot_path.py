@@ -1,12 +1,15 @@
-"""Pure parts of the cached hot path: the memory LRU, Cache-Control memo and rate-limit allotments."""
+"""Pure parts of the hot path: the memory LRU, Cache-Control memo, rate-limit allotments and the
+body writers (daily and binned series)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from services.api.cache import CacheControl, Entry, LocalCache, max_age
 from services.api.ratelimit import MAX_BATCH, Allotment
-from services.api.views import dumps, series_body
+from services.api.views import binned_body, dumps, series_body
+from shared import bins, series
 
 
 def entry(size: int) -> Entry:
@@ -119,5 +122,43 @@ def test_series_body_is_byte_identical_to_the_generic_encoding() -> None:
     )
     assert series_body(groups, "my-package", "system_downloads") == generic
     assert series_body([], "__all__", "overall_downloads") == dumps(
+        {"data": [], "package": "__all__", "type": "overall_downloads"}
+    )
+
+
+def generic_binned(
+    groups: series.Groups, bin: bins.Bin, first: dt.date, last: dt.date, package: str
+) -> bytes:
+    """What the binned body must be: shared.bins.binned through the generic encoder."""
+    data = [
+        {"category": c, "date": start, "downloads": n, "partial": partial}
+        for c, rows in bins.binned(groups, bin, first, last)
+        for start, n, partial in rows
+    ]
+    return dumps({"data": data, "package": package, "type": "python_minor_downloads"})
+
+
+def test_binned_body_is_byte_identical_to_the_generic_encoding() -> None:
+    first, last = dt.date(2023, 12, 20), dt.date(2026, 3, 17)  # a Wednesday mid-month, a Tuesday
+    every = [first + dt.timedelta(days=k) for k in range((last - first).days + 1)]
+    groups: series.Groups = [
+        ("3.12", [(d, 10**12 + k) for k, d in enumerate(every)]),  # every day
+        ("Darwin", [(d, 3) for d in every[::9]]),  # gaps across bins
+        ('odd"\\é\u2028', [(every[40], 1)]),  # one day
+        ("null", [(every[0], 5), (every[-1], 6)]),  # only the two partial ends
+    ]
+    groups.extend(series.top_groups(groups, 1)[1:])  # a summed category, as /version?limit=N has
+    for bin in ("week", "month", "year"):
+        for lo, hi in ((first, last), (dt.date(2024, 1, 1), dt.date(2024, 12, 31)), (last, last)):
+            window = [(c, [(d, n) for d, n in days if lo <= d <= hi]) for c, days in groups]
+            window = [(c, days) for c, days in window if days]
+            body = binned_body(window, bin, lo, hi, "my-package", "python_minor_downloads")
+            assert body == generic_binned(window, bin, lo, hi, "my-package"), (bin, lo, hi)
+    rows = json.loads(binned_body(groups, "month", first, last, "p", "t"))["data"]
+    assert [(r["date"], r["partial"]) for r in rows if r["category"] == "null"] == [
+        ("2023-12-01", True), ("2026-03-01", True)
+    ]  # fmt: skip
+    assert sum(r["downloads"] for r in rows if r["category"] == "3.12") == sum(n for _, n in groups[0][1])
+    assert binned_body([], "year", first, last, "__all__", "overall_downloads") == dumps(
         {"data": [], "package": "__all__", "type": "overall_downloads"}
     )

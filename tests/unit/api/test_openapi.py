@@ -9,7 +9,8 @@ from typing import Any
 import jsonschema
 from schemathesis.specs.openapi.definitions import OPENAPI_31
 
-from shared.openapi import openapi_document
+from shared.bins import BINS
+from shared.openapi import SERIES_ENDPOINTS, openapi_document
 
 
 def _walk(node: Any) -> list[Any]:
@@ -73,3 +74,51 @@ def test_documented_patterns_accept_what_the_api_accepts() -> None:
     system = openapi_document()["paths"]["/api/packages/{package}/system"]["get"]["parameters"][1]
     os_pattern = re.compile(system["schema"]["pattern"])
     assert os_pattern.match("wInDoWs") and os_pattern.match("NULL") and not os_pattern.match("BeOS")
+
+
+def test_every_series_takes_bin_and_answers_daily_or_binned_rows() -> None:
+    doc = openapi_document()
+    components = doc["components"]
+    assert components["parameters"]["bin"]["schema"]["enum"] == list(BINS)
+    assert "180 days" in components["parameters"]["start_date"]["description"]
+    series = [f"/api/packages/{{package}}/{path}" for path, *_ in SERIES_ENDPOINTS]
+    assert len(series) == 9 and set(series) <= set(doc["paths"])
+    for path in series:
+        names = [p["$ref"].rsplit("/", 1)[1] for p in doc["paths"][path]["get"]["parameters"] if "$ref" in p]
+        assert names[-3:] == ["start_date", "end_date", "bin"], path
+    schema = {**components["schemas"]["OverallDownloadsResponse"], "components": components}
+    resolver = jsonschema.Draft202012Validator(schema)  # "#/components/..." resolves in it
+    day = {"category": "3.12", "date": "2026-03-01", "downloads": 5}
+    binned = {**day, "partial": True}
+    for rows, valid in (
+        ([day], True),
+        ([binned], True),
+        ([{**day, "partial": "no"}], False),
+        ([{**day, "x": 1}], False),
+    ):
+        body = {"data": rows, "package": "p", "type": "overall_downloads"}
+        assert resolver.is_valid(body) is valid, rows
+
+
+def test_totals_is_documented() -> None:
+    doc = openapi_document()
+    op = doc["paths"]["/api/packages/{package}/totals"]["get"]
+    assert op["operationId"] == "get_totals" and {"200", "304", "400", "404", "429"} <= set(op["responses"])
+    components = doc["components"]
+    validator = jsonschema.Draft202012Validator(
+        {**components["schemas"]["TotalsResponse"], "components": components}
+    )
+    data = {
+        "all_time": 9,
+        "first_day": "2024-03-18",
+        "last_day": 1,
+        "last_month": 3,
+        "last_week": 2,
+        "last_year": 8,
+    }
+    assert validator.is_valid({"data": data, "package": "p", "type": "total_downloads"})
+    assert validator.is_valid(
+        {"data": {**data, "first_day": None}, "package": "p", "type": "total_downloads"}
+    )
+    assert not validator.is_valid({"data": {**data, "rank": 1}, "package": "p", "type": "total_downloads"})
+    assert not validator.is_valid({"data": data, "package": "p", "type": "recent_downloads"})

@@ -53,6 +53,44 @@ def test_series_parameters() -> None:
         assert len(exc.value.message) < 200
 
 
+def test_bin_parameter() -> None:
+    assert params.overall({}).bin == "day" and params.overall({"bin": ""}).bin == "day"
+    for value, expected in (("day", "day"), ("Week", "week"), ("MONTH", "month"), ("year", "year")):
+        assert params.system({"bin": value}).bin == expected
+    assert params.version({"bin": "month", "limit": "5"}) == params.SeriesQuery(None, None, None, 5, "month")
+    for bad in ("fortnight", "days", "w", "week ", "1" * 5000):
+        with pytest.raises(params.ParamError) as exc:
+            params.ci({"bin": bad})
+        assert exc.value.parameter == "bin" and len(exc.value.message) < 200
+    # every bin has its own cache key; no bin and bin=day are the same answer, so the same key
+    keys = {params.overall({"bin": b}).cache_part() for b in ("", "day", "week", "month", "year")}
+    assert len(keys) == 4 and params.overall({}).cache_part() == params.overall({"bin": "DAY"}).cache_part()
+
+
+def test_series_window() -> None:
+    first, last = dt.date(2024, 3, 18), dt.date(2026, 3, 17)
+    d = dt.date
+
+    def window(**query: str) -> tuple[dt.date, dt.date] | None:
+        return params.overall(query).window(first, last)
+
+    # the default: 180 days before the last complete day, 181 dates, whatever else is kept
+    assert window() == (d(2025, 9, 18), last) and (last - d(2025, 9, 18)).days == 180
+    assert window(end_date="2026-01-01") == (d(2025, 9, 18), d(2026, 1, 1))  # end_date moves the end only
+    assert window(end_date="2025-09-17") is None  # the default start is after it: nothing
+    # any start back to the first day kept; earlier, or an end past the last complete day, is clipped
+    assert window(start_date="2024-03-18") == (first, last)
+    assert window(start_date="2000-01-01", end_date="2030-01-01") == (first, last)
+    assert window(start_date="2025-01-15", end_date="2025-01-15") == (d(2025, 1, 15), d(2025, 1, 15))
+    assert (
+        window(start_date="2026-03-18") is None
+        and window(end_date="2000-01-01", start_date="1999-01-01") is None
+    )
+    # a short history (a fresh install, or RETENTION_DAYS) is the whole default window
+    assert params.overall({}).window(d(2026, 3, 1), last) == (d(2026, 3, 1), last)
+    assert params.overall({}).window(None, None) is None  # no complete day yet
+
+
 def test_badge_numbers_and_svg_is_well_formed() -> None:
     cases = {0: "0", 999: "999", 1000: "1k", 1234: "1.2k", 12345: "12k", 999_999: "1M", 3_456_789: "3.5M"}
     assert {n: badges.compact(n) for n in cases} == cases
