@@ -1,9 +1,12 @@
-"""The ingest service's entry point: ``run``, ``backfill``, ``pass`` and ``serve`` (wiring only).
+"""The ingest service's entry point: ``run``, ``backfill``, ``first-day``, ``pass`` and ``serve``
+(wiring only).
 
 ``python -m services.ingest run --day D [--source S] [--dry-run]`` ingests one day;
-``backfill --start D --end D`` ingests a range with progress bars; ``pass`` runs one scheduler
-pass and exits (what a CronJob runs); ``serve`` runs the cron scheduler with the ops server
-(``/metrics``, ``/health``, ``/ready`` on ``OPS_PORT``).
+``backfill --start D|first [--end D] [--dry-run] [--max-usd X]`` ingests a range newest first
+after a cost estimate, skipping complete days (resumable), with a progress bar; ``first-day``
+prints the first day the source has; ``pass`` runs one scheduler pass and exits (what a CronJob
+runs); ``serve`` runs the cron scheduler with the ops server (``/metrics``, ``/health``,
+``/ready`` on ``OPS_PORT``).
 """
 
 from __future__ import annotations
@@ -16,16 +19,18 @@ import json
 import signal
 import sys
 from collections.abc import Sequence
+from typing import Literal
 
 from prometheus_client import CollectorRegistry
 
 from shared.config import load_settings
 from shared.logging import configure_logging, get_logger
 
+from . import backfill
 from .config import IngestSettings
 from .metrics import IngestMetrics
-from .runner import backfill, dry_run_day, ingest_day, make_source, open_pool, outlet, scheduled_pass
-from .schedule import day_range, next_fire
+from .runner import dry_run_day, ingest_day, make_source, open_pool, outlet, scheduled_pass
+from .schedule import next_fire
 from .sources.base import SourceError
 
 log = get_logger("services.ingest")
@@ -38,6 +43,25 @@ def _date(value: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"not a YYYY-MM-DD date: {value!r}") from exc
 
 
+FIRST: Literal["first"] = "first"
+
+
+def _start(value: str) -> dt.date | Literal["first"]:
+    if value == FIRST:
+        return "first"
+    return _date(value)
+
+
+def _usd(value: str) -> float:
+    try:
+        amount = float(value)
+    except ValueError:
+        amount = -1.0
+    if not amount >= 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"not an amount of USD: {value!r}")
+    return amount
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m services.ingest", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -45,16 +69,37 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--day", "--date", dest="day", type=_date, required=True, help="YYYY-MM-DD")
     run.add_argument("--source", choices=("bigquery", "raw", "synthetic"), help="overrides SOURCE")
     run.add_argument("--dry-run", action="store_true", help="report what would be read; publish nothing")
-    fill = sub.add_parser("backfill", help="ingest every day from --start to --end inclusive")
-    fill.add_argument("--start", type=_date, required=True)
-    fill.add_argument("--end", type=_date, required=True)
+    fill = sub.add_parser(
+        "backfill",
+        help="ingest every day from --start to --end inclusive, newest first, after a cost estimate",
+        description="Days already complete (ingest_days) are skipped, so running it again resumes it."
+        " Every remaining day is dry-run first; the sum is printed in bytes and USD and refused above"
+        " BACKFILL_MAX_USD unless --max-usd allows it. Exit status: 0 done; 1 a day failed or Redis is"
+        " unreachable; 2 bad arguments or refused by the budget (nothing published).",
+    )
+    fill.add_argument(
+        "--start", type=_start, required=True, metavar="YYYY-MM-DD|first",
+        help="the oldest day, or 'first': the first day the source has (see the first-day command)",
+    )  # fmt: skip
+    fill.add_argument("--end", type=_date, help="the newest day (default: the last closed UTC day)")
     fill.add_argument("--source", choices=("bigquery", "raw", "synthetic"), help="overrides SOURCE")
+    fill.add_argument("--dry-run", action="store_true", help="print the plan and the cost estimate only")
+    fill.add_argument(
+        "--max-usd", type=_usd, metavar="USD", help="the budget of this run (default BACKFILL_MAX_USD)"
+    )
+    fill.add_argument(
+        "--include-complete", action="store_true",
+        help="ingest the days already complete too (after a fix of the query); needs no database",
+    )  # fmt: skip
     fill.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    first = sub.add_parser("first-day", help="print the first day the source has, as JSON")
+    first.add_argument("--source", choices=("bigquery", "raw", "synthetic"), help="overrides SOURCE")
     one = sub.add_parser(
         "pass",
         help="one scheduler pass (last closed day, resettle days, missing days) under the lock, then exit",
-        description="Exit status: 0 every planned day ingested; 1 a day failed (or Redis is unreachable);"
-        " 3 another pass holds the lock (nothing done).",
+        description="A backfill holding the lock hands it over after its current day (waited for up to"
+        " INGEST_BACKFILL_YIELD_S). Exit status: 0 every planned day ingested; 1 a day failed (or Redis"
+        " is unreachable); 3 another pass holds the lock (nothing done).",
     )
     one.add_argument("--source", choices=("bigquery", "raw", "synthetic"), help="overrides SOURCE")
     one.add_argument(
@@ -102,15 +147,10 @@ async def run_command(settings: IngestSettings, day: dt.date, source_name: str |
     return 0
 
 
-async def backfill_command(
-    settings: IngestSettings, start: dt.date, end: dt.date, source_name: str | None, progress: bool
-) -> int:
-    days = day_range(start, end)
-    metrics = IngestMetrics(CollectorRegistry())
-    source = make_source(settings, metrics, source_name)
-    async with outlet(settings) as (_broker, out):
-        results = await backfill(out, source, days, settings, metrics, show_progress=progress)
-    log.info("backfill done", days=len(results), packages=sum(r.packages for r in results))
+async def first_day_command(settings: IngestSettings, source_name: str | None) -> int:
+    source = make_source(settings, IngestMetrics(CollectorRegistry()), source_name)
+    day = await backfill.first_day_of(source)
+    sys.stdout.write(json.dumps({"first_day": day.isoformat(), "source": source.name}) + "\n")
     return 0
 
 
@@ -195,9 +235,7 @@ async def serve(settings: IngestSettings) -> None:
                 first = False
                 if pool is None:  # the database was down at start-up (or since): try again each pass
                     pool = await open_pool(settings.database_url)
-                task = asyncio.create_task(
-                    scheduled_pass(out, source, settings, metrics, redis, pool)
-                )
+                task = asyncio.create_task(scheduled_pass(out, source, settings, metrics, redis, pool))
                 stopper = asyncio.create_task(stop.wait())
                 await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
                 stopper.cancel()
@@ -225,8 +263,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(run_command(settings, args.day, args.source, args.dry_run))
         if args.command == "backfill":
             return asyncio.run(
-                backfill_command(settings, args.start, args.end, args.source, not args.no_progress)
-            )
+                backfill.command(
+                    settings, args.start, args.end, source_name=args.source, dry_run=args.dry_run,
+                    max_usd=args.max_usd, include_complete=args.include_complete, progress=not args.no_progress,
+                )
+            )  # fmt: skip
+        if args.command == "first-day":
+            return asyncio.run(first_day_command(settings, args.source))
         if args.command == "pass":
             return asyncio.run(pass_command(settings, args.source, args.lock_wait, not args.no_progress))
         if args.command == "fake-bigquery":
@@ -245,6 +288,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
-    except asyncio.CancelledError:  # SIGTERM during ``pass``: the lock was released on the way out
-        log.warning("ingest pass stopped by SIGTERM")
+    except asyncio.CancelledError:  # SIGTERM during ``pass`` or ``backfill``: the lock was released
+        log.warning(f"ingest {args.command} stopped by SIGTERM")
         return 143

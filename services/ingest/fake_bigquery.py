@@ -2,10 +2,12 @@
 
 Owns the fake the tests point the real client at (``BIGQUERY_API_ENDPOINT``): ``jobs.insert``
 (dry run or real), ``jobs.get`` and ``jobs.getQueryResults`` with paging (``maxResults`` and
-``pageToken``). It answers any query with the rows its ``answer`` callback gives for the bound
-parameters (tests use the raw source, so the real query text runs on DuckDB), reports a
-configurable ``totalBytesProcessed`` for dry runs and records every request it served.
-:func:`from_rows` builds one over a local ``file_downloads`` export, for
+``pageToken``). It answers a query of the downloads with the rows its ``answer`` callback gives for
+the bound parameters (tests use the raw source, so the real query text runs on DuckDB), and a
+query of ``INFORMATION_SCHEMA.PARTITIONS`` by running that query's own text on DuckDB over the
+partitions its ``partitions`` callback lists. It reports a configurable ``totalBytesProcessed``
+for dry runs (the same for every day, or per day through ``bytes_for_day``) and records every
+request it served. :func:`from_rows` builds one over a local ``file_downloads`` export, for
 ``python -m services.ingest fake-bigquery --port N --rows FILE``.
 """
 
@@ -22,6 +24,8 @@ from typing import Any
 from aiohttp import web
 
 Answer = Callable[[str, dict[str, Any]], Sequence[tuple[Any, ...]]]
+#: ``(partition_id, total_rows)`` of the ``file_downloads`` table's partitions.
+Partitions = Callable[[], Sequence[tuple[str, int]]]
 
 SCHEMA = {
     "fields": [
@@ -37,9 +41,12 @@ SCHEMA = {
 class FakeBigQuery:
     answer: Answer
     bytes_processed: int = 1_000_000
+    bytes_for_day: Callable[[dt.date], int] | None = None
+    partitions: Partitions | None = None
     requests: list[dict[str, Any]] = field(default_factory=list)
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     results: dict[str, Sequence[tuple[Any, ...]]] = field(default_factory=dict)
+    schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=itertools.count)
 
     def app(self) -> web.Application:
@@ -76,6 +83,9 @@ class FakeBigQuery:
         job_id = body.get("jobReference", {}).get("jobId") or f"job_{next(self._ids)}"
         params = {p["name"]: _param_value(p) for p in query.get("queryParameters", [])}
         dry_run = bool(body["configuration"].get("dryRun"))
+        scanned = self.bytes_processed
+        if self.bytes_for_day is not None and isinstance(params.get("day"), dt.date):
+            scanned = self.bytes_for_day(params["day"])
         job: dict[str, Any] = {
             "kind": "bigquery#job",
             "id": f"{project}:US.{job_id}",
@@ -84,12 +94,15 @@ class FakeBigQuery:
             "status": {"state": "DONE"},
             "statistics": {
                 "creationTime": "1700000000000",
-                "totalBytesProcessed": str(self.bytes_processed),
-                "query": {"totalBytesProcessed": str(self.bytes_processed), "statementType": "SELECT"},
+                "totalBytesProcessed": str(scanned),
+                "query": {"totalBytesProcessed": str(scanned), "statementType": "SELECT"},
             },
         }
         if not dry_run:
-            self.results[job_id] = list(self.answer(query["query"], params))
+            if "INFORMATION_SCHEMA.PARTITIONS" in query["query"]:
+                self.schemas[job_id], self.results[job_id] = self._metadata(query["query"], params)
+            else:
+                self.schemas[job_id], self.results[job_id] = SCHEMA, list(self.answer(query["query"], params))
             self.jobs[job_id] = job
         return web.json_response(job)
 
@@ -110,7 +123,7 @@ class FakeBigQuery:
         body: dict[str, Any] = {
             "kind": "bigquery#getQueryResultsResponse",
             "jobReference": {"projectId": project, "jobId": job_id, "location": "US"},
-            "schema": SCHEMA,
+            "schema": self.schemas.get(job_id, SCHEMA),
             "totalRows": str(len(rows)),
             "jobComplete": True,
             "rows": [{"f": [{"v": None if v is None else str(v)} for v in row]} for row in page],
@@ -118,6 +131,32 @@ class FakeBigQuery:
         if start + size < len(rows):
             body["pageToken"] = str(start + size)
         return web.json_response(body)
+
+    def _metadata(self, query: str, params: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[Any, ...]]]:
+        """Run a query of INFORMATION_SCHEMA.PARTITIONS (its own text, on DuckDB) over ``partitions``."""
+        import duckdb
+
+        from .sources.raw import duckdb_query
+
+        if self.partitions is None:
+            raise web.HTTPBadRequest(text="this stand-in has no partitions to answer INFORMATION_SCHEMA")
+        con = duckdb.connect(":memory:")
+        try:
+            con.execute(PARTITIONS_TABLE)
+            listed = [("file_downloads", pid, rows) for pid, rows in self.partitions()]
+            if listed:
+                con.executemany(INSERT_PARTITION, listed)
+            cursor = con.execute(duckdb_query(query), params)
+            names = [d[0] for d in cursor.description or []]
+            rows = [tuple(r) for r in cursor.fetchall()]
+        finally:
+            con.close()
+        schema = {"fields": [{"name": n, "type": "STRING", "mode": "NULLABLE"} for n in names]}
+        return schema, rows
+
+
+PARTITIONS_TABLE = "CREATE TABLE partitions (table_name VARCHAR, partition_id VARCHAR, total_rows BIGINT)"
+INSERT_PARTITION = "INSERT INTO partitions VALUES ($1, $2, $3)"
 
 
 def _param_value(param: dict[str, Any]) -> Any:
@@ -142,4 +181,6 @@ def from_rows(path: str | Path, bytes_processed: int = 1_000_000) -> FakeBigQuer
         mirrors = params.get("mirrors") or DEFAULT_MIRRORS
         return RawSource(path, mirrors=mirrors).rows(params["day"])
 
-    return FakeBigQuery(answer=answer, bytes_processed=bytes_processed)
+    return FakeBigQuery(
+        answer=answer, bytes_processed=bytes_processed, partitions=lambda: RawSource(path).partitions()
+    )

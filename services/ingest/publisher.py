@@ -93,6 +93,8 @@ class RunResult:
     duplicates: int = 0
     seconds: float = 0.0
     skipped_by_reason: dict[str, int] = field(default_factory=dict)
+    #: The stream sequence of the run's manifest (0 until it is stored).
+    manifest_seq: int = 0
 
 
 def new_run_id() -> str:
@@ -306,7 +308,7 @@ async def publish_day(
             downloads_with_mirrors=result.downloads_with_mirrors,
             source=source.name,
         )
-        await publish_manifest(outlet, manifest, result)
+        result.manifest_seq = (await publish_manifest(outlet, manifest, result)).seq
     finally:
         pipeline.cancel()
         result.seconds = time.perf_counter() - started

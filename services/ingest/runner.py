@@ -1,9 +1,11 @@
-"""Running ingest passes: building the configured source, one day, a range, a scheduled pass.
+"""Running ingest passes: building the configured source, one day, a scheduled pass.
 
 Owns the I/O shell around :mod:`services.ingest.publisher`: connecting the FastStream broker and
-creating the streams, metrics per run (duration, status, last successful day, bytes scanned), the backfill
-loop with its progress bars, and the scheduler's pass (single-flight through a Redis lock, days
-chosen by :func:`services.ingest.schedule.plan_days` from the ``ingest_days`` record).
+creating the streams, metrics per run (duration, status, last successful day, bytes scanned), the
+``ingest_days`` record as the ingest side reads it, and the scheduler's pass (single-flight through
+the Redis lock, ahead of a backfill: :mod:`services.ingest.lock`; days chosen by
+:func:`services.ingest.schedule.plan_days` over ``INGEST_GAP_DAYS``). The backfill loop is
+:mod:`services.ingest.backfill`.
 """
 
 from __future__ import annotations
@@ -20,30 +22,37 @@ from faststream.nats import NatsBroker
 from redis.asyncio import Redis
 from tqdm import tqdm
 
-from shared.config import DEFAULT_WINDOW_DAYS
 from shared.db.pool import create_pool
 from shared.events import Subjects
 from shared.logging import get_logger
 from shared.messaging import policy_of
+from shared.tasks import stop_task
 
 from .channels import Outlet, connected
 from .config import IngestSettings
+from .lock import PassRequest, RedisLock, keep_renewing, lock_key, take_for_pass
 from .metrics import IngestMetrics
 from .publisher import RunResult, inspect_day, publish_day
-from .schedule import RedisLock, plan_days
+from .schedule import plan_days
 from .sources.base import Source
 from .sources.synthetic import SyntheticSource
 
 log = get_logger(__name__)
 
 COMPLETE_DAYS_SQL = "SELECT day FROM ingest_days WHERE day >= $1"
+COMPLETE_SPAN_SQL = "SELECT day FROM ingest_days WHERE day BETWEEN $1 AND $2"
+IS_COMPLETE_SQL = "SELECT EXISTS (SELECT 1 FROM ingest_days WHERE day = $1)"
+#: How long stopping the lock renewer may take before the pass goes on without it.
+RENEWER_STOP_S = 5.0
 
 
 def make_source(settings: IngestSettings, metrics: IngestMetrics, name: str | None = None) -> Source:
     """The source named by ``name`` (or the ``SOURCE`` setting), configured from settings."""
     chosen = name or settings.source
     if chosen == "synthetic":
-        return SyntheticSource(settings.synthetic_packages, seed=settings.synthetic_seed)
+        return SyntheticSource(
+            settings.synthetic_packages, seed=settings.synthetic_seed, first=settings.synthetic_first_day
+        )
     # The heavy client libraries are imported only by the source that needs them.
     if chosen == "raw":
         from .sources.raw import RawSource
@@ -126,28 +135,20 @@ async def dry_run_day(source: Source, day: dt.date, metrics: IngestMetrics) -> d
     }
 
 
-async def backfill(
-    out: Outlet,
-    source: Source,
-    days: list[dt.date],
-    settings: IngestSettings,
-    metrics: IngestMetrics,
-    *,
-    show_progress: bool = True,
-) -> list[RunResult]:
-    """Ingest ``days`` in order, with a progress bar of days and one of the current day's packages."""
-    results: list[RunResult] = []
-    with tqdm(total=len(days), desc="days", unit="day", disable=not show_progress, position=0) as day_bar:
-        for day in days:
-            with tqdm(
-                desc=day.isoformat(), unit="pkg", disable=not show_progress, position=1, leave=False
-            ) as bar:
-                result = await ingest_day(out, source, day, settings, metrics, progress=bar.update)
-            results.append(result)
-            day_bar.update(1)
-            day_bar.set_postfix(packages=result.packages, skipped=result.skipped)
-            log.info("backfill day done", day=day.isoformat(), packages=result.packages, rows=result.rows)
-    return results
+async def complete_span(pool: asyncpg.Pool, start: dt.date, end: dt.date) -> set[dt.date]:
+    """Days from ``start`` to ``end`` recorded in ``ingest_days`` (database errors propagate)."""
+    return {r["day"] for r in await pool.fetch(COMPLETE_SPAN_SQL, start, end)}
+
+
+async def is_complete(pool: asyncpg.Pool | None, day: dt.date) -> bool:
+    """Whether ``day`` is recorded in ``ingest_days``; False when the database does not answer."""
+    if pool is None:
+        return False
+    try:
+        return bool(await pool.fetchval(IS_COMPLETE_SQL, day))
+    except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+        log.warning("cannot read ingest_days; ingesting the day anyway", error=type(exc).__name__)
+        return False
 
 
 async def complete_days(pool: asyncpg.Pool | None, since: dt.date) -> set[dt.date] | None:
@@ -162,13 +163,14 @@ async def complete_days(pool: asyncpg.Pool | None, since: dt.date) -> set[dt.dat
     return {r["day"] for r in rows}
 
 
-async def open_pool(dsn: str) -> asyncpg.Pool | None:
+async def open_pool(
+    dsn: str, without: str = "the scheduler will not fill missing days"
+) -> asyncpg.Pool | None:
+    """A small pool on ``ingest_days``' database, or ``None`` (logged: what goes ``without`` it)."""
     try:
         return await create_pool(dsn, application_name="ingest", max_size=2)
     except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
-        log.warning(
-            "database unavailable; the scheduler will not fill missing days", error=type(exc).__name__
-        )
+        log.warning(f"database unavailable; {without}", error=type(exc).__name__)
         return None
 
 
@@ -196,27 +198,38 @@ async def scheduled_pass(
     *,
     lock_wait_s: float = 0.0,
     show_progress: bool = False,
+    poll_s: float = 1.0,
 ) -> PassResult | None:
-    """One scheduler pass under the lock; ``None`` when another pass holds it (for ``lock_wait_s``).
+    """One scheduler pass under the lock; ``None`` when another pass holds it (for ``lock_wait_s``)
+    or a backfill does not hand it over within ``INGEST_BACKFILL_YIELD_S``.
 
     A day that fails is logged and the pass goes on with the next; the result lists it as failed.
     """
-    lock = RedisLock(redis, f"{settings.redis_prefix}ingest:lock", settings.ingest_lock_ttl_s)
-    if not await lock.acquire():
-        if lock_wait_s > 0:
-            log.info("another pass holds the ingest lock; waiting for it", wait_s=lock_wait_s)
-        if lock_wait_s <= 0 or not await lock.acquire(wait_s=lock_wait_s):
-            log.info("another pass holds the ingest lock; skipping this pass", waited_s=lock_wait_s)
-            return None
-    renewer = asyncio.create_task(_keep_renewing(lock, settings.ingest_lock_ttl_s / 3))
+    key = lock_key(settings.redis_prefix)
+    lock = RedisLock(redis, key, settings.ingest_lock_ttl_s, holder="pass")
+    if lock_wait_s > 0 and await lock.holder() == "pass":
+        log.info("another pass holds the ingest lock; waiting for it", wait_s=lock_wait_s)
+    taken = await take_for_pass(
+        lock,
+        PassRequest(redis, key),
+        wait_s=lock_wait_s,
+        backfill_wait_s=settings.ingest_backfill_yield_s,
+        poll_s=poll_s,
+    )
+    if not taken:
+        log.info("another pass holds the ingest lock; skipping this pass", waited_s=lock_wait_s)
+        return None
+    renewer = asyncio.create_task(
+        keep_renewing(lock, settings.ingest_lock_ttl_s / 3), name="ingest-lock-renewer"
+    )
     try:
         when = now or dt.datetime.now(dt.UTC)
-        window = min(settings.retention_days or DEFAULT_WINDOW_DAYS, DEFAULT_WINDOW_DAYS)
+        window = settings.gap_days
         since = when.date() - dt.timedelta(days=window + 1)
         result = PassResult(
             plan_days(
                 when,
-                retention_days=window,
+                gap_days=window,
                 resettle_days=settings.ingest_resettle_days,
                 complete=await complete_days(pool, since),
             )
@@ -235,20 +248,8 @@ async def scheduled_pass(
                 bar.update(1)
                 bar.set_postfix(day=day.isoformat(), failed=len(result.failed))
     finally:
-        renewer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await renewer
+        await stop_task(renewer, RENEWER_STOP_S)
         with contextlib.suppress(Exception):
             await lock.release()
     log.info("ingest pass done", days=len(result.planned), failed=len(result.failed))
     return result
-
-
-async def _keep_renewing(lock: RedisLock, every_s: float) -> None:
-    while True:
-        await asyncio.sleep(every_s)
-        try:
-            if not await lock.renew():
-                log.warning("ingest lock lost while running")
-        except Exception as exc:
-            log.warning("cannot renew the ingest lock", error=type(exc).__name__)

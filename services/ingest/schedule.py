@@ -1,22 +1,19 @@
-"""When to ingest what: the scheduler's pure day planning, cron arithmetic and the Redis lock.
+"""When to ingest what: the scheduler's and the backfill's pure day planning, and cron arithmetic.
 
 Owns the rules of contracts.md section 2 for choosing days: only closed UTC days; every pass
 ingests the last closed day and re-ingests the ``resettle_days`` before it (BigQuery loads late
-rows in batches); and it fills any day inside the retention window that has no complete ingest.
-The lock makes a pass single-flight across replicas (``SET NX PX`` with a random token, renewed
-while held, released only by its owner); a taker may wait for it to free up.
+rows in batches); and it fills any day inside its gap window (``INGEST_GAP_DAYS``) that has no
+complete ingest. A backfill covers a range newest first, leaving out the days already complete
+and those before the retention window. The lock they share is :mod:`services.ingest.lock`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import secrets
-import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from croniter import croniter
-from redis.asyncio import Redis
 
 UTC = dt.UTC
 
@@ -29,11 +26,12 @@ def last_closed_day(now: dt.datetime) -> dt.date:
 def plan_days(
     now: dt.datetime,
     *,
-    retention_days: int,
+    gap_days: int,
     resettle_days: int,
     complete: Iterable[dt.date] | None,
 ) -> list[dt.date]:
-    """Days to ingest in one pass, newest first.
+    """Days to ingest in one pass, newest first: the last closed day, the ``resettle_days`` before
+    it, and every day of the ``gap_days`` before it that is not complete.
 
     ``complete`` holds the days recorded in ``ingest_days``; ``None`` means it could not be read, in
     which case only the last closed day and the resettle days are planned (never the whole window).
@@ -42,7 +40,7 @@ def plan_days(
     wanted = {last - dt.timedelta(days=k) for k in range(resettle_days + 1)}
     if complete is not None:
         done = set(complete)
-        oldest = last - dt.timedelta(days=retention_days)
+        oldest = last - dt.timedelta(days=gap_days)
         day = oldest
         while day <= last:
             if day not in done:
@@ -66,34 +64,43 @@ def day_range(start: dt.date, end: dt.date) -> list[dt.date]:
     return [start + dt.timedelta(days=k) for k in range((end - start).days + 1)]
 
 
-_RELEASE = """
-if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end
-"""
-_RENEW = """
-if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end
-"""
+def check_range(start: dt.date, end: dt.date, last_closed: dt.date) -> list[dt.date]:
+    """The days of a backfill's range, oldest first; ``ValueError`` for a reversed range or an
+    ``end`` that is not closed yet."""
+    if end > last_closed:
+        raise ValueError(
+            f"end {end.isoformat()} is not a closed UTC day yet (the last closed day is {last_closed.isoformat()})"
+        )
+    return day_range(start, end)
 
 
-class RedisLock:
-    """A single-owner lock with expiry; only the holder's token can renew or release it."""
+@dataclass(frozen=True)
+class BackfillPlan:
+    """The days a backfill ingests (newest first) and those it leaves out, with why."""
 
-    def __init__(self, redis: Redis, key: str, ttl_s: float) -> None:
-        self.redis, self.key = redis, key
-        self.ttl_ms = int(ttl_s * 1000)
-        self.token = secrets.token_hex(16)
+    days: list[dt.date]
+    complete: int = 0
+    before_retention: int = 0
 
-    async def acquire(self, wait_s: float = 0.0, poll_s: float = 1.0) -> bool:
-        """Take the lock if it is free; with ``wait_s``, keep trying that long (every ``poll_s``)."""
-        deadline = time.monotonic() + wait_s
-        while not await self.redis.set(self.key, self.token, nx=True, px=self.ttl_ms):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            await asyncio.sleep(min(poll_s, left))
-        return True
 
-    async def renew(self) -> bool:
-        return bool(await self.redis.eval(_RENEW, 1, self.key, self.token, str(self.ttl_ms)))
+def plan_backfill(
+    start: dt.date,
+    end: dt.date,
+    *,
+    last_closed: dt.date,
+    complete: Iterable[dt.date] = (),
+    retention_days: int | None = None,
+) -> BackfillPlan:
+    """Every day from ``start`` to ``end`` newest first, without the ``complete`` ones and those
+    older than ``retention_days`` before ``last_closed`` (the aggregator would drop them at once).
 
-    async def release(self) -> bool:
-        return bool(await self.redis.eval(_RELEASE, 1, self.key, self.token))
+    ``ValueError`` for a reversed range or an ``end`` that is not closed yet.
+    """
+    days = check_range(start, end, last_closed)
+    kept = days
+    if retention_days is not None:
+        oldest = last_closed - dt.timedelta(days=retention_days)
+        kept = [d for d in days if d >= oldest]
+    done = set(complete)
+    todo = [d for d in reversed(kept) if d not in done]
+    return BackfillPlan(todo, complete=len(kept) - len(todo), before_retention=len(days) - len(kept))

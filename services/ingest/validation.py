@@ -76,14 +76,18 @@ def encode_package_day(
             raise InvalidPackageDay("unknown_category", f"unknown dimension {dimension!r}")
         text = dimension in TEXT_DIMENSIONS
         if len(values) > category_limit(dimension) and not text:
-            raise InvalidPackageDay("invalid", f"{dimension}: more than {category_limit(dimension)} categories")
+            raise InvalidPackageDay(
+                "invalid", f"{dimension}: more than {category_limit(dimension)} categories"
+            )
         kept: dict[str, int] = {}
         known = _KNOWN[dimension]
         for category, downloads in values.items():
             if category not in known:
                 if not isinstance(category, str) or not valid_category(dimension, category):
                     if not (text and isinstance(category, str)):
-                        raise InvalidPackageDay("unknown_category", f"{dimension}: unknown category {category!r}")
+                        raise InvalidPackageDay(
+                            "unknown_category", f"{dimension}: unknown category {category!r}"
+                        )
                     category = OTHER
                 elif len(known) < _KNOWN_CAP:
                     known.add(category)

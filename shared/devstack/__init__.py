@@ -2,7 +2,8 @@
 
 Owns starting everything on one machine: embedded PostgreSQL/Redis/NATS under ``.run/`` (or the
 servers named by ``DATABASE_URL``/``REDIS_URL``/``NATS_URL``), the migration, a first fill of
-synthetic days through the real pipeline (ingest -> NATS -> aggregator), the services as
+synthetic days through the real pipeline (ingest -> NATS -> aggregator: the newest 30 before the
+URL, two years of older history in the background, newest first), the services as
 subprocesses with their output prefixed, and a reverse proxy routed by shared.frontdoor, the table
 compose's Caddy and the Kubernetes Ingress are generated from. Ctrl-C stops everything it started. The pure parts (routing, command lines,
 which days to fill) are functions without I/O; the rest is a thin asyncio shell around them.
@@ -13,9 +14,10 @@ from shared.devstack.plan import (
     STATE_FILE,
     Command,
     DevstackSettings,
+    FillPlan,
     backfill_command,
     common_env,
-    days_to_fill,
+    fill_plan,
     forward_headers,
     service_commands,
 )  # fmt: skip
@@ -23,6 +25,6 @@ from shared.devstack.proxy import create_proxy_app
 from shared.devstack.supervisor import Supervisor
 
 __all__ = [
-    "STATE_FILE", "Command", "DevstackSettings", "Supervisor", "backfill_command",
-    "common_env", "create_proxy_app", "days_to_fill", "forward_headers", "service_commands",
+    "STATE_FILE", "Command", "DevstackSettings", "FillPlan", "Supervisor", "backfill_command",
+    "common_env", "create_proxy_app", "fill_plan", "forward_headers", "service_commands",
 ]  # fmt: skip

@@ -2,8 +2,9 @@
 
 What the local stack does is described in the package docstring (``shared/devstack/__init__.py``);
 the decisions (command lines, which days to fill) are the pure functions of ``plan.py``, the
-routing is shared.frontdoor's. The terminal shows one line per step, the fill's progress and the
-URL (``console.py``); everything else, the services' output included, goes to ``.run/devstack.log``.
+routing is shared.frontdoor's. The terminal shows one line per step, the first fill's progress, the
+URL, then the background history fill's progress and its end (``console.py``); everything else,
+the services' output included, goes to ``.run/devstack.log``.
 """
 
 from __future__ import annotations
@@ -30,9 +31,13 @@ from shared.devstack.plan import (
     WORKERS,
     Command,
     DevstackSettings,
+    FillPlan,
     backfill_command,
     common_env,
-    days_to_fill,
+    fill_plan,
+    first_fill_line,
+    history_done_line,
+    history_line,
     migrate_command,
     service_commands,
 )  # fmt: skip
@@ -40,16 +45,60 @@ from shared.devstack.proxy import create_proxy_app
 from shared.devstack.supervisor import Supervisor, run_to_end
 from shared.embedded import EmbeddedStack, free_port
 from shared.logging import configure_logging, get_logger
+from shared.tasks import stop_task
 
 log = get_logger(__name__)
+
+COMPLETE_DAYS = "SELECT day FROM ingest_days"
+COMPLETE_IN_SPAN = "SELECT count(*) FROM ingest_days WHERE day BETWEEN $1 AND $2"
+#: How often the background history fill's progress is read.
+HISTORY_POLL_S = 1.0
 
 
 async def complete_days(dsn: str) -> list[dt.date]:
     conn = await asyncpg.connect(dsn)
     try:
-        return [r["day"] for r in await conn.fetch("SELECT day FROM ingest_days")]
+        return [r["day"] for r in await conn.fetch(COMPLETE_DAYS)]
     finally:
         await conn.close()
+
+
+async def watch_history(
+    dsn: str, plan: FillPlan, backfill: asyncio.subprocess.Process, console: Console
+) -> None:
+    """Show the background fill of the older days until every one is complete (then one line),
+    or until its backfill fails (then one line saying the next start resumes it)."""
+    assert plan.rest is not None
+    start, end = plan.rest
+    total = (end - start).days + 1
+    bar = console.progress(total, "day", "history aggregated")
+    conn: asyncpg.Connection | None = None
+    try:
+        while True:
+            try:
+                conn = conn or await asyncpg.connect(dsn)
+                bar.update_to(int(await conn.fetchval(COMPLETE_IN_SPAN, start, end)))
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning("cannot read the history's progress", error=type(exc).__name__)
+                conn = None
+            if bar.n >= total:
+                bar.close()
+                log.info("history complete", days=plan.days, oldest=start.isoformat())
+                console.line(history_done_line(plan))
+                return
+            if backfill.returncode not in (None, 0):
+                bar.close()
+                log.error("the history backfill failed", exit_code=backfill.returncode)
+                console.line(f"  history fill stopped (the backfill exited with code {backfill.returncode});"
+                             " the next make run resumes it")  # fmt: skip
+                return
+            await asyncio.sleep(HISTORY_POLL_S)
+    except asyncio.CancelledError:
+        bar.close()
+        raise
+    finally:
+        if conn is not None:
+            await conn.close()
 
 
 async def wait_for_days(
@@ -120,6 +169,7 @@ async def serve(settings: DevstackSettings, stop: asyncio.Event, console: Consol
     stack = EmbeddedStack(data_dir)
     supervisor = Supervisor()
     runner: web.AppRunner | None = None
+    history: asyncio.Task[None] | None = None
     try:
         urls = {k: v for k, v in given.items() if v}
         if missing:
@@ -135,20 +185,26 @@ async def serve(settings: DevstackSettings, stop: asyncio.Event, console: Consol
         public_url = f"http://{settings.devstack_host}:{settings.devstack_port}"
         ports = {name: free_port() for name in (*WORKERS, *HTTP_SERVICES, "fake-github", "fake-pypi")}
         fakes = {"fake_github": not settings.github_client_id, "fake_pypi": not settings.pypi_url}
-        commands = {c.name: c for c in service_commands(python, ports, public_url, **fakes)}
-        span = days_to_fill(
-            await complete_days(urls["postgres"]), dt.datetime.now(dt.UTC).date(), settings.devstack_days
+        commands = {
+            c.name: c
+            for c in service_commands(
+                python, ports, public_url, **fakes, gap_days=settings.devstack_first_days - 1
+            )
+        }
+        plan = fill_plan(
+            await complete_days(urls["postgres"]),
+            dt.datetime.now(dt.UTC).date(),
+            settings.devstack_days,
+            settings.devstack_first_days,
         )
         await supervisor.start(commands["aggregator"], env)
-        if span is not None:
-            days = (span[1] - span[0]).days + 1
-            log.info("first fill", start=span[0].isoformat(), end=span[1].isoformat(),
+        if plan.first is not None:
+            log.info("first fill", start=plan.first[0].isoformat(), end=plan.first[1].isoformat(),
                      packages=settings.devstack_packages)  # fmt: skip
-            console.line(f"  first fill: {days} day{'s' * (days != 1)} of {settings.devstack_packages} "
-                         "synthetic packages, through ingest -> NATS -> aggregator")  # fmt: skip
-            backfill = await supervisor.start(backfill_command(python, *span), env, oneshot=True)
+            console.line(first_fill_line(plan, settings.devstack_packages))
+            backfill = await supervisor.start(backfill_command(python, *plan.first), env, oneshot=True)
             await wait_for_days(
-                urls["postgres"], *span, supervisor, backfill, settings.devstack_fill_timeout, console
+                urls["postgres"], *plan.first, supervisor, backfill, settings.devstack_fill_timeout, console
             )
         with console.step("starting api, web, auth and the proxy"):
             for command in (c for name, c in commands.items() if name != "aggregator"):
@@ -167,6 +223,13 @@ async def serve(settings: DevstackSettings, stop: asyncio.Event, console: Consol
         console.line(
             f"  events: ingest -> NATS -> aggregator -> rollups.updated -> api, web; {public_url}/api/asyncapi.json\n"
         )
+        if plan.rest is not None:  # the older days, newest first, while the site serves
+            log.info("history fill", start=plan.rest[0].isoformat(), end=plan.rest[1].isoformat())
+            console.line(history_line(plan))
+            filler = await supervisor.start(
+                backfill_command(python, *plan.rest, name="history"), env, oneshot=True
+            )
+            history = asyncio.create_task(watch_history(urls["postgres"], plan, filler, console))
         while not stop.is_set() and not supervisor.exited():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 1.0)
@@ -174,7 +237,7 @@ async def serve(settings: DevstackSettings, stop: asyncio.Event, console: Consol
             log.error("a process exited, stopping the stack", exited=dead)
             console.fail(", ".join(f"{name} exited with code {code}" for name, code in dead))
     finally:  # the shutdown runs to its end even when a Ctrl-C cancels serve() meanwhile
-        cleanup = asyncio.ensure_future(shutdown(data_dir, runner, supervisor, stack, console))
+        cleanup = asyncio.ensure_future(shutdown(data_dir, runner, supervisor, stack, console, history))
         try:
             await asyncio.shield(cleanup)
         except asyncio.CancelledError:
@@ -188,7 +251,10 @@ async def shutdown(
     supervisor: Supervisor,
     stack: EmbeddedStack,
     console: Console,
+    history: asyncio.Task[None] | None = None,
 ) -> None:
+    if history is not None:  # its progress line first, then the stop step
+        await stop_task(history, 5.0)
     log.info("stopping")
     with console.step("stopping"):
         (data_dir / STATE_FILE).unlink(missing_ok=True)

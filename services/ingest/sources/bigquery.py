@@ -3,7 +3,10 @@
 Owns the cost guard and the paging: a dry run first reports the bytes the query would scan, and
 the run refuses when that is above ``max_bytes``; then the query runs with ``@day`` bound as a
 DATE parameter (the text is ``query.sql``, never formatted) and its result is read page by page,
-each page fetched in a worker thread so the event loop keeps serving. Credentials come from the
+each page fetched in a worker thread so the event loop keeps serving. Also the two questions a
+backfill asks before it starts: a day's dry-run bytes (:meth:`BigQuerySource.estimate_bytes`) and
+the first day of history (:meth:`BigQuerySource.first_day`, ``first_day.sql`` on the dataset's
+``INFORMATION_SCHEMA.PARTITIONS``: metadata, not a scan). Credentials come from the
 standard Google environment; ``api_endpoint`` plus anonymous credentials point the real client
 library at a local stand-in (``services.ingest.fake_bigquery``) in tests and demos.
 """
@@ -22,7 +25,15 @@ from google.cloud import bigquery
 from shared.logging import get_logger
 
 from .base import RawCounts, SourceError
-from .rows import DEFAULT_MIRRORS, Row, group_row_batches, query_text
+from .rows import (
+    DEFAULT_MIRRORS,
+    FIRST_DAY_TABLE,
+    Row,
+    first_day_text,
+    group_row_batches,
+    partition_day,
+    query_text,
+)
 
 log = get_logger(__name__)
 
@@ -77,10 +88,14 @@ class BigQuerySource:
             ],
         )
 
+    def estimate_bytes(self, day: dt.date) -> int:
+        """Bytes the query would scan for ``day``, from a dry run (free; no cap applied)."""
+        job = self.client.query(self.sql, job_config=self._config(day, dry_run=True))
+        return int(job.total_bytes_processed or 0)
+
     def dry_run(self, day: dt.date) -> int:
         """Bytes the query would scan for ``day`` (raises :class:`CostGuardError` above the cap)."""
-        job = self.client.query(self.sql, job_config=self._config(day, dry_run=True))
-        scanned = int(job.total_bytes_processed or 0)
+        scanned = self.estimate_bytes(day)
         self.last_bytes = scanned
         log.info("bigquery dry run", day=day.isoformat(), bytes=scanned, max_bytes=self.max_bytes)
         if scanned > self.max_bytes:
@@ -88,6 +103,17 @@ class BigQuerySource:
                 f"the query for {day.isoformat()} would scan {scanned} bytes, above BIGQUERY_MAX_BYTES={self.max_bytes}"
             )
         return scanned
+
+    def first_day(self) -> dt.date:
+        """The first day of ``file_downloads``: its oldest partition with rows."""
+        config = bigquery.QueryJobConfig(
+            use_legacy_sql=False,
+            query_parameters=[bigquery.ScalarQueryParameter("table", "STRING", FIRST_DAY_TABLE)],
+        )
+        rows = list(self.client.query(first_day_text(), job_config=config).result())
+        day = partition_day(rows[0][0] if rows else None)
+        log.info("bigquery first day", first_day=day.isoformat())
+        return day
 
     def _pages(self, day: dt.date) -> Iterator[list[Row]]:
         job = self.client.query(self.sql, job_config=self._config(day, dry_run=False))

@@ -3,6 +3,8 @@
 Owns running the real ``query.sql`` locally: the BigQuery text is transpiled by sqlglot to DuckDB,
 the table reference is pointed at a view over the files, and the day and mirror list are bound as
 parameters. Results are fetched in batches in a worker thread, so the day is never in memory.
+The first day of the export comes from the real ``first_day.sql`` too, run on a view that plays
+BigQuery's ``INFORMATION_SCHEMA.PARTITIONS`` (one partition per UTC day of the rows).
 """
 
 from __future__ import annotations
@@ -18,18 +20,39 @@ import sqlglot
 from sqlglot import exp
 
 from .base import RawCounts, SourceError
-from .rows import DEFAULT_MIRRORS, Row, group_row_batches, query_text
+from .rows import (
+    DEFAULT_MIRRORS,
+    FIRST_DAY_TABLE,
+    Row,
+    first_day_text,
+    group_row_batches,
+    partition_day,
+    query_text,
+)
 
 TABLE = "file_downloads"
+PARTITIONS = "partitions"
+#: BigQuery table names (the last part of a reference) and the local views standing in for them.
+LOCAL_TABLES = {TABLE: TABLE, "INFORMATION_SCHEMA.PARTITIONS": PARTITIONS}
 BATCH_ROWS = 10_000
+
+#: What BigQuery's INFORMATION_SCHEMA.PARTITIONS says about the export: a partition per UTC day.
+PARTITIONS_VIEW = """
+CREATE VIEW partitions AS
+SELECT 'file_downloads' AS table_name, strftime(CAST(timestamp AS DATE), '%Y%m%d') AS partition_id,
+       COUNT(*) AS total_rows
+FROM file_downloads GROUP BY ALL
+"""
+PARTITION_ROWS = "SELECT partition_id, total_rows FROM partitions ORDER BY partition_id"
 
 
 def duckdb_query(bigquery_sql: str) -> str:
-    """The BigQuery query in DuckDB's dialect, reading the local ``file_downloads`` view."""
+    """A BigQuery query in DuckDB's dialect, reading the local views (``file_downloads``, and
+    ``partitions`` for ``INFORMATION_SCHEMA.PARTITIONS``)."""
     tree = sqlglot.parse_one(bigquery_sql, read="bigquery")
     for table in tree.find_all(exp.Table):
-        if table.name == TABLE:
-            table.replace(exp.to_table(TABLE))
+        if table.name in LOCAL_TABLES:
+            table.replace(exp.to_table(LOCAL_TABLES[table.name]))
     return tree.sql(dialect="duckdb")
 
 
@@ -98,6 +121,30 @@ class RawSource:
             return [tuple(r) for r in con.execute(self.sql, self._params(day)).fetchall()]
         finally:
             con.close()
+
+    def first_day(self) -> dt.date:
+        """The first UTC day with a row in the export (``first_day.sql`` on its partitions view)."""
+        con = self._connect()
+        try:
+            con.execute(PARTITIONS_VIEW)
+            row = con.execute(duckdb_query(first_day_text()), {"table": FIRST_DAY_TABLE}).fetchone()
+        except duckdb.Error as exc:
+            raise SourceError(f"cannot read the first day of {str(self.path)!r}: {exc}") from exc
+        finally:
+            con.close()
+        return partition_day(row[0] if row else None)
+
+    def partitions(self) -> list[tuple[str, int]]:
+        """``(partition_id, total_rows)`` per UTC day of the export, as BigQuery would list them."""
+        con = self._connect()
+        try:
+            con.execute(PARTITIONS_VIEW)
+            found = con.execute(PARTITION_ROWS).fetchall()
+        except duckdb.Error as exc:
+            raise SourceError(f"cannot list the days of {str(self.path)!r}: {exc}") from exc
+        finally:
+            con.close()
+        return [(str(pid), int(rows)) for pid, rows in found]
 
     def _params(self, day: dt.date) -> dict[str, Any]:
         return {"day": day, "mirrors": self.mirrors}

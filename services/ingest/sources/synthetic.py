@@ -57,6 +57,8 @@ _SYSTEM_TEMPLATES = (
 )
 _WEEKDAY_FACTOR = (1.0, 1.02, 1.03, 1.0, 0.94, 0.7, 0.66)
 _EPOCH = dt.date(2024, 1, 1)
+#: Where the synthetic history begins by default (its release histories start in 2020).
+FIRST_DAY = dt.date(2020, 1, 1)
 
 TOP_DOWNLOADS = 20_000_000.0
 _HEAD = 20.0
@@ -94,7 +96,7 @@ WELL_KNOWN = (
     "decorator", "aiosignal", "distlib", "openpyxl", "pyparsing", "isodate", "lxml", "pillow",
     "more-itertools", "flask", "tomlkit", "coverage", "rich", "markdown-it-py", "mdurl", "async-timeout",
     "pynacl", "msgpack", "gitpython", "websocket-client", "asn1crypto",
-)
+)  # fmt: skip
 
 
 def package_name(index: int) -> str:
@@ -126,15 +128,23 @@ def raw_name(index: int) -> str:
 
 
 class SyntheticSource:
-    """Deterministic for ``(seed, day)``; ``packages`` is the size of the package universe."""
+    """Deterministic for ``(seed, day)``; ``packages`` is the size of the package universe.
+
+    ``first`` is the day its history is said to begin (``SYNTHETIC_FIRST_DAY``): what a backfill
+    from the first day starts from. It generates any day asked for.
+    """
 
     name = "synthetic"
 
-    def __init__(self, packages: int, seed: int = 0) -> None:
+    def __init__(self, packages: int, seed: int = 0, first: dt.date = FIRST_DAY) -> None:
         if packages < 1:
             raise ValueError("packages must be at least 1")
         self.packages = packages
         self.seed = seed
+        self.first = first
+
+    def first_day(self) -> dt.date:
+        return self.first
 
     def _minor_tables(self, day: dt.date) -> list[tuple[float, ...]]:
         # Newer minors gain share as time passes (about x2 a year relative to the oldest).

@@ -77,11 +77,11 @@ _COUNTRIES = (
     "HK", "CH", "PL", "ES", "IT", "FI", "TW", "IL", "VN", "BE", "AT", "UA", "ID", "ZA", "TR", "MX",
     "DK", "NO", "CZ", "AR", "PT", "RO", "TH", "MY", "NZ", "CL", "HU", "PH", "EG", "NG", "PK", "BD",
     "KE", "null",
-)
+)  # fmt: skip
 # Three regional templates over the same list: Zipf-like weights, then regional boosts.
 _ZIPF = [1.0 / (k + 1) ** 1.35 for k in range(len(_COUNTRIES))]
 _ZIPF[-1] = 0.002  # null
-_BOOSTS: tuple[dict[str, float], ...] = ({}, {"CN": 6.0, "HK": 3.0, "SG": 2.0, "TW": 2.0}, {"DE": 2.5, "FR": 2.5, "GB": 2.0, "NL": 2.0})
+_BOOSTS: tuple[dict[str, float], ...] = ({}, {"CN": 6.0, "HK": 3.0, "SG": 2.0, "TW": 2.0}, {"DE": 2.5, "FR": 2.5, "GB": 2.0, "NL": 2.0})  # fmt: skip
 _COUNTRY_TABLES = tuple(
     cumulative([w * boost.get(c, 1.0) for c, w in zip(_COUNTRIES, _ZIPF, strict=True)]) for boost in _BOOSTS
 )

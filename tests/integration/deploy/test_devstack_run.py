@@ -1,7 +1,8 @@
-"""``python -m shared.devstack`` end to end against the test servers: the first fill goes through
-the real pipeline, the proxy serves a package page, the API and a login through the fake GitHub,
-every metric the dashboard and the alerts name is exported by its service, and SIGINT stops every
-process the stack started."""
+"""``python -m shared.devstack`` end to end against the test servers: the first fill (the newest
+days) goes through the real pipeline before the URL, the older history after it in the background,
+newest first, with its console lines; the proxy serves a package page, the API and a login through
+the fake GitHub, every metric the dashboard and the alerts name is exported by its service, and
+SIGINT stops every process the stack started."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -25,11 +27,29 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from shared.devstack import STATE_FILE
 from shared.embedded import free_port
+from shared.events import Subjects
+from tests.integration.ingest.streams import read_stream
 from tests.support.wait import wait_until
 from tests.unit.deploy.metrics_catalog import BY_SERVICE, COUNTERS
 
 pytestmark = pytest.mark.slow
-DAYS = 3
+DAYS = 5
+FIRST_DAYS = 2
+#: stdout on a pipe, line by line, until the history is complete.
+EXPECTED = [
+    r"pypistats-next: starting the local stack \(details: .+/devstack\.log\)",
+    r"  migrating the database \.\.\. done \(\d+\.\d s\)",
+    r"  first fill: the newest 2 days of 40 synthetic packages, through ingest -> NATS -> aggregator",
+    r"  days aggregated: 2/2",
+    r"  starting api, web, auth and the proxy \.\.\. done \(\d+\.\d s\)",
+    r"",
+    r"  pypistats-next is running at http://127\.0\.0\.1:\d+/  \(Ctrl-C stops it\)",
+    r"  events: .+/api/asyncapi\.json",
+    r"",
+    r"  history: 3 days from {oldest} to {history_end} filling in the background, newest first",
+    r"  history aggregated: 3/3",
+    r"  history complete: 5 days from {oldest}",
+]
 
 
 def _alive(pid: int) -> bool:
@@ -56,7 +76,8 @@ async def stack(
     """A running devstack on empty tables; yields its state file (URL, ports, pids). The scheduler's
     start-up catch-up is off, so the data is exactly the devstack's own fill."""
     env = {**service_env, "ENV": "local", "LOG_FORMAT": "console", "DEVSTACK_PORT": str(free_port()),
-           "DEVSTACK_PACKAGES": "40", "DEVSTACK_DAYS": str(DAYS), "DEVSTACK_DATA_DIR": str(tmp_path),
+           "DEVSTACK_PACKAGES": "40", "DEVSTACK_DAYS": str(DAYS), "DEVSTACK_FIRST_DAYS": str(FIRST_DAYS),
+           "DEVSTACK_DATA_DIR": str(tmp_path),
            "GITHUB_CLIENT_ID": "", "INGEST_RUN_ON_START": "false"}  # fmt: skip
     log = (tmp_path / "stdout.log").open("wb")
     proc = await asyncio.create_subprocess_exec(
@@ -92,10 +113,26 @@ async def stack(
 
 
 async def test_devstack_serves_the_site_exports_every_metric_and_stops_on_sigint(
-    stack: dict[str, Any],
+    stack: dict[str, Any], js: JetStreamContext, subjects: Subjects, db: asyncpg.Pool
 ) -> None:
     url = stack["url"]
     yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    days = [yesterday - dt.timedelta(days=i) for i in range(DAYS)]  # newest first
+    stdout = Path(stack["log"])
+
+    # served once the newest days are in; the older ones arrive after, in the background
+    await wait_until(lambda: _printed(stdout, "history complete"), timeout=120, what="the history line")
+    printed = stdout.read_text().splitlines()[: len(EXPECTED)]
+    for pattern, line in zip(EXPECTED, printed, strict=True):
+        wanted = pattern.format(oldest=days[-1].isoformat(), history_end=days[FIRST_DAYS].isoformat())
+        assert re.fullmatch(wanted, line), (wanted, printed)
+    manifests = [m.day for m in (await read_stream(js, subjects)).manifests]
+    assert manifests == days  # published newest first: the first fill, then the history
+    completed = {
+        r["day"]: r["completed_at"] for r in await db.fetch("SELECT day, completed_at FROM ingest_days")
+    }
+    assert set(completed) == set(days)
+    assert max(completed[d] for d in days[:FIRST_DAYS]) < min(completed[d] for d in days[FIRST_DAYS:])
     jar = aiohttp.CookieJar(unsafe=True)  # keep cookies set by 127.0.0.1
     async with aiohttp.ClientSession(cookie_jar=jar) as client:
         async with client.get(f"{url}/api/status") as response:
@@ -153,3 +190,7 @@ async def test_devstack_serves_the_site_exports_every_metric_and_stops_on_sigint
     assert await asyncio.wait_for(proc.wait(), 60) == 0
     assert [name for name, pid in pids.items() if _alive(pid)] == []
     assert not (Path(stack["log"]).parent / STATE_FILE).exists()
+
+
+async def _printed(path: Path, text: str) -> bool:
+    return text in path.read_text()

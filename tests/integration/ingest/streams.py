@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
 
 from shared.events import DayManifest, PackageDay, Subjects, decode_event
 
@@ -28,13 +29,17 @@ async def stream_message_count(js: JetStreamContext, subjects: Subjects) -> int:
 
 
 async def read_stream(js: JetStreamContext, subjects: Subjects) -> StreamContents:
-    """Every message currently in the downloads stream, in stream order (one direct get each)."""
+    """Every message currently in the downloads stream, in stream order (one direct get each;
+    sequences purged from the middle are skipped)."""
     info = await js.stream_info(subjects.downloads_stream)
     out = StreamContents()
     if info.state.messages == 0:
         return out
     for seq in range(info.state.first_seq, info.state.last_seq + 1):
-        msg = await js.get_msg(subjects.downloads_stream, seq)
+        try:
+            msg = await js.get_msg(subjects.downloads_stream, seq)
+        except NotFoundError:  # purged from the middle of the stream
+            continue
         assert msg.subject is not None and msg.data is not None
         event = decode_event(msg.subject, msg.data, subjects)
         out.msg_ids.append((msg.headers or {}).get("Nats-Msg-Id", ""))

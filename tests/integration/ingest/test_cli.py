@@ -92,18 +92,21 @@ def test_bad_arguments_fail_clearly_before_connecting(
     assert "before start" in capsys.readouterr().err
 
 
-async def test_backfill_publishes_every_day_of_the_range(
-    service_env: dict[str, str], js: JetStreamContext, subjects: Subjects
+async def test_backfill_publishes_every_day_of_the_range_newest_first(
+    service_env: dict[str, str], js: JetStreamContext, subjects: Subjects, db: asyncpg.Pool
 ) -> None:
-    env = {**service_env, "SYNTHETIC_PACKAGES": "40"}
-    code, _out, err = await ingest(env, "backfill", "--start", "2024-02-28", "--end", "2024-03-01")
+    env = {**service_env, "SYNTHETIC_PACKAGES": "40", "BACKFILL_AHEAD_DAYS": "0"}  # no aggregator here
+    code, out, err = await ingest(env, "backfill", "--start", "2024-02-28", "--end", "2024-03-01")
     assert code == 0, err
     assert "days: 100%" in err  # the progress bar
+    assert "3 days from the synthetic source: 0 bytes to scan, no query cost" in err  # the estimate
+    estimate, summary = (json.loads(line) for line in out.splitlines())
+    assert (estimate["days"], estimate["bytes"], summary["done"]) == (3, 0, 3)
     contents = await read_stream(js, subjects)
-    assert sorted(m.day for m in contents.manifests) == [
-        dt.date(2024, 2, 28),
-        dt.date(2024, 2, 29),
+    assert [m.day for m in contents.manifests] == [
         dt.date(2024, 3, 1),
+        dt.date(2024, 2, 29),
+        dt.date(2024, 2, 28),
     ]
     assert len(contents.package_days) == 120
 

@@ -12,7 +12,7 @@ import asyncpg
 from nats.js import JetStreamContext
 from redis.asyncio import Redis
 
-from services.ingest.schedule import RedisLock
+from services.ingest.lock import RedisLock
 from shared.events import Subjects
 from tests.integration.ingest.streams import read_stream, stream_message_count
 from tests.integration.ingest.test_cli import ROOT, ingest

@@ -12,9 +12,9 @@ from redis.asyncio import Redis
 
 from services.ingest.channels import Outlet
 from services.ingest.config import IngestSettings
+from services.ingest.lock import RedisLock
 from services.ingest.metrics import IngestMetrics
 from services.ingest.runner import scheduled_pass
-from services.ingest.schedule import RedisLock
 from services.ingest.sources.base import RawCounts
 from services.ingest.sources.synthetic import SyntheticSource
 from shared.events import Subjects
@@ -149,3 +149,15 @@ async def test_a_failing_day_is_reported_and_the_pass_goes_on(outlet: Outlet,
     contents = await read_stream(js, subjects)
     assert [m.day for m in contents.manifests] == result.done
     assert metrics.runs.labels("failed")._value.get() == 1
+
+
+async def test_the_gap_window_is_ingest_gap_days_when_every_day_is_kept(outlet: Outlet,
+    js: JetStreamContext, subjects: Subjects, redis: Redis, db: asyncpg.Pool, namespace: str, redis_url: str,
+    database_url: str,
+) -> None:  # fmt: skip
+    settings = settings_for(namespace, redis_url, database_url).model_copy(
+        update={"retention_days": None, "ingest_gap_days": 2, "ingest_resettle_days": 0}
+    )
+    result = await scheduled_pass(outlet, SyntheticSource(5), settings, IngestMetrics(), redis, db, now=NOW)
+    assert result is not None and result.done == [D(2024, 5, 9), D(2024, 5, 8), D(2024, 5, 7)]
+    assert [m.day for m in (await read_stream(js, subjects)).manifests] == result.done

@@ -8,35 +8,65 @@ import datetime as dt
 import pytest
 
 from shared import devstack
-from shared.devstack import DevstackSettings, days_to_fill, forward_headers, service_commands
+from shared.devstack import DevstackSettings, fill_plan, forward_headers, service_commands
+from shared.devstack.plan import first_fill_line, history_done_line, history_line
 
 TODAY = dt.date(2024, 6, 10)
 
 
-def test_fresh_database_fills_the_whole_window_ending_yesterday() -> None:
-    assert days_to_fill([], TODAY, 180) == (dt.date(2023, 12, 13), dt.date(2024, 6, 9))
-    start, end = days_to_fill([], TODAY, 180) or (None, None)
-    assert start is not None and end is not None and (end - start).days + 1 == 180
+def test_fresh_database_fills_the_newest_days_first_and_the_rest_after() -> None:
+    plan = fill_plan([], TODAY, 730, 30)
+    assert plan.first == (dt.date(2024, 5, 11), dt.date(2024, 6, 9))  # the newest 30 closed days
+    assert plan.rest == (dt.date(2022, 6, 11), dt.date(2024, 5, 10))  # the 700 before them
+    assert (plan.first_missing, plan.rest_missing, plan.oldest) == (30, 700, dt.date(2022, 6, 11))
+    assert (plan.rest[1] - plan.rest[0]).days + 1 + (plan.first[1] - plan.first[0]).days + 1 == 730
+    assert DevstackSettings().devstack_days == 730 and DevstackSettings().devstack_first_days == 30
 
 
-def test_complete_window_fills_nothing() -> None:
-    complete = [TODAY - dt.timedelta(days=i) for i in range(1, 200)]
-    assert days_to_fill(complete, TODAY, 180) is None
+def test_complete_history_fills_nothing() -> None:
+    complete = [TODAY - dt.timedelta(days=i) for i in range(1, 800)]
+    plan = fill_plan(complete, TODAY, 730, 30)
+    assert (plan.first, plan.rest) == (None, None)
 
 
-def test_next_day_fills_only_the_new_day() -> None:
-    complete = [TODAY - dt.timedelta(days=i) for i in range(2, 182)]
-    assert days_to_fill(complete, TODAY, 180) == (dt.date(2024, 6, 9), dt.date(2024, 6, 9))
+def test_next_day_fills_only_the_new_day_before_serving() -> None:
+    complete = [TODAY - dt.timedelta(days=i) for i in range(2, 732)]
+    plan = fill_plan(complete, TODAY, 730, 30)
+    assert (plan.first, plan.rest, plan.first_missing) == (
+        (dt.date(2024, 6, 9), dt.date(2024, 6, 9)),
+        None,
+        1,
+    )
 
 
-def test_interrupted_fill_resumes_over_the_missing_span() -> None:
-    complete = [dt.date(2024, 6, 9) - dt.timedelta(days=i) for i in range(30, 180)]
-    assert days_to_fill(complete, TODAY, 180) == (dt.date(2024, 5, 11), dt.date(2024, 6, 9))
+def test_an_interrupted_history_resumes_in_the_background_only() -> None:
+    # the newest 30 and the 100 before them are in; a Ctrl-C stopped the history there
+    complete = [dt.date(2024, 6, 9) - dt.timedelta(days=i) for i in range(130)]
+    plan = fill_plan(complete, TODAY, 730, 30)
+    assert plan.first is None
+    assert plan.rest == (dt.date(2022, 6, 11), dt.date(2024, 6, 9) - dt.timedelta(days=130))
+    assert plan.rest_missing == 600
 
 
-def test_days_outside_the_window_do_not_count() -> None:
-    old = [dt.date(2020, 1, 1)]
-    assert days_to_fill(old, TODAY, 3) == (dt.date(2024, 6, 7), dt.date(2024, 6, 9))
+def test_a_short_history_is_all_filled_first() -> None:
+    plan = fill_plan([], TODAY, 3, 30)
+    assert (plan.first, plan.rest, plan.first_days) == ((dt.date(2024, 6, 7), dt.date(2024, 6, 9)), None, 3)
+    old = [dt.date(2020, 1, 1)]  # days outside the window do not count
+    assert fill_plan(old, TODAY, 3, 30).first_missing == 3
+
+
+def test_the_console_lines_say_what_is_filled_when() -> None:
+    assert first_fill_line(fill_plan([], TODAY, 1, 30), 5) == (
+        "  first fill: 1 day of 5 synthetic packages, through ingest -> NATS -> aggregator"
+    )
+    plan = fill_plan([], TODAY, 730, 30)
+    assert first_fill_line(plan, 500) == (
+        "  first fill: the newest 30 days of 500 synthetic packages, through ingest -> NATS -> aggregator"
+    )
+    assert history_line(plan) == (
+        "  history: 700 days from 2022-06-11 to 2024-05-10 filling in the background, newest first"
+    )
+    assert history_done_line(plan) == "  history complete: 730 days from 2022-06-11"
 
 
 def _commands(fake: bool, fake_pypi: bool = True) -> dict[str, devstack.Command]:
@@ -51,6 +81,9 @@ def test_every_service_is_started_through_its_module() -> None:
         assert commands[name].argv == ("py", "-m", f"services.{name}", "serve")
     assert commands["fake-github"].argv == ("py", "-m", "services.auth", "fake-github", "--port", "6")
     assert commands["aggregator"].env["OPS_PORT"] == "1" and commands["ingest"].env["OPS_PORT"] == "2"
+    # the scheduler fills gaps in the newest 30 days only (29 before the last closed day): the
+    # older ones are the history backfill's
+    assert commands["ingest"].env["INGEST_GAP_DAYS"] == "29" and "INGEST_GAP_DAYS" not in commands["api"].env
     assert [commands[n].env["PORT"] for n in ("api", "web", "auth")] == ["3", "4", "5"]
     assert commands["auth"].env["FAKE_GITHUB_URL"] == "http://127.0.0.1:6"
     assert commands["auth"].env["PUBLIC_URL"] == "http://127.0.0.1:8000"
@@ -73,6 +106,10 @@ def test_a_configured_github_app_starts_no_fake() -> None:
 
 def test_backfill_command_uses_the_synthetic_source() -> None:
     command = devstack.backfill_command("py", dt.date(2024, 1, 1), dt.date(2024, 6, 29))
+    assert (
+        devstack.backfill_command("py", dt.date(2024, 1, 1), dt.date(2024, 6, 29), "history").name
+        == "history"
+    )
     assert command.argv == ("py", "-m", "services.ingest", "backfill", "--start", "2024-01-01",
                             "--end", "2024-06-29", "--source", "synthetic", "--no-progress")  # fmt: skip
 

@@ -13,7 +13,7 @@ import pytest
 
 from services.ingest.sources.base import SourceError
 from services.ingest.sources.raw import RawSource, duckdb_query
-from services.ingest.sources.rows import group_rows, query_text
+from services.ingest.sources.rows import first_day_text, group_rows, partition_day, query_text
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "ingest"
 JSONL = FIXTURES / "file_downloads.jsonl"
@@ -75,7 +75,13 @@ def test_the_mirror_list_is_configurable() -> None:
     # devpi, Artifactory and z3c.pypimirror now count as ordinary installers (3 more for requests)
     assert rows["requests"]["overall"] == {"with_mirrors": 13, "without_mirrors": 11}
     # ... and in every breakdown: their versions, countries, file types and ci flags now count
-    assert rows["requests"]["version"] == {"2.30.0": 1, "2.31.0": 4, "2.32.0": 4, "2.32.0.post1": 1, "null": 1}
+    assert rows["requests"]["version"] == {
+        "2.30.0": 1,
+        "2.31.0": 4,
+        "2.32.0": 4,
+        "2.32.0.post1": 1,
+        "null": 1,
+    }
     assert rows["requests"]["country"] == {"CN": 1, "DE": 2, "GB": 1, "IN": 2, "US": 4, "null": 1}
     assert rows["requests"]["ci"] == {"false": 4, "null": 3, "true": 4}
     # the installer breakdown counts every kept download whatever the mirror list says
@@ -109,3 +115,22 @@ def test_missing_or_foreign_files_are_a_clear_error(tmp_path: Path) -> None:
     bad.write_text('{"something": 1}\n')
     with pytest.raises(SourceError, match="timestamp"):
         RawSource(bad).rows(DAY)
+
+
+def test_the_first_day_is_the_oldest_utc_day_of_the_export_by_first_day_sql() -> None:
+    source = RawSource(JSONL)
+    # the oldest row is 2024-03-03T23:59:59.999999Z: its UTC day, not the next one
+    assert source.first_day() == dt.date(2024, 3, 3)
+    assert source.partitions()[0] == ("20240303", 1)
+    assert [pid for pid, _rows in source.partitions()] == ["20240303", "20240304", "20240305"]
+    assert "INFORMATION_SCHEMA.PARTITIONS" in first_day_text() and "@table" in first_day_text()
+    assert "partitions" in duckdb_query(first_day_text())  # the local view stands in for it
+
+
+def test_partition_ids_name_a_day_or_fail_clearly() -> None:
+    assert partition_day("20160122") == dt.date(2016, 1, 22)
+    for bad in ("2016012", "__NULL__", "20161322"):
+        with pytest.raises(SourceError, match="not a daily partition id"):
+            partition_day(bad)
+    with pytest.raises(SourceError, match="no partition with rows"):
+        partition_day(None)
