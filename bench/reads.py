@@ -70,9 +70,16 @@ class Endpoint:
     connections: int
 
     @property
+    def bare_suffix(self) -> str:
+        """The baseline's suffix: endpoints that differ only in their query string get a path of
+        their own there (aiohttp routes ignore the query)."""
+        path = self.suffix.split("?", 1)[0]
+        return path if path == self.suffix else f"{path}-{self.name}"
+
+    @property
     def route(self) -> str:
-        """The baseline's aiohttp route (the query string, if any, is not part of it)."""
-        return f"{self.prefix}{{package}}{self.suffix.split('?', 1)[0]}"
+        """The baseline's aiohttp route."""
+        return f"{self.prefix}{{package}}{self.bare_suffix}"
 
     def path(self, package: str) -> str:
         return f"{self.prefix}{package}{self.suffix}"
@@ -327,7 +334,8 @@ def run(args: argparse.Namespace, db_name: str, storage: dict[str, Any], code: C
             results[e.name] = {}
             for server in SERVERS:
                 files = warm_file if server == "cached" else all_file
-                load = Load(e.connections, LUA, (str(files), e.prefix, e.suffix))
+                suffix = e.bare_suffix if server == "bare" else e.suffix
+                load = Load(e.connections, LUA, (str(files), e.prefix, suffix))
                 base = bench.url("bare", "") if server == "bare" else bench.url(e.service, server)
                 pid = bench.pids[("bare", "")] if server == "bare" else bench.pids[(e.service, server)]
                 results[e.name][server] = measure(server, base + "/", pid, args, load)
