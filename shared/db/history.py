@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import functools
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -215,7 +216,14 @@ class Frame:
         return every, out
 
     def days(self) -> list[dt.date]:
-        return [self.start + dt.timedelta(days=i) for i in range(self.span)]
+        """The span's dates (shared by every frame of the same span: random packages of one window)."""
+        return _dates(self.start, self.span)
+
+
+@functools.lru_cache(maxsize=64)
+def _dates(start: dt.date, span: int) -> list[dt.date]:
+    first = start.toordinal()
+    return [dt.date.fromordinal(first + i) for i in range(span)]
 
 
 def series_of(
