@@ -60,6 +60,27 @@ class PlanError(ValueError):
     """The backfill cannot be planned (bad range, ``ingest_days`` unreadable)."""
 
 
+class Interrupted(Exception):
+    """Ctrl-C or SIGTERM, seen between two days (when the cancel itself was lost on the way)."""
+
+
+class Stop:
+    """The signal that stops a backfill. Each signal cancels the running task *and* sets this flag,
+    checked between days and while waiting for the aggregator: on Python 3.11 a cancel can be lost
+    inside ``asyncio.wait_for`` (redis-py's and asyncpg's timeouts; see shared.tasks), and a lost
+    Ctrl-C must not let a backfill of years carry on."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+
+    def __bool__(self) -> bool:
+        return self.signum is not None
+
+    def check(self) -> None:
+        if self:
+            raise Interrupted(f"signal {self.signum}")
+
+
 async def plan(
     pool: asyncpg.Pool | None,
     start: dt.date,
@@ -100,6 +121,8 @@ class BackfillResult:
     seconds: float = 0.0
     yielded: int = 0
     purged: list[dt.date] = field(default_factory=list)
+    #: Days the aggregator did not complete while the backfill waited (see follow.py).
+    given_up: list[dt.date] = field(default_factory=list)
 
 
 async def run(
@@ -115,6 +138,7 @@ async def run(
     skip_complete: bool = True,
     follower: Follower | None = None,
     poll_s: float = 1.0,
+    stop: Stop | None = None,
 ) -> BackfillResult:
     """Ingest ``days`` in the order given, each under the ingest lock (taken per day, handed to a
     scheduler pass that asks for it), with room made first by the ``follower`` when there is one
@@ -127,29 +151,33 @@ async def run(
     ingesting = 0.0
     with tqdm(total=len(days), desc="days", unit="day", disable=not show_progress, position=0) as bar:
         for index, day in enumerate(days):
+            if stop is not None:
+                stop.check()
             if skip_complete and await is_complete(pool, day):
                 result.skipped.append(day)  # completed meanwhile (a scheduler pass, another backfill)
                 bar.update(1)
                 continue
             if follower is not None:
-                await follower.room()
+                await follower.room(stop)
             lock = RedisLock(redis, key, settings.ingest_lock_ttl_s, holder="backfill")
             if await request.posted():
                 result.yielded += 1
                 log.info("backfill yielding to the scheduler's pass", next_day=day.isoformat())
-            await take_for_backfill(lock, request, poll_s=poll_s)
-            renewer = asyncio.create_task(
-                keep_renewing(lock, settings.ingest_lock_ttl_s / 3), name="backfill-lock-renewer"
-            )
-            try:
+            renewer: asyncio.Task[None] | None = None
+            try:  # a cancel while the lock is being taken may leave it taken: released below too
+                await take_for_backfill(lock, request, poll_s=poll_s)
+                renewer = asyncio.create_task(
+                    keep_renewing(lock, settings.ingest_lock_ttl_s / 3), name="backfill-lock-renewer"
+                )
                 with tqdm(
                     desc=day.isoformat(), unit="pkg", disable=not show_progress, position=1, leave=False
                 ) as day_bar:
                     one = await ingest_day(out, source, day, settings, metrics, progress=day_bar.update)
             finally:
-                await stop_task(renewer, RENEWER_STOP_S)
+                if renewer is not None:
+                    await stop_task(renewer, RENEWER_STOP_S)
                 with contextlib.suppress(Exception):
-                    await lock.release()
+                    await lock.release()  # only ours: the token is checked
             result.done.append(day)
             if follower is not None:
                 follower.published(day, one.run_id, one.manifest_seq)
@@ -173,9 +201,9 @@ async def run(
             )
     if follower is not None and follower.pending:
         log.info("backfill published; waiting for the aggregator to complete", pending=len(follower.pending))
-        await follower.finish()
+        await follower.finish(stop)
     if follower is not None:
-        result.purged = list(follower.purged)
+        result.purged, result.given_up = list(follower.purged), list(follower.given_up)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -201,10 +229,42 @@ async def command(
     """Plan, estimate (refusing above the budget), then ingest newest first under the lock.
 
     stdout gets one JSON line with the plan and the estimate, and after a run one with what it
-    did; bad input or a refused budget raise ``ValueError`` before anything is published."""
+    did; bad input or a refused budget raise ``ValueError`` before anything is published. Ctrl-C
+    or SIGTERM stop it (the lock released on the way out): exit status 130 or 143."""
     main_task = asyncio.current_task()
     assert main_task is not None
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)  # release the lock
+    stop = Stop()
+
+    def stop_on(signum: int) -> None:
+        stop.signum = signum
+        main_task.cancel()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        asyncio.get_running_loop().add_signal_handler(signum, stop_on, signum)
+    try:
+        return await _command(
+            settings, start_at, end_at, source_name=source_name, dry_run=dry_run, max_usd=max_usd,
+            include_complete=include_complete, progress=progress, stop=stop,
+        )  # fmt: skip
+    except (asyncio.CancelledError, Interrupted):
+        if not stop:
+            raise
+        log.warning("backfill interrupted; run the same command again to resume", signal=stop.signum)
+        return 128 + (stop.signum or 0)
+
+
+async def _command(
+    settings: IngestSettings,
+    start_at: dt.date | Literal["first"],
+    end_at: dt.date | None,
+    *,
+    source_name: str | None,
+    dry_run: bool,
+    max_usd: float | None,
+    include_complete: bool,
+    progress: bool,
+    stop: Stop,
+) -> int:
     metrics = IngestMetrics(CollectorRegistry())
     source = make_source(settings, metrics, source_name)
     last_closed = last_closed_day(dt.datetime.now(dt.UTC))
@@ -246,14 +306,11 @@ async def command(
                 result = await run(
                     out, source, found.days, settings, metrics, redis, pool,
                     show_progress=progress, skip_complete=not include_complete,
-                    follower=follower_of(settings, pool, out, last_closed),
+                    follower=follower_of(settings, pool, out, last_closed), stop=stop,
                 )  # fmt: skip
         except RedisError as exc:
             log.error("cannot take the ingest lock", error=f"{type(exc).__name__}: {exc}")
             return EXIT_FAILED
-        except asyncio.CancelledError:
-            log.warning("backfill interrupted; run the same command again to resume")
-            raise
         finally:
             await redis.aclose()
     finally:
@@ -263,7 +320,8 @@ async def command(
              purged=len(result.purged), seconds=round(result.seconds, 1))  # fmt: skip
     summary = {
         "done": len(result.done), "skipped": len(result.skipped), "packages": result.packages,
-        "purged": len(result.purged), "newest": result.done[0].isoformat() if result.done else None,
+        "purged": len(result.purged), "not_completed": [d.isoformat() for d in result.given_up],
+        "newest": result.done[0].isoformat() if result.done else None,
         "oldest": result.done[-1].isoformat() if result.done else None,
     }  # fmt: skip
     sys.stdout.write(json.dumps(summary, sort_keys=True) + "\n")

@@ -14,6 +14,11 @@ months, and a backfill running far ahead of the aggregator stacks them up beside
   aggregator has committed every one of its package-days), has its subjects purged from the
   stream: ``aggregator replay`` only ever covers the stream window, and older history is
   rebuilt with a backfill.
+
+A day the aggregator does not complete while nothing else completes for ``stall_s`` (10 min; it
+skipped the manifest as superseded, or it is not running) is given up on: logged, left out of
+``pending`` (its events stay in the stream until they age out), so the backfill goes on instead of
+waiting forever.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import asyncio
 import datetime as dt
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 import asyncpg
 from nats.js import JetStreamContext
@@ -34,6 +40,14 @@ log = get_logger(__name__)
 COMPLETED_SQL = "SELECT day, run_id, manifest_seq FROM ingest_days WHERE day = ANY($1::date[])"
 #: How often a waiting backfill says what it waits for.
 REPORT_EVERY_S = 30.0
+#: How long pending days may see no completion before the oldest published one is given up on.
+STALL_S = 600.0
+
+
+class Stopping(Protocol):
+    """A flag whose ``check()`` raises once the backfill is asked to stop."""
+
+    def check(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -57,31 +71,42 @@ class Follower:
         ahead: int,
         purge_before: dt.date | None,
         poll_s: float = 1.0,
+        stall_s: float = STALL_S,
     ) -> None:
         self.pool, self.js, self.subjects = pool, js, subjects
         self.ahead = ahead
         self.purge_before = purge_before
         self.poll_s = poll_s
+        self.stall_s = stall_s
         self.pending: dict[dt.date, Published] = {}
         self.purged: list[dt.date] = []
+        self.given_up: list[dt.date] = []
+        self.progress_at = time.monotonic()
 
     def published(self, day: dt.date, run_id: str, manifest_seq: int) -> None:
+        if not self.pending:
+            self.progress_at = time.monotonic()  # nothing was waited for until now
         self.pending[day] = Published(day, run_id, manifest_seq)
 
-    async def room(self) -> None:
+    async def room(self, stop: Stopping | None = None) -> None:
         """Wait until another day may be published (fewer than ``ahead`` pending)."""
-        await self._wait_below(self.ahead)
+        await self._wait_below(self.ahead, stop)
 
-    async def finish(self) -> None:
+    async def finish(self, stop: Stopping | None = None) -> None:
         """Wait until the aggregator has completed every published day."""
-        await self._wait_below(1)
+        await self._wait_below(1, stop)
 
-    async def _wait_below(self, limit: int) -> None:
+    async def _wait_below(self, limit: int, stop: Stopping | None) -> None:
         told = time.monotonic()
         while True:
+            if stop is not None:
+                stop.check()
             await self.settle()
             if len(self.pending) < limit:
                 return
+            if time.monotonic() - self.progress_at >= self.stall_s:
+                self._give_up()
+                continue
             if time.monotonic() - told >= REPORT_EVERY_S:
                 oldest = min(self.pending)
                 log.info(
@@ -109,8 +134,21 @@ class Follower:
             if not ours and row["manifest_seq"] < mine.manifest_seq:
                 continue  # completed from an older run: ours is still to come
             del self.pending[mine.day]
+            self.progress_at = time.monotonic()
             if ours and self.purge_before is not None and mine.day < self.purge_before:
                 await self._purge(mine.day)
+
+    def _give_up(self) -> None:
+        """Stop waiting for the day published first among the pending ones."""
+        first = min(self.pending.values(), key=lambda p: p.manifest_seq)
+        del self.pending[first.day]
+        self.given_up.append(first.day)
+        self.progress_at = time.monotonic()
+        log.warning(
+            "the aggregator has not completed a backfilled day; going on without it (its events stay"
+            " in the stream; ingest_days and the aggregator's log say why)",
+            day=first.day.isoformat(), run_id=first.run_id, stalled_s=self.stall_s,
+        )  # fmt: skip
 
     async def _purge(self, day: dt.date) -> None:
         stream = self.subjects.downloads_stream

@@ -209,13 +209,18 @@ async def scheduled_pass(
     lock = RedisLock(redis, key, settings.ingest_lock_ttl_s, holder="pass")
     if lock_wait_s > 0 and await lock.holder() == "pass":
         log.info("another pass holds the ingest lock; waiting for it", wait_s=lock_wait_s)
-    taken = await take_for_pass(
-        lock,
-        PassRequest(redis, key),
-        wait_s=lock_wait_s,
-        backfill_wait_s=settings.ingest_backfill_yield_s,
-        poll_s=poll_s,
-    )
+    try:
+        taken = await take_for_pass(
+            lock,
+            PassRequest(redis, key),
+            wait_s=lock_wait_s,
+            backfill_wait_s=settings.ingest_backfill_yield_s,
+            poll_s=poll_s,
+        )
+    except BaseException:  # cancelled while the lock was being taken: it may be ours already
+        with contextlib.suppress(Exception):
+            await lock.release()  # only ours: the token is checked
+        raise
     if not taken:
         log.info("another pass holds the ingest lock; skipping this pass", waited_s=lock_wait_s)
         return None

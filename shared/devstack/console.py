@@ -4,8 +4,9 @@ Owns the split between the terminal and the log file (``.run/devstack.log``). Wh
 :func:`captured` is active, the process's standard output and error (file descriptors 1 and 2,
 so every log line, the services' labelled output, child processes and libraries that print, such
 as the embedded PostgreSQL's initdb) go to the log file; the :class:`Console` it yields writes to
-a duplicate of the original terminal. On a terminal the fill shows a progress bar; elsewhere (a
-pipe, CI) each step is one plain line, without carriage returns.
+a duplicate of the original terminal. On a terminal the fills show a progress bar; elsewhere (a
+pipe, CI) each step is one plain line, without carriage returns, and a count that takes minutes
+(the background history) gets a line a minute.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from typing import Never, TextIO
 from tqdm import tqdm
 
 LOG_FILE = "devstack.log"
+#: Off a terminal, how often a long-running count is printed (a line, not a bar).
+PIPE_EVERY_S = 60.0
 
 
 class Console:
@@ -57,11 +60,16 @@ class Console:
 
 
 class Progress:
-    """A bar on a terminal; elsewhere one line with the final count when it is closed."""
+    """A bar on a terminal; elsewhere one line with the count every ``every_s`` while it moves,
+    and one with the final count when it is closed."""
 
-    def __init__(self, console: Console, total: int, unit: str, description: str) -> None:
+    def __init__(
+        self, console: Console, total: int, unit: str, description: str, every_s: float = PIPE_EVERY_S
+    ) -> None:
         self.console, self.total, self.unit, self.description = console, total, unit, description
         self.n = 0
+        self.every_s = every_s
+        self.shown_at = time.monotonic()
         self.bar: tqdm[Never] | None = None
         if console.interactive:
             self.bar = tqdm(
@@ -71,6 +79,9 @@ class Progress:
     def update_to(self, n: int) -> None:
         if self.bar is not None:
             self.bar.update(n - self.n)
+        elif n != self.n and n < self.total and time.monotonic() - self.shown_at >= self.every_s:
+            self.console.line(f"  {self.description}: {n}/{self.total}")
+            self.shown_at = time.monotonic()
         self.n = n
 
     def close(self) -> None:

@@ -53,6 +53,9 @@ COMPLETE_DAYS = "SELECT day FROM ingest_days"
 COMPLETE_IN_SPAN = "SELECT count(*) FROM ingest_days WHERE day BETWEEN $1 AND $2"
 #: How often the background history fill's progress is read.
 HISTORY_POLL_S = 1.0
+#: After the history backfill has ended, how long the count may stand still before the stack says
+#: the history is incomplete (the aggregator skipped a day) instead of waiting for ever.
+HISTORY_STALL_S = 120.0
 
 
 async def complete_days(dsn: str) -> list[dt.date]:
@@ -67,12 +70,15 @@ async def watch_history(
     dsn: str, plan: FillPlan, backfill: asyncio.subprocess.Process, console: Console
 ) -> None:
     """Show the background fill of the older days until every one is complete (then one line),
-    or until its backfill fails (then one line saying the next start resumes it)."""
+    or until its backfill fails or ends with days still missing (then one line saying the next
+    start resumes it)."""
     assert plan.rest is not None
     start, end = plan.rest
     total = (end - start).days + 1
     bar = console.progress(total, "day", "history aggregated")
     conn: asyncpg.Connection | None = None
+    loop = asyncio.get_running_loop()
+    seen, moved_at = -1, loop.time()
     try:
         while True:
             try:
@@ -85,6 +91,14 @@ async def watch_history(
                 bar.close()
                 log.info("history complete", days=plan.days, oldest=start.isoformat())
                 console.line(history_done_line(plan))
+                return
+            if bar.n != seen:
+                seen, moved_at = bar.n, loop.time()
+            if backfill.returncode == 0 and loop.time() - moved_at >= HISTORY_STALL_S:
+                bar.close()  # the backfill is done, but the aggregator did not complete every day
+                log.warning("history incomplete", complete=bar.n, days=total)
+                console.line(f"  history: {bar.n} of {total} older days complete; the next make run fills"
+                             " the rest (details in the log)")  # fmt: skip
                 return
             if backfill.returncode not in (None, 0):
                 bar.close()

@@ -277,3 +277,16 @@ async def test_a_day_completed_by_a_later_run_releases_the_backfill_but_is_not_p
     await db.execute("UPDATE ingest_days SET run_id = 'ours-old', manifest_seq = 10 WHERE day = $1", old)
     await asyncio.wait_for(follower.finish(), 10)
     assert follower.pending == {} and follower.purged == [old]
+
+
+async def test_a_day_the_aggregator_never_completes_is_given_up_on_after_a_stall(
+    outlet: Outlet, subjects: Subjects, db: asyncpg.Pool
+) -> None:
+    follower = Follower(
+        db, outlet.js, subjects, ahead=1, purge_before=D(2024, 1, 1), poll_s=0.05, stall_s=0.3
+    )
+    follower.published(D(2023, 1, 1), "never-completed", manifest_seq=10)  # e.g. skipped as superseded
+    started = asyncio.get_running_loop().time()
+    await asyncio.wait_for(follower.room(), 10)  # room for the next day once it gave up on this one
+    assert asyncio.get_running_loop().time() - started >= 0.3
+    assert follower.pending == {} and follower.given_up == [D(2023, 1, 1)] and follower.purged == []

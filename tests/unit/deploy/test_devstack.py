@@ -4,11 +4,13 @@ table is every front door's: tests/unit/deploy/test_frontdoor.py)."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 
 import pytest
 
 from shared import devstack
 from shared.devstack import DevstackSettings, fill_plan, forward_headers, service_commands
+from shared.devstack.console import Console, Progress
 from shared.devstack.plan import first_fill_line, history_done_line, history_line
 
 TODAY = dt.date(2024, 6, 10)
@@ -142,3 +144,19 @@ def test_settings_read_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DEVSTACK_PORT", "99999")
     with pytest.raises(ValueError):
         DevstackSettings()
+
+
+def test_off_a_terminal_a_long_count_prints_a_line_now_and_then_and_its_end() -> None:
+    out = io.StringIO()  # not a terminal: no bar, no carriage returns
+    quiet = Console(out).progress(700, "day", "history aggregated")  # the default: a line a minute
+    quiet.update_to(5)
+    quiet.close()
+    assert out.getvalue() == "  history aggregated: 5/700\n"
+    out = io.StringIO()
+    chatty = Progress(Console(out), 700, "day", "history aggregated", every_s=0.0)
+    for n in (0, 10, 10, 20, 700):
+        chatty.update_to(n)
+    chatty.close()
+    assert out.getvalue().splitlines() == [
+        "  history aggregated: 10/700", "  history aggregated: 20/700", "  history aggregated: 700/700",
+    ]  # fmt: skip
