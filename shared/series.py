@@ -24,10 +24,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from operator import itemgetter
 from typing import NamedTuple, TypeAlias, TypeVar
 
-from shared.db.history import Frame, month_days, series_of
+import numpy as np
+
+from shared.db.history import Counts, Frame, dates_of, month_days, series_of
 from shared.db.layout import (
     COLUMN_OF,
     COUNT_BITS,
@@ -52,36 +55,92 @@ class Point(NamedTuple):
 #: Categories in string order, each with its non-zero ``(day, downloads)`` in day order.
 Groups: TypeAlias = list[tuple[str, list[tuple[dt.date, int]]]]
 
+
+@dataclass(frozen=True, slots=True)
+class Matrix:
+    """One dimension over consecutive days as categories x days: ``counts[i, k]`` is the downloads
+    of ``categories[i]`` (in string order, each with some download) on day ``start + k``; zero
+    is no download. The same series as :data:`Groups`, without a Python object per point."""
+
+    start: dt.date
+    categories: list[str]
+    counts: Counts
+
+    @property
+    def span(self) -> int:
+        return int(self.counts.shape[1])
+
+    @classmethod
+    def empty(cls) -> Matrix:
+        return cls(dt.date.min, [], np.zeros((0, 0), dtype=np.int64))
+
+    @classmethod
+    def of_groups(cls, groups: Groups) -> Matrix:
+        """The matrix of ``groups`` (from the first to the last day with a point)."""
+        days = [day for _, points in groups for day, _ in points]
+        if not days:
+            return cls.empty()
+        start = min(days)
+        counts = np.zeros((len(groups), (max(days) - start).days + 1), dtype=np.int64)
+        for i, (_, points) in enumerate(groups):
+            for day, n in points:
+                counts[i, (day - start).days] = n
+        return cls(start, [category for category, _ in groups], counts)
+
+    def groups(self) -> Groups:
+        dates = dates_of(self.start, self.span) if self.span else []
+        return [
+            (c, days) for c, days in zip(self.categories, _points(self.counts, dates), strict=True) if days
+        ]
+
+
+def _points(counts: Counts, dates: Sequence[dt.date]) -> Iterable[list[tuple[dt.date, int]]]:
+    for row in counts:
+        nz = np.flatnonzero(row)
+        yield list(zip([dates[k] for k in nz.tolist()], row[nz].tolist(), strict=True))
+
+
 # Rows of a dimension read: (day, cells, block, lo). An open package-day has its array of cells
 # and no block; a compacted month has its first day, its block and the read's lower bound (the
 # month's days before it are not shown). Overall reads have (day, with, without, block, lo).
 OVERALL_DAYS = """
-SELECT day, with_mirrors, without_mirrors, NULL::bytea AS block, NULL::date AS lo FROM downloads_days
-WHERE package = $1 AND day >= visible_from($2) AND day <= $3
+SELECT day, with_mirrors, without_mirrors, NULL::bytea AS block, NULL::integer AS days, NULL::date AS lo
+FROM downloads_days
+WHERE package = $1
+  AND day >= greatest($2::date, (SELECT coalesce(max(cutoff), '-infinity') FROM retention_state))
+  AND day <= $3
 UNION ALL
-SELECT month, 0, 0, overall, visible_from($2) FROM downloads_months
-WHERE package = $1 AND month >= first_of_month(visible_from($2)) AND month <= $3
+SELECT month, with_mirrors, without_mirrors, overall, days,
+       greatest($2::date, (SELECT coalesce(max(cutoff), '-infinity') FROM retention_state))
+FROM downloads_months
+WHERE package = $1 AND month >= $4 AND month <= $3
 """
 CELL_DAYS = """
 SELECT day, cells, NULL::bytea AS block, NULL::date AS lo FROM downloads_days
-WHERE package = $1 AND day >= visible_from($2) AND day <= $3
+WHERE package = $1
+  AND day >= greatest($2::date, (SELECT coalesce(max(cutoff), '-infinity') FROM retention_state))
+  AND day <= $3
 UNION ALL
-SELECT month, NULL, cells, visible_from($2) FROM downloads_months
-WHERE package = $1 AND month >= first_of_month(visible_from($2)) AND month <= $3
+SELECT month, NULL, cells, greatest($2::date, (SELECT coalesce(max(cutoff), '-infinity') FROM retention_state)) FROM downloads_months
+WHERE package = $1 AND month >= $4 AND month <= $3
 """
 DETAIL_DAYS = """
 SELECT day, details, NULL::bytea AS block, NULL::date AS lo FROM downloads_days
-WHERE package = $1 AND day >= visible_from($2) AND day <= $3
+WHERE package = $1
+  AND day >= greatest($2::date, (SELECT coalesce(max(cutoff), '-infinity') FROM retention_state))
+  AND day <= $3
 UNION ALL
-SELECT month, NULL, details, visible_from($2) FROM downloads_months
-WHERE package = $1 AND month >= first_of_month(visible_from($2)) AND month <= $3
+SELECT month, NULL, details, greatest($2::date, (SELECT coalesce(max(cutoff), '-infinity') FROM retention_state)) FROM downloads_months
+WHERE package = $1 AND month >= $4 AND month <= $3
 """
 VERSION_DAYS = """
 SELECT day, versions, NULL::bytea AS block, NULL::date AS lo FROM downloads_days
-WHERE package = $1 AND day >= visible_from($2) AND day <= $3
+WHERE package = $1
+  AND day >= greatest($2::date, (SELECT coalesce(max(cutoff), '-infinity') FROM retention_state))
+  AND day <= $3
 UNION ALL
-SELECT month, NULL, versions, visible_from($2) FROM downloads_months
-WHERE package = $1 AND month >= first_of_month(visible_from($2)) AND month <= $3
+SELECT month, NULL, versions, greatest($2::date, (SELECT coalesce(max(cutoff), '-infinity') FROM retention_state)) FROM downloads_months
+WHERE package = $1 AND month >= $4 AND month <= $3
 """
 # Every dimension: (day, with, without, cells, details, versions, overall/cells/details/versions
 # blocks, lo).
@@ -89,71 +148,95 @@ PACKAGE_DAYS = """
 SELECT day, with_mirrors, without_mirrors, cells, details, versions,
        NULL::bytea AS b0, NULL::bytea AS b1, NULL::bytea AS b2, NULL::bytea AS b3, NULL::date AS lo
 FROM downloads_days
-WHERE package = $1 AND day >= visible_from($2) AND day <= $3
+WHERE package = $1
+  AND day >= greatest($2::date, (SELECT coalesce(max(cutoff), '-infinity') FROM retention_state))
+  AND day <= $3
 UNION ALL
-SELECT month, 0, 0, NULL, NULL, NULL, overall, cells, details, versions, visible_from($2) FROM downloads_months
-WHERE package = $1 AND month >= first_of_month(visible_from($2)) AND month <= $3
+SELECT month, 0, 0, NULL, NULL, NULL, overall, cells, details, versions, greatest($2::date, (SELECT coalesce(max(cutoff), '-infinity') FROM retention_state)) FROM downloads_months
+WHERE package = $1 AND month >= $4 AND month <= $3
 """
 # ``__all__``: its open days are rows of downloads_all, its compacted months rows of package
 # '__all__'; $1 is that name, so every query takes the same arguments.
 ALL_OVERALL_DAYS = """
-SELECT day, with_mirrors, without_mirrors, NULL::bytea AS block, NULL::date AS lo FROM downloads_all
-WHERE $1::text IS NOT NULL AND day >= visible_from($2) AND day <= $3
+SELECT day, with_mirrors, without_mirrors, NULL::bytea AS block, NULL::integer AS days, NULL::date AS lo
+FROM downloads_all
+WHERE $1::text IS NOT NULL
+  AND day >= greatest($2::date, (SELECT coalesce(max(cutoff), '-infinity') FROM retention_state))
+  AND day <= $3
 UNION ALL
-SELECT month, 0, 0, overall, visible_from($2) FROM downloads_months
-WHERE package = $1 AND month >= first_of_month(visible_from($2)) AND month <= $3
+SELECT month, with_mirrors, without_mirrors, overall, days,
+       greatest($2::date, (SELECT coalesce(max(cutoff), '-infinity') FROM retention_state))
+FROM downloads_months
+WHERE package = $1 AND month >= $4 AND month <= $3
 """
 ALL_CELL_DAYS = """
 SELECT day, cells, NULL::bytea AS block, NULL::date AS lo FROM downloads_all
-WHERE $1::text IS NOT NULL AND day >= visible_from($2) AND day <= $3
+WHERE $1::text IS NOT NULL
+  AND day >= greatest($2::date, (SELECT coalesce(max(cutoff), '-infinity') FROM retention_state))
+  AND day <= $3
 UNION ALL
-SELECT month, NULL, cells, visible_from($2) FROM downloads_months
-WHERE package = $1 AND month >= first_of_month(visible_from($2)) AND month <= $3
+SELECT month, NULL, cells, greatest($2::date, (SELECT coalesce(max(cutoff), '-infinity') FROM retention_state)) FROM downloads_months
+WHERE package = $1 AND month >= $4 AND month <= $3
 """
 ALL_DETAIL_DAYS = """
 SELECT day, details, NULL::bytea AS block, NULL::date AS lo FROM downloads_all
-WHERE $1::text IS NOT NULL AND day >= visible_from($2) AND day <= $3
+WHERE $1::text IS NOT NULL
+  AND day >= greatest($2::date, (SELECT coalesce(max(cutoff), '-infinity') FROM retention_state))
+  AND day <= $3
 UNION ALL
-SELECT month, NULL, details, visible_from($2) FROM downloads_months
-WHERE package = $1 AND month >= first_of_month(visible_from($2)) AND month <= $3
+SELECT month, NULL, details, greatest($2::date, (SELECT coalesce(max(cutoff), '-infinity') FROM retention_state)) FROM downloads_months
+WHERE package = $1 AND month >= $4 AND month <= $3
 """
 # ``__all__`` has no versions: the empty array and block keep the row shape of PACKAGE_DAYS.
 ALL_PACKAGE_DAYS = """
 SELECT day, with_mirrors, without_mirrors, cells, details, '{}'::bigint[] AS versions,
        NULL::bytea AS b0, NULL::bytea AS b1, NULL::bytea AS b2, NULL::bytea AS b3, NULL::date AS lo
 FROM downloads_all
-WHERE $1::text IS NOT NULL AND day >= visible_from($2) AND day <= $3
+WHERE $1::text IS NOT NULL
+  AND day >= greatest($2::date, (SELECT coalesce(max(cutoff), '-infinity') FROM retention_state))
+  AND day <= $3
 UNION ALL
-SELECT month, 0, 0, NULL, NULL, NULL, overall, cells, details, ''::bytea, visible_from($2) FROM downloads_months
-WHERE package = $1 AND month >= first_of_month(visible_from($2)) AND month <= $3
+SELECT month, 0, 0, NULL, NULL, NULL, overall, cells, details, ''::bytea, greatest($2::date, (SELECT coalesce(max(cutoff), '-infinity') FROM retention_state)) FROM downloads_months
+WHERE package = $1 AND month >= $4 AND month <= $3
 """
 MANY_OVERALL_DAYS = """
-SELECT package, day, with_mirrors, without_mirrors, NULL::bytea AS block, NULL::date AS lo FROM downloads_days
-WHERE package = ANY($1::text[]) AND day >= visible_from($2) AND day <= $3
+SELECT package, day, with_mirrors, without_mirrors, NULL::bytea AS block, NULL::integer AS days, NULL::date AS lo
+FROM downloads_days
+WHERE package = ANY($1::text[])
+  AND day >= greatest($2::date, (SELECT coalesce(max(cutoff), '-infinity') FROM retention_state))
+  AND day <= $3
 UNION ALL
-SELECT package, month, 0, 0, overall, visible_from($2) FROM downloads_months
-WHERE package = ANY($1::text[]) AND month >= first_of_month(visible_from($2)) AND month <= $3
+SELECT package, month, with_mirrors, without_mirrors, overall, days,
+       greatest($2::date, (SELECT coalesce(max(cutoff), '-infinity') FROM retention_state))
+FROM downloads_months
+WHERE package = ANY($1::text[]) AND month >= $4 AND month <= $3
 """
 MANY_CELL_DAYS = """
 SELECT package, day, cells, NULL::bytea AS block, NULL::date AS lo FROM downloads_days
-WHERE package = ANY($1::text[]) AND day >= visible_from($2) AND day <= $3
+WHERE package = ANY($1::text[])
+  AND day >= greatest($2::date, (SELECT coalesce(max(cutoff), '-infinity') FROM retention_state))
+  AND day <= $3
 UNION ALL
-SELECT package, month, NULL, cells, visible_from($2) FROM downloads_months
-WHERE package = ANY($1::text[]) AND month >= first_of_month(visible_from($2)) AND month <= $3
+SELECT package, month, NULL, cells, greatest($2::date, (SELECT coalesce(max(cutoff), '-infinity') FROM retention_state)) FROM downloads_months
+WHERE package = ANY($1::text[]) AND month >= $4 AND month <= $3
 """
 MANY_DETAIL_DAYS = """
 SELECT package, day, details, NULL::bytea AS block, NULL::date AS lo FROM downloads_days
-WHERE package = ANY($1::text[]) AND day >= visible_from($2) AND day <= $3
+WHERE package = ANY($1::text[])
+  AND day >= greatest($2::date, (SELECT coalesce(max(cutoff), '-infinity') FROM retention_state))
+  AND day <= $3
 UNION ALL
-SELECT package, month, NULL, details, visible_from($2) FROM downloads_months
-WHERE package = ANY($1::text[]) AND month >= first_of_month(visible_from($2)) AND month <= $3
+SELECT package, month, NULL, details, greatest($2::date, (SELECT coalesce(max(cutoff), '-infinity') FROM retention_state)) FROM downloads_months
+WHERE package = ANY($1::text[]) AND month >= $4 AND month <= $3
 """
 MANY_VERSION_DAYS = """
 SELECT package, day, versions, NULL::bytea AS block, NULL::date AS lo FROM downloads_days
-WHERE package = ANY($1::text[]) AND day >= visible_from($2) AND day <= $3
+WHERE package = ANY($1::text[])
+  AND day >= greatest($2::date, (SELECT coalesce(max(cutoff), '-infinity') FROM retention_state))
+  AND day <= $3
 UNION ALL
-SELECT package, month, NULL, versions, visible_from($2) FROM downloads_months
-WHERE package = ANY($1::text[]) AND month >= first_of_month(visible_from($2)) AND month <= $3
+SELECT package, month, NULL, versions, greatest($2::date, (SELECT coalesce(max(cutoff), '-infinity') FROM retention_state)) FROM downloads_months
+WHERE package = ANY($1::text[]) AND month >= $4 AND month <= $3
 """
 #: The query of one dimension's array, by array column: (one package, ``__all__``, several packages).
 #: ``__all__`` has no versions array; its version query reads nothing (``None``).
@@ -167,9 +250,12 @@ OVERALL_NAMES: dict[int, Key] = {0: (OVERALL, WITH_MIRRORS), 1: (OVERALL, WITHOU
 _WITHOUT_ID = 1 << COUNT_BITS
 
 
-def bounds(start: dt.date | None, end: dt.date | None) -> tuple[dt.date, dt.date]:
-    """An open end as date.min/date.max (-infinity/infinity in PostgreSQL)."""
-    return start or dt.date.min, end or dt.date.max
+def bounds(start: dt.date | None, end: dt.date | None) -> tuple[dt.date, dt.date, dt.date]:
+    """``(lo, hi, first month)`` of a read: an open end as date.min/date.max (-infinity/infinity
+    in PostgreSQL), and the first day of ``lo``'s month, a plain parameter the month partitions
+    are pruned by (no function of the retention state in the bound, so the pruning is cheap)."""
+    lo, hi = start or dt.date.min, end or dt.date.max
+    return lo, hi, lo.replace(day=1)
 
 
 def overall_cells(with_mirrors: int, without_mirrors: int) -> list[int]:
@@ -181,13 +267,24 @@ def overall_cells(with_mirrors: int, without_mirrors: int) -> list[int]:
 
 
 def frame_of(
-    rows: Sequence[Sequence[object]], hi: dt.date, cells: int, block: int, overall: bool = False
+    rows: Sequence[Sequence[object]],
+    hi: dt.date,
+    cells: int,
+    block: int,
+    overall: bool = False,
+    monthly: bool = False,
 ) -> Frame:
     """The frame of rows ``(day, ..., lo)``: ``cells`` and ``block`` are the column indexes of an
     open day's array (for ``overall``: of with_mirrors, then without_mirrors) and of a month's
-    block; ``lo`` (last column) bounds a month's days from below, ``hi`` from above."""
+    block; ``lo`` (last column) bounds a month's days from below, ``hi`` from above.
+
+    ``monthly`` (overall rows ``(day, with, without, block, days, lo)`` only) is for bins of a
+    month or longer: a compacted month whose every package-day (``days`` bitmap) is in the read
+    and that no open day replaces is taken from its sums, laid on its first day read, without
+    decoding its block. The frame's month and year sums are then exact; its days are not."""
     first: dt.date | None = None
     last: dt.date | None = None
+    shown = []
     for r in rows:
         day: dt.date = r[0]  # type: ignore[assignment]
         if r[block] is None:
@@ -196,19 +293,31 @@ def frame_of(
             lo: dt.date = r[-1]  # type: ignore[assignment]
             a = max(day, lo)
             b = min(day + dt.timedelta(days=month_days(day) - 1), hi)
+            if a > b:  # a month wholly before the retention cutoff (its year not dropped yet)
+                continue
+        shown.append((r, a, b))
         first = a if first is None or a < first else first
         last = b if last is None or b > last else last
     frame = Frame(first or dt.date.min, last or dt.date.min)
     if first is None:
         frame.span = 0
         return frame
-    for r in rows:
+    replaced = {r[0].replace(day=1) for r, _, _ in shown if r[block] is None} if monthly else set()  # type: ignore[attr-defined]
+    for r, a, b in shown:
         if r[block] is None:
             found = overall_cells(r[cells], r[cells + 1]) if overall else r[cells]  # type: ignore[arg-type]
             frame.add_cells(r[0], found)  # type: ignore[arg-type]
+        elif monthly and r[0] not in replaced and _all_days_in(r[block + 1], a.day, b.day):  # type: ignore[arg-type]
+            frame.add_cells(a, overall_cells(r[cells], r[cells + 1]))  # type: ignore[arg-type]
         elif r[block]:
             frame.add_block(r[0], r[block])  # type: ignore[arg-type]
     return frame
+
+
+def _all_days_in(bitmap: int, first: int, last: int) -> bool:
+    """Whether every day set in a month's ``days`` bitmap is within days ``first..last``."""
+    inside = ((1 << last) - 1) & ~((1 << (first - 1)) - 1)
+    return bitmap & ~inside == 0
 
 
 def frame_groups(frame: Frame, names: dict[int, Key], dimension: str, category: str | None = None) -> Groups:
@@ -219,6 +328,43 @@ def frame_groups(frame: Frame, names: dict[int, Key], dimension: str, category: 
         return []
     found = [(names[cid][1], days) for cid, days in series_of(ids[keep], counts[keep], frame.days())]
     return sorted(found, key=itemgetter(0))
+
+
+def frame_matrix(frame: Frame, names: dict[int, Key], dimension: str, category: str | None = None) -> Matrix:
+    """The :class:`Matrix` of one dimension of ``frame``; raises KeyError for an unknown category id."""
+    if frame.span == 0:
+        return Matrix.empty()
+    ids, counts = frame.matrix()
+    keys = [names[cid] for cid in ids.tolist()]
+    keep = [i for i, key in enumerate(keys) if _matches(key, dimension, category)]
+    if keep and len(keep) < len(keys):
+        counts = counts[keep]
+    elif not keep:
+        return Matrix(frame.start, [], np.zeros((0, frame.span), dtype=np.int64))
+    some = np.any(counts, axis=1).tolist()  # an open day may have replaced a category's only downloads
+    order = sorted((keys[i][1], j) for j, i in enumerate(keep) if some[j])
+    if len(order) < len(keep) or any(j != n for n, (_, j) in enumerate(order)):
+        counts = counts[[j for _, j in order]]
+    return Matrix(frame.start, [c for c, _ in order], counts)
+
+
+def top_matrix(matrix: Matrix, n: int, other: str = "other") -> Matrix:
+    """:func:`top_groups` of a matrix: the ``n`` categories with most downloads in all, the rest
+    summed per day under ``other`` (a stored category of that name is summed with the rest)."""
+    totals = matrix.counts.sum(axis=1).tolist()
+    ranked = sorted(
+        (-t, c, i) for i, (c, t) in enumerate(zip(matrix.categories, totals, strict=True)) if c != other
+    )
+    keep = sorted(i for _, _, i in ranked[:n])
+    if len(keep) == len(matrix.categories):
+        return matrix
+    rest = np.delete(matrix.counts, keep, axis=0).sum(axis=0)
+    rows = [(matrix.categories[i], matrix.counts[i]) for i in keep]
+    if rest.any():
+        rows.append((other, rest))
+        rows.sort(key=itemgetter(0))
+    counts = np.stack([r for _, r in rows]) if rows else np.zeros((0, matrix.span), dtype=np.int64)
+    return Matrix(matrix.start, [c for c, _ in rows], counts)
 
 
 def _matches(key: Key, dimension: str, category: str | None) -> bool:
@@ -280,17 +426,35 @@ async def series_groups(
 ) -> Groups:
     """One dimension of one package (or ``__all__``): its categories in order, each with its
     non-zero days in order (what the API writes its bodies from, without a point per day)."""
-    lo, hi = bounds(start, end)
+    return (await series_matrix(conn, names, package, dimension, category, start, end)).groups()
+
+
+async def series_matrix(
+    conn: Conn,
+    names: Dictionary,
+    package: str,
+    dimension: str,
+    category: str | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    *,
+    monthly: bool = False,
+) -> Matrix:
+    """One dimension of one package (or ``__all__``) as a :class:`Matrix` (what the API writes its
+    bodies from, without a Python object per point). ``monthly``: the matrix is only ever summed
+    per month or year, so overall months are read from their sums (:func:`frame_of`)."""
+    lo, hi, month = bounds(start, end)
     everything = package == ALL_PACKAGES
     if dimension == OVERALL:
-        rows = await conn.fetch(ALL_OVERALL_DAYS if everything else OVERALL_DAYS, package, lo, hi)
-        return frame_groups(frame_of(rows, hi, 1, 3, overall=True), OVERALL_NAMES, OVERALL, category)
+        rows = await conn.fetch(ALL_OVERALL_DAYS if everything else OVERALL_DAYS, package, lo, hi, month)
+        frame = frame_of(rows, hi, 1, 3, overall=True, monthly=monthly)
+        return frame_matrix(frame, OVERALL_NAMES, OVERALL, category)
     one, every, _ = COLUMN_QUERIES[COLUMN_OF.get(dimension, "cells")]
     query = every if everything else one
     if query is None:
-        return []
-    frame = frame_of(await conn.fetch(query, package, lo, hi), hi, 1, 2)
-    return await _named(conn, names, lambda: [frame], lambda n: frame_groups(frame, n, dimension, category))
+        return Matrix.empty()
+    frame = frame_of(await conn.fetch(query, package, lo, hi, month), hi, 1, 2)
+    return await _named(conn, names, lambda: [frame], lambda n: frame_matrix(frame, n, dimension, category))
 
 
 def _dimensions(frames: Sequence[Frame], names: dict[int, Key]) -> dict[str, list[Point]]:
@@ -313,8 +477,10 @@ async def series_window(
     conn: Conn, names: Dictionary, package: str, start: dt.date | None, end: dt.date | None
 ) -> dict[str, list[Point]]:
     """Every dimension of one package (or ``__all__``) in one query: points by dimension."""
-    lo, hi = bounds(start, end)
-    rows = await conn.fetch(ALL_PACKAGE_DAYS if package == ALL_PACKAGES else PACKAGE_DAYS, package, lo, hi)
+    lo, hi, month = bounds(start, end)
+    rows = await conn.fetch(
+        ALL_PACKAGE_DAYS if package == ALL_PACKAGES else PACKAGE_DAYS, package, lo, hi, month
+    )
     overall = [(r[0], r[1], r[2], r[6], r[10]) for r in rows]
     frames = [frame_of(overall, hi, 1, 3, overall=True)]
     frames += [frame_of([(r[0], r[3 + g], r[7 + g], r[10]) for r in rows], hi, 1, 2) for g in range(3)]
@@ -331,11 +497,11 @@ async def series_many(
     end: dt.date | None = None,
 ) -> dict[str, list[Point]]:
     """Points of one dimension of several packages (not ``__all__``) in one query."""
-    lo, hi = bounds(start, end)
+    lo, hi, month = bounds(start, end)
     grouped: dict[str, list[tuple[object, ...]]] = {p: [] for p in packages}
     overall = dimension == OVERALL
     query = MANY_OVERALL_DAYS if overall else COLUMN_QUERIES[COLUMN_OF.get(dimension, "cells")][2]
-    for r in await conn.fetch(query, packages, lo, hi):
+    for r in await conn.fetch(query, packages, lo, hi, month):
         grouped[r[0]].append(tuple(r)[1:])
     if overall:
         return {

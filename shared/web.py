@@ -19,7 +19,7 @@ from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
 from shared.config import reads_elsewhere
-from shared.db.pool import create_pool
+from shared.db.pool import ReaderConnection, create_pool
 from shared.db.replica import ReadRouter, ReplicaConnection, ReplicaMetrics
 from shared.logging import get_logger
 from shared.metrics import Handler, exposition
@@ -115,7 +115,12 @@ def read_pools_ctx(
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         separate = reads_elsewhere(database_url, read_database_url)
         if not separate:
-            pool = await create_pool(database_url, application_name=application_name, max_size=max_size)
+            pool = await create_pool(
+                database_url,
+                application_name=application_name,
+                max_size=max_size,
+                connection_class=ReaderConnection,
+            )
             primary = None
         else:
             pool = await create_pool(
@@ -130,6 +135,7 @@ def read_pools_ctx(
                 min_size=0,
                 max_size=primary_size,
                 connect_timeout=PRIMARY_CONNECT_TIMEOUT_S,
+                connection_class=ReaderConnection,
             )
             log.info("reading from a replica", primary_pool_size=primary_size, replica_wait_s=wait_seconds)
         app[PG_POOL] = pool

@@ -169,7 +169,10 @@ def service_env(database_url: str, redis_url: str, nats_url: str, namespace: str
 @pytest.fixture
 async def outlet(js: JetStreamContext, subjects: Subjects, nats_url: str) -> AsyncIterator[Outlet]:
     """Ingest's outlet (a connected FastStream broker) on this test's streams."""
-    async with connected(nats_url, subjects, StreamPolicy(retention_days=180), name="tests-ingest") as (_, out):
+    async with connected(nats_url, subjects, StreamPolicy(retention_days=180), name="tests-ingest") as (
+        _,
+        out,
+    ):
         yield out
 
 

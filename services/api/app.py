@@ -40,6 +40,7 @@ from shared.cache import CacheKeys
 from shared.config import load_settings
 from shared.db.replica import ReplicaMetrics
 from shared.events import RollupsUpdated, Subjects
+from shared.flight import SingleFlight
 from shared.listen import listener_ctx, rollups_router
 from shared.logging import configure_logging, get_logger
 from shared.metrics import HttpMetrics, metric_name
@@ -68,6 +69,11 @@ def _state_ctx(
         registry=registry,
     )
     limited = Counter(metric_name(SERVICE, "rate_limited"), "Requests refused with 429.", registry=registry)
+    joined = Counter(
+        metric_name(SERVICE, "cache_builds_joined"),
+        "Cache misses answered by a build another request of this process had already started.",
+        registry=registry,
+    )
     redis_up = Gauge(
         metric_name(SERVICE, "redis_up"),
         "1 while Redis answers, 0 while the API runs without it.",
@@ -85,6 +91,7 @@ def _state_ctx(
             cache_control=CacheControl(settings.update_time, settings.min_max_age_seconds),
             openapi=Entry.build(dumps(openapi_document("/")), JSON, None),
             asyncapi=Entry.build(dumps(asyncapi_document()), JSON, None),
+            flights=SingleFlight(joined),
         )
         app[LIMITER] = RateLimiter(
             gate,

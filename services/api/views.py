@@ -20,12 +20,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
+import numpy as np
+import numpy.typing as npt
 from aiohttp import web
 
 from services.api import badges, params, queries
 from services.api.cache import BodyCache, CacheControl, Entry, matches
 from shared import bins, rollups, series, totals
+from shared.cache import CacheVersion
+from shared.db.history import dates_of
 from shared.db.layout import Dictionary
+from shared.flight import SingleFlight
 from shared.packages import ALL_PACKAGES
 from shared.web import READER, json_error
 
@@ -43,6 +48,8 @@ class ApiState:
     cache_control: CacheControl
     openapi: Entry
     asyncapi: Entry
+    #: Builds of missing bodies under way, by (cache version, key): one per key (shared.flight).
+    flights: SingleFlight[tuple[str, str], Entry] = field(default_factory=SingleFlight)
     #: Category names of the packed rows, learnt once per process (shared.db.layout).
     names: Dictionary = field(default_factory=Dictionary)
 
@@ -60,58 +67,65 @@ def dumps(obj: Any) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=_default).encode()
 
 
-def series_body(groups: series.Groups, package: str, type_name: str) -> bytes:
-    """``dumps({"data": [{"category", "date", "downloads"}, ...], "package", "type"})`` for
-    categories with their (day, downloads) in order, byte for byte, written directly: the generic
-    encoder (a dict and a date callback per row) was most of an uncached answer's CPU time. Each
-    category's and each date's JSON prefix is built once per body."""
-    dates: dict[dt.date, str] = {}
-    parts = []
-    for category, days in groups:
+def series_body(matrix: series.Matrix, package: str, type_name: str) -> bytes:
+    """``dumps({"data": [{"category", "date", "downloads"}, ...], "package", "type"})`` of a
+    matrix's non-zero days, by category then day, byte for byte, written directly: the generic
+    encoder (a dict and a date callback per row) was most of an uncached answer's CPU time. The
+    window's date texts are built once per window (:func:`_date_texts`), each category's prefix
+    once per body, and a point costs one string format."""
+    texts = _date_texts(matrix.start, matrix.span)
+    parts: list[str] = []
+    for category, row in zip(matrix.categories, matrix.counts, strict=True):
+        nz = np.flatnonzero(row)
         head = '{"category":' + json.dumps(category) + ',"date":"'
-        for day, downloads in days:
-            date = dates.get(day)
-            if date is None:
-                date = dates[day] = day.isoformat() + '","downloads":'
-            parts.append(head + date + str(int(downloads)) + "}")
+        parts += [f"{head}{texts[k]}{n}}}" for k, n in zip(nz.tolist(), row[nz].tolist(), strict=True)]
     return f'{{"data":[{",".join(parts)}],"package":{json.dumps(package)},"type":{json.dumps(type_name)}}}'.encode()
 
 
 def binned_body(
-    groups: series.Groups, bin: bins.Bin, first: dt.date, last: dt.date, package: str, type_name: str
+    matrix: series.Matrix, bin: bins.Bin, first: dt.date, last: dt.date, package: str, type_name: str
 ) -> bytes:
     """``dumps({"data": [{"category", "date", "downloads", "partial"}, ...], "package", "type"})``
-    of :func:`shared.bins.binned` ``(groups, bin, first, last)``, byte for byte, written directly
-    as :func:`series_body` is: one comparison per day (days come in order, so a day past the
-    current bin's last day starts the next bin), and each bin's date and ``partial`` text built
-    once per body."""
-    tails: dict[dt.date, tuple[str, str]] = {}
-    parts = []
-    bin_start, bin_last, is_partial = bins.bin_start, bins.bin_last, bins.is_partial
-
-    def row(head: str, start: dt.date, total: int) -> str:
-        tail = tails.get(start)
-        if tail is None:
-            flag = "true}" if is_partial(start, bin, first, last) else "false}"
-            tail = tails[start] = (start.isoformat() + '","downloads":', ',"partial":' + flag)
-        return head + tail[0] + str(total) + tail[1]
-
-    for category, days in groups:
-        head = '{"category":' + json.dumps(category) + ',"date":"'
-        start: dt.date | None = None
-        stop = dt.date.min
-        total = 0
-        for day, downloads in days:
-            if day > stop:
-                if start is not None:
-                    parts.append(row(head, start, total))
-                start = bin_start(day, bin)
-                stop = bin_last(start, bin)
-                total = 0
-            total += int(downloads)
-        if start is not None:
-            parts.append(row(head, start, total))
+    of :func:`shared.bins.binned` over the matrix's series and the window ``first..last``, byte
+    for byte, written directly as :func:`series_body` is: the days are summed per bin by numpy
+    (:func:`_bin_edges`, once per window and bin), bins without downloads left out."""
+    parts: list[str] = []
+    if matrix.span:
+        edges, tails = _bin_edges(matrix.start, matrix.span, bin, first, last)
+        sums = np.add.reduceat(matrix.counts, edges, axis=1)
+        for category, row in zip(matrix.categories, sums, strict=True):
+            nz = np.flatnonzero(row)
+            head = '{"category":' + json.dumps(category) + ',"date":"'
+            parts += [
+                f"{head}{tails[k][0]}{n}{tails[k][1]}"
+                for k, n in zip(nz.tolist(), row[nz].tolist(), strict=True)
+            ]
     return f'{{"data":[{",".join(parts)}],"package":{json.dumps(package)},"type":{json.dumps(type_name)}}}'.encode()
+
+
+@functools.lru_cache(maxsize=64)
+def _date_texts(start: dt.date, span: int) -> list[str]:
+    """Each day's ``YYYY-MM-DD","downloads":`` of a window."""
+    return [day.isoformat() + '","downloads":' for day in dates_of(start, span)] if span else []
+
+
+@functools.lru_cache(maxsize=256)
+def _bin_edges(
+    start: dt.date, span: int, bin: bins.Bin, first: dt.date, last: dt.date
+) -> tuple[npt.NDArray[np.intp], list[tuple[str, str]]]:
+    """The offset of each bin's first day among ``span`` days from ``start`` (the first is 0), and
+    each bin's texts around its sum: ``YYYY-MM-DD","downloads":`` and ``,"partial":…}``."""
+    edges: list[int] = []
+    tails: list[tuple[str, str]] = []
+    current: dt.date | None = None
+    for k, day in enumerate(dates_of(start, span)):
+        bin_start = bins.bin_start(day, bin)
+        if bin_start != current:
+            current = bin_start
+            edges.append(k)
+            flag = "true}" if bins.is_partial(bin_start, bin, first, last) else "false}"
+            tails.append((bin_start.isoformat() + '","downloads":', ',"partial":' + flag))
+    return np.asarray(edges, dtype=np.intp), tails
 
 
 def _default(value: object) -> str:
@@ -146,21 +160,31 @@ def answer(request: web.Request, entry: Entry, state: ApiState) -> web.Response:
 async def cached(request: web.Request, key: str, build: Build) -> web.Response:
     """The cached entry for ``key`` (memory, then Redis), or ``build`` it from PostgreSQL and cache
     it; built on a read replica, it is cached only when the replica has replayed the version's WAL
-    position (shared.db.replica decides where the build runs)."""
+    position (shared.db.replica decides where the build runs). Concurrent misses of one key in
+    this process share one build (shared.flight: no stampede when a new day empties the cache);
+    with the cache off every request reads PostgreSQL itself."""
     state = request.app[STATE]
     cache = state.cache
     version = cache.version()
-    entry = None
-    if version is not None:
-        entry = cache.get_local(version.key, key)
-        if entry is None:
-            entry = await cache.get_shared(version.key, key)
-    if entry is None:
-        built, cacheable = await request.app[READER].run(version, build)
-        if version is not None and cacheable:
-            await cache.put(version.key, key, built)
-        entry = built
-    return answer(request, entry, state)
+    if version is None:
+        entry, _ = await request.app[READER].run(version, build)
+        return answer(request, entry, state)
+    found = cache.get_local(version.key, key)
+    if found is None:
+        found = await state.flights.run((version.key, key), lambda: _fill(request, version, key, build))
+    return answer(request, found, state)
+
+
+async def _fill(request: web.Request, version: CacheVersion, key: str, build: Build) -> Entry:
+    """The entry from Redis, or built (and cached when the build may be)."""
+    cache = request.app[STATE].cache
+    shared = await cache.get_shared(version.key, key)
+    if shared is not None:
+        return shared
+    entry, cacheable = await request.app[READER].run(version, build)
+    if cacheable:
+        await cache.put(version.key, key, entry)
+    return entry
 
 
 async def _require(conn: asyncpg.Connection, package: str) -> dt.date | None:
@@ -209,14 +233,17 @@ def series_view(dimension: str, parse: Callable[[Any], params.SeriesQuery]) -> V
         async def build(conn: asyncpg.Connection) -> Entry:
             first, day = await _require_span(conn, package)
             window = query.window(first, day)
-            groups: series.Groups = []
+            matrix = series.Matrix.empty()
             if window is not None:
-                groups = await series.series_groups(conn, names, package, dimension, query.category, *window)
+                monthly = query.bin in ("month", "year")
+                matrix = await series.series_matrix(
+                    conn, names, package, dimension, query.category, *window, monthly=monthly
+                )
                 if query.limit is not None:
-                    groups = series.top_groups(groups, query.limit)
+                    matrix = series.top_matrix(matrix, query.limit)
             if window is None or query.bin == "day":
-                return Entry.build(series_body(groups, package, type_name), JSON, day)
-            return Entry.build(binned_body(groups, query.bin, *window, package, type_name), JSON, day)
+                return Entry.build(series_body(matrix, package, type_name), JSON, day)
+            return Entry.build(binned_body(matrix, query.bin, *window, package, type_name), JSON, day)
 
         return await cached(request, f"{dimension}:{package}:{query.cache_part()}", build)
 

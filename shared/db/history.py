@@ -217,11 +217,12 @@ class Frame:
 
     def days(self) -> list[dt.date]:
         """The span's dates (shared by every frame of the same span: random packages of one window)."""
-        return _dates(self.start, self.span)
+        return dates_of(self.start, self.span)
 
 
 @functools.lru_cache(maxsize=64)
-def _dates(start: dt.date, span: int) -> list[dt.date]:
+def dates_of(start: dt.date, span: int) -> list[dt.date]:
+    """``span`` consecutive dates from ``start`` (remembered: the same windows come again and again)."""
     first = start.toordinal()
     return [dt.date.fromordinal(first + i) for i in range(span)]
 

@@ -41,6 +41,7 @@ import asyncpg
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from shared.cache import CacheVersion
+from shared.db.pool import ReaderConnection
 from shared.logging import get_logger
 from shared.metrics import metric_name
 
@@ -77,7 +78,7 @@ class _PrimaryUnavailable(Exception):
     """The primary could not serve a read (down, or no connection free in time)."""
 
 
-class ReplicaConnection(asyncpg.Connection):  # type: ignore[misc]
+class ReplicaConnection(ReaderConnection):
     """A connection that remembers the highest replay position its server has shown."""
 
     __slots__ = ("_replayed",)

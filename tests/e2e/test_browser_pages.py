@@ -36,7 +36,9 @@ PHONE_HEADER_PX = 100
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
-async def test_every_page_is_clean_accessible_and_fits(browser: Any, site: Site, viewport: dict[str, int]) -> None:
+async def test_every_page_is_clean_accessible_and_fits(
+    browser: Any, site: Site, viewport: dict[str, int]
+) -> None:
     tab = await new_tab(browser, site.origin, viewport)
     page = tab.page
     phone = viewport == PHONE
@@ -80,12 +82,16 @@ async def chart_layout(page: Any, phone: bool, fold: int) -> list[str]:
     box = await chart.bounding_box()
     assert box is not None
     if box["y"] + box["height"] / 2 > fold:
-        problems.append(f"the first chart's middle is at {box['y'] + box['height'] / 2:.0f} px, below the fold")
+        problems.append(
+            f"the first chart's middle is at {box['y'] + box['height'] / 2:.0f} px, below the fold"
+        )
     bars = page.locator(".chart .modebar")
     if phone and await bars.count():
         problems.append("Plotly's toolbar is drawn on a phone")
     if not phone:  # only on hover (Plotly's own rules, which the CSP must let it add)
-        opacity = await bars.first.locator(".modebar-group").first.evaluate("g => getComputedStyle(g).opacity")
+        opacity = await bars.first.locator(".modebar-group").first.evaluate(
+            "g => getComputedStyle(g).opacity"
+        )
         if opacity != "0":
             problems.append(f"Plotly's toolbar shows without hover (opacity {opacity})")
     return problems

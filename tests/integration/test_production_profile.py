@@ -45,13 +45,19 @@ EXPECTED_PROBLEMS = {
 
 
 def _bad_env(service_env: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in service_env.items() if k not in ("SESSION_SECRET", "GITHUB_CLIENT_ID", "TRUSTED_PROXY_COUNT")}
+    env = {
+        k: v
+        for k, v in service_env.items()
+        if k not in ("SESSION_SECRET", "GITHUB_CLIENT_ID", "TRUSTED_PROXY_COUNT")
+    }
     env.update(ENV="production", REDIS_URL="redis://127.0.0.1:6379/0", ALLOW_LOOPBACK_SERVICES="false")
     return env
 
 
 @pytest.mark.parametrize("service", sorted(SERVICES))
-def test_bad_production_environment_exits_2_naming_each_problem(service: str, service_env: dict[str, str]) -> None:
+def test_bad_production_environment_exits_2_naming_each_problem(
+    service: str, service_env: dict[str, str]
+) -> None:
     result = subprocess.run(
         [sys.executable, "-m", f"services.{service}", "serve"],
         env=_bad_env(service_env),
@@ -70,7 +76,13 @@ def test_bad_production_environment_exits_2_naming_each_problem(service: str, se
 async def test_good_production_environment_serves(service: str, service_env: dict[str, str]) -> None:
     port_var, extra = SERVICES[service]
     port = free_port()
-    env = {**service_env, **extra, "ENV": "production", "ALLOW_LOOPBACK_SERVICES": "true", port_var: str(port)}
+    env = {
+        **service_env,
+        **extra,
+        "ENV": "production",
+        "ALLOW_LOOPBACK_SERVICES": "true",
+        port_var: str(port),
+    }
     env["OPS_HOST"] = "127.0.0.1"
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", f"services.{service}", "serve", env=env, stderr=asyncio.subprocess.PIPE

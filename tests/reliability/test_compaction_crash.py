@@ -32,7 +32,9 @@ async def visible(db: asyncpg.Pool, packages: list[str]) -> set[Row]:
     async with db.acquire() as conn:
         for package in packages:
             found = await series.series_window(conn, names, package, None, None)
-            out |= {(p.day, package, d, p.category, p.downloads) for d, points in found.items() for p in points}
+            out |= {
+                (p.day, package, d, p.category, p.downloads) for d, points in found.items() for p in points
+            }
     return out
 
 

@@ -91,7 +91,17 @@ async def write_rows(db: asyncpg.Pool, rows: list[Row], run_id: str = "seed") ->
             for (day, package), p in packed.items()
             if package != ALL_PACKAGES
         ],
-        columns=["seq", "with_mirrors", "without_mirrors", "day", "run", "package", "cells", "details", "versions"],
+        columns=[
+            "seq",
+            "with_mirrors",
+            "without_mirrors",
+            "day",
+            "run",
+            "package",
+            "cells",
+            "details",
+            "versions",
+        ],
     )
     await db.copy_records_to_table(
         "downloads_all",
@@ -104,7 +114,9 @@ async def write_rows(db: asyncpg.Pool, rows: list[Row], run_id: str = "seed") ->
     )
 
 
-async def seed(db: asyncpg.Pool, rows: Iterable[Row], *, run_id: str = "seed", compact: bool = True) -> dt.date:
+async def seed(
+    db: asyncpg.Pool, rows: Iterable[Row], *, run_id: str = "seed", compact: bool = True
+) -> dt.date:
     """Write ``rows`` (add ``__all__`` with :func:`with_all`) and every derived table, compact the
     due months unless ``compact`` is False; returns the last day."""
     rows = list(rows)

@@ -49,7 +49,11 @@ async def api(
         await wait_until(lambda: completed_run(db, DAY), what="the day to complete")
     assert result.packages == 4
     settings = ApiSettings(
-        env="test", database_url=database_url, redis_url=redis_url, namespace=subjects.namespace, db_pool_size=2
+        env="test",
+        database_url=database_url,
+        redis_url=redis_url,
+        namespace=subjects.namespace,
+        db_pool_size=2,
     )
     client = TestClient(TestServer(create_app(settings)))
     await client.start_server()
@@ -106,7 +110,9 @@ async def test_filters_limit_and_bad_values(api: TestClient) -> None:
     assert by_category(await series(api, "requests", "version", "?version=2.32.0")) == {"2.32.0": 4}
     assert by_category(await series(api, "requests", "version", "?version=null")) == {"null": 1}
     assert await series(api, "requests", "version", "?version=2.32") == []  # exact, not a prefix
-    assert by_category(await series(api, "requests", "installer", "?installer=Bandersnatch")) == {"Bandersnatch": 1}
+    assert by_category(await series(api, "requests", "installer", "?installer=Bandersnatch")) == {
+        "Bandersnatch": 1
+    }
     assert by_category(await series(api, "requests", "country", "?country=de")) == {"DE": 2}
     assert by_category(await series(api, "requests", "ci", "?ci=TRUE")) == {"true": 3}
     assert by_category(await series(api, "requests", "file_type", "?file_type=sdist")) == {"sdist": 1}
@@ -115,7 +121,10 @@ async def test_filters_limit_and_bad_values(api: TestClient) -> None:
     assert by_category(await series(api, "requests", "version", "?limit=2")) == {
         "2.31.0": 2, "2.32.0": 4, "other": 2,
     }  # fmt: skip
-    assert by_category(await series(api, "requests", "version", "?limit=100")) == expected()["requests"]["version"]
+    assert (
+        by_category(await series(api, "requests", "version", "?limit=100"))
+        == expected()["requests"]["version"]
+    )
     day = DAY.isoformat()
     assert await series(api, "requests", "ci", f"?start_date={DAY + dt.timedelta(days=1)}") == []
     assert len(await series(api, "requests", "ci", f"?start_date={day}&end_date={day}")) == 3

@@ -67,8 +67,14 @@ async def test_versions_and_details_are_replaced_with_the_row(new_processor, db:
     processor = new_processor()
     await processor.write([(with_details("first", {"1.0": 4, "1.1": 6}, {"US": 7, "DE": 3}), 1)])
     stored = await stored_rows(db, DAY)
-    assert {("pkg", "version", "1.0", 4), ("pkg", "country", "DE", 3), ("pkg", "installer", "bandersnatch", 2)} <= stored
-    row = await db.fetchrow("SELECT cardinality(cells) c, cardinality(details) d, cardinality(versions) v FROM downloads_days")
+    assert {
+        ("pkg", "version", "1.0", 4),
+        ("pkg", "country", "DE", 3),
+        ("pkg", "installer", "bandersnatch", 2),
+    } <= stored
+    row = await db.fetchrow(
+        "SELECT cardinality(cells) c, cardinality(details) d, cardinality(versions) v FROM downloads_days"
+    )
     assert (row["c"], row["d"], row["v"]) == (0, 5, 2)  # each dimension in its own array
     # re-ingested without version 1.0 and without DE: neither leaves a trace
     await processor.write([(with_details("second", {"1.1": 9}, {"US": 9}), 2)])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -145,3 +146,23 @@ async def test_overrides_raise_or_remove_the_limit(
     assert "RateLimit-Limit" not in internal[0].headers  # unlimited
     assert (await api.get(url, headers={"X-Forwarded-For": "192.0.2.1"})).status == 200
     assert (await api.get(url, headers={"X-Forwarded-For": "192.0.2.1"})).status == 429
+
+
+async def test_concurrent_misses_of_one_body_build_it_once(seeded: Any, api_factory: ApiFactory) -> None:
+    """Twenty requests for one body that is in no cache (a day just completed) wait on one build:
+    one miss, one set of queries (shared.flight)."""
+    api = await api_factory()
+    url = "/api/packages/requests/overall"
+    async with seeded.acquire() as blocker, blocker.transaction():
+        # The build's first query waits behind this lock until every request has arrived.
+        await blocker.execute("LOCK TABLE package_index IN ACCESS EXCLUSIVE MODE")
+        requests = [asyncio.ensure_future(api.get(url)) for _ in range(20)]
+
+        async def all_joined() -> bool:
+            return await metric(api, "pypistats_api_cache_builds_joined_total") == 19
+
+        await wait_until(all_joined, timeout=10, what="19 requests joining the first one's build")
+    responses = await asyncio.gather(*requests)
+    assert {r.status for r in responses} == {200}
+    assert len({await r.read() for r in responses}) == 1
+    assert await metric(api, 'pypistats_api_cache_requests_total{result="miss"}') == 1

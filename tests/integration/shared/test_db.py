@@ -4,6 +4,7 @@ import asyncpg
 
 from shared.db.migrate import load_migrations, migrate
 from shared.db.partitions import drop_partitions_before, ensure_partitions, retention_cutoff
+from shared.db.pool import ReaderConnection, create_pool
 from tests.support.servers import unique_name, with_database
 
 
@@ -55,3 +56,28 @@ async def test_year_partitions_created_ahead_and_dropped_whole(db: asyncpg.Pool)
     assert retention_cutoff(dt.date(2026, 3, 1), 3) == dt.date(2026, 2, 26)
     assert retention_cutoff(dt.date(2026, 3, 1), None) == dt.date.min
     await drop_partitions_before(db, dt.date(2100, 1, 1))
+
+
+async def test_a_reader_connection_goes_back_without_the_reset_round_trip_but_never_in_a_transaction(
+    database_url: str,
+) -> None:
+    """shared.db.pool.ReaderConnection: release sends no reset query (one round trip less per
+    request), and a transaction left open by a cancelled request is still rolled back."""
+    pool = await create_pool(database_url, max_size=1, connection_class=ReaderConnection)
+    sent: list[str] = []
+    try:
+        async with pool.acquire() as conn:
+            conn.add_query_logger(lambda record: sent.append(record.query))
+            await conn.execute("BEGIN")
+            await conn.execute("CREATE TEMP TABLE left_behind (x int) ON COMMIT DROP")
+            assert conn.is_in_transaction()
+        async with pool.acquire() as conn:  # the same connection: max_size=1
+            assert not conn.is_in_transaction()
+            assert await conn.fetchval("SELECT to_regclass('pg_temp.left_behind')") is None
+            await conn.fetchval("SELECT 1")
+        async with pool.acquire() as conn:
+            pass
+    finally:
+        await pool.close()
+    assert "ROLLBACK" in sent
+    assert not [q for q in sent if "RESET ALL" in q or "UNLISTEN" in q], sent

@@ -23,7 +23,11 @@ async def test_read_queries_over_seeded_rows(db: asyncpg.Pool) -> None:
     assert recent["month"] == sum(range(110, 140))
     assert await rollups.recent(db, "nope") == {"day": 0, "week": 0, "month": 0}
     names = Dictionary()
-    points = series.flatten(await series.series_groups(db, names, "requests", "overall", "with_mirrors", start=END - dt.timedelta(days=1)))
+    points = series.flatten(
+        await series.series_groups(
+            db, names, "requests", "overall", "with_mirrors", start=END - dt.timedelta(days=1)
+        )
+    )
     assert [(p.day, p.downloads) for p in points] == [(END - dt.timedelta(days=1), 148), (END, 149)]
     minors = series.flatten(await series.series_groups(db, names, "requests", "python_minor"))
     assert [p.category for p in minors] == sorted(p.category for p in minors)
@@ -36,7 +40,10 @@ async def test_read_queries_over_seeded_rows(db: asyncpg.Pool) -> None:
 
 
 async def test_search_prefix_first_and_wildcards_literal(db: asyncpg.Pool) -> None:
-    rows = [(END, p, "overall", "with_mirrors", 1) for p in ("req", "requests", "requests-oauthlib", "grequests", "a-b")]
+    rows = [
+        (END, p, "overall", "with_mirrors", 1)
+        for p in ("req", "requests", "requests-oauthlib", "grequests", "a-b")
+    ]
     await seed(db, rows)
     found = await rollups.search(db, "req")
     assert found[:3] == ["req", "requests", "requests-oauthlib"]

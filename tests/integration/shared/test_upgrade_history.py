@@ -21,9 +21,11 @@ from shared import series
 from shared.db import upgrade_history
 from shared.db.compaction import compact_due
 from shared.db.layout import Dictionary, Runs, categories_of, encode
-from shared.db.migrate import migrate
+from shared.db.migrate import load_migrations, migrate
 from tests.support.seed import package_rows
 from tests.support.servers import unique_name, with_database
+
+LATEST = load_migrations()[-1].version
 
 LAST = dt.date(2026, 3, 10)
 DAYS = 75  # late December .. March 10: three month partitions, January due for compaction after
@@ -34,7 +36,9 @@ SELECT day, with_mirrors, without_mirrors FROM downloads
 WHERE package = $1 AND day >= visible_from($2) AND day <= $3
 ORDER BY day
 """
-OLD_ROWS = "SELECT seq, with_mirrors, without_mirrors, day, run, package, cells, details, versions FROM downloads"
+OLD_ROWS = (
+    "SELECT seq, with_mirrors, without_mirrors, day, run, package, cells, details, versions FROM downloads"
+)
 NEW_ROWS = "SELECT seq, with_mirrors, without_mirrors, day, run, package, cells, details, versions FROM downloads_days"
 
 
@@ -70,11 +74,23 @@ async def write_month_layout(conn: asyncpg.Connection) -> None:
     for seq, ((day, package), rows) in enumerate(sorted(by_key.items()), start=1):
         p = encode(rows, ids)
         run = await runs.id(conn, f"run-{day}")
-        records.append((seq, p.with_mirrors, p.without_mirrors, day, run, package, p.cells, p.details, p.versions))
+        records.append(
+            (seq, p.with_mirrors, p.without_mirrors, day, run, package, p.cells, p.details, p.versions)
+        )
     await conn.copy_records_to_table(
         "downloads",
         records=records,
-        columns=["seq", "with_mirrors", "without_mirrors", "day", "run", "package", "cells", "details", "versions"],
+        columns=[
+            "seq",
+            "with_mirrors",
+            "without_mirrors",
+            "day",
+            "run",
+            "package",
+            "cells",
+            "details",
+            "versions",
+        ],
     )
     await conn.executemany(
         "INSERT INTO ingest_days (day, run_id, source, packages, rows, downloads_with_mirrors) VALUES ($1, $2, 't', 40, 0, 0)",
@@ -118,7 +134,9 @@ async def test_upgrade_moves_every_package_day_resumes_and_old_readers_answer(
         with pytest.raises(asyncpg.ReadOnlySQLTransactionError):
             await conn.execute("DELETE FROM downloads WHERE day = $1", LAST)
 
-        assert await migrate(old_database) == [10]  # resumed after the committed batches
+        assert await migrate(old_database) == list(
+            range(10, LATEST + 1)
+        )  # resumed after the committed batches
         assert frozen(await conn.fetch(NEW_ROWS)) == old
         assert await conn.fetchval("SELECT moved FROM schema_upgrades WHERE version = 9") == len(old)
         assert await conn.fetchval("SELECT to_regclass('downloads')") is None
@@ -130,7 +148,10 @@ async def test_upgrade_moves_every_package_day_resumes_and_old_readers_answer(
         ]
         pool = await asyncpg.create_pool(old_database, min_size=1, max_size=2)
         try:
-            assert [c.month for c in await compact_due(pool, LAST)] == [dt.date(2025, 12, 1), dt.date(2026, 1, 1)]
+            assert [c.month for c in await compact_due(pool, LAST)] == [
+                dt.date(2025, 12, 1),
+                dt.date(2026, 1, 1),
+            ]
         finally:
             await pool.close()
         assert await series.series_window(conn, Dictionary(), "pkg-03", None, None) == before

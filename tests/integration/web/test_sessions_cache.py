@@ -47,7 +47,9 @@ async def text(client: TestClient, path: str, cookie: str | None = None, status:
 async def test_header_shows_login_link_when_logged_out(client: TestClient) -> None:
     html = await text(client, "/packages/requests?lookback=30")
     login = 'href="/auth/login?next=%2Fpackages%2Frequests%3Flookback%3D30"'
-    assert '<a href="/auth/login?next=%2Fpackages%2Frequests%3Flookback%3D30" class="login">Log in</a>' in html
+    assert (
+        '<a href="/auth/login?next=%2Fpackages%2Frequests%3Flookback%3D30" class="login">Log in</a>' in html
+    )
     assert f'<a class="track-login" {login}>Log in to track</a>' in html
     assert "/auth/logout" not in html and "/auth/me/packages" not in html and 'href="/user"' not in html
     assert "Log in to track" not in await text(client, "/packages/__all__")
@@ -89,7 +91,9 @@ async def test_logged_in_header_track_forms_and_dashboard(
         )
         assert remove and f'name="csrf_token" value="{session.csrf_token}"' in remove.group(0)
         assert 'name="next" value="/user"' in remove.group(0)
-    add = re.search(r'<form method="post" action="/auth/me/packages" class="add-package">.*?</form>', dashboard, re.S)
+    add = re.search(
+        r'<form method="post" action="/auth/me/packages" class="add-package">.*?</form>', dashboard, re.S
+    )
     assert add and f'name="csrf_token" value="{session.csrf_token}"' in add.group(0)
     assert 'name="package"' in add.group(0) and 'list="package-suggestions"' in add.group(0)
     assert re.search(r'<script src="/static/[0-9a-f]{16}/suggest.js" defer>', dashboard)

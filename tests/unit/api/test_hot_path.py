@@ -120,8 +120,8 @@ def test_series_body_is_byte_identical_to_the_generic_encoding() -> None:
             "type": "system_downloads",
         }
     )
-    assert series_body(groups, "my-package", "system_downloads") == generic
-    assert series_body([], "__all__", "overall_downloads") == dumps(
+    assert series_body(series.Matrix.of_groups(groups), "my-package", "system_downloads") == generic
+    assert series_body(series.Matrix.empty(), "__all__", "overall_downloads") == dumps(
         {"data": [], "package": "__all__", "type": "overall_downloads"}
     )
 
@@ -152,13 +152,15 @@ def test_binned_body_is_byte_identical_to_the_generic_encoding() -> None:
         for lo, hi in ((first, last), (dt.date(2024, 1, 1), dt.date(2024, 12, 31)), (last, last)):
             window = [(c, [(d, n) for d, n in days if lo <= d <= hi]) for c, days in groups]
             window = [(c, days) for c, days in window if days]
-            body = binned_body(window, bin, lo, hi, "my-package", "python_minor_downloads")
+            body = binned_body(
+                series.Matrix.of_groups(window), bin, lo, hi, "my-package", "python_minor_downloads"
+            )
             assert body == generic_binned(window, bin, lo, hi, "my-package"), (bin, lo, hi)
-    rows = json.loads(binned_body(groups, "month", first, last, "p", "t"))["data"]
+    rows = json.loads(binned_body(series.Matrix.of_groups(groups), "month", first, last, "p", "t"))["data"]
     assert [(r["date"], r["partial"]) for r in rows if r["category"] == "null"] == [
         ("2023-12-01", True), ("2026-03-01", True)
     ]  # fmt: skip
     assert sum(r["downloads"] for r in rows if r["category"] == "3.12") == sum(n for _, n in groups[0][1])
-    assert binned_body([], "year", first, last, "__all__", "overall_downloads") == dumps(
+    assert binned_body(series.Matrix.empty(), "year", first, last, "__all__", "overall_downloads") == dumps(
         {"data": [], "package": "__all__", "type": "overall_downloads"}
     )

@@ -43,7 +43,10 @@ def test_production_defaults_json_logs_and_secure_cookies() -> None:
         ({"session_secret": "short"}, "SESSION_SECRET is weak"),
         ({"session_secret": "a" * 40}, "SESSION_SECRET is weak"),
         ({"cookie_secure": False}, "COOKIE_SECURE"),
-        ({"database_url": "postgresql://postgres:@/postgres?host=/tmp/tmpabc/pg"}, "DATABASE_URL points at an embedded"),
+        (
+            {"database_url": "postgresql://postgres:@/postgres?host=/tmp/tmpabc/pg"},
+            "DATABASE_URL points at an embedded",
+        ),
         ({"redis_url": "redis://127.0.0.1:6379/0"}, "REDIS_URL points at a loopback"),
         ({"nats_url": "nats://nats.internal:4222,nats://localhost:4222"}, "NATS_URL points at a loopback"),
     ],
@@ -55,7 +58,9 @@ def test_production_problems(override: dict[str, object], needle: str) -> None:
 
 
 def test_loopback_allowed_for_one_box_installs() -> None:
-    settings = SessionSettings(**{**GOOD, "redis_url": "redis://127.0.0.1:6379/0", "allow_loopback_services": True})  # type: ignore[arg-type]
+    settings = SessionSettings(
+        **{**GOOD, "redis_url": "redis://127.0.0.1:6379/0", "allow_loopback_services": True}
+    )  # type: ignore[arg-type]
     assert settings.production_problems() == []
 
 
@@ -74,7 +79,9 @@ def test_load_settings_exits_2_with_one_line_per_problem(
     assert all(line.startswith("configuration error: ") for line in lines)
 
 
-def test_bad_value_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_value_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("RETENTION_DAYS", "forever")
     with pytest.raises(SystemExit) as exc:
         load_settings(ServiceSettings)
@@ -106,12 +113,21 @@ def test_redacted_hides_secrets_and_url_passwords() -> None:
 
 
 def test_check_command_exit_code_and_redaction(tmp_path: Path) -> None:
-    env = {"PATH": "/usr/bin:/bin", "ENV": "production", "SESSION_SECRET": "weak", "REDIS_URL": "redis://127.0.0.1/0"}
-    bad = subprocess.run([sys.executable, "-m", "shared.config", "check"], env=env, capture_output=True, text=True)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "ENV": "production",
+        "SESSION_SECRET": "weak",
+        "REDIS_URL": "redis://127.0.0.1/0",
+    }
+    bad = subprocess.run(
+        [sys.executable, "-m", "shared.config", "check"], env=env, capture_output=True, text=True
+    )
     assert bad.returncode == 2
     assert "REDIS_URL points at a loopback" in bad.stderr
     good_env = {"PATH": "/usr/bin:/bin", **{k.upper(): str(v) for k, v in GOOD.items()}}
-    good = subprocess.run([sys.executable, "-m", "shared.config", "check"], env=good_env, capture_output=True, text=True)
+    good = subprocess.run(
+        [sys.executable, "-m", "shared.config", "check"], env=good_env, capture_output=True, text=True
+    )
     assert good.returncode == 0, good.stderr
     assert "DATABASE_URL=postgresql://app:**********@db.internal:5432/pypistats" in good.stdout
     assert ":pw@" not in good.stdout
@@ -122,7 +138,9 @@ def test_read_replica_url_defaults_to_the_primary_and_is_checked_in_production()
     assert settings.read_database_url == "" and not settings.separate_reads
     same = ReadReplicaSettings(**{**GOOD, "read_database_url": GOOD["database_url"]})  # type: ignore[arg-type]
     assert not same.separate_reads
-    replica = ReadReplicaSettings(**{**GOOD, "read_database_url": "postgresql://app:pw@db-ro.internal/pypistats"})  # type: ignore[arg-type]
+    replica = ReadReplicaSettings(
+        **{**GOOD, "read_database_url": "postgresql://app:pw@db-ro.internal/pypistats"}
+    )  # type: ignore[arg-type]
     assert replica.separate_reads and replica.production_problems() == []
     local = ReadReplicaSettings(**{**GOOD, "read_database_url": "postgresql://app:pw@127.0.0.1/pypistats"})  # type: ignore[arg-type]
     assert any("READ_DATABASE_URL points at a loopback" in p for p in local.production_problems())

@@ -9,7 +9,9 @@ from shared.config import OTHER_VARIABLES, configuration_table, registered_setti
 
 ROOT = Path(__file__).resolve().parents[3]
 DOC = ROOT / "docs" / "configuration.md"
-ENV_READ = re.compile(r"""(?:environ\.get|environ\.setdefault|getenv|environ)\s*[\(\[]\s*["']([A-Z][A-Z0-9_]*)["']""")
+ENV_READ = re.compile(
+    r"""(?:environ\.get|environ\.setdefault|getenv|environ)\s*[\(\[]\s*["']([A-Z][A-Z0-9_]*)["']"""
+)
 
 
 def documented() -> set[str]:
@@ -21,7 +23,9 @@ def test_every_service_registers_its_settings() -> None:
 
 
 def test_configuration_doc_is_up_to_date() -> None:
-    assert DOC.read_text() == configuration_table(), "run: python -m shared.config docs > docs/configuration.md"
+    assert DOC.read_text() == configuration_table(), (
+        "run: python -m shared.config docs > docs/configuration.md"
+    )
 
 
 def test_code_reads_no_undocumented_variable() -> None:
@@ -42,7 +46,9 @@ def test_deployments_set_only_documented_variables() -> None:
     unknown: set[str] = set()
     for name, service in compose["services"].items():
         environment = service.get("environment") or {}
-        keys = environment.keys() if isinstance(environment, dict) else [e.split("=", 1)[0] for e in environment]
+        keys = (
+            environment.keys() if isinstance(environment, dict) else [e.split("=", 1)[0] for e in environment]
+        )
         if any(name.startswith(o) for o in ours):
             unknown |= {k for k in keys if k not in names}
     assert not unknown, f"docker-compose.yml sets undocumented variables: {unknown}"

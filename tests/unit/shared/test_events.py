@@ -67,7 +67,9 @@ def test_rejects_bad_bodies(override: dict[str, object], needle: str) -> None:
 def test_largest_realistic_message_is_far_below_max_payload() -> None:
     minors = {f"{major}.{minor}": 10**12 for major in range(2, 4) for minor in range(40)}
     event = PackageDay.model_validate(
-        _package_day(package="a" * 200, counts={"python_minor": minors, "overall": {"with_mirrors": MAX_COUNT}})
+        _package_day(
+            package="a" * 200, counts={"python_minor": minors, "overall": {"with_mirrors": MAX_COUNT}}
+        )
     )
     assert len(event.to_bytes()) < MAX_EVENT_BYTES // 8
 

@@ -23,7 +23,9 @@ def test_pack_round_trips_at_the_limits() -> None:
         assert unpack(cell) == (category_id, downloads)
 
 
-@pytest.mark.parametrize("category_id, downloads", [(0, 1), (MAX_CATEGORY_ID + 1, 1), (1, -1), (1, MAX_DOWNLOADS + 1)])
+@pytest.mark.parametrize(
+    "category_id, downloads", [(0, 1), (MAX_CATEGORY_ID + 1, 1), (1, -1), (1, MAX_DOWNLOADS + 1)]
+)
 def test_pack_refuses_what_does_not_fit(category_id: int, downloads: int) -> None:
     with pytest.raises(LayoutError):
         pack(category_id, downloads)
