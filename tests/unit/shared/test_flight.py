@@ -59,3 +59,27 @@ async def test_every_caller_gets_the_exception_and_a_leaving_caller_cancels_noth
     with pytest.raises(LookupError):
         await second
     assert first.cancelled() and len(flight) == 0
+
+
+async def test_the_build_is_cancelled_when_its_last_caller_goes() -> None:
+    flight: SingleFlight[str, int] = SingleFlight()
+    started, cancelled = asyncio.Event(), asyncio.Event()
+
+    async def slow() -> int:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        return 1  # pragma: no cover
+
+    callers = [asyncio.ensure_future(flight.run("k", slow)) for _ in range(2)]
+    await started.wait()
+    callers[0].cancel()
+    await settle()
+    assert not cancelled.is_set()  # one caller still waits
+    callers[1].cancel()
+    await asyncio.wait_for(cancelled.wait(), 5)
+    await settle()
+    assert len(flight) == 0 and all(c.cancelled() for c in callers)
