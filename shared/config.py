@@ -45,6 +45,14 @@ OTHER_VARIABLES: dict[str, tuple[str, str]] = {
         "tests",
         "`containers` to start servers with testcontainers when a Docker engine answers.",
     ),
+    "PROMETHEUS_MULTIPROC_DIR": (
+        "api, web, auth workers",
+        "Set by the supervisor of several workers (WEB_CONCURRENCY): where they keep their metrics, summed by `/metrics`.",
+    ),
+    "PYPISTATS_LISTEN_FD": (
+        "api, web, auth workers",
+        "Set by the supervisor of several workers: the listening socket a worker inherits. Not for operators.",
+    ),
     "XDG_RUNTIME_DIR": (
         "embedded servers",
         "Where the embedded PostgreSQL keeps its runtime files (set when missing).",
@@ -194,7 +202,24 @@ def _local_server_problem(url: str, allow_loopback: bool) -> str | None:
     return None
 
 
-class SessionSettings(ServiceSettings):
+class HttpSettings(ServiceSettings):
+    """Fields of the HTTP services (api, web, auth)."""
+
+    web_concurrency: int | None = Field(
+        None,
+        ge=1,
+        description="Worker processes serving the HTTP port (shared.workers); unset: one per core with ENV=production, one otherwise.",
+    )
+
+    @property
+    def workers(self) -> int:
+        """``WEB_CONCURRENCY`` when set, else one per core in production and one elsewhere."""
+        if self.web_concurrency is not None:
+            return self.web_concurrency
+        return max(os.cpu_count() or 1, 1) if self.env == "production" else 1
+
+
+class SessionSettings(HttpSettings):
     """Fields of the services that read or write login sessions (auth writes, web reads)."""
 
     session_secret: SecretStr = Field(
@@ -230,7 +255,7 @@ def reads_elsewhere(database_url: str, read_database_url: str) -> bool:
     return bool(read_database_url) and read_database_url != database_url
 
 
-class ReadReplicaSettings(ServiceSettings):
+class ReadReplicaSettings(HttpSettings):
     """Fields of the services that only read the rollups (api, web): where they read from.
 
     ``DATABASE_URL`` stays the primary (a read-only role on it, where the deployment has one);

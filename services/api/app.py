@@ -35,6 +35,7 @@ from services.api.middleware import LIMITER, api_middleware
 from services.api.ratelimit import RateLimiter
 from services.api.routes import setup_routes
 from services.api.views import JSON, STATE, ApiState, dumps
+from shared import workers
 from shared.asyncapi import asyncapi_document
 from shared.cache import CacheKeys
 from shared.config import load_settings
@@ -180,14 +181,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = load_settings(ApiSettings)
     configure_logging(settings.log_level, settings.json_logs)
     log.info("api starting", host=settings.ops_host, port=settings.port)
-    app = create_app(settings)
-    app.on_startup.append(_freeze_heap)
-    web.run_app(
-        app,
+
+    def make_app() -> web.Application:
+        app = create_app(settings)
+        app.on_startup.append(_freeze_heap)
+        return app
+
+    return workers.serve(
+        make_app,
+        service=SERVICE,
         host=settings.ops_host,
         port=settings.port,
-        access_log=None,
-        print=None,
+        workers=settings.workers,
         shutdown_timeout=settings.shutdown_timeout_seconds,
     )
-    return 0

@@ -22,6 +22,7 @@ from services.auth.outage import REDIS_GATE, redis_outage
 from services.auth.routes import setup_routes
 from services.auth.sessions import StateStore
 from services.auth.views import LOGINS, PROVIDER, SESSIONS, SETTINGS, STATES
+from shared import workers
 from shared.config import load_settings
 from shared.logging import configure_logging, get_logger
 from shared.metrics import HttpMetrics, metric_name
@@ -112,4 +113,12 @@ def main(argv: Sequence[str] | None = None) -> None:
             "no GitHub app configured: logging in against the fake GitHub", url=settings.fake_github_url
         )
     log.info("auth listening", host=settings.ops_host, port=settings.port)
-    web.run_app(create_app(settings), host=settings.ops_host, port=settings.port, print=None, access_log=None)
+    code = workers.serve(
+        lambda: create_app(settings),
+        service="auth",
+        host=settings.ops_host,
+        port=settings.port,
+        workers=settings.workers,
+    )
+    if code:
+        raise SystemExit(code)

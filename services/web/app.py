@@ -36,6 +36,7 @@ from services.web.pages import PageError, Site
 from services.web.pypi import PyPIClient
 from services.web.routes import setup_routes
 from services.web.static import STATIC, StaticFiles
+from shared import workers
 from shared.cache import CacheKeys
 from shared.config import load_settings
 from shared.db.replica import ReplicaMetrics
@@ -221,4 +222,12 @@ def main(argv: list[str] | None = None) -> None:
         return
     port = args.port if getattr(args, "port", None) is not None else settings.port
     log.info("web starting", host=settings.ops_host, port=port)
-    web.run_app(create_app(settings), host=settings.ops_host, port=port, access_log=None, print=None)
+    code = workers.serve(
+        lambda: create_app(settings),
+        service="web",
+        host=settings.ops_host,
+        port=port,
+        workers=settings.workers,
+    )
+    if code:
+        raise SystemExit(code)
