@@ -23,6 +23,7 @@ from typing import Any
 
 import asyncpg
 
+from shared import workers
 from shared.db.migrate import migrate
 from shared.embedded import wait_for_port
 from tests.support.seed import package_rows, seed, with_all
@@ -48,10 +49,20 @@ def bare_routes(port: int, routes: Sequence[tuple[str, str, str]]) -> None:
 
         return handle
 
-    app = web.Application()
-    for path, body_file, content_type in routes:
-        app.router.add_get(path, handler(Path(body_file).read_bytes(), content_type))
-    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
+    def make_app() -> web.Application:
+        app = web.Application()
+        for path, body_file, content_type in routes:
+            app.router.add_get(path, handler(Path(body_file).read_bytes(), content_type))
+        return app
+
+    # as many worker processes as the services it is compared with (WEB_CONCURRENCY)
+    workers.serve(
+        make_app,
+        service="bare",
+        host="127.0.0.1",
+        port=port,
+        workers=int(os.environ.get("WEB_CONCURRENCY") or 1),
+    )
 
 
 def any_pypi(port: int) -> None:
@@ -146,9 +157,18 @@ def wrk(url: str, seconds: int, load: Load = Load()) -> tuple[float, float, floa
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time so far of a process and its live children (the workers of a
+    ``WEB_CONCURRENCY`` supervisor), from Linux /proc."""
+    import psutil
+
+    total = 0.0
+    for one in [pid, *(c.pid for c in psutil.Process(pid).children(recursive=True))]:
+        try:
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def measure(name: str, url: str, pid: int, args: argparse.Namespace, load: Load = Load()) -> Figures:

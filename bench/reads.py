@@ -21,6 +21,9 @@ an hour; the uncached runs always draw from all N.
     .venv/bin/python -m bench.reads --packages 10000 [--layout history|packed|legacy] [--reuse DBNAME]
         [--root PATH] [--database-url ADMIN_DSN] [--duration 20 --warmup 5 --runs 2] [--keep]
 
+``--workers N`` runs the api, the web service and the bare baseline with N worker processes each
+(``WEB_CONCURRENCY``; CPU per request then counts every worker).
+
 ``--root PATH`` runs the api and web processes from another checkout (its ``.venv/bin/python``
 if it has one, else this interpreter with ``PYTHONPATH=PATH``; the modules' files are checked to
 come from PATH), so the code before a change can be measured on a database of its layout.
@@ -207,6 +210,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         choices=("base", "all"),
         help="what to seed (bench.seed --dimensions; ignored with --reuse)",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes of the api, the web service and the bare baseline alike (WEB_CONCURRENCY)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep a seeded database")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--bare-server", nargs=2, metavar=("PORT", "ROUTES_JSON"), help=argparse.SUPPRESS)
@@ -231,6 +240,7 @@ class Bench:
             "OPS_HOST": "127.0.0.1",
             "LOG_LEVEL": "WARNING",
             "RATE_LIMIT_REQUESTS": "1000000000",  # counted in Redis as usual, never refused
+            "WEB_CONCURRENCY": str(args.workers),
         }
 
     def launch(self, key: tuple[str, str], cmd: list[str], env: dict[str, str], cwd: Path = ROOT) -> int:

@@ -2,8 +2,8 @@
 
 Owns :func:`serve`, what the api, web and auth ``serve`` commands run. With one worker (the
 default locally) it is aiohttp's ``run_app`` as before. With more (the default in production:
-one per core), the process becomes a small supervisor: it binds the port once, then starts that
-many ``python -m services.<name> serve`` processes that inherit the listening socket
+one per core), the process becomes a small supervisor: it binds the port once, then runs its own
+command line again that many times, as workers that inherit the listening socket
 (``PYPISTATS_LISTEN_FD``) and accept from it, so the kernel spreads connections over them and a
 Python service uses every core. The workers run in a session of their own; the supervisor turns
 SIGTERM or SIGINT (Ctrl-C) into one SIGTERM for each of them and waits (each shuts down
@@ -95,7 +95,8 @@ class Supervisor:
         return code
 
     def _start(self, slot: int, env: dict[str, str], sock: socket.socket) -> None:
-        cmd = [sys.executable, "-m", f"services.{self.service}", "serve"]
+        # the command this process was started with, now as a worker (it finds LISTEN_FD)
+        cmd = [sys.executable, *sys.orig_argv[1:]]
         proc = subprocess.Popen(cmd, env=env, pass_fds=(sock.fileno(),), start_new_session=True)
         self.procs[slot] = (proc, time.monotonic())
 
