@@ -65,7 +65,7 @@ def _state_ctx(
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     cache_requests = Counter(
         metric_name(SERVICE, "cache_requests"),
-        "Response-cache lookups by result (hit, miss, error, disabled).",
+        "Response-cache lookups by result (hit, miss, stale, error, disabled).",
         ["result"],
         registry=registry,
     )
@@ -87,7 +87,13 @@ def _state_ctx(
         watcher = VersionWatcher(gate, keys, settings.cache_version_refresh_seconds)
         app[STATE] = ApiState(
             cache=BodyCache(
-                gate, keys, settings.cache_ttl_seconds, cache_requests, watcher, settings.local_cache_mb << 20
+                gate,
+                keys,
+                settings.cache_ttl_seconds,
+                cache_requests,
+                watcher,
+                settings.local_cache_mb << 20,
+                settings.cache_stale_seconds,
             ),
             cache_control=CacheControl(settings.update_time, settings.min_max_age_seconds),
             openapi=Entry.build(dumps(openapi_document("/")), JSON, None),

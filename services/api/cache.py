@@ -21,7 +21,11 @@ cached) is shared.db.replica's decision.
 Redis under ``<prefix>api:<version>:<endpoint>:<package>:<params>``, shared by every replica, so
 a replica that starts or misses locally reads a body another one already built instead of
 querying PostgreSQL. Both levels expire entries after ``CACHE_TTL_SECONDS``; a new version
-empties the local level and makes every Redis key of the old one unreachable.
+empties the local level and makes every Redis key of the old one unreachable. For
+``CACHE_STALE_SECONDS`` after a new version the local level still holds the previous one's
+entries aside: a miss that finds one there answers it at once while the new body is built in the
+background (services.api.views), so the minute after a day lands costs no request a wait on
+PostgreSQL, and every answer is new again within those seconds.
 
 :func:`max_age` is the pure rule for ``Cache-Control``: until the next expected daily update.
 """
@@ -159,20 +163,26 @@ class VersionWatcher:
 
 
 class LocalCache:
-    """An LRU of entries of one cache version, bounded by the total size of their bodies."""
+    """An LRU of entries of one cache version, bounded by the total size of their bodies.
 
-    def __init__(self, max_bytes: int, ttl: float) -> None:
-        self.max_bytes, self.ttl = max_bytes, ttl
+    When the version changes, the entries of the one before are kept aside for ``stale_for``
+    seconds (:meth:`get_stale`), so a body can be answered at once while its new version is built
+    (``CACHE_STALE_SECONDS``); memory holds up to twice ``max_bytes`` during that time."""
+
+    def __init__(self, max_bytes: int, ttl: float, stale_for: float = 0.0) -> None:
+        self.max_bytes, self.ttl, self.stale_for = max_bytes, ttl, stale_for
         self.version: str | None = None
         self.size = 0
         self._entries: OrderedDict[str, tuple[Entry, float]] = OrderedDict()
+        self._previous: dict[str, tuple[Entry, float]] = {}
+        self._previous_until = 0.0
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def get(self, version: str, key: str, now: float) -> Entry | None:
         if version != self.version:
-            self._reset(version)
+            self._reset(version, now)
             return None
         found = self._entries.get(key)
         if found is None:
@@ -197,15 +207,30 @@ class LocalCache:
         entry, _ = self._entries.pop(key)
         self.size -= len(entry.body)
 
-    def clear(self) -> None:
-        """Forget every entry (a new cache version is announced)."""
-        self.version = None
-        self._entries.clear()
-        self.size = 0
+    def get_stale(self, key: str, now: float) -> Entry | None:
+        """The entry of the version before the current one, while it may still be answered."""
+        if now >= self._previous_until:
+            if self._previous:
+                self._previous = {}
+            return None
+        found = self._previous.get(key)
+        return found[0] if found is not None and found[1] > now else None
 
-    def _reset(self, version: str) -> None:
+    def clear(self, now: float | None = None) -> None:
+        """Forget every entry (a new cache version is announced), keeping them aside a while."""
+        self._set_aside(time.monotonic() if now is None else now)
+        self.version = None
+
+    def _reset(self, version: str, now: float) -> None:
+        if self.version is not None:
+            self._set_aside(now)
         self.version = version
-        self._entries.clear()
+
+    def _set_aside(self, now: float) -> None:
+        if self.stale_for > 0 and self._entries:
+            self._previous = dict(self._entries)
+            self._previous_until = now + self.stale_for
+        self._entries = OrderedDict()
         self.size = 0
 
 
@@ -220,12 +245,14 @@ class BodyCache:
         requests: Counter,
         watcher: VersionWatcher,
         local_bytes: int,
+        stale_seconds: float = 0.0,
     ) -> None:
         self.gate, self.keys, self.ttl, self.watcher = gate, keys, ttl, watcher
         self.body_prefix = keys.key("api", "")
-        self.local = LocalCache(local_bytes, ttl)
+        self.local = LocalCache(local_bytes, ttl, stale_seconds)
         self._hit, self._miss = requests.labels("hit"), requests.labels("miss")
         self._error, self._disabled = requests.labels("error"), requests.labels("disabled")
+        self._stale = requests.labels("stale")
 
     def version(self) -> CacheVersion | None:
         """The version to key on now, or None when caching is off or Redis is unusable."""
@@ -242,6 +269,14 @@ class BodyCache:
         entry = self.local.get(version, key, time.monotonic())
         if entry is not None:
             self._hit.inc()
+        return entry
+
+    def get_stale(self, key: str) -> Entry | None:
+        """The previous version's in-process entry, in the first ``CACHE_STALE_SECONDS`` after a
+        new version (see :class:`LocalCache`)."""
+        entry = self.local.get_stale(key, time.monotonic())
+        if entry is not None:
+            self._stale.inc()
         return entry
 
     async def get_shared(self, version: str, key: str) -> Entry | None:

@@ -55,6 +55,12 @@ class ApiSettings(ReadReplicaSettings):
         le=3600,
         description="How often each replica re-reads the cache version from Redis. rollups.updated makes a replica re-read it at once; this timer is the fallback while NATS is away.",
     )
+    cache_stale_seconds: float = Field(
+        60.0,
+        ge=0,
+        le=3600,
+        description="For this long after a new day lands (a cache-version bump), a body of the day before still in memory is answered at once while its new one is built in the background (0: every request after the bump waits for its new body).",
+    )
     local_cache_mb: int = Field(
         64,
         ge=0,

@@ -12,6 +12,7 @@ are 400 and unknown packages 404, as JSON.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import functools
 import json
@@ -31,14 +32,18 @@ from shared.cache import CacheVersion
 from shared.db.history import dates_of
 from shared.db.layout import Dictionary
 from shared.flight import SingleFlight
+from shared.logging import get_logger
 from shared.packages import ALL_PACKAGES
 from shared.web import READER, json_error
 
 JSON = "application/json"
 SVG = "image/svg+xml"
+#: A body of the previous cache version, answered while its new one is built: not for long.
+STALE_CACHE_CONTROL = "public, max-age=10"
 #: An unknown package's badge: a new package shows up after its first day, so keep it briefly.
 NOT_FOUND_CACHE_CONTROL = "public, max-age=300"
 View = Callable[[web.Request], Awaitable[web.StreamResponse]]
+log = get_logger(__name__)
 Build = Callable[[asyncpg.Connection], Awaitable[Entry]]
 
 
@@ -50,6 +55,8 @@ class ApiState:
     asyncapi: Entry
     #: Builds of missing bodies under way, by (cache version, key): one per key (shared.flight).
     flights: SingleFlight[tuple[str, str], Entry] = field(default_factory=SingleFlight)
+    #: Background builds started by requests answered with the previous version's body.
+    rebuilds: set[asyncio.Future[Entry]] = field(default_factory=set)
     #: Category names of the packed rows, learnt once per process (shared.db.layout).
     names: Dictionary = field(default_factory=Dictionary)
 
@@ -149,8 +156,10 @@ def api_view(view: View) -> View:
     return wrapped
 
 
-def answer(request: web.Request, entry: Entry, state: ApiState) -> web.Response:
-    headers = {"ETag": entry.etag, "Cache-Control": state.cache_control.value(entry.day)}
+def answer(
+    request: web.Request, entry: Entry, state: ApiState, cache_control: str | None = None
+) -> web.Response:
+    headers = {"ETag": entry.etag, "Cache-Control": cache_control or state.cache_control.value(entry.day)}
     if_none_match = request.headers.get("If-None-Match")
     if if_none_match is not None and matches(if_none_match, entry.etag):
         return web.Response(status=304, headers=headers)
@@ -170,9 +179,29 @@ async def cached(request: web.Request, key: str, build: Build) -> web.Response:
         entry, _ = await request.app[READER].run(version, build)
         return answer(request, entry, state)
     found = cache.get_local(version.key, key)
-    if found is None:
-        found = await state.flights.run((version.key, key), lambda: _fill(request, version, key, build))
+    if found is not None:
+        return answer(request, found, state)
+    flight = (version.key, key)
+    stale = cache.get_stale(key)
+    if stale is not None:  # a new day has just landed: the body of the day before, while it is rebuilt
+        rebuild = asyncio.ensure_future(
+            state.flights.run(flight, lambda: _fill(request, version, key, build))
+        )
+        state.rebuilds.add(rebuild)
+        rebuild.add_done_callback(_rebuilt(state))
+        return answer(request, stale, state, STALE_CACHE_CONTROL)
+    found = await state.flights.run(flight, lambda: _fill(request, version, key, build))
     return answer(request, found, state)
+
+
+def _rebuilt(state: ApiState) -> Callable[[asyncio.Future[Entry]], None]:
+    def done(task: asyncio.Future[Entry]) -> None:
+        state.rebuilds.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # the next request for it builds it itself and answers the error as usual
+            log.debug("background rebuild failed", error=type(task.exception()).__name__)
+
+    return done
 
 
 async def _fill(request: web.Request, version: CacheVersion, key: str, build: Build) -> Entry:

@@ -166,3 +166,39 @@ async def test_concurrent_misses_of_one_body_build_it_once(seeded: Any, api_fact
     assert {r.status for r in responses} == {200}
     assert len({await r.read() for r in responses}) == 1
     assert await metric(api, 'pypistats_api_cache_requests_total{result="miss"}') == 1
+
+
+async def test_right_after_a_new_day_the_previous_body_is_answered_while_the_new_one_is_built(
+    seeded: Any, redis: Redis, namespace: str, api_factory: ApiFactory
+) -> None:
+    """``CACHE_STALE_SECONDS``: after a cache-version bump a request for a body held in memory
+    does not wait on PostgreSQL (here: a table locked for the whole test's first half); it gets the
+    day before's body, marked to be kept briefly, and the new body once it is built."""
+    api = await api_factory(cache_version_refresh_seconds=0.1, cache_stale_seconds=60)
+    url = "/api/packages/requests/recent?period=day"
+    first = await api.get(url)
+    old = await first.read()
+    await seeded.execute(
+        "UPDATE recent_downloads SET downloads = 1 WHERE package = 'requests' AND period = 'day'"
+    )
+    assert api.app is not None
+    state = api.app[STATE]
+    before = state.cache.watcher.version
+    async with seeded.acquire() as blocker, blocker.transaction():
+        await blocker.execute("LOCK TABLE package_index IN ACCESS EXCLUSIVE MODE")
+        await bump_cache_version(redis, CacheKeys(f"{namespace}:"))
+
+        async def new_version_seen() -> bool:
+            return state.cache.watcher.version != before
+
+        await wait_until(new_version_seen, timeout=10, what="the API to see the new version")
+        stale = await asyncio.wait_for(api.get(url), 5)  # no wait on the locked table
+        assert stale.status == 200 and await stale.read() == old
+        assert stale.headers["Cache-Control"] == "public, max-age=10"
+        assert await metric(api, 'pypistats_api_cache_requests_total{result="stale"}') == 1
+        assert len(state.rebuilds) == 1  # the new body is being built, behind the lock
+
+    async def rebuilt() -> bool:
+        return bool((await (await api.get(url)).json())["data"] == {"last_day": 1})
+
+    await wait_until(rebuilt, timeout=10, what="the new body")

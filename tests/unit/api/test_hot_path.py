@@ -35,6 +35,25 @@ def test_local_cache_is_keyed_by_version_expires_and_is_bounded() -> None:
     assert cache.get("2", "c", now=6) is not None
 
 
+def test_the_previous_versions_entries_are_kept_aside_for_a_while() -> None:
+    cache = LocalCache(max_bytes=1000, ttl=600, stale_for=60)
+    cache.get("1", "a", now=0)
+    cache.put("1", "a", entry(10), now=0)
+    assert cache.get_stale("a", now=1) is None  # nothing set aside yet
+    assert cache.get("2", "a", now=10) is None  # a new version: "a" must be built again ...
+    old = cache.get_stale("a", now=11)  # ... and meanwhile the old body may be answered
+    assert old is not None and old.body == b"x" * 10 and cache.get_stale("b", now=11) is None
+    assert cache.get_stale("a", now=70) is None  # not after stale_for
+    cache.put("2", "a", entry(20), now=71)
+    cache.clear(now=80)  # rollups.updated: the same, from the moment it arrived
+    assert cache.get_stale("a", now=81) is not None and cache.get_stale("a", now=81).body == b"x" * 20  # type: ignore[union-attr]
+    off = LocalCache(max_bytes=1000, ttl=600)  # CACHE_STALE_SECONDS=0
+    off.get("1", "a", now=0)
+    off.put("1", "a", entry(10), now=0)
+    off.get("2", "a", now=1)
+    assert off.get_stale("a", now=1) is None
+
+
 def test_cache_control_matches_max_age() -> None:
     update = dt.time(1, 30, tzinfo=dt.UTC)
     control = CacheControl(update, 300)
