@@ -16,7 +16,7 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 from prometheus_client import CollectorRegistry
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from shared.config import reads_elsewhere
 from shared.db.pool import ReaderConnection, create_pool
@@ -35,6 +35,8 @@ READER = web.AppKey("read_router", ReadRouter)
 READY_TIMEOUT_S = 2.0
 #: Socket and connect timeout of the Redis clients: a Redis that hangs costs at most this per call.
 REDIS_TIMEOUT_S = 2.0
+#: Redis connections of one process; more concurrent commands wait for one (REDIS_TIMEOUT_S at most).
+REDIS_MAX_CONNECTIONS = 64
 POOL_CLOSE_TIMEOUT_S = 10.0
 PRIMARY_CONNECT_TIMEOUT_S = 5.0
 OPS_PATHS = frozenset({"/health", "/ready", "/metrics"})
@@ -151,8 +153,17 @@ def redis_ctx(url: str, *, required: bool = True) -> Callable[[web.Application],
     """Open a Redis client. ``required=False`` keeps ``/ready`` green when Redis is down."""
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        # A refused connection fails at once; these bound a Redis that hangs (and a loaded host).
-        client = Redis.from_url(url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S)
+        # A refused connection fails at once; the timeouts bound a Redis that hangs (and a loaded
+        # host). The pool waits for a free connection (up to the same timeout) rather than raise
+        # MaxConnectionsError, which the Redis gate would take for an outage under a burst.
+        pool = BlockingConnectionPool.from_url(
+            url,
+            max_connections=REDIS_MAX_CONNECTIONS,
+            timeout=REDIS_TIMEOUT_S,
+            socket_timeout=REDIS_TIMEOUT_S,
+            socket_connect_timeout=REDIS_TIMEOUT_S,
+        )
+        client = Redis.from_pool(pool)
         app[REDIS] = client
         if required:
             app[READY_CHECKS]["redis"] = client.ping
