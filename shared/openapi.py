@@ -13,6 +13,7 @@ from typing import Any
 
 from shared.bins import BINS
 from shared.config import DEFAULT_WINDOW_DAYS
+from shared.openapi_badges import badge_paths, shields_schema
 
 PACKAGE_PATTERN = r"^(__all__|[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$"
 PERIODS = ["day", "week", "month"]
@@ -387,21 +388,7 @@ def _schemas() -> dict[str, Any]:
                 },
             },
         },
-        "ShieldsEndpoint": {
-            "type": "object",
-            "required": ["color", "label", "message", "schemaVersion"],
-            "additionalProperties": False,
-            "properties": {
-                "schemaVersion": {"const": 1},
-                "label": {"type": "string"},
-                "message": {"type": "string"},
-                "color": {"type": "string"},
-                "isError": {
-                    "type": "boolean",
-                    "description": "Present (true) for an unknown package: shields.io draws it as an error.",
-                },
-            },
-        },
+        "ShieldsEndpoint": shields_schema(),
     }
     for _path, type_name, _s, _d, _p in SERIES_ENDPOINTS:
         rows = {
@@ -573,49 +560,13 @@ def _paths() -> dict[str, Any]:
             },
         }
     }
-    month_param = {
-        **_parameters()["period"],
-        "description": "Downloads of the last `day`, `week` or `month` (the default).",
-    }
-    paths["/api/packages/{package}/badge.svg"] = {
-        "get": {
-            "operationId": "get_badge",
-            "tags": ["badges"],
-            "summary": "An SVG badge of recent downloads",
-            "description": "A small SVG image such as `downloads | 1.2k/month`, to put in a README. "
-            "`period` defaults to `month`. An unknown package gets the image "
-            "`downloads | package not found` with a 404, so a README never shows a broken image.",
-            "parameters": [_ref("package"), month_param],
-            "responses": {
-                "200": {
-                    "description": "The badge.",
-                    "headers": _CACHE_HEADERS,
-                    "content": {"image/svg+xml": {"schema": {"type": "string"}}},
-                },
-                **_standard_responses(package=True),
-                "404": {
-                    "description": "No such package: the badge `downloads | package not found`.",
-                    "content": {"image/svg+xml": {"schema": {"type": "string"}}},
-                },
-            },
-        }
-    }
-    paths["/api/packages/{package}/shields.json"] = {
-        "get": {
-            "operationId": "get_shields",
-            "tags": ["badges"],
-            "summary": "A shields.io endpoint badge",
-            "description": "The JSON document shields.io's endpoint badge reads "
-            "(`https://img.shields.io/endpoint?url=...`). `period` defaults to `month`. An unknown "
-            "package gets a 200 with `isError: true` and the message `package not found` "
-            "(shields.io reads no body of a 404).",
-            "parameters": [_ref("package"), month_param],
-            "responses": {
-                "200": _json("The badge document.", "ShieldsEndpoint", _CACHE_HEADERS),
-                **_standard_responses(package=False),
-            },
-        }
-    }
+    paths.update(
+        badge_paths(
+            _ref("package"),
+            _CACHE_HEADERS,
+            _json("The badge document (a failure: `isError`).", "ShieldsEndpoint", _CACHE_HEADERS),
+        )
+    )
     paths["/api/top"] = {
         "get": {
             "operationId": "get_top",

@@ -22,7 +22,7 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from services.api import badges, params, queries
+from services.api import params, queries
 from services.api.cache import BodyCache, CacheControl, Entry, matches
 from shared import bins, rollups, series, totals
 from shared.db.layout import Dictionary
@@ -30,9 +30,6 @@ from shared.packages import ALL_PACKAGES
 from shared.web import READER, json_error
 
 JSON = "application/json"
-SVG = "image/svg+xml"
-#: An unknown package's badge: a new package shows up after its first day, so keep it briefly.
-NOT_FOUND_CACHE_CONTROL = "public, max-age=300"
 View = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Build = Callable[[asyncpg.Connection], Awaitable[Entry]]
 
@@ -249,41 +246,6 @@ async def package_totals(request: web.Request) -> web.StreamResponse:
         )
 
     return await cached(request, f"totals:{package}:", build)
-
-
-def badge_view(kind: str) -> View:
-    """An unknown package still gets a badge, ``downloads | package not found``: an image with a 404
-    (a README shows it instead of a broken image), or for shields.io a 200 with ``isError``
-    (shields.io reads no body of a 404). Neither is cached: the package may appear tomorrow."""
-
-    @api_view
-    async def view(request: web.Request) -> web.StreamResponse:
-        package = params.package(request.match_info["package"])
-        period = params.period(request.query, default="month") or "month"
-
-        async def build(conn: asyncpg.Connection) -> Entry:
-            day = await _require(conn, package)
-            downloads = (await rollups.recent(conn, package))[period]
-            if kind == "svg":
-                return Entry.build(badges.svg(package, downloads, period).encode(), SVG, day)
-            return Entry.build(dumps(badges.shields(downloads, period)), JSON, day)
-
-        try:
-            return await cached(request, f"badge-{kind}:{package}:{period}", build)
-        except PackageNotFound:
-            headers = {"Cache-Control": NOT_FOUND_CACHE_CONTROL}
-            if kind == "svg":
-                return web.Response(
-                    text=badges.not_found_svg(package), content_type=SVG, status=404, headers=headers
-                )
-            return web.Response(body=dumps(badges.shields_not_found()), content_type=JSON, headers=headers)
-
-    view.__name__ = f"badge_{kind}"
-    return view
-
-
-badge_svg = badge_view("svg")
-shields_json = badge_view("shields")
 
 
 @api_view
