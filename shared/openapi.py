@@ -58,7 +58,18 @@ SERIES_ENDPOINTS: list[tuple[str, str, str, str, list[dict[str, Any]]]] = [
                 "description": "`true` keeps only `with_mirrors`, `false` only `without_mirrors`; "
                 "leave it out for both categories.",
                 "schema": {"type": "string", "enum": ["true", "false"]},
-            }
+            },
+            {
+                "name": "who",
+                "in": "query",
+                "required": False,
+                "description": "`people`: only the category `people`, the downloads by people and their "
+                "projects: no mirrors, no CI (`details.ci` true), and only the installers people run "
+                "(pip, uv, poetry, pdm, pipenv, pipx, conda, hatch, rye, pex; not browsers, HTTP "
+                "libraries, OS packaging, build systems or a missing installer). Not with `mirrors`. "
+                "`all` (or leaving it out) answers the two categories as pypistats.org does.",
+                "schema": {"type": "string", "enum": ["all", "people"]},
+            },
         ],
     ),
     (
@@ -294,9 +305,37 @@ def _schemas() -> dict[str, Any]:
     }
     totals_data = {
         "type": "object",
-        "required": ["all_time", "first_day", "last_day", "last_month", "last_week", "last_year"],
+        "required": ["all_time", "first_day", "last_day", "last_month", "last_week", "last_year", "rank"],
         "additionalProperties": False,
         "properties": {
+            "rank": {
+                "type": "object",
+                "required": ["last_month", "people_last_month"],
+                "additionalProperties": False,
+                "description": "The package's rank among every package by the last 30 days' downloads "
+                "without mirrors (`last_month`) and by people (`people_last_month`): `rank` (1 is the "
+                "most downloaded; ties share a rank), `of` (packages with a download in those days) and "
+                "`top_percent` (the smallest of 0.01, 0.1 and each whole percent the rank is within). "
+                "`null` for `__all__` and a package without downloads in those days.",
+                "properties": {
+                    key: {
+                        "oneOf": [
+                            {"type": "null"},
+                            {
+                                "type": "object",
+                                "required": ["of", "rank", "top_percent"],
+                                "additionalProperties": False,
+                                "properties": {
+                                    "of": {"type": "integer", "minimum": 1},
+                                    "rank": {"type": "integer", "minimum": 1},
+                                    "top_percent": {"type": "number", "exclusiveMinimum": 0, "maximum": 100},
+                                },
+                            },
+                        ]
+                    }
+                    for key in ("last_month", "people_last_month")
+                },
+            },
             "all_time": {**_downloads(), "description": "Every day on record."},
             "first_day": {
                 "type": ["string", "null"],
@@ -549,7 +588,7 @@ def _paths() -> dict[str, Any]:
         "get": {
             "operationId": "get_totals",
             "tags": ["packages"],
-            "summary": "Totals: last day, week, month and year, and all time",
+            "summary": "Totals: last day, week, month and year, all time, and the rank",
             "description": "Downloads without mirrors over the last complete day, the 7, 30 and 365 "
             "days ending with it, and every day on record (`all_time`), with the first day that "
             "has a download on record. A known package without downloads in a period gives `0`.",

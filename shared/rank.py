@@ -69,3 +69,13 @@ async def package_rank(conn: Conn, package: str, people: bool = False) -> Rank |
     if row is None or row["downloads"] is None or package == "__all__":
         return None
     return rank_of(int(row["ahead"]), int(row["ranked"]))
+
+
+async def ranks(conn: Conn, package: str) -> dict[str, Any]:
+    """``{"last_month": ..., "people_last_month": ...}``: each the :meth:`Rank.data` of that
+    ranking, or None (``__all__``, or no download in the window)."""
+    out: dict[str, Any] = {}
+    for key, people in (("last_month", False), ("people_last_month", True)):
+        found = await package_rank(conn, package, people=people)
+        out[key] = found.data() if found is not None else None
+    return out

@@ -32,6 +32,7 @@ from shared.db.layout import (
     COLUMN_OF,
     COUNT_BITS,
     OVERALL,
+    PEOPLE,
     WITH_MIRRORS,
     WITHOUT_MIRRORS,
     Conn,
@@ -163,7 +164,41 @@ COLUMN_QUERIES: dict[str, tuple[str, str | None, str]] = {
     "versions": (VERSION_DAYS, None, MANY_VERSION_DAYS),
 }
 #: The pseudo category ids of the overall counts in a frame (the ids of their compacted block).
-OVERALL_NAMES: dict[int, Key] = {0: (OVERALL, WITH_MIRRORS), 1: (OVERALL, WITHOUT_MIRRORS)}
+OVERALL_NAMES: dict[int, Key] = {
+    0: (OVERALL, WITH_MIRRORS),
+    1: (OVERALL, WITHOUT_MIRRORS),
+    2: (OVERALL, PEOPLE),
+}
+#: The overall categories a read without ``who=people`` answers (pypistats.org's two).
+MIRROR_CATEGORIES = (WITH_MIRRORS, WITHOUT_MIRRORS)
+# Downloads by people (overall category ``people``, migration 0011): an open day's ``people``
+# column as the one cell of pseudo id 2, beside the compacted months' overall blocks, so the
+# frame reads it like an array dimension. Only ``who=people`` reads it; the reads above answer
+# pypistats.org's two categories (people in a compacted block is left out of them).
+PEOPLE_DAYS = """
+SELECT day, CASE WHEN people > 0 THEN ARRAY[(2::bigint << 40) | people] ELSE '{}'::bigint[] END,
+       NULL::bytea AS block, NULL::date AS lo FROM downloads_days
+WHERE package = $1 AND day >= visible_from($2) AND day <= $3
+UNION ALL
+SELECT month, NULL, overall, visible_from($2) FROM downloads_months
+WHERE package = $1 AND month >= first_of_month(visible_from($2)) AND month <= $3
+"""
+ALL_PEOPLE_DAYS = """
+SELECT day, CASE WHEN people > 0 THEN ARRAY[(2::bigint << 40) | people] ELSE '{}'::bigint[] END,
+       NULL::bytea AS block, NULL::date AS lo FROM downloads_all
+WHERE $1::text IS NOT NULL AND day >= visible_from($2) AND day <= $3
+UNION ALL
+SELECT month, NULL, overall, visible_from($2) FROM downloads_months
+WHERE package = $1 AND month >= first_of_month(visible_from($2)) AND month <= $3
+"""
+MANY_PEOPLE_DAYS = """
+SELECT package, day, CASE WHEN people > 0 THEN ARRAY[(2::bigint << 40) | people] ELSE '{}'::bigint[] END,
+       NULL::bytea AS block, NULL::date AS lo FROM downloads_days
+WHERE package = ANY($1::text[]) AND day >= visible_from($2) AND day <= $3
+UNION ALL
+SELECT package, month, NULL, overall, visible_from($2) FROM downloads_months
+WHERE package = ANY($1::text[]) AND month >= first_of_month(visible_from($2)) AND month <= $3
+"""
 _WITHOUT_ID = 1 << COUNT_BITS
 
 
@@ -282,9 +317,13 @@ async def series_groups(
     non-zero days in order (what the API writes its bodies from, without a point per day)."""
     lo, hi = bounds(start, end)
     everything = package == ALL_PACKAGES
+    if dimension == OVERALL and category == PEOPLE:
+        rows = await conn.fetch(ALL_PEOPLE_DAYS if everything else PEOPLE_DAYS, package, lo, hi)
+        return frame_groups(frame_of(rows, hi, 1, 2), OVERALL_NAMES, OVERALL, PEOPLE)
     if dimension == OVERALL:
         rows = await conn.fetch(ALL_OVERALL_DAYS if everything else OVERALL_DAYS, package, lo, hi)
-        return frame_groups(frame_of(rows, hi, 1, 3, overall=True), OVERALL_NAMES, OVERALL, category)
+        found = frame_groups(frame_of(rows, hi, 1, 3, overall=True), OVERALL_NAMES, OVERALL, category)
+        return [g for g in found if g[0] in MIRROR_CATEGORIES]
     one, every, _ = COLUMN_QUERIES[COLUMN_OF.get(dimension, "cells")]
     query = every if everything else one
     if query is None:
@@ -303,6 +342,8 @@ def _dimensions(frames: Sequence[Frame], names: dict[int, Key]) -> dict[str, lis
         table = OVERALL_NAMES if index == 0 else names
         for cid, days in series_of(ids, counts, dates):
             dimension, category = table[cid]
+            if category == PEOPLE and index == 0:
+                continue  # only who=people reads it (people_many, series_groups)
             out.setdefault(dimension, []).extend(new(Point, (category, d, n)) for d, n in days)
     for points in out.values():
         points.sort(key=itemgetter(0))
@@ -333,13 +374,28 @@ async def series_many(
     """Points of one dimension of several packages (not ``__all__``) in one query."""
     lo, hi = bounds(start, end)
     grouped: dict[str, list[tuple[object, ...]]] = {p: [] for p in packages}
+    if dimension == OVERALL and category == PEOPLE:
+        for r in await conn.fetch(MANY_PEOPLE_DAYS, packages, lo, hi):
+            grouped[r[0]].append(tuple(r)[1:])
+        return {
+            p: flatten(frame_groups(frame_of(rows, hi, 1, 2), OVERALL_NAMES, OVERALL, PEOPLE))
+            for p, rows in grouped.items()
+        }
     overall = dimension == OVERALL
     query = MANY_OVERALL_DAYS if overall else COLUMN_QUERIES[COLUMN_OF.get(dimension, "cells")][2]
     for r in await conn.fetch(query, packages, lo, hi):
         grouped[r[0]].append(tuple(r)[1:])
     if overall:
         return {
-            p: flatten(frame_groups(frame_of(rows, hi, 1, 3, overall=True), OVERALL_NAMES, OVERALL, category))
+            p: flatten(
+                [
+                    g
+                    for g in frame_groups(
+                        frame_of(rows, hi, 1, 3, overall=True), OVERALL_NAMES, OVERALL, category
+                    )
+                    if g[0] in MIRROR_CATEGORIES
+                ]
+            )
             for p, rows in grouped.items()
         }
     frames = {p: frame_of(rows, hi, 1, 2) for p, rows in grouped.items()}

@@ -24,7 +24,7 @@ from aiohttp import web
 
 from services.api import params, queries
 from services.api.cache import BodyCache, CacheControl, Entry, matches
-from shared import bins, rollups, series, totals
+from shared import bins, rank, rollups, series, totals
 from shared.db.layout import Dictionary
 from shared.packages import ALL_PACKAGES
 from shared.web import READER, json_error
@@ -234,16 +234,16 @@ ci = series_view("ci", params.ci)
 
 @api_view
 async def package_totals(request: web.Request) -> web.StreamResponse:
-    """Last day, week, month and year, all time and the first day on record (shared.totals)."""
+    """Last day, week, month and year, all time and the first day on record (shared.totals), and
+    the rank by last month's downloads and by people (shared.rank)."""
     package = params.package(request.match_info["package"])
     names = request.app[STATE].names
 
     async def build(conn: asyncpg.Connection) -> Entry:
         day = await _require(conn, package)
         found = await totals.package_totals(conn, names, package)
-        return Entry.build(
-            dumps({"data": found.data(), "package": package, "type": "total_downloads"}), JSON, day
-        )
+        data = {**found.data(), "rank": await rank.ranks(conn, package)}
+        return Entry.build(dumps({"data": data, "package": package, "type": "total_downloads"}), JSON, day)
 
     return await cached(request, f"totals:{package}:", build)
 

@@ -137,6 +137,8 @@ async def package_data(
     view = await view_of(site, choice)
     win = view.embed if page else view.window
     by_dimension = await series.series_window(site.pool, site.names, package, win.start, win.end)
+    people = await series.series_groups(site.pool, site.names, package, "overall", "people", win.start, win.end)
+    by_dimension["overall"] = [*by_dimension.get("overall", []), *series.flatten(people)]
     return view, charts.package_charts(by_dimension, win, folded=page, bin=view.bin)
 
 
@@ -201,10 +203,17 @@ async def compare(
     query = {"packages": ",".join(packages)}
     if dimension != "overall" and category is not None:
         query |= {"dimension": dimension, "category": category}
+    if dimension == "people":
+        query |= {"dimension": dimension}
     if known and found is not None:
         view = ranges.resolve(choice, found)
         win = view.embed
-        if dimension == "overall" or category is None:
+        if dimension == "people":
+            by_package = await series.series_many(
+                site.pool, site.names, known, "overall", "people", start=win.start, end=win.end
+            )
+            data = charts.compare_chart({p: by_package[p] for p in known}, win, view.bin, "people")
+        elif dimension == "overall" or category is None:
             by_package = await series.series_many(
                 site.pool, site.names, known, "overall", "without_mirrors", start=win.start, end=win.end
             )
@@ -227,7 +236,7 @@ async def compare(
         chart_json=script_json(data) if data else None,
         bar=bar,
         view=view,
-        log_toggle=dimension == "overall" or category is None,  # a share on a log axis says nothing
+        log_toggle=dimension in ("overall", "people") or category is None,  # a share on a log axis says nothing
         max_compare=MAX_COMPARE,
         dimensions=charts.COMPARE_DIMENSIONS,
         dimension=dimension,

@@ -236,7 +236,7 @@ def compare_share(request: web.Request) -> tuple[str, str | None]:
     category = request.query.get("category") or None
     if category is not None and (len(category) > 128 or CONTROL.search(category)):
         raise PageError(400, "Invalid category", "A category is at most 128 printable characters.")
-    if dimension == "overall":
+    if dimension in ("overall", "people"):
         return dimension, None
     if category is None:
         raise PageError(400, "Which category?", "Give the category to compare, e.g. 3.12, Linux, pip or US.")

@@ -11,7 +11,8 @@ from aiohttp.test_utils import TestClient
 
 from services.api import badges
 from shared.web import PG_POOL
-from tests.integration.api.conftest import DAYS, END, ApiFactory, recent_expected, without_mirrors
+from tests.integration.api.conftest import DAYS, END, PACKAGES, ApiFactory, recent_expected, without_mirrors
+from tests.support.seed import package_rows, people_rows, seed, with_all
 
 NS = "{http://www.w3.org/2000/svg}"
 BASE = "/api/packages/requests"
@@ -148,3 +149,39 @@ async def test_badges_have_their_own_rate_limit(seeded: Any, redis: Any, api_fac
     json_answers = [await api.get(f"{BASE}/recent", headers=who) for _ in range(3)]
     assert [r.status for r in json_answers] == [200, 200, 429]
     assert json_answers[0].headers["RateLimit-Limit"] == "2"
+
+
+async def test_people_badges_and_rank(db: Any, redis: Any, api_factory: ApiFactory) -> None:
+    """who=people counts the overall category people (n // 2 a day here), in every period,
+    compacted months included; the rank by people reads its own ranking."""
+    rows = [
+        r
+        for p, base in PACKAGES.items()
+        for r in package_rows(p, base, END, DAYS) + people_rows(p, base, END, DAYS)
+    ]
+    await seed(db, with_all(rows))
+    api = await api_factory()
+    people = [(PACKAGES["requests"] + DAYS - 1 - k) // 2 for k in range(DAYS)]  # newest first
+    assert texts(await svg_of(api, "?who=people&units=none")) == [
+        "people downloads/month",
+        str(sum(people[:30])),
+    ]
+    assert texts(await svg_of(api, "?who=people&period=day&units=none")) == [
+        "people downloads/day",
+        str(people[0]),
+    ]
+    assert texts(await svg_of(api, "?who=people&period=total&units=none")) == [
+        "people downloads",
+        str(sum(people)),
+    ]
+    assert texts(await svg_of(api, "?who=people&metric=rank")) == [
+        "rank by people/month",
+        "#1 \u00b7 top 50%",
+    ]
+    bad = await svg_of(api, "?who=people&version=2.*", status=400)
+    assert texts(bad) == ["downloads", "bad version"]
+    totals = await (await api.get(f"{BASE}/totals")).json()
+    assert totals["data"]["rank"] == {
+        "last_month": {"of": 2, "rank": 1, "top_percent": 50.0},
+        "people_last_month": {"of": 2, "rank": 1, "top_percent": 50.0},
+    }

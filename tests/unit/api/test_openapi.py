@@ -119,10 +119,12 @@ def test_totals_is_documented() -> None:
         "last_month": 3,
         "last_week": 2,
         "last_year": 8,
+        "rank": {"last_month": {"of": 10, "rank": 1, "top_percent": 10.0}, "people_last_month": None},
     }
     assert validator.is_valid({"data": data, "package": "p", "type": "total_downloads"})
     assert validator.is_valid(
         {"data": {**data, "first_day": None}, "package": "p", "type": "total_downloads"}
     )
     assert not validator.is_valid({"data": {**data, "rank": 1}, "package": "p", "type": "total_downloads"})
+    assert not validator.is_valid({"data": {**data, "extra": 1}, "package": "p", "type": "total_downloads"})
     assert not validator.is_valid({"data": data, "package": "p", "type": "recent_downloads"})

@@ -233,4 +233,39 @@ def test_the_badge_parameters_are_documented_as_parsed() -> None:
     assert openapi_badges.BADGE_PERIODS == list(badge_params.PERIODS)
     assert openapi_badges.STYLES == list(badges.STYLES) and openapi_badges.UNITS == list(badges.UNITS)
     documented = {p["name"] for p in openapi_badges.badge_parameters()}
-    assert documented == {"period", "who", "version", "units", "style", "label", "label_color", "color", "metric"}
+    assert documented == {
+        "period",
+        "who",
+        "version",
+        "units",
+        "style",
+        "label",
+        "label_color",
+        "color",
+        "metric",
+    }
+
+
+def test_overall_who_people() -> None:
+    assert params.overall({"who": "people"}).category == "people"
+    assert params.overall({"who": "PEOPLE"}).category == "people"
+    assert params.overall({"who": "all"}).category is None
+    assert params.overall({"who": "all", "mirrors": "true"}).category == "with_mirrors"
+    for bad in ({"who": "robots"}, {"who": "people", "mirrors": "false"}):
+        with pytest.raises(params.ParamError) as caught:
+            params.overall(bad)
+        assert caught.value.parameter == "who"
+
+
+def test_the_people_allowlist_is_documented_where_it_is_used() -> None:
+    from shared.installers import PEOPLE_INSTALLERS
+
+    who = next(
+        p
+        for p in openapi_document()["paths"]["/api/packages/{package}/overall"]["get"]["parameters"]
+        if p.get("name") == "who"
+    )
+    assert all(name in who["description"] for name in PEOPLE_INSTALLERS)
+    assert not {"Browser", "requests", "OS", "Bazel", "twine", "bandersnatch", "null"} & set(
+        PEOPLE_INSTALLERS
+    )
