@@ -13,7 +13,7 @@ from typing import Any
 BADGE_PERIODS = ["day", "week", "month", "year", "total"]
 STYLES = ["flat", "flat-square", "plastic", "for-the-badge", "social"]
 UNITS = ["compact", "full", "none"]
-_COLOR = {"type": "string", "maxLength": 32, "pattern": "^[#]?[A-Za-z0-9]+$"}
+_COLOR = {"type": "string", "maxLength": 32}
 _SVG = {"image/svg+xml": {"schema": {"type": "string"}}}
 
 

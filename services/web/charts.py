@@ -267,7 +267,10 @@ def package_charts(
 
 
 def compare_chart(
-    by_package: Mapping[str, Sequence[PointLike]], win: Window, bin: Bin = "day", category: str = "without_mirrors"
+    by_package: Mapping[str, Sequence[PointLike]],
+    win: Window,
+    bin: Bin = "day",
+    category: str = "without_mirrors",
 ) -> dict[str, Any]:
     """One chart, one line per package (downloads without mirrors, or of another overall
     ``category``: ``people``), in the order given."""

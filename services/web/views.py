@@ -36,6 +36,8 @@ MAX_QUERY = 200
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 #: The scripts of a page with charts: Plotly's bundle, then ours.
 CHART_SCRIPTS = ("plotly-basic.min.js", "app.js")
+#: A package page's: the charts', and the badge builder's.
+PACKAGE_SCRIPTS = (*CHART_SCRIPTS, "badges.js")
 #: What the dashboard says when the auth service sent a form back with ``?error=<code>``.
 TRACK_ERRORS = {
     "unknown": "We have no downloads recorded for “{package}”, so it cannot be tracked.",
@@ -185,7 +187,7 @@ async def package(request: web.Request) -> web.Response:
         next_url=request.path_qs,
         login_url=login_url(request),
     )
-    return await page(request, data, head=head, scripts=CHART_SCRIPTS, session=session)
+    return await page(request, data, head=head, scripts=PACKAGE_SCRIPTS, session=session)
 
 
 async def package_csv(request: web.Request) -> web.Response:

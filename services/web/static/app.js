@@ -232,6 +232,7 @@
       dragmode: narrow ? false : "zoom",
       font: { family: "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", size: narrow ? 11 : 12 },
       legend: { orientation: "h", y: -0.14, yanchor: "top" },
+      showlegend: chart.people ? true : undefined, // "by people" alone still names its line
       xaxis: { type: "date", fixedrange: narrow, hoverformat: HOVER_FORMAT[view.bin] },
       yaxis: {
         type: log ? "log" : "linear",
