@@ -48,6 +48,7 @@ def main() -> None:
             "OPS_HOST": "127.0.0.1",
             "LOG_LEVEL": "WARNING",
             "RATE_LIMIT_REQUESTS": "1000000000",  # counted in Redis as usual, never refused
+            "BADGE_RATE_LIMIT_REQUESTS": "1000000000",  # the badges' own limit, likewise
         }
         ports, pids = {}, {}
         for name, ttl in (("cached", "600"), ("uncached", "0")):

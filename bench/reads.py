@@ -94,6 +94,8 @@ ENDPOINTS: Final = (
     Endpoint("python_minor", "api", "/api/packages/", "/python_minor", "application/json", 64),
     Endpoint("recent", "api", "/api/packages/", "/recent", "application/json", 64),
     Endpoint("page", "web", "/packages/", "", "text/html", 16),
+    # Issue 22: the default badge (downloads/month, flat), as READMEs and shields.io ask for it.
+    Endpoint("badge", "api", "/api/packages/", "/badge.svg", "image/svg+xml", 64),
     # The dimensions of issue 13 (a database seeded with --dimensions all): the version chart as
     # the API serves it by default (the 10 most downloaded versions, the rest summed as "other"),
     # and the largest breakdown of the details array.
@@ -114,7 +116,7 @@ ENDPOINTS: Final = (
 )
 #: Measured on a database without the dimensions of issue 13 unless --endpoints says otherwise
 #: (one with them gets every endpoint).
-BASE_ENDPOINTS: Final = ("overall", "python_minor", "recent", "page")
+BASE_ENDPOINTS: Final = ("overall", "python_minor", "recent", "page", "badge")
 
 
 @dataclass(frozen=True)
@@ -249,6 +251,7 @@ class Bench:
             "OPS_HOST": "127.0.0.1",
             "LOG_LEVEL": "WARNING",
             "RATE_LIMIT_REQUESTS": "1000000000",  # counted in Redis as usual, never refused
+            "BADGE_RATE_LIMIT_REQUESTS": "1000000000",  # the badges' own limit, likewise
             "WEB_CONCURRENCY": str(args.workers),
         }
 
@@ -418,7 +421,7 @@ GOALS: Final = (
     ("uncached", "overall_all_month", 0.15),
     ("uncached", "overall_all_day", 0.05),
 )
-CACHED_GOALS: Final = (("cached", "page", 0.5), ("cached", "overall", 0.8))
+CACHED_GOALS: Final = (("cached", "page", 0.5), ("cached", "overall", 0.8), ("cached", "badge", 0.7))
 
 
 def report(out: dict[str, Any]) -> None:

@@ -17,10 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from shared.packages import InvalidPackageName, validate
 
-#: Version 2 added the dimensions version, installer, country, file_type and ci.
-SCHEMA_VERSION: Final = 2
-#: Versions this build reads: events of version 1 (no new dimensions) still replay from old streams.
-READABLE_VERSIONS: Final = frozenset({1, 2})
+#: Version 2 added the dimensions version, installer, country, file_type and ci; version 3 the
+#: overall category ``people`` (downloads by people: shared.installers).
+SCHEMA_VERSION: Final = 3
+#: Versions this build reads: events of versions 1 and 2 (no new dimensions, no ``people``) still
+#: replay from old streams; they simply count no people.
+READABLE_VERSIONS: Final = frozenset({1, 2, 3})
 
 #: Every event must stay well below nats-server's default max_payload (1 MiB); a package-day of a
 #: package with thousands of versions downloaded in one day takes about 100 kB.
@@ -39,7 +41,7 @@ DIMENSIONS: Final = (
 )
 #: Dimensions whose categories are free text as logged (any printable string up to a length).
 TEXT_DIMENSIONS: Final = {"version": 128, "installer": 64, "country": 16, "file_type": 32}
-OVERALL_CATEGORIES: Final = frozenset({"with_mirrors", "without_mirrors"})
+OVERALL_CATEGORIES: Final = frozenset({"with_mirrors", "without_mirrors", "people"})
 SYSTEM_CATEGORIES: Final = frozenset({"Darwin", "Linux", "Windows", "other", "null"})
 CI_CATEGORIES: Final = frozenset({"true", "false", "null"})
 _MAJOR = re.compile(r"^(?:[0-9]+|null)$")

@@ -13,6 +13,7 @@ from typing import Any
 
 from shared.bins import BINS
 from shared.config import DEFAULT_WINDOW_DAYS
+from shared.openapi_badges import badge_paths, shields_schema
 
 PACKAGE_PATTERN = r"^(__all__|[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$"
 PERIODS = ["day", "week", "month"]
@@ -57,7 +58,18 @@ SERIES_ENDPOINTS: list[tuple[str, str, str, str, list[dict[str, Any]]]] = [
                 "description": "`true` keeps only `with_mirrors`, `false` only `without_mirrors`; "
                 "leave it out for both categories.",
                 "schema": {"type": "string", "enum": ["true", "false"]},
-            }
+            },
+            {
+                "name": "who",
+                "in": "query",
+                "required": False,
+                "description": "`people`: only the category `people`, the downloads by people and their "
+                "projects: no mirrors, no CI (`details.ci` true), and only the installers people run "
+                "(pip, uv, poetry, pdm, pipenv, pipx, conda, hatch, rye, pex; not browsers, HTTP "
+                "libraries, OS packaging, build systems or a missing installer). Not with `mirrors`. "
+                "`all` (or leaving it out) answers the two categories as pypistats.org does.",
+                "schema": {"type": "string", "enum": ["all", "people"]},
+            },
         ],
     ),
     (
@@ -293,9 +305,37 @@ def _schemas() -> dict[str, Any]:
     }
     totals_data = {
         "type": "object",
-        "required": ["all_time", "first_day", "last_day", "last_month", "last_week", "last_year"],
+        "required": ["all_time", "first_day", "last_day", "last_month", "last_week", "last_year", "rank"],
         "additionalProperties": False,
         "properties": {
+            "rank": {
+                "type": "object",
+                "required": ["last_month", "people_last_month"],
+                "additionalProperties": False,
+                "description": "The package's rank among every package by the last 30 days' downloads "
+                "without mirrors (`last_month`) and by people (`people_last_month`): `rank` (1 is the "
+                "most downloaded; ties share a rank), `of` (packages with a download in those days) and "
+                "`top_percent` (the smallest of 0.01, 0.1 and each whole percent the rank is within). "
+                "`null` for `__all__` and a package without downloads in those days.",
+                "properties": {
+                    key: {
+                        "oneOf": [
+                            {"type": "null"},
+                            {
+                                "type": "object",
+                                "required": ["of", "rank", "top_percent"],
+                                "additionalProperties": False,
+                                "properties": {
+                                    "of": {"type": "integer", "minimum": 1},
+                                    "rank": {"type": "integer", "minimum": 1},
+                                    "top_percent": {"type": "number", "exclusiveMinimum": 0, "maximum": 100},
+                                },
+                            },
+                        ]
+                    }
+                    for key in ("last_month", "people_last_month")
+                },
+            },
             "all_time": {**_downloads(), "description": "Every day on record."},
             "first_day": {
                 "type": ["string", "null"],
@@ -387,21 +427,7 @@ def _schemas() -> dict[str, Any]:
                 },
             },
         },
-        "ShieldsEndpoint": {
-            "type": "object",
-            "required": ["color", "label", "message", "schemaVersion"],
-            "additionalProperties": False,
-            "properties": {
-                "schemaVersion": {"const": 1},
-                "label": {"type": "string"},
-                "message": {"type": "string"},
-                "color": {"type": "string"},
-                "isError": {
-                    "type": "boolean",
-                    "description": "Present (true) for an unknown package: shields.io draws it as an error.",
-                },
-            },
-        },
+        "ShieldsEndpoint": shields_schema(),
     }
     for _path, type_name, _s, _d, _p in SERIES_ENDPOINTS:
         rows = {
@@ -562,7 +588,7 @@ def _paths() -> dict[str, Any]:
         "get": {
             "operationId": "get_totals",
             "tags": ["packages"],
-            "summary": "Totals: last day, week, month and year, and all time",
+            "summary": "Totals: last day, week, month and year, all time, and the rank",
             "description": "Downloads without mirrors over the last complete day, the 7, 30 and 365 "
             "days ending with it, and every day on record (`all_time`), with the first day that "
             "has a download on record. A known package without downloads in a period gives `0`.",
@@ -573,49 +599,13 @@ def _paths() -> dict[str, Any]:
             },
         }
     }
-    month_param = {
-        **_parameters()["period"],
-        "description": "Downloads of the last `day`, `week` or `month` (the default).",
-    }
-    paths["/api/packages/{package}/badge.svg"] = {
-        "get": {
-            "operationId": "get_badge",
-            "tags": ["badges"],
-            "summary": "An SVG badge of recent downloads",
-            "description": "A small SVG image such as `downloads | 1.2k/month`, to put in a README. "
-            "`period` defaults to `month`. An unknown package gets the image "
-            "`downloads | package not found` with a 404, so a README never shows a broken image.",
-            "parameters": [_ref("package"), month_param],
-            "responses": {
-                "200": {
-                    "description": "The badge.",
-                    "headers": _CACHE_HEADERS,
-                    "content": {"image/svg+xml": {"schema": {"type": "string"}}},
-                },
-                **_standard_responses(package=True),
-                "404": {
-                    "description": "No such package: the badge `downloads | package not found`.",
-                    "content": {"image/svg+xml": {"schema": {"type": "string"}}},
-                },
-            },
-        }
-    }
-    paths["/api/packages/{package}/shields.json"] = {
-        "get": {
-            "operationId": "get_shields",
-            "tags": ["badges"],
-            "summary": "A shields.io endpoint badge",
-            "description": "The JSON document shields.io's endpoint badge reads "
-            "(`https://img.shields.io/endpoint?url=...`). `period` defaults to `month`. An unknown "
-            "package gets a 200 with `isError: true` and the message `package not found` "
-            "(shields.io reads no body of a 404).",
-            "parameters": [_ref("package"), month_param],
-            "responses": {
-                "200": _json("The badge document.", "ShieldsEndpoint", _CACHE_HEADERS),
-                **_standard_responses(package=False),
-            },
-        }
-    }
+    paths.update(
+        badge_paths(
+            _ref("package"),
+            _CACHE_HEADERS,
+            _json("The badge document (a failure: `isError`).", "ShieldsEndpoint", _CACHE_HEADERS),
+        )
+    )
     paths["/api/top"] = {
         "get": {
             "operationId": "get_top",

@@ -14,10 +14,12 @@ removes the package from that day). Category names come from the process's
 :class:`~shared.db.layout.Dictionary`, which learns ids it has not met yet in one extra query.
 ``/version?limit=N`` keeps the top N (:func:`top_groups`).
 
-Every read is bounded below by ``visible_from()``, the retention cutoff (rows older than it may
-stay on disk, unseen, until their partition is dropped); that SQL function is inlined into an
-initplan, so the generic plans of asyncpg's prepared statements still prune partitions. An open
-range is passed as date.min/date.max, which PostgreSQL receives as -infinity/infinity.
+Every read is bounded below by the retention cutoff (rows older than it may stay on disk,
+unseen, until their partition is dropped), read by an initplan subquery of ``retention_state``
+(the SQL function ``visible_from()`` would be planned afresh on every execution); the month
+partitions are pruned by a plain parameter, the first day of the read's first month
+(:func:`bounds`), so the generic plans of asyncpg's prepared statements prune them cheaply. An
+open range is passed as date.min/date.max, which PostgreSQL receives as -infinity/infinity.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from shared.db.layout import (
     COLUMN_OF,
     COUNT_BITS,
     OVERALL,
+    PEOPLE,
     WITH_MIRRORS,
     WITHOUT_MIRRORS,
     Conn,
@@ -246,7 +249,50 @@ COLUMN_QUERIES: dict[str, tuple[str, str | None, str]] = {
     "versions": (VERSION_DAYS, None, MANY_VERSION_DAYS),
 }
 #: The pseudo category ids of the overall counts in a frame (the ids of their compacted block).
-OVERALL_NAMES: dict[int, Key] = {0: (OVERALL, WITH_MIRRORS), 1: (OVERALL, WITHOUT_MIRRORS)}
+OVERALL_NAMES: dict[int, Key] = {
+    0: (OVERALL, WITH_MIRRORS),
+    1: (OVERALL, WITHOUT_MIRRORS),
+    2: (OVERALL, PEOPLE),
+}
+#: The overall categories a read without ``who=people`` answers (pypistats.org's two).
+MIRROR_CATEGORIES = (WITH_MIRRORS, WITHOUT_MIRRORS)
+# Downloads by people (overall category ``people``, migration 0011): an open day's ``people``
+# column as the one cell of pseudo id 2, beside the compacted months' overall blocks, so the
+# frame reads it like an array dimension. Only ``who=people`` reads it; the reads above answer
+# pypistats.org's two categories (people in a compacted block is left out of them).
+PEOPLE_DAYS = """
+SELECT day, CASE WHEN people > 0 THEN ARRAY[(2::bigint << 40) | people] ELSE '{}'::bigint[] END,
+       NULL::bytea AS block, NULL::date AS lo FROM downloads_days
+WHERE package = $1
+  AND day >= greatest($2::date, (SELECT coalesce(max(cutoff), '-infinity') FROM retention_state))
+  AND day <= $3
+UNION ALL
+SELECT month, NULL, overall, greatest($2::date, (SELECT coalesce(max(cutoff), '-infinity') FROM retention_state))
+FROM downloads_months
+WHERE package = $1 AND month >= $4 AND month <= $3
+"""
+ALL_PEOPLE_DAYS = """
+SELECT day, CASE WHEN people > 0 THEN ARRAY[(2::bigint << 40) | people] ELSE '{}'::bigint[] END,
+       NULL::bytea AS block, NULL::date AS lo FROM downloads_all
+WHERE $1::text IS NOT NULL
+  AND day >= greatest($2::date, (SELECT coalesce(max(cutoff), '-infinity') FROM retention_state))
+  AND day <= $3
+UNION ALL
+SELECT month, NULL, overall, greatest($2::date, (SELECT coalesce(max(cutoff), '-infinity') FROM retention_state))
+FROM downloads_months
+WHERE package = $1 AND month >= $4 AND month <= $3
+"""
+MANY_PEOPLE_DAYS = """
+SELECT package, day, CASE WHEN people > 0 THEN ARRAY[(2::bigint << 40) | people] ELSE '{}'::bigint[] END,
+       NULL::bytea AS block, NULL::date AS lo FROM downloads_days
+WHERE package = ANY($1::text[])
+  AND day >= greatest($2::date, (SELECT coalesce(max(cutoff), '-infinity') FROM retention_state))
+  AND day <= $3
+UNION ALL
+SELECT package, month, NULL, overall, greatest($2::date, (SELECT coalesce(max(cutoff), '-infinity') FROM retention_state))
+FROM downloads_months
+WHERE package = ANY($1::text[]) AND month >= $4 AND month <= $3
+"""
 _WITHOUT_ID = 1 << COUNT_BITS
 
 
@@ -367,6 +413,15 @@ def top_matrix(matrix: Matrix, n: int, other: str = "other") -> Matrix:
     return Matrix(matrix.start, [c for c, _ in rows], counts)
 
 
+def _mirrors_only(matrix: Matrix) -> Matrix:
+    """An overall matrix without ``people``: compacted months hold it in their overall block, and
+    only ``who=people`` reads it (its own query)."""
+    if PEOPLE not in matrix.categories:
+        return matrix
+    keep = [i for i, c in enumerate(matrix.categories) if c != PEOPLE]
+    return Matrix(matrix.start, [matrix.categories[i] for i in keep], matrix.counts[keep])
+
+
 def _matches(key: Key, dimension: str, category: str | None) -> bool:
     return key[0] == dimension and (category is None or key[1] == category)
 
@@ -445,10 +500,13 @@ async def series_matrix(
     per month or year, so overall months are read from their sums (:func:`frame_of`)."""
     lo, hi, month = bounds(start, end)
     everything = package == ALL_PACKAGES
+    if dimension == OVERALL and category == PEOPLE:
+        rows = await conn.fetch(ALL_PEOPLE_DAYS if everything else PEOPLE_DAYS, package, lo, hi, month)
+        return frame_matrix(frame_of(rows, hi, 1, 2), OVERALL_NAMES, OVERALL, PEOPLE)
     if dimension == OVERALL:
         rows = await conn.fetch(ALL_OVERALL_DAYS if everything else OVERALL_DAYS, package, lo, hi, month)
         frame = frame_of(rows, hi, 1, 3, overall=True, monthly=monthly)
-        return frame_matrix(frame, OVERALL_NAMES, OVERALL, category)
+        return _mirrors_only(frame_matrix(frame, OVERALL_NAMES, OVERALL, category))
     one, every, _ = COLUMN_QUERIES[COLUMN_OF.get(dimension, "cells")]
     query = every if everything else one
     if query is None:
@@ -467,6 +525,8 @@ def _dimensions(frames: Sequence[Frame], names: dict[int, Key]) -> dict[str, lis
         table = OVERALL_NAMES if index == 0 else names
         for cid, days in series_of(ids, counts, dates):
             dimension, category = table[cid]
+            if category == PEOPLE and index == 0:
+                continue  # only who=people reads it (people_many, series_groups)
             out.setdefault(dimension, []).extend(new(Point, (category, d, n)) for d, n in days)
     for points in out.values():
         points.sort(key=itemgetter(0))
@@ -499,13 +559,28 @@ async def series_many(
     """Points of one dimension of several packages (not ``__all__``) in one query."""
     lo, hi, month = bounds(start, end)
     grouped: dict[str, list[tuple[object, ...]]] = {p: [] for p in packages}
+    if dimension == OVERALL and category == PEOPLE:
+        for r in await conn.fetch(MANY_PEOPLE_DAYS, packages, lo, hi, month):
+            grouped[r[0]].append(tuple(r)[1:])
+        return {
+            p: flatten(frame_groups(frame_of(rows, hi, 1, 2), OVERALL_NAMES, OVERALL, PEOPLE))
+            for p, rows in grouped.items()
+        }
     overall = dimension == OVERALL
     query = MANY_OVERALL_DAYS if overall else COLUMN_QUERIES[COLUMN_OF.get(dimension, "cells")][2]
     for r in await conn.fetch(query, packages, lo, hi, month):
         grouped[r[0]].append(tuple(r)[1:])
     if overall:
         return {
-            p: flatten(frame_groups(frame_of(rows, hi, 1, 3, overall=True), OVERALL_NAMES, OVERALL, category))
+            p: flatten(
+                [
+                    g
+                    for g in frame_groups(
+                        frame_of(rows, hi, 1, 3, overall=True), OVERALL_NAMES, OVERALL, category
+                    )
+                    if g[0] in MIRROR_CATEGORIES
+                ]
+            )
             for p, rows in grouped.items()
         }
     frames = {p: frame_of(rows, hi, 1, 2) for p, rows in grouped.items()}

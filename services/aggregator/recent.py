@@ -6,7 +6,8 @@ Owns the SQL that turns a day's package rows into what readers query (shared/rol
 * ``package_index``: every package with rows, with its first and last day (never ``__all__``);
 * ``recent_downloads``: for every package with data in the month window (and ``__all__``),
   day = D, week = D-6..D, month = D-29..D, summed from ``overall/without_mirrors`` (the
-  ``downloads_days.without_mirrors`` column), anchored on the last complete day D;
+  ``downloads_days.without_mirrors`` column), anchored on the last complete day D, and
+  ``people_month``, the month's downloads by people (for the rank by people: shared.rank);
   ``recent_state`` records whether a rebuild was deferred (see complete.py).
 
 Every function runs inside the caller's transaction.
@@ -32,7 +33,7 @@ DELETE_ALL = "DELETE FROM downloads_all WHERE day = $1"
 #: row when the day has no package-day.
 INSERT_ALL = """
 WITH day_rows AS (
-    SELECT with_mirrors, without_mirrors, cells, details FROM downloads_days WHERE day = $1
+    SELECT with_mirrors, without_mirrors, people, cells, details FROM downloads_days WHERE day = $1
 ), sums AS (
     SELECT cell_category(x) AS category, sum(cell_downloads(x)) AS downloads
     FROM day_rows CROSS JOIN LATERAL unnest(day_rows.cells) AS x
@@ -42,8 +43,8 @@ WITH day_rows AS (
     FROM day_rows CROSS JOIN LATERAL unnest(day_rows.details) AS x
     GROUP BY 1
 )
-INSERT INTO downloads_all (day, run, with_mirrors, without_mirrors, cells, details)
-SELECT $1, (SELECT id FROM ingest_runs WHERE run_id = $2), sum(with_mirrors), sum(without_mirrors),
+INSERT INTO downloads_all (day, run, with_mirrors, without_mirrors, people, cells, details)
+SELECT $1, (SELECT id FROM ingest_runs WHERE run_id = $2), sum(with_mirrors), sum(without_mirrors), sum(people),
        coalesce((SELECT array_agg(make_cell(category, downloads::bigint) ORDER BY category) FROM sums), '{}'),
        coalesce((SELECT array_agg(make_cell(category, downloads::bigint) ORDER BY category) FROM detail_sums), '{}')
 FROM day_rows
@@ -98,18 +99,19 @@ WITH t AS (
     SELECT package,
            coalesce(sum(without_mirrors) FILTER (WHERE day = $1::date), 0) AS d,
            coalesce(sum(without_mirrors) FILTER (WHERE day >= $1::date - 6), 0) AS w,
-           sum(without_mirrors) AS m
+           sum(without_mirrors) AS m,
+           sum(people) AS pm
     FROM downloads_days
     WHERE day BETWEEN $1::date - 29 AND $1::date AND (with_mirrors > 0 OR without_mirrors > 0)
     GROUP BY package
 ), totals AS (
     SELECT * FROM t
     UNION ALL
-    SELECT $2::text, sum(d), sum(w), sum(m) FROM t HAVING count(*) > 0
+    SELECT $2::text, sum(d), sum(w), sum(m), sum(pm) FROM t HAVING count(*) > 0
 )
 INSERT INTO recent_downloads (package, period, downloads)
-SELECT package, p.period, CASE p.period WHEN 'day' THEN d WHEN 'week' THEN w ELSE m END
-FROM totals CROSS JOIN (VALUES ('day'), ('week'), ('month')) AS p(period)
+SELECT package, p.period, CASE p.period WHEN 'day' THEN d WHEN 'week' THEN w WHEN 'month' THEN m ELSE pm END
+FROM totals CROSS JOIN (VALUES ('day'), ('week'), ('month'), ('people_month')) AS p(period)
 """
 #: Serialises rebuilds of recent_downloads (replicas completing different days, deferred flushes).
 RECENT_LOCK = "SELECT pg_advisory_xact_lock($1::int, 0)"

@@ -48,7 +48,7 @@ CREATE_STAGE = """
 CREATE TEMP TABLE IF NOT EXISTS aggregator_stage (
     seq bigint NOT NULL, with_mirrors bigint NOT NULL, without_mirrors bigint NOT NULL,
     day date NOT NULL, run integer NOT NULL, run_id text NOT NULL, package text NOT NULL, cells bigint[] NOT NULL,
-    details bigint[] NOT NULL, versions bigint[] NOT NULL
+    details bigint[] NOT NULL, versions bigint[] NOT NULL, people bigint NOT NULL
 ) ON COMMIT DELETE ROWS
 """
 STAGE_COLUMNS: Final = (
@@ -62,6 +62,7 @@ STAGE_COLUMNS: Final = (
     "cells",
     "details",
     "versions",
+    "people",
 )
 SHARED_DAY_LOCK = "SELECT pg_advisory_xact_lock_shared($1::int, $2::int)"
 LAST_COMPLETE_DAY = "SELECT max(day) FROM ingest_days"
@@ -77,11 +78,12 @@ RETURNING day, package
 """
 #: Replaces each surviving package-day as a whole (one row: every dimension, run and sequence).
 UPSERT = """
-INSERT INTO downloads_days (seq, with_mirrors, without_mirrors, day, run, package, cells, details, versions)
-SELECT seq, with_mirrors, without_mirrors, day, run, package, cells, details, versions FROM aggregator_stage
+INSERT INTO downloads_days (seq, with_mirrors, without_mirrors, day, run, package, cells, details, versions, people)
+SELECT seq, with_mirrors, without_mirrors, day, run, package, cells, details, versions, people FROM aggregator_stage
 ON CONFLICT (package, day) DO UPDATE
 SET seq = EXCLUDED.seq, with_mirrors = EXCLUDED.with_mirrors, without_mirrors = EXCLUDED.without_mirrors,
-    run = EXCLUDED.run, cells = EXCLUDED.cells, details = EXCLUDED.details, versions = EXCLUDED.versions
+    run = EXCLUDED.run, cells = EXCLUDED.cells, details = EXCLUDED.details, versions = EXCLUDED.versions,
+    people = EXCLUDED.people
 """
 
 
@@ -153,6 +155,7 @@ class Store:
                             p.cells,
                             p.details,
                             p.versions,
+                            p.people,
                         )
                         for k, (e, seq) in live.items()
                         for p in (packed[k],)

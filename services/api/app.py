@@ -31,7 +31,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from services.api.cache import BodyCache, CacheControl, Entry, VersionWatcher
 from services.api.config import ApiSettings
-from services.api.middleware import LIMITER, api_middleware
+from services.api.middleware import BADGE_LIMITER, LIMITER, api_middleware
 from services.api.ratelimit import RateLimiter
 from services.api.routes import setup_routes
 from services.api.views import JSON, STATE, ApiState, dumps
@@ -108,6 +108,15 @@ def _state_ctx(
             settings.overrides,
             limited,
         )
+        app[BADGE_LIMITER] = RateLimiter(
+            gate,
+            keys,
+            settings.badge_rate_limit_requests,
+            settings.rate_limit_window_seconds,
+            settings.badge_overrides,
+            limited,
+            scope="ratelimit-badge",
+        )
         refresher = None
         if settings.cache_ttl_seconds:
             await watcher.refresh()
@@ -118,6 +127,7 @@ def _state_ctx(
         watcher.stop()
         await asyncio.gather(
             app[LIMITER].close(BACKGROUND_STOP_S),
+            app[BADGE_LIMITER].close(BACKGROUND_STOP_S),
             *([stop_task(refresher, BACKGROUND_STOP_S)] if refresher is not None else []),
         )
 

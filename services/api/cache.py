@@ -22,10 +22,10 @@ Redis under ``<prefix>api:<version>:<endpoint>:<package>:<params>``, shared by e
 a replica that starts or misses locally reads a body another one already built instead of
 querying PostgreSQL. Both levels expire entries after ``CACHE_TTL_SECONDS``; a new version
 empties the local level and makes every Redis key of the old one unreachable. For
-``CACHE_STALE_SECONDS`` after a new version the local level still holds the previous one's
-entries aside: a miss that finds one there answers it at once while the new body is built in the
-background (services.api.views), so the minute after a day lands costs no request a wait on
-PostgreSQL, and every answer is new again within those seconds.
+``CACHE_STALE_SECONDS`` after a new version (0, off, by default) the local level still holds the
+previous one's entries aside: a miss that finds one there answers it at once while the new body
+is built in the background (services.api.views), so the minute after a day lands costs no
+request a wait on PostgreSQL, and every answer is new again within those seconds.
 
 :func:`max_age` is the pure rule for ``Cache-Control``: until the next expected daily update.
 """

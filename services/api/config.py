@@ -2,7 +2,7 @@
 
 Owns the knobs of the JSON API: its port, the body cache (in memory and in Redis), where it reads
 from (``READ_DATABASE_URL``, inherited from shared.config), the expected daily update time that bounds ``Cache-Control``, and the rate limits (window, default limit, trusted proxies,
-per-address/CIDR overrides) and how long a shutdown lets running requests finish. Built in
+per-address/CIDR overrides; badges have limits of their own) and how long a shutdown lets running requests finish. Built in
 ``main()``, never at import time.
 """
 
@@ -56,10 +56,10 @@ class ApiSettings(ReadReplicaSettings):
         description="How often each replica re-reads the cache version from Redis. rollups.updated makes a replica re-read it at once; this timer is the fallback while NATS is away.",
     )
     cache_stale_seconds: float = Field(
-        60.0,
+        0.0,
         ge=0,
         le=3600,
-        description="For this long after a new day lands (a cache-version bump), a body of the day before still in memory is answered at once while its new one is built in the background (0: every request after the bump waits for its new body).",
+        description="For this long after a new day lands (a cache-version bump), a body of the day before still in memory is answered at once while its new one is built in the background; 0 (the default): the next answer after a completed day shows it, every request waiting for its new body.",
     )
     local_cache_mb: int = Field(
         64,
@@ -84,6 +84,15 @@ class ApiSettings(ReadReplicaSettings):
         description="Requests per window and client address (0 = unlimited).",
     )
     rate_limit_window_seconds: int = Field(60, ge=1, le=86400, description="Length of the rate-limit window.")
+    badge_rate_limit_requests: int = Field(
+        12000,
+        ge=0,
+        description="Badge requests (badge.svg, shields.json) per window and client address (0 = unlimited), counted apart from the JSON API's limit: badge services and CDNs ask for many packages from few addresses.",
+    )
+    badge_rate_limit_overrides: str = Field(
+        "",
+        description="Per-address or CIDR badge limits, as RATE_LIMIT_OVERRIDES (e.g. a badge service's address=0).",
+    )
     trusted_proxy_count: int | None = Field(
         None,
         ge=0,
@@ -101,7 +110,7 @@ class ApiSettings(ReadReplicaSettings):
         description="On SIGTERM, seconds a request still running may take to finish, and as many again once told to stop, before it is cancelled (aiohttp's shutdown_timeout). The whole shutdown takes at most twice this plus 15 s (background tasks, Redis, the database pool): keep that within the pod's termination grace period (30 s by default).",
     )
 
-    @field_validator("rate_limit_overrides")
+    @field_validator("rate_limit_overrides", "badge_rate_limit_overrides")
     @classmethod
     def _valid_overrides(cls, value: str) -> str:
         parse_overrides(value)
@@ -110,6 +119,10 @@ class ApiSettings(ReadReplicaSettings):
     @property
     def overrides(self) -> list[tuple[Network, int]]:
         return parse_overrides(self.rate_limit_overrides)
+
+    @property
+    def badge_overrides(self) -> list[tuple[Network, int]]:
+        return parse_overrides(self.badge_rate_limit_overrides)
 
     @property
     def update_time(self) -> dt.time:

@@ -5,7 +5,7 @@ Owns what every answer of the API gets, in the order the three separate middlewa
 (metrics outermost, then rate limit and CORS, then JSON errors around the handler): every request
 is counted and timed under its route template (the metrics of shared.metrics.HttpMetrics, with the
 labelled children looked up once); every request outside /health, /ready and /metrics is counted
-against its client address and refused with a JSON 429 and ``Retry-After`` above its limit; every
+against its client address (badges against a limit of their own) and refused with a JSON 429 (a badge: an image saying so) and ``Retry-After`` above its limit; every
 answer gets CORS and ``RateLimit-*`` headers; every HTTP error and unexpected exception becomes a
 JSON error body (shared.web.json_error). One frame instead of three matters on the cached path,
 where the handler itself is a dictionary lookup.
@@ -19,7 +19,9 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from services.api import badge_views
 from services.api.ratelimit import RateLimiter, client_address
+from services.api.routes import BADGE_ROUTES
 from shared.logging import get_logger
 from shared.metrics import Handler, HttpMetrics
 from shared.web import OPS_PATHS, answer_with_json_errors, json_error
@@ -29,6 +31,8 @@ CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": EXP
 MAX_CHILDREN = 4096  # label sets whose metric children are remembered (methods are client input)
 
 LIMITER = web.AppKey("api_limiter", RateLimiter)
+#: The badges' own limiter (services.api.routes.BADGE_ROUTES), apart from the JSON API's.
+BADGE_LIMITER = web.AppKey("api_badge_limiter", RateLimiter)
 
 #: The answer to a CORS preflight (a browser asks before sending e.g. ``If-None-Match`` cross-origin).
 PREFLIGHT = {
@@ -71,9 +75,13 @@ def api_middleware(metrics: HttpMetrics, trusted_proxies: int, window: int) -> M
 
     async def limited(request: web.Request, handler: Handler) -> web.StreamResponse:
         forwarded = request.headers.get("X-Forwarded-For") if trusted_proxies else None
-        decision = await request.app[LIMITER].check(
-            client_address(request.remote, forwarded, trusted_proxies)
-        )
+        route = request.match_info.route.name
+        badge = route in BADGE_ROUTES
+        limiter = request.app[BADGE_LIMITER] if badge else request.app[LIMITER]
+        decision = await limiter.check(client_address(request.remote, forwarded, trusted_proxies))
+        if not decision.allowed and badge:
+            refusal = {**CORS, **decision.headers(), "Retry-After": str(decision.reset)}
+            return badge_views.rate_limited(request, refusal)
         if not decision.allowed:
             return json_error(
                 429,

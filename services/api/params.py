@@ -1,7 +1,7 @@
 """Pure parsing of the API's path and query parameters.
 
 Owns what every parameter may be and how it is canonicalised: the package name (PEP 503), `period`,
-`mirrors`, `version`, `os`, `installer`, `country`, `file_type`, `ci`, `start_date`/`end_date`,
+`mirrors`, `who`, `version`, `os`, `installer`, `country`, `file_type`, `ci`, `start_date`/`end_date`,
 `bin` and `limit`. Each parser takes the raw query
 mapping and returns plain values, or raises :class:`ParamError` naming the parameter, so a bad
 value becomes a 400 before anything touches Redis or PostgreSQL. It also owns which days a series
@@ -143,6 +143,16 @@ def _series(query: Mapping[str, str], category: str | None, limit: int | None = 
 
 
 def overall(query: Mapping[str, str]) -> SeriesQuery:
+    """``/overall``: ``mirrors`` (one of pypistats.org's two categories), or ``who=people``
+    (the category ``people`` alone; not with ``mirrors``)."""
+    who = _get(query, "who")
+    if who is not None:
+        if who.lower() not in ("all", "people"):
+            raise ParamError("who", f"who must be all or people (got {_shown(who)})")
+        if who.lower() == "people":
+            if _get(query, "mirrors") is not None:
+                raise ParamError("who", "who=people counts no mirrors: leave mirrors out")
+            return _series(query, "people")
     value = _get(query, "mirrors")
     category = None
     if value is not None:

@@ -3,7 +3,8 @@
 Owns who the client is (:func:`client_address`: the socket peer, or the address that many hops from
 the right of ``X-Forwarded-For`` when ``TRUSTED_PROXY_COUNT`` proxies sit in front; IPv6 clients
 are counted per /64, since one host usually owns a whole /64), which limit applies
-(``RATE_LIMIT_OVERRIDES``, most specific network first, 0 = unlimited) and the counting.
+(``RATE_LIMIT_OVERRIDES``, most specific network first, 0 = unlimited) and the counting. Badges
+are counted by a second limiter of their own (``scope`` ``ratelimit-badge``, ``BADGE_RATE_LIMIT_*``).
 
 Counting is a fixed window per address in Redis: one counter key that lives one window. A replica
 does not ask Redis on every request: it *reserves* a small batch of request numbers with one
@@ -208,8 +209,9 @@ class RateLimiter:
         window: int,
         overrides: list[tuple[Network, int]],
         limited: Counter,
+        scope: str = "ratelimit",
     ) -> None:
-        self.gate, self.keys = gate, keys
+        self.gate, self.keys, self.scope = gate, keys, scope
         self.default_limit, self.window, self.overrides = default_limit, window, overrides
         self.limited = limited
         self._reserve = gate.redis.register_script(RESERVE_LUA) if gate.redis is not None else None
@@ -267,7 +269,7 @@ class RateLimiter:
                 return False
             size = allotment.size(time.monotonic())
             last, ttl = await self._reserve(
-                keys=[self.keys.key("ratelimit", client)], args=[size, self.window * 1000]
+                keys=[self.keys.key(self.scope, client)], args=[size, self.window * 1000]
             )
             allotment.reserved(size, int(last), int(ttl), time.monotonic())
         except Exception as exc:  # any Redis trouble: let the request through

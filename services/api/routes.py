@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.api import views
+from services.api import badge_views, views
 
 PACKAGE = "/api/packages/{package}"
+#: Routes counted against the badge rate limit (services.api.middleware), not the JSON API's.
+BADGE_ROUTES = frozenset({"badge_svg", "shields_json"})
 
 
 def setup_routes(app: web.Application) -> None:
@@ -25,8 +27,8 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get(f"{PACKAGE}/file_type", views.file_type, name="file_type")
     app.router.add_get(f"{PACKAGE}/ci", views.ci, name="ci")
     app.router.add_get(f"{PACKAGE}/totals", views.package_totals, name="totals")
-    app.router.add_get(f"{PACKAGE}/badge.svg", views.badge_svg, name="badge_svg")
-    app.router.add_get(f"{PACKAGE}/shields.json", views.shields_json, name="shields_json")
+    app.router.add_get(f"{PACKAGE}/badge.svg", badge_views.badge_svg, name="badge_svg")
+    app.router.add_get(f"{PACKAGE}/shields.json", badge_views.shields_json, name="shields_json")
     app.router.add_get("/api/top", views.top, name="top")
     app.router.add_get("/api/status", views.status, name="status")
     app.router.add_get("/api/openapi.json", views.openapi, name="openapi")

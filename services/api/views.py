@@ -25,9 +25,9 @@ import numpy as np
 import numpy.typing as npt
 from aiohttp import web
 
-from services.api import badges, params, queries
+from services.api import params, queries
 from services.api.cache import BodyCache, CacheControl, Entry, matches
-from shared import bins, rollups, series, totals
+from shared import bins, rank, rollups, series, totals
 from shared.cache import CacheVersion
 from shared.db.history import dates_of
 from shared.db.layout import Dictionary
@@ -37,11 +37,8 @@ from shared.packages import ALL_PACKAGES
 from shared.web import READER, json_error
 
 JSON = "application/json"
-SVG = "image/svg+xml"
 #: A body of the previous cache version, answered while its new one is built: not for long.
 STALE_CACHE_CONTROL = "public, max-age=10"
-#: An unknown package's badge: a new package shows up after its first day, so keep it briefly.
-NOT_FOUND_CACHE_CONTROL = "public, max-age=300"
 View = Callable[[web.Request], Awaitable[web.StreamResponse]]
 log = get_logger(__name__)
 Build = Callable[[asyncpg.Connection], Awaitable[Entry]]
@@ -293,53 +290,18 @@ ci = series_view("ci", params.ci)
 
 @api_view
 async def package_totals(request: web.Request) -> web.StreamResponse:
-    """Last day, week, month and year, all time and the first day on record (shared.totals)."""
+    """Last day, week, month and year, all time and the first day on record (shared.totals), and
+    the rank by last month's downloads and by people (shared.rank)."""
     package = params.package(request.match_info["package"])
     names = request.app[STATE].names
 
     async def build(conn: asyncpg.Connection) -> Entry:
         day = await _require(conn, package)
         found = await totals.package_totals(conn, names, package)
-        return Entry.build(
-            dumps({"data": found.data(), "package": package, "type": "total_downloads"}), JSON, day
-        )
+        data = {**found.data(), "rank": await rank.ranks(conn, package)}
+        return Entry.build(dumps({"data": data, "package": package, "type": "total_downloads"}), JSON, day)
 
     return await cached(request, f"totals:{package}:", build)
-
-
-def badge_view(kind: str) -> View:
-    """An unknown package still gets a badge, ``downloads | package not found``: an image with a 404
-    (a README shows it instead of a broken image), or for shields.io a 200 with ``isError``
-    (shields.io reads no body of a 404). Neither is cached: the package may appear tomorrow."""
-
-    @api_view
-    async def view(request: web.Request) -> web.StreamResponse:
-        package = params.package(request.match_info["package"])
-        period = params.period(request.query, default="month") or "month"
-
-        async def build(conn: asyncpg.Connection) -> Entry:
-            day = await _require(conn, package)
-            downloads = (await rollups.recent(conn, package))[period]
-            if kind == "svg":
-                return Entry.build(badges.svg(package, downloads, period).encode(), SVG, day)
-            return Entry.build(dumps(badges.shields(downloads, period)), JSON, day)
-
-        try:
-            return await cached(request, f"badge-{kind}:{package}:{period}", build)
-        except PackageNotFound:
-            headers = {"Cache-Control": NOT_FOUND_CACHE_CONTROL}
-            if kind == "svg":
-                return web.Response(
-                    text=badges.not_found_svg(package), content_type=SVG, status=404, headers=headers
-                )
-            return web.Response(body=dumps(badges.shields_not_found()), content_type=JSON, headers=headers)
-
-    view.__name__ = f"badge_{kind}"
-    return view
-
-
-badge_svg = badge_view("svg")
-shields_json = badge_view("shields")
 
 
 @api_view

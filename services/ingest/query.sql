@@ -1,19 +1,27 @@
 -- One UTC day of PyPI downloads, counted the pypistats.org way (contracts.md section 2), with the
 -- dimensions beyond it: version, installer, country, file_type and ci.
 -- BigQuery standard SQL; the raw source runs this same text on DuckDB (transpiled by sqlglot).
--- Parameters: @day DATE (the UTC day), @mirrors ARRAY<STRING> (installers that are mirrors).
+-- Parameters: @day DATE (the UTC day), @mirrors ARRAY<STRING> (installers that are mirrors),
+-- @people ARRAY<STRING> (the installers people run: shared/installers.py PEOPLE_INSTALLERS).
 -- Output: one row per non-zero (package, dimension, category, downloads), ordered by package,
 -- where package is the PEP 503 normalised project name (spellings of one project are merged).
 --
 -- One scan of the day's partition: each kept download fans out into one (dimension, category)
 -- cell per dimension, flagged by whether that dimension counts it, and one GROUP BY sums them.
 -- Mirror downloads (and, by SQL's NULL logic, those with a NULL installer) count only in
--- with_mirrors and installer, so installer's categories add up to with_mirrors.
+-- with_mirrors and installer, so installer's categories add up to with_mirrors. The overall
+-- category people counts downloads by people: not a mirror's, not from CI (details.ci not true),
+-- and from an installer of @people (a NULL installer is not one).
 WITH kept AS (
   SELECT
     REGEXP_REPLACE(LOWER(file.project), r'[-_.]+', '-') AS package,
     -- NULL for a NULL installer, so `NOT is_mirror` drops it like SQL's `NOT IN` does.
     details.installer.name IN UNNEST(@mirrors) AS is_mirror,
+    COALESCE(
+      details.installer.name IN UNNEST(@people) AND NOT details.installer.name IN UNNEST(@mirrors)
+        AND NOT COALESCE(details.ci, FALSE),
+      FALSE
+    ) AS is_person,
     COALESCE(REGEXP_EXTRACT(details.python, r'^([0-9]+)\.'), 'null') AS python_major,
     COALESCE(REGEXP_EXTRACT(details.python, r'^([0-9]+\.[0-9]+)'), 'null') AS python_minor,
     CASE
@@ -35,6 +43,7 @@ SELECT package, cell.dimension AS dimension, cell.category AS category, COUNT(*)
 FROM kept, UNNEST([
   STRUCT('overall' AS dimension, 'with_mirrors' AS category, TRUE AS counted),
   STRUCT('overall' AS dimension, 'without_mirrors' AS category, NOT is_mirror AS counted),
+  STRUCT('overall' AS dimension, 'people' AS category, is_person AS counted),
   STRUCT('python_major' AS dimension, python_major AS category, NOT is_mirror AS counted),
   STRUCT('python_minor' AS dimension, python_minor AS category, NOT is_mirror AS counted),
   STRUCT('system' AS dimension, system_name AS category, NOT is_mirror AS counted),

@@ -50,6 +50,10 @@ class ChartSpec:
     send: int | None = None
     #: Categories always drawn, in this order (zeros when a package has none of them).
     categories: tuple[str, ...] = ()
+    #: Offer the "people only" toggle: the chart then draws its ``people`` series alone (downloads
+    #: by people: no mirrors, no CI, only the installers people run; shared.installers), and
+    #: without it every other series.
+    people: bool = False
     #: Legend labels by category; a category without one is shown as ``prefix + category``.
     labels: Mapping[str, str] = field(default_factory=dict)
     prefix: str = ""
@@ -72,8 +76,9 @@ PACKAGE_CHARTS: tuple[ChartSpec, ...] = (
         "overall",
         "Downloads, with and without mirrors",
         percent=False,
-        categories=("with_mirrors", "without_mirrors"),
-        labels={"with_mirrors": "with mirrors", "without_mirrors": "without mirrors"},
+        categories=("with_mirrors", "without_mirrors", "people"),
+        labels={"with_mirrors": "with mirrors", "without_mirrors": "without mirrors", "people": "by people"},
+        people=True,
     ),
     ChartSpec("python_major", "Downloads by Python major version", prefix="Python "),
     ChartSpec("python_minor", "Downloads by Python minor version", kind="stacked", top=6, prefix="Python "),
@@ -101,6 +106,7 @@ PACKAGE_CHARTS: tuple[ChartSpec, ...] = (
     ),
 )
 COMPARE_CHART = ChartSpec("compare", "Downloads without mirrors")
+COMPARE_PEOPLE_CHART = ChartSpec("compare", "Downloads by people (no mirrors, no CI, installers people run)")
 DIMENSION_NAMES = tuple(spec.id for spec in PACKAGE_CHARTS)
 SPARKLINE_DAYS = 30
 
@@ -220,6 +226,7 @@ def chart(spec: ChartSpec, filled: Mapping[str, list[int]]) -> dict[str, Any]:
         "kind": spec.kind,
         "percent": spec.percent,
         "top": spec.top,
+        **({"people": True} if spec.people else {}),
         "series": [{"category": c, "name": spec.label(c), "values": values} for c, values in filled.items()],
     }
 
@@ -260,19 +267,23 @@ def package_charts(
 
 
 def compare_chart(
-    by_package: Mapping[str, Sequence[PointLike]], win: Window, bin: Bin = "day"
+    by_package: Mapping[str, Sequence[PointLike]],
+    win: Window,
+    bin: Bin = "day",
+    category: str = "without_mirrors",
 ) -> dict[str, Any]:
-    """One chart, one line per package (downloads without mirrors), in the order given."""
-    days = {
-        package: grouped(points, win).get("without_mirrors", []) for package, points in by_package.items()
-    }
-    return frame(win, bin, [chart(COMPARE_CHART, fill(days, win, bin))])
+    """One chart, one line per package (downloads without mirrors, or of another overall
+    ``category``: ``people``), in the order given."""
+    days = {package: grouped(points, win).get(category, []) for package, points in by_package.items()}
+    spec = COMPARE_CHART if category == "without_mirrors" else COMPARE_PEOPLE_CHART
+    return frame(win, bin, [chart(spec, fill(days, win, bin))])
 
 
 #: What the compare page can compare: downloads without mirrors, or the share of one category of
 #: any dimension of the package page (id -> what its form says).
 COMPARE_DIMENSIONS = {
     "overall": "downloads without mirrors",
+    "people": "downloads by people",
     "python_major": "share of a Python major version",
     "python_minor": "share of a Python minor version",
     "system": "share of an operating system",

@@ -22,7 +22,7 @@ import jinja2
 from markupsafe import Markup
 
 from services.web import apidocs, charts, ranges
-from shared import rollups, series, totals
+from shared import rank, rollups, series, totals
 from shared.db.layout import Dictionary
 from shared.packages import ALL_PACKAGES
 
@@ -137,6 +137,10 @@ async def package_data(
     view = await view_of(site, choice)
     win = view.embed if page else view.window
     by_dimension = await series.series_window(site.pool, site.names, package, win.start, win.end)
+    people = await series.series_groups(
+        site.pool, site.names, package, "overall", "people", win.start, win.end
+    )
+    by_dimension["overall"] = [*by_dimension.get("overall", []), *series.flatten(people)]
     return view, charts.package_charts(by_dimension, win, folded=page, bin=view.bin)
 
 
@@ -153,6 +157,7 @@ async def package(site: Site, package: str, choice: ranges.Choice) -> Payload:
     view, data = await package_data(site, package, choice)
     recent = await rollups.recent(site.pool, package)
     total = await totals.package_totals(site.pool, site.names, package)
+    found_rank = await rank.ranks(site.pool, package)
     html = render(
         site.env,
         "package.html",
@@ -160,6 +165,9 @@ async def package(site: Site, package: str, choice: ranges.Choice) -> Payload:
         is_all=package == ALL_PACKAGES,
         recent=recent,
         totals=total,
+        rank=found_rank,
+        badge_url=f"/api/packages/{package}/badge.svg",
+        page_url=f"/packages/{package}",
         charts=data["charts"],
         partial=data["partial"],
         chart_json=script_json(shown(view, data)),
@@ -201,10 +209,17 @@ async def compare(
     query = {"packages": ",".join(packages)}
     if dimension != "overall" and category is not None:
         query |= {"dimension": dimension, "category": category}
+    if dimension == "people":
+        query |= {"dimension": dimension}
     if known and found is not None:
         view = ranges.resolve(choice, found)
         win = view.embed
-        if dimension == "overall" or category is None:
+        if dimension == "people":
+            by_package = await series.series_many(
+                site.pool, site.names, known, "overall", "people", start=win.start, end=win.end
+            )
+            data = charts.compare_chart({p: by_package[p] for p in known}, win, view.bin, "people")
+        elif dimension == "overall" or category is None:
             by_package = await series.series_many(
                 site.pool, site.names, known, "overall", "without_mirrors", start=win.start, end=win.end
             )
@@ -227,7 +242,8 @@ async def compare(
         chart_json=script_json(data) if data else None,
         bar=bar,
         view=view,
-        log_toggle=dimension == "overall" or category is None,  # a share on a log axis says nothing
+        log_toggle=dimension in ("overall", "people")
+        or category is None,  # a share on a log axis says nothing
         max_compare=MAX_COMPARE,
         dimensions=charts.COMPARE_DIMENSIONS,
         dimension=dimension,

@@ -31,6 +31,7 @@ SOURCES: dict[str, Path] = {
     "app.css": HERE / "app.css",
     "app.js": HERE / "app.js",
     "suggest.js": HERE / "suggest.js",
+    "badges.js": HERE / "badges.js",
     "favicon.svg": HERE / "favicon.svg",
     "plotly-basic.min.js": HERE / "vendor" / "plotly-basic.min.js",
 }

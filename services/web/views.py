@@ -36,6 +36,8 @@ MAX_QUERY = 200
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 #: The scripts of a page with charts: Plotly's bundle, then ours.
 CHART_SCRIPTS = ("plotly-basic.min.js", "app.js")
+#: A package page's: the charts', and the badge builder's.
+PACKAGE_SCRIPTS = (*CHART_SCRIPTS, "badges.js")
 #: What the dashboard says when the auth service sent a form back with ``?error=<code>``.
 TRACK_ERRORS = {
     "unknown": "We have no downloads recorded for “{package}”, so it cannot be tracked.",
@@ -185,7 +187,7 @@ async def package(request: web.Request) -> web.Response:
         next_url=request.path_qs,
         login_url=login_url(request),
     )
-    return await page(request, data, head=head, scripts=CHART_SCRIPTS, session=session)
+    return await page(request, data, head=head, scripts=PACKAGE_SCRIPTS, session=session)
 
 
 async def package_csv(request: web.Request) -> web.Response:
@@ -236,7 +238,7 @@ def compare_share(request: web.Request) -> tuple[str, str | None]:
     category = request.query.get("category") or None
     if category is not None and (len(category) > 128 or CONTROL.search(category)):
         raise PageError(400, "Invalid category", "A category is at most 128 printable characters.")
-    if dimension == "overall":
+    if dimension in ("overall", "people"):
         return dimension, None
     if category is None:
         raise PageError(400, "Which category?", "Give the category to compare, e.g. 3.12, Linux, pip or US.")

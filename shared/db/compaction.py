@@ -76,12 +76,12 @@ WHERE day >= $1 AND day < $2 AND package > $3
 GROUP BY package ORDER BY package LIMIT $4
 """
 OPEN_ROWS = """
-SELECT package, day, seq, run, with_mirrors, without_mirrors, cells, details, versions FROM downloads_days
+SELECT package, day, seq, run, with_mirrors, without_mirrors, people, cells, details, versions FROM downloads_days
 WHERE package = ANY($1::text[]) AND day >= $2 AND day < $3
 ORDER BY package, day
 """
 ALL_OPEN_ROWS = """
-SELECT $1::text AS package, day, 0::bigint AS seq, run, with_mirrors, without_mirrors, cells, details,
+SELECT $1::text AS package, day, 0::bigint AS seq, run, with_mirrors, without_mirrors, people, cells, details,
        '{}'::bigint[] AS versions
 FROM downloads_all WHERE day >= $2 AND day < $3
 ORDER BY day
@@ -109,7 +109,7 @@ DELETE FROM downloads_all a USING unnest($1::date[], $2::int[]) AS f (day, run)
 WHERE a.day = f.day AND a.run = f.run
 """
 #: After a compaction: the open tables lost rows (statistics, free space), and the month rows just
-#: written must be all-visible for the index-only overall reads (migration 0011); the visibility
+#: written must be all-visible for the index-only overall reads (migration 0012); the visibility
 #: map lets VACUUM skip every month page nothing changed.
 VACUUM_OPEN = "VACUUM (ANALYZE) downloads_days, downloads_all"
 VACUUM_MONTHS = "VACUUM downloads_months"
@@ -169,7 +169,13 @@ def _fold(
     if stored is not None:
         blocks = (stored["days"], (stored["overall"], stored["cells"], stored["details"], stored["versions"]))
     days = (
-        (r["day"], r["with_mirrors"], r["without_mirrors"], (r["cells"], r["details"], r["versions"]))
+        (
+            r["day"],
+            r["with_mirrors"],
+            r["without_mirrors"],
+            (r["cells"], r["details"], r["versions"]),
+            r["people"],
+        )
         for r in rows
     )
     return fold(month, package, blocks, days)

@@ -15,7 +15,7 @@ layout (``overall``, ``cells``, ``details``, ``versions``), one *block*:
   deflate stores about a byte or two per non-zero count (docs/architecture.md has the figures);
 * the empty block (``b""``) for a group without any count that month.
 
-``overall`` uses the ids 0 (with_mirrors) and 1 (without_mirrors). A row also carries the month's
+``overall`` uses the ids 0 (with_mirrors), 1 (without_mirrors) and 2 (people, from migration 0011). A row also carries the month's
 ``days`` bitmap (bit ``d - 1`` set when day ``d`` holds a package-day) and its overall sums.
 
 Decoding is numpy on whole blocks (no Python work per count), and :class:`Frame` lays blocks and
@@ -49,6 +49,8 @@ HEADER: Final = 6
 #: Block groups of a compacted row, in column order: overall, then the arrays of the packed layout.
 GROUPS: Final = ("overall", "cells", "details", "versions")
 OVERALL_IDS: Final = np.array([0, 1], dtype=np.int64)
+#: The id of ``people`` in an overall block (months compacted before migration 0011 have none).
+PEOPLE_ID: Final = 2
 _WIDTHS: Final = ((0xFF, 1, "<u1"), (0xFFFF, 2, "<u2"), (0xFFFF_FFFF, 4, "<u4"), (MAX_DOWNLOADS, 8, "<u8"))
 _DTYPE: Final = {w: d for _, w, d in _WIDTHS}
 _LEVEL: Final = 6
@@ -111,6 +113,11 @@ def split_cells(cells: Sequence[int]) -> tuple[Ids, Counts]:
     return packed >> COUNT_BITS, packed & MAX_DOWNLOADS
 
 
+#: An open package-day as compaction reads it: ``(day, with_mirrors, without_mirrors, (cells,
+#: details, versions))``, and since migration 0011 its ``people`` count as a fifth item.
+OpenDay: TypeAlias = "tuple[dt.date, int, int, Sequence[Sequence[int]]] | tuple[dt.date, int, int, Sequence[Sequence[int]], int]"
+
+
 @dataclass(frozen=True)
 class MonthRow:
     """One compacted package-month as stored."""
@@ -127,12 +134,12 @@ def fold(
     month: dt.date,
     package: str,
     stored: tuple[int, Sequence[bytes]] | None,
-    days: Iterable[tuple[dt.date, int, int, Sequence[Sequence[int]]]],
+    days: Iterable[OpenDay],
 ) -> MonthRow | None:
     """A package's compacted month: its ``stored`` row (``days`` bitmap and the four blocks), if
     any, with open package-days ``(day, with_mirrors, without_mirrors, (cells, details,
-    versions))`` folded in, each replacing its day whole (an empty one removes the day); None
-    when no day is left."""
+    versions)[, people])`` folded in, each replacing its day whole (an empty one removes the
+    day); None when no day is left."""
     end = next_month(month) - dt.timedelta(days=1)
     frames = [Frame(month, end) for _ in GROUPS]
     bitmap = 0
@@ -141,10 +148,14 @@ def fold(
         for frame, block in zip(frames, stored[1], strict=True):
             if block:
                 frame.add_block(month, block)
-    for day, with_mirrors, without_mirrors, arrays in days:
+    for item in days:
+        day, with_mirrors, without_mirrors, arrays = item[0], item[1], item[2], item[3]
+        people = item[4] if len(item) == 5 else 0
         overall = [with_mirrors] if with_mirrors > 0 else []
         if without_mirrors > 0:
             overall.append((1 << COUNT_BITS) | without_mirrors)
+        if people > 0:
+            overall.append((PEOPLE_ID << COUNT_BITS) | people)
         frames[0].add_cells(day, overall)
         for frame, cells in zip(frames[1:], arrays, strict=True):
             frame.add_cells(day, cells)

@@ -1,7 +1,8 @@
 """The packed package-day layout (migrations 0006, 0008): cells, the category dictionary, run ids.
 
 Owns how one package-day's counts are stored and read back. A package-day is one row of
-``downloads`` (``downloads_all`` for ``__all__``): the two overall counts as columns, every other
+``downloads`` (``downloads_all`` for ``__all__``): the overall counts as columns (``people``
+since migration 0011), every other
 non-zero count as one *cell*, the bigint ``category_id << 40 | downloads``, in an array sorted by
 category id. The cells live in three arrays (:data:`COLUMN_OF`), so that a read of one dimension
 decodes only its own array: ``cells`` (python_major, python_minor, system), ``details`` (installer,
@@ -31,6 +32,8 @@ MAX_CATEGORY_ID: Final = (1 << (63 - COUNT_BITS)) - 1
 OVERALL: Final = "overall"
 WITH_MIRRORS: Final = "with_mirrors"
 WITHOUT_MIRRORS: Final = "without_mirrors"
+#: Downloads by people (shared.installers): a third overall count, a column like the other two.
+PEOPLE: Final = "people"
 
 #: The array column of ``downloads`` holding each non-overall dimension's cells.
 COLUMN_OF: Final = {
@@ -94,11 +97,12 @@ class Packed:
     cells: list[int]
     details: list[int] = field(default_factory=list)
     versions: list[int] = field(default_factory=list)
+    people: int = 0
 
     @property
     def rows(self) -> int:
         """The number of non-zero (dimension, category) rows it holds."""
-        overall = (self.with_mirrors > 0) + (self.without_mirrors > 0)
+        overall = (self.with_mirrors > 0) + (self.without_mirrors > 0) + (self.people > 0)
         return overall + len(self.cells) + len(self.details) + len(self.versions)
 
 
@@ -109,7 +113,7 @@ def categories_of(rows: Iterable[tuple[str, str, int]]) -> set[Key]:
 
 def encode(rows: Iterable[tuple[str, str, int]], ids: dict[Key, int]) -> Packed:
     """Pack non-zero ``(dimension, category, downloads)`` rows; ``ids`` must cover every key."""
-    with_mirrors = without_mirrors = 0
+    with_mirrors = without_mirrors = people = 0
     arrays: dict[str, list[int]] = {c: [] for c in CELL_COLUMNS}
     for dimension, category, downloads in rows:
         if downloads <= 0:
@@ -119,6 +123,8 @@ def encode(rows: Iterable[tuple[str, str, int]], ids: dict[Key, int]) -> Packed:
                 with_mirrors = downloads
             elif category == WITHOUT_MIRRORS:
                 without_mirrors = downloads
+            elif category == PEOPLE:
+                people = downloads
             else:
                 raise LayoutError(f"unknown overall category {category!r}")
         else:
@@ -128,7 +134,9 @@ def encode(rows: Iterable[tuple[str, str, int]], ids: dict[Key, int]) -> Packed:
             arrays[column].append(pack(ids[(dimension, category)], downloads))
     for array in arrays.values():
         array.sort()
-    return Packed(with_mirrors, without_mirrors, arrays["cells"], arrays["details"], arrays["versions"])
+    return Packed(
+        with_mirrors, without_mirrors, arrays["cells"], arrays["details"], arrays["versions"], people
+    )
 
 
 def dimension_keys(dimensions: Iterable[tuple[str, Mapping[str, int]]]) -> set[Key]:
@@ -140,7 +148,7 @@ def encode_dimensions(dimensions: Iterable[tuple[str, Mapping[str, int]]], ids: 
     """:func:`encode` of ``(dimension, {category: downloads})`` pairs, without a tuple per count:
     the aggregator's hot path (a package-day may hold hundreds of counts). ``ids`` must cover
     every key; ids are in range by the ``categories`` CHECK, counts are checked here."""
-    with_mirrors = without_mirrors = 0
+    with_mirrors = without_mirrors = people = 0
     arrays: dict[str, list[int]] = {c: [] for c in CELL_COLUMNS}
     for dimension, values in dimensions:
         if not values:
@@ -148,10 +156,11 @@ def encode_dimensions(dimensions: Iterable[tuple[str, Mapping[str, int]]], ids: 
         if min(values.values()) < 0 or max(values.values()) > MAX_DOWNLOADS:
             raise LayoutError(f"{dimension}: a count outside 0..{MAX_DOWNLOADS}")
         if dimension == OVERALL:
-            if values.keys() - {WITH_MIRRORS, WITHOUT_MIRRORS}:
+            if values.keys() - {WITH_MIRRORS, WITHOUT_MIRRORS, PEOPLE}:
                 raise LayoutError(f"unknown overall categories {sorted(values.keys())!r}")
             with_mirrors = values.get(WITH_MIRRORS, 0)
             without_mirrors = values.get(WITHOUT_MIRRORS, 0)
+            people = values.get(PEOPLE, 0)
             continue
         column = COLUMN_OF.get(dimension)
         if column is None:
@@ -159,11 +168,13 @@ def encode_dimensions(dimensions: Iterable[tuple[str, Mapping[str, int]]], ids: 
         arrays[column].extend([(ids[(dimension, c)] << COUNT_BITS) | n for c, n in values.items() if n > 0])
     for array in arrays.values():
         array.sort()
-    return Packed(with_mirrors, without_mirrors, arrays["cells"], arrays["details"], arrays["versions"])
+    return Packed(
+        with_mirrors, without_mirrors, arrays["cells"], arrays["details"], arrays["versions"], people
+    )
 
 
 def decode(
-    with_mirrors: int, without_mirrors: int, cells: Sequence[int], names: dict[int, Key]
+    with_mirrors: int, without_mirrors: int, cells: Sequence[int], names: dict[int, Key], people: int = 0
 ) -> list[tuple[str, str, int]]:
     """The non-zero ``(dimension, category, downloads)`` rows of a stored package-day; ``cells``
     may chain several arrays."""
@@ -172,6 +183,8 @@ def decode(
         out.append((OVERALL, WITH_MIRRORS, with_mirrors))
     if without_mirrors > 0:
         out.append((OVERALL, WITHOUT_MIRRORS, without_mirrors))
+    if people > 0:
+        out.append((OVERALL, PEOPLE, people))
     for cell in cells:
         dimension, category = names[cell >> COUNT_BITS]
         out.append((dimension, category, cell & MAX_DOWNLOADS))

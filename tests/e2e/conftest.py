@@ -21,6 +21,8 @@ import pytest_asyncio
 from aiohttp import web
 from redis.asyncio import Redis
 
+from services.api.app import create_app as create_api
+from services.api.config import ApiSettings
 from services.auth.app import create_app as create_auth
 from services.auth.config import AuthSettings
 from services.auth.fake_github import FakeGitHub, create_fake_github
@@ -32,7 +34,7 @@ from shared.embedded import free_port
 from tests.conftest import DATA_TABLES
 from tests.support.browser import ARGS
 from tests.support.environment import require_executable
-from tests.support.seed import Row, package_rows, seed, with_all
+from tests.support.seed import Row, package_rows, people_rows, seed, with_all
 from tests.support.servers import unique_name
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's; CHROMIUM_PATH points elsewhere
@@ -97,7 +99,7 @@ async def start(app: web.Application, port: int) -> web.AppRunner:
 @contextlib.asynccontextmanager
 async def serve(database_url: str, redis_url: str, rows: list[Row]) -> AsyncIterator[Site]:
     """The site over ``rows`` (the tables emptied first) on one origin: ``/auth`` to auth,
-    everything else to web."""
+    ``/api/...`` to the api (the badges), everything else to web."""
     namespace = unique_name("browser")
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
     assert pool is not None
@@ -112,7 +114,7 @@ async def serve(database_url: str, redis_url: str, rows: list[Row]) -> AsyncIter
         requires_dist=["charset_normalizer<4,>=2", "idna<4,>=2.5", "PySocks!=1.5.7; extra == 'socks'"],
         project_urls={"Source": "https://github.com/psf/requests"},
     )
-    ports = {name: free_port() for name in ("proxy", "web", "auth", "pypi", "github")}
+    ports = {name: free_port() for name in ("proxy", "web", "auth", "api", "pypi", "github")}
     origin = f"http://127.0.0.1:{ports['proxy']}"
     github = f"http://127.0.0.1:{ports['github']}"
     common: dict[str, Any] = dict(
@@ -122,13 +124,17 @@ async def serve(database_url: str, redis_url: str, rows: list[Row]) -> AsyncIter
     auth_settings = AuthSettings(
         **common, public_url=origin, github_client_id="", fake_github_url=github, port=ports["auth"]
     )
-    upstreams = {"web": f"http://127.0.0.1:{ports['web']}", "auth": f"http://127.0.0.1:{ports['auth']}"}
-    upstreams["api"] = upstreams["web"]  # no API service here: /api is the web's documentation page
+    upstreams = {
+        "web": f"http://127.0.0.1:{ports['web']}",
+        "auth": f"http://127.0.0.1:{ports['auth']}",
+        "api": f"http://127.0.0.1:{ports['api']}",  # the package page's badges come from it
+    }
     runners = [
         await start(fakepypi.create_app({"requests": requests}), ports["pypi"]),
         await start(create_fake_github(FakeGitHub()), ports["github"]),
         await start(create_web(web_settings), ports["web"]),
         await start(create_auth(auth_settings), ports["auth"]),
+        await start(create_api(ApiSettings(**common, db_pool_size=2)), ports["api"]),
         await start(create_proxy_app(upstreams), ports["proxy"]),
     ]
     try:
@@ -150,5 +156,6 @@ async def site(chromium: str, database_url: str, redis_url: str) -> AsyncIterato
     rows = package_rows("requests", 100, END, 120) + package_rows("django", 40, END, 60)
     rows += package_rows("requests-toolbelt", 5, END, 10) + package_rows("hugepkg", HUGE, END, 31)
     rows += package_rows("bigpkg", BIG - 180, END, 181) + many_minors("manyminors")
+    rows += people_rows("requests", 100, END, 120)  # the overall chart's "people only" toggle
     async with serve(database_url, redis_url, rows) as served:
         yield served

@@ -70,10 +70,25 @@ RECENT_SQL = """
 INSERT INTO recent_downloads (package, period, downloads)
 SELECT package, p.period, coalesce(sum(downloads) FILTER (WHERE day > $1::date - p.days), 0)
 FROM daily_downloads
-CROSS JOIN (VALUES ('day', 1), ('week', 7), ('month', 30)) AS p(period, days)
-WHERE dimension = 'overall' AND category = 'without_mirrors' AND day > $1::date - 30 AND day <= $1::date
+CROSS JOIN (VALUES ('day', 1, 'without_mirrors'), ('week', 7, 'without_mirrors'), ('month', 30, 'without_mirrors'))
+    AS p(period, days, category)
+WHERE dimension = 'overall' AND daily_downloads.category = p.category AND day > $1::date - 30 AND day <= $1::date
 GROUP BY package, p.period
+UNION ALL
+SELECT package, 'people_month', sum(downloads) FROM daily_downloads
+WHERE dimension = 'overall' AND category = 'people' AND day > $1::date - 30 AND day <= $1::date
+GROUP BY package
 """
+
+
+def people_rows(package: str, base: int, end: dt.date, days: int) -> list[Row]:
+    """The downloads by people of :func:`package_rows`' days: n // 2 of day i's n = base + i."""
+    out: list[Row] = []
+    for i in range(days):
+        day = end - dt.timedelta(days=days - 1 - i)
+        if (base + i) // 2:
+            out.append((day, package, "overall", "people", (base + i) // 2))
+    return out
 
 
 async def write_rows(db: asyncpg.Pool, rows: list[Row], run_id: str = "seed") -> None:
@@ -87,30 +102,23 @@ async def write_rows(db: asyncpg.Pool, rows: list[Row], run_id: str = "seed") ->
     await db.copy_records_to_table(
         "downloads_days",
         records=[
-            (0, p.with_mirrors, p.without_mirrors, day, run, package, p.cells, p.details, p.versions)
+            (0, p.with_mirrors, p.without_mirrors, day, run, package, p.cells, p.details, p.versions, p.people)
             for (day, package), p in packed.items()
             if package != ALL_PACKAGES
         ],
         columns=[
-            "seq",
-            "with_mirrors",
-            "without_mirrors",
-            "day",
-            "run",
-            "package",
-            "cells",
-            "details",
-            "versions",
+            "seq", "with_mirrors", "without_mirrors", "day", "run", "package", "cells", "details", "versions",
+            "people",
         ],
-    )
+    )  # fmt: skip
     await db.copy_records_to_table(
         "downloads_all",
         records=[
-            (day, run, p.with_mirrors, p.without_mirrors, p.cells, p.details)
+            (day, run, p.with_mirrors, p.without_mirrors, p.cells, p.details, p.people)
             for (day, package), p in packed.items()
             if package == ALL_PACKAGES
         ],
-        columns=["day", "run", "with_mirrors", "without_mirrors", "cells", "details"],
+        columns=["day", "run", "with_mirrors", "without_mirrors", "cells", "details", "people"],
     )
 
 

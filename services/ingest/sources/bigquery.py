@@ -22,6 +22,7 @@ from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 
+from shared.installers import PEOPLE_INSTALLERS
 from shared.logging import get_logger
 
 from .base import RawCounts, SourceError
@@ -85,6 +86,7 @@ class BigQuerySource:
             query_parameters=[
                 bigquery.ScalarQueryParameter("day", "DATE", day),
                 bigquery.ArrayQueryParameter("mirrors", "STRING", self.mirrors),
+                bigquery.ArrayQueryParameter("people", "STRING", list(PEOPLE_INSTALLERS)),
             ],
         )
 

@@ -19,6 +19,8 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
+from shared.installers import PEOPLE_INSTALLERS
+
 from .base import RawCounts, SourceError
 from .rows import (
     DEFAULT_MIRRORS,
@@ -147,7 +149,7 @@ class RawSource:
         return [(str(pid), int(rows)) for pid, rows in found]
 
     def _params(self, day: dt.date) -> dict[str, Any]:
-        return {"day": day, "mirrors": self.mirrors}
+        return {"day": day, "mirrors": self.mirrors, "people": list(PEOPLE_INSTALLERS)}
 
     async def _batches(self, day: dt.date) -> AsyncIterator[list[Row]]:
         con = await asyncio.to_thread(self._connect)

@@ -13,7 +13,8 @@ mix with ``other`` and ``null``, and a share of mirror / NULL-installer download
 ``with_mirrors`` (and the installer breakdown) counts. Names are built so that no two raw names
 normalise to the same package. The dimensions beyond pypistats.org come from
 :mod:`.synthetic_details`: a release history per package (newer versions taking over), installers
-(uv rising), heavy-tailed countries, wheels dominant, a CI share.
+(uv rising), heavy-tailed countries, wheels dominant, a CI share, and the downloads by people
+that those imply.
 
 Pure Python, one :class:`random.Random` stream per day, consumed in package order; a
 200k-package day takes a few seconds.
@@ -199,6 +200,9 @@ class SyntheticSource:
                 counts["country"] = details.countries(i, without)
                 counts["file_type"] = details.file_types(i, without)
                 counts["ci"] = details.ci(i, without)
+                people = details.people(counts["installer"], counts["ci"], without)
+                if people:
+                    counts["overall"]["people"] = people
             yield raw_name(i), counts
 
     async def iter_day(self, day: dt.date) -> AsyncIterator[tuple[str, RawCounts]]:
@@ -218,8 +222,8 @@ class SyntheticSource:
                         yield package, dimension, category, downloads
 
     def expected_totals(self, day: dt.date) -> dict[str, int]:
-        """Downloads per overall category (``with_mirrors``, ``without_mirrors``) for the day."""
-        totals = {"with_mirrors": 0, "without_mirrors": 0}
+        """Downloads per overall category (``with_mirrors``, ``without_mirrors``, ``people``) for the day."""
+        totals = {"with_mirrors": 0, "without_mirrors": 0, "people": 0}
         for _raw, counts in self.generate(day):
             for category, downloads in counts["overall"].items():
                 totals[category] += downloads

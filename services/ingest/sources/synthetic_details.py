@@ -14,6 +14,9 @@ exactly (every split sums to the downloads it was given), and the integer splitt
 * countries: a heavy-tailed list (the US far ahead), three regional templates, ``null`` rare.
 * file types: wheels dominant; one package in eleven outside the head ships only an sdist.
 * CI: about a quarter of downloads from CI, a little ``false``, the rest not reported.
+* people (the overall category): the downloads by the allowlisted installers (shared.installers)
+  times the share not from CI, as if the two were independent; no random draw, so adding it
+  changed no other number.
 
 Everything draws from the caller's random stream, so a ``(seed, day)`` still gives one output.
 """
@@ -24,6 +27,8 @@ import bisect
 import datetime as dt
 import math
 from collections.abc import Callable, Sequence
+
+from shared.installers import PEOPLE_INSTALLERS
 
 _EPOCH = dt.date(2020, 1, 1)
 _UV_START = dt.date(2024, 2, 15)
@@ -141,6 +146,13 @@ class Details:
         if package >= 100 and package % 11 == 0:
             return {"sdist": downloads}
         return spread(downloads, _FILE_TYPES, _FILE_SHARES, self.rand)
+
+    def people(self, installers: dict[str, int], ci: dict[str, int], without: int) -> int:
+        """Downloads by people: the allowlisted installers' share of ``without`` outside CI."""
+        if without <= 0:
+            return 0
+        by_people = sum(n for name, n in installers.items() if name in PEOPLE_INSTALLERS)
+        return by_people * (without - ci.get("true", 0)) // without
 
     def ci(self, package: int, downloads: int) -> dict[str, int]:
         return spread(downloads, _CI, _CI_TABLES[(package * 40503 >> 4) % len(_CI_TABLES)], self.rand)

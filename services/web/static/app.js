@@ -9,7 +9,8 @@
 // no longer than data.dates) is drawn at once and pushed into the history (pushState); any
 // other range or bin is an ordinary link, loaded from the server. The log-scale toggle is pushed
 // the same way (?log=1). Back/forward redraw the view of each entry. Each chart has its own
-// percentage and 7-day average toggles, CSV link and the table of the numbers it shows.
+// percentage and 7-day average toggles, CSV link and the table of the numbers it shows; the
+// overall chart (spec.people) also a "people only" toggle, drawing its people series alone.
 // No inline script: the Content-Security-Policy allows only files from our own origin.
 (function () {
   "use strict";
@@ -78,7 +79,10 @@
   // What one chart shows for a view {points, percent, average}: its last `points` bins and series.
   function shown(chart, dates, view) {
     var n = Math.min(view.points || dates.length, dates.length);
-    var series = chart.series.map(function (s) {
+    var all = chart.people
+      ? chart.series.filter(function (s) { return (s.category === "people") === !!view.people; })
+      : chart.series;
+    var series = all.map(function (s) {
       var values = view.average ? movingAverage(s.values, 7) : s.values;
       return { category: s.category, name: s.name, values: values.slice(values.length - n) };
     });
@@ -228,6 +232,7 @@
       dragmode: narrow ? false : "zoom",
       font: { family: "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", size: narrow ? 11 : 12 },
       legend: { orientation: "h", y: -0.14, yanchor: "top" },
+      showlegend: chart.people ? true : undefined, // "by people" alone still names its line
       xaxis: { type: "date", fixedrange: narrow, hoverformat: HOVER_FORMAT[view.bin] },
       yaxis: {
         type: log ? "log" : "linear",
@@ -317,13 +322,15 @@
     data.charts.forEach(function (chart) {
       var div = document.getElementById("chart-" + chart.id);
       if (!div) return;
-      var entry = { chart: chart, div: div, percent: false, average: false };
+      var entry = { chart: chart, div: div, percent: false, average: false, people: false };
       entry.controls = document.querySelector('.controls[data-for="' + chart.id + '"]');
       entry.details = document.querySelector('details.chart-table[data-for="' + chart.id + '"]');
       entry.csv = entry.controls && entry.controls.querySelector("a.csv");
       if (entry.controls) {
         var percent = entry.controls.querySelector("input.percent");
         var average = entry.controls.querySelector("input.average");
+        var people = entry.controls.querySelector("input.people");
+        if (people) people.addEventListener("change", function () { entry.people = people.checked; redraw(entry); });
         if (percent) percent.addEventListener("change", function () { entry.percent = percent.checked; redraw(entry); });
         if (average) average.addEventListener("change", function () { entry.average = average.checked; redraw(entry); });
       }
@@ -334,7 +341,10 @@
     });
 
     function view(entry) {
-      return { points: page.points, percent: entry.percent, average: entry.average, log: page.log, bin: data.bin };
+      return {
+        points: page.points, percent: entry.percent, average: entry.average, log: page.log, bin: data.bin,
+        people: entry.people
+      };
     }
 
     function table(entry) {

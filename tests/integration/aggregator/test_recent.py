@@ -24,16 +24,18 @@ D0 = dt.date(2024, 5, 1)
 
 #: The definition of recent totals, straight from the daily rows (what the aggregator must equal).
 REFERENCE = """
-SELECT package, p.period, CASE p.period WHEN 'day' THEN d WHEN 'week' THEN w ELSE m END AS downloads
+SELECT package, p.period,
+       CASE p.period WHEN 'day' THEN d WHEN 'week' THEN w WHEN 'month' THEN m ELSE pm END AS downloads
 FROM (
     SELECT package,
            coalesce(sum(downloads) FILTER (WHERE category = 'without_mirrors' AND day = $1::date), 0) AS d,
            coalesce(sum(downloads) FILTER (WHERE category = 'without_mirrors' AND day >= $1::date - 6), 0) AS w,
-           coalesce(sum(downloads) FILTER (WHERE category = 'without_mirrors'), 0) AS m
+           coalesce(sum(downloads) FILTER (WHERE category = 'without_mirrors'), 0) AS m,
+           coalesce(sum(downloads) FILTER (WHERE category = 'people'), 0) AS pm
     FROM daily_downloads
     WHERE dimension = 'overall' AND day BETWEEN $1::date - 29 AND $1::date
     GROUP BY package
-) t CROSS JOIN (VALUES ('day'), ('week'), ('month')) AS p(period)
+) t CROSS JOIN (VALUES ('day'), ('week'), ('month'), ('people_month')) AS p(period)
 """
 
 

@@ -300,6 +300,7 @@ async def test_totals_are_exact(history: TestClient) -> None:
     def total(package: str, days: int) -> int:
         return sum(without_mirrors(package, END - dt.timedelta(days=k)) for k in range(days))
 
+    ranks = {"requests": 1, "my-package": 2}  # by last month's downloads, of the two
     for package in BASES:
         body = await get_json(history, f"/api/packages/{package.upper()}/totals")
         assert body == {
@@ -310,11 +311,16 @@ async def test_totals_are_exact(history: TestClient) -> None:
                 "last_month": total(package, 30),
                 "last_week": total(package, 7),
                 "last_year": total(package, 365),
+                "rank": {
+                    "last_month": {"of": 2, "rank": ranks[package], "top_percent": 50.0 * ranks[package]},
+                    "people_last_month": None,  # no downloads by people seeded here
+                },
             },
             "package": package,
             "type": "total_downloads",
         }
     everything = (await get_json(history, "/api/packages/__all__/totals"))["data"]
+    assert everything["rank"] == {"last_month": None, "people_last_month": None}
     assert everything["all_time"] == sum(BASES[p] * DAYS + DAYS * (DAYS - 1) // 2 for p in BASES)
     assert everything["last_year"] == total("requests", 365) + total("my-package", 365)
     assert everything["first_day"] == iso(FIRST)

@@ -227,8 +227,10 @@ async def test_csv_follows_the_range_and_the_bin(long_client: TestClient) -> Non
     assert len(monthly) == 25 and monthly[0]["partial"] == "true" and monthly[1]["partial"] == "false"
     daily = await get(long_client, "/packages/requests/overall.csv?range=30d")
     lines = daily.splitlines()
-    assert lines[0] == "date,with_mirrors,without_mirrors" and len(lines) == 31  # no partial column by day
-    assert lines[-1] == f"{END.isoformat()},{downloads(END) + 10},{downloads(END)}"
+    assert (
+        lines[0] == "date,with_mirrors,without_mirrors,people" and len(lines) == 31
+    )  # no partial column by day
+    assert lines[-1] == f"{END.isoformat()},{downloads(END) + 10},{downloads(END)},0"  # no people seeded
     # the CSV is the view's window, not the 180 days a daily page carries
     assert len(parse_csv(await get(long_client, "/packages/requests/overall.csv?lookback=3"))) == 3
     assert len(parse_csv(await get(long_client, "/packages/requests/overall.csv"))) == 180

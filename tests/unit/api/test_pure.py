@@ -94,18 +94,79 @@ def test_series_window() -> None:
 def test_badge_numbers_and_svg_is_well_formed() -> None:
     cases = {0: "0", 999: "999", 1000: "1k", 1234: "1.2k", 12345: "12k", 999_999: "1M", 3_456_789: "3.5M"}
     assert {n: badges.compact(n) for n in cases} == cases
-    svg = badges.svg("<pkg>&\"'", 1234, "month")
-    root = ET.fromstring(svg)
-    assert root.tag == "{http://www.w3.org/2000/svg}svg"
-    texts = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")]
-    assert texts == ["downloads", "1.2k/month"]
-    assert root.find("{http://www.w3.org/2000/svg}title").text == "<pkg>&\"': 1.2k/month downloads"  # type: ignore[union-attr]
-    assert badges.shields(3_400_000, "day") == {
+    assert [badges.count(1_234_567, u) for u in badges.UNITS] == ["1.2M", "1,234,567", "1234567"]
+    for style in badges.STYLES:
+        svg = badges.svg(badges.Badge("<lab>&\"'", "1.2k", style=style), "<pkg>&\"': 1.2k")
+        root = ET.fromstring(svg)
+        assert root.tag == "{http://www.w3.org/2000/svg}svg"
+        texts = [
+            t.text for t in root.iter("{http://www.w3.org/2000/svg}text") if "aria-hidden" not in t.attrib
+        ]
+        label = {"for-the-badge": "<LAB>&\"'", "social": "<lab>&\"'"}.get(style, "<lab>&\"'")
+        assert texts == [label, "1.2K" if style == "for-the-badge" else "1.2k"], style
+        assert root.find("{http://www.w3.org/2000/svg}title").text == "<pkg>&\"': 1.2k"  # type: ignore[union-attr]
+    assert badges.shields("downloads/day", "3.4M") == {
         "schemaVersion": 1,
-        "label": "downloads",
-        "message": "3.4M/day",
+        "label": "downloads/day",
+        "message": "3.4M",
         "color": "blue",
     }
+
+
+def test_badge_colours_and_text_on_light_backgrounds() -> None:
+    assert badges.color("brightgreen") == "#4c1" and badges.color("Blue") == "#007ec6"
+    assert badges.color("ff0") == "#ff0" and badges.color("#A0B0C0") == "#a0b0c0"
+    assert badges.color("nope") is None and badges.color("12345") is None
+    light = badges.svg(badges.Badge("x", "y", "#ffff00"), "t")
+    assert 'fill="#333">y<' in light  # dark text on yellow
+    assert 'fill="#fff">x<' in light
+
+
+def test_badge_query_parsing_and_labels() -> None:
+    from services.api.badge_params import badge_query
+
+    q = badge_query({})
+    assert (q.period, q.people, q.units, q.style, q.default_label()) == (
+        "month",
+        False,
+        "compact",
+        "flat",
+        "downloads/month",
+    )
+    assert badge_query({"period": "total"}).default_label() == "downloads"
+    assert badge_query({"who": "people", "period": "week"}).default_label() == "people downloads/week"
+    q = badge_query({"version": "2.*", "period": "year"})
+    assert q.default_label() == "downloads 2.*/year"
+    assert [q.counts_version(v) for v in ("2.31.0", "2", "20.1", "1.2")] == [True, True, False, False]
+    assert badge_query({"version": "2.31.0"}).counts_version("2.31.0")
+    assert not badge_query({"version": "2.31.0"}).counts_version("2.31.01")
+    assert badge_query({"label": ""}).text(5) == ("", "5")
+    assert badge_query({"label": "installs", "units": "full"}).text(1234) == ("installs", "1,234")
+    assert badge_query({"metric": "rank"}).default_label() == "rank/month"
+    for bad, name in (
+        ({"period": "decade"}, "period"),
+        ({"who": "robots"}, "who"),
+        ({"units": "si"}, "units"),
+        ({"style": "3d"}, "style"),
+        ({"color": "notacolour"}, "color"),
+        ({"label_color": "12"}, "label_color"),
+        ({"label": "x" * 65}, "label"),
+        ({"version": "2.*.1"}, "version"),
+        ({"version": "2.*", "who": "people"}, "version"),
+        ({"metric": "rank", "version": "1"}, "metric"),
+    ):
+        with pytest.raises(params.ParamError) as caught:
+            badge_query(bad)
+        assert caught.value.parameter == name, bad
+
+
+def test_rank_and_percentile() -> None:
+    from shared.rank import rank_of, top_percent
+
+    assert rank_of(0, 1000).text() == "#1 \u00b7 top 0.1%"
+    assert rank_of(0, 100_000).top_percent == 0.01
+    assert top_percent(10, 1000) == 1 and top_percent(11, 1000) == 2 and top_percent(1000, 1000) == 100
+    assert rank_of(1233, 600_000).text() == "#1,234 \u00b7 top 1%"
 
 
 def test_max_age_until_the_next_update() -> None:
@@ -163,3 +224,48 @@ def test_every_route_is_documented_and_every_documented_route_exists() -> None:
     }
     documented = {(method, path) for path, item in openapi_document()["paths"].items() for method in item}
     assert served == documented
+
+
+def test_the_badge_parameters_are_documented_as_parsed() -> None:
+    from services.api import badge_params
+    from shared import openapi_badges
+
+    assert openapi_badges.BADGE_PERIODS == list(badge_params.PERIODS)
+    assert openapi_badges.STYLES == list(badges.STYLES) and openapi_badges.UNITS == list(badges.UNITS)
+    documented = {p["name"] for p in openapi_badges.badge_parameters()}
+    assert documented == {
+        "period",
+        "who",
+        "version",
+        "units",
+        "style",
+        "label",
+        "label_color",
+        "color",
+        "metric",
+    }
+
+
+def test_overall_who_people() -> None:
+    assert params.overall({"who": "people"}).category == "people"
+    assert params.overall({"who": "PEOPLE"}).category == "people"
+    assert params.overall({"who": "all"}).category is None
+    assert params.overall({"who": "all", "mirrors": "true"}).category == "with_mirrors"
+    for bad in ({"who": "robots"}, {"who": "people", "mirrors": "false"}):
+        with pytest.raises(params.ParamError) as caught:
+            params.overall(bad)
+        assert caught.value.parameter == "who"
+
+
+def test_the_people_allowlist_is_documented_where_it_is_used() -> None:
+    from shared.installers import PEOPLE_INSTALLERS
+
+    who = next(
+        p
+        for p in openapi_document()["paths"]["/api/packages/{package}/overall"]["get"]["parameters"]
+        if p.get("name") == "who"
+    )
+    assert all(name in who["description"] for name in PEOPLE_INSTALLERS)
+    assert not {"Browser", "requests", "OS", "Bazel", "twine", "bandersnatch", "null"} & set(
+        PEOPLE_INSTALLERS
+    )

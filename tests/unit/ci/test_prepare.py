@@ -60,7 +60,7 @@ def test_the_list_names_chromium_and_wrk() -> None:
 
 
 def test_as_root_installs_only_what_is_missing(tmp_path: Path) -> None:
-    result, calls = run(tmp_path, "prepare", uid=0, present={"chromium"})
+    result, calls = run(tmp_path, "prepare", uid=0, present={"chromium", "node", "npm"})
     assert result.returncode == 0, result.stderr
     assert calls == [
         f"apt-get noninteractive {APT} update",

@@ -45,7 +45,7 @@ def test_only_the_requested_utc_day_is_counted() -> None:
     source = RawSource(JSONL)
     assert as_package_days(source.rows(DAY + dt.timedelta(days=1))) == {
         "other-day": {
-            "overall": {"with_mirrors": 1, "without_mirrors": 1},
+            "overall": {"people": 1, "with_mirrors": 1, "without_mirrors": 1},
             "python_major": {"3": 1},
             "python_minor": {"3.12": 1},
             "system": {"Linux": 1},
@@ -56,7 +56,7 @@ def test_only_the_requested_utc_day_is_counted() -> None:
             "ci": {"null": 1},
         },
         "requests": {
-            "overall": {"with_mirrors": 1, "without_mirrors": 1},
+            "overall": {"people": 1, "with_mirrors": 1, "without_mirrors": 1},
             "python_major": {"3": 1},
             "python_minor": {"3.12": 1},
             "system": {"Linux": 1},
@@ -73,7 +73,8 @@ def test_only_the_requested_utc_day_is_counted() -> None:
 def test_the_mirror_list_is_configurable() -> None:
     rows = as_package_days(RawSource(JSONL, mirrors=["bandersnatch"]).rows(DAY))
     # devpi, Artifactory and z3c.pypimirror now count as ordinary installers (3 more for requests)
-    assert rows["requests"]["overall"] == {"with_mirrors": 13, "without_mirrors": 11}
+    # people are not counted among mirrors whatever the list says (none of them is on the allowlist)
+    assert rows["requests"]["overall"] == {"people": 5, "with_mirrors": 13, "without_mirrors": 11}
     # ... and in every breakdown: their versions, countries, file types and ci flags now count
     assert rows["requests"]["version"] == {
         "2.30.0": 1,
@@ -97,7 +98,7 @@ def test_rows_stream_as_package_days() -> None:
 
 def test_query_text_binds_parameters_and_filters_the_partition() -> None:
     sql = query_text()
-    assert "@day" in sql and "@mirrors" in sql
+    assert "@day" in sql and "@mirrors" in sql and "@people" in sql
     assert re.search(r"WHERE timestamp >= TIMESTAMP\(@day\)\s+AND timestamp < TIMESTAMP\(DATE_ADD\(@day", sql)
     assert "`bigquery-public-data.pypi.file_downloads`" in sql
     assert "{" not in sql and "%s" not in sql  # never a format template
@@ -134,3 +135,32 @@ def test_partition_ids_name_a_day_or_fail_clearly() -> None:
             partition_day(bad)
     with pytest.raises(SourceError, match="no partition with rows"):
         partition_day(None)
+
+
+def test_people_are_the_allowlisted_installers_outside_ci_and_mirrors() -> None:
+    """people.jsonl, one package: Browser, requests, OS, Bazel, twine and a NULL installer are not
+    people; poetry and uv with ci true are CI; pipx, conda, pdm and pip (ci null or false) count;
+    a row with python '3' is dropped everywhere."""
+    people = FIXTURES / "people.jsonl"
+    rows = as_package_days(RawSource(people).rows(DAY))
+    assert rows == {
+        "people-edges": {
+            "overall": {"people": 4, "with_mirrors": 12, "without_mirrors": 11},
+            "python_major": {"3": 11},
+            "python_minor": {"3.11": 3, "3.12": 7, "3.13": 1},
+            "system": {"Linux": 11},
+            "version": {"1.0": 11},
+            "installer": {
+                "Bazel": 1, "Browser": 1, "OS": 1, "conda": 1, "null": 1, "pdm": 1, "pip": 1, "pipx": 1,
+                "poetry": 1, "requests": 1, "twine": 1, "uv": 1,
+            },
+            "country": {"US": 11},
+            "file_type": {"bdist_wheel": 11},
+            "ci": {"false": 3, "null": 6, "true": 2},
+        }
+    }  # fmt: skip
+    # an installer on the allowlist that the operator lists as a mirror is a mirror: not people
+    as_mirror = as_package_days(RawSource(people, mirrors=[*RawSource(people).mirrors, "pip"]).rows(DAY))
+    assert as_mirror["people-edges"]["overall"]["people"] == 3  # pipx, conda, pdm
+    rows = as_package_days(RawSource(JSONL, mirrors=[*RawSource(JSONL).mirrors, "pip"]).rows(DAY))
+    assert "people" not in rows["requests"]["overall"]  # its pip downloads are a mirror's now, its uv one CI

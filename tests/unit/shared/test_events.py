@@ -50,7 +50,7 @@ def test_unknown_fields_are_ignored() -> None:
 @pytest.mark.parametrize(
     ("override", "needle"),
     [
-        ({"schema_version": 3}, "schema version"),
+        ({"schema_version": 4}, "schema version"),
         ({"package": "Requests"}, "not normalised"),
         ({"package": "bad name"}, "package name"),
         ({"counts": {"overall": {"with_mirrors": -1}}}, "negative"),
@@ -111,7 +111,19 @@ def test_the_previous_schema_version_still_reads_and_the_current_one_carries_the
     )
     new = PackageDay.model_validate_json(json.dumps(_package_day(schema_version=2, counts=counts)))
     assert ("version", "2.32.3", 7) in new.counts.rows() and ("ci", "true", 4) in new.counts.rows()
-    assert PackageDay.model_fields["schema_version"].default == 2  # what this build writes
+    assert "people" not in new.counts.overall  # a version 2 event counts no people
+
+
+def test_version_3_carries_downloads_by_people() -> None:
+    counts = dict(_package_day()["counts"])  # type: ignore[call-overload]
+    counts["overall"] = {"with_mirrors": 12, "without_mirrors": 10, "people": 6}
+    new = PackageDay.model_validate_json(json.dumps(_package_day(schema_version=3, counts=counts)))
+    assert ("overall", "people", 6) in new.counts.rows()
+    assert PackageDay.model_fields["schema_version"].default == 3  # what this build writes
+    with pytest.raises(ValueError, match="unknown category 'robots'"):
+        PackageDay.model_validate_json(
+            json.dumps(_package_day(counts={"overall": {"with_mirrors": 1, "robots": 1}}))
+        )
 
 
 @pytest.mark.parametrize(

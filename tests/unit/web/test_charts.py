@@ -48,7 +48,9 @@ def test_package_charts_shape_and_overall_always_has_both_lines() -> None:
     assert [(s["category"], s["name"], s["values"]) for s in overall["series"]] == [
         ("with_mirrors", "with mirrors", [0, 0, 4]),
         ("without_mirrors", "without mirrors", [0, 0, 0]),
+        ("people", "by people", [0, 0, 0]),  # drawn alone by the "people only" toggle
     ]
+    assert overall["people"] is True and "people" not in data["charts"][1]
     assert data["charts"][1]["series"] == []
 
 
@@ -183,10 +185,10 @@ def test_binned_page_data_carries_the_bin_the_partial_bins_and_fixed_categories(
     assert data["dates"] == ["2026-01-01", "2026-02-01", "2026-03-01"] and data["bin"] == "month"
     assert set(data["partial"]) == {"2026-01-01", "2026-03-01"}
     series = {s["category"]: s["values"] for s in data["charts"][0]["series"]}
-    assert series == {"with_mirrors": [0, 0, 0], "without_mirrors": [5, 0, 7]}
+    assert series == {"with_mirrors": [0, 0, 0], "without_mirrors": [5, 0, 7], "people": [0, 0, 0]}
     assert charts.to_csv(data, "overall") == (
-        "date,partial,with_mirrors,without_mirrors\n"
-        "2026-01-01,true,0,5\n2026-02-01,false,0,0\n2026-03-01,true,0,7\n"
+        "date,partial,with_mirrors,without_mirrors,people\n"
+        "2026-01-01,true,0,5,0\n2026-02-01,false,0,0,0\n2026-03-01,true,0,7,0\n"
     )
 
 
