@@ -81,6 +81,10 @@ class Retry:
     bound_s: float = DEFAULT_BOUND_S
     first_s: float = FIRST_DELAY_S
     max_s: float = MAX_DELAY_S
+    #: A bound on each attempt (None: the call's own timeout). A request sent to a leader that
+    #: has just died is never answered: without this, each such attempt waits the whole request
+    #: timeout of the connection (10 s) before the retry can reach the new leader.
+    attempt_s: float | None = None
 
     async def call(
         self,
@@ -96,7 +100,10 @@ class Retry:
         tries = 0
         while True:
             try:
-                return await attempt()
+                if self.attempt_s is None:
+                    return await attempt()
+                async with asyncio.timeout(self.attempt_s):
+                    return await attempt()
             except Exception as exc:
                 if not transient(exc):
                     raise

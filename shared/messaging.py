@@ -16,6 +16,7 @@ JetStream context the broker itself holds (:func:`jetstream`), on the same conne
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import logging
@@ -89,6 +90,10 @@ def retry_of(settings: ServiceSettings) -> Retry:
     return Retry(bound_s=settings.nats_retry_seconds)
 
 
+#: Each look, create or update of a stream gives up after this and is tried again: on a healthy
+#: cluster it takes milliseconds; a request lost with a dying leader is never answered.
+SETUP_ATTEMPT_S = 4.0
+
 #: JetStream's "stream name already in use": an earlier attempt (its answer lost) or another
 #: service created it between our look and our create.
 STREAM_NAME_IN_USE = 10058
@@ -99,7 +104,7 @@ async def ensure_streams(
 ) -> None:
     """Create the streams, or update them in place when they exist; each stream's setup is
     retried through a leader election or a lost node (shared.jsretry) for ``retry``'s bound."""
-    retry = retry or Retry()
+    retry = dataclasses.replace(retry or Retry(), attempt_s=SETUP_ATTEMPT_S)
     for config in stream_configs(subjects, policy):
         assert config.name is not None
         await retry.call(functools.partial(_ensure_stream, js, config), f"stream setup {config.name}")
