@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+import asyncpg
 import pytest
 from nats.aio.client import Client as NatsClient
 from nats.errors import TimeoutError as NatsTimeoutError
@@ -24,11 +25,15 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError, ServiceUnavailableError
 
-from services.ingest.publisher import RunResult, publish_with_retry
+from services.aggregator.channels import durable_name
+from services.ingest.channels import Outlet
+from services.ingest.publisher import RunResult, publish_day, publish_with_retry
+from services.ingest.sources.synthetic import SyntheticSource
 from shared.events import Subjects
 from shared.jsretry import JetStreamUnavailable, Retry
 from shared.messaging import StreamPolicy, connect, ensure_streams, guard_fetch_timeouts
 from tests.reliability.cluster import Cluster, Node
+from tests.reliability.support import AggregatorProcess, aggregators, completed, expected, stored, with_all
 from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.slow
@@ -172,3 +177,29 @@ async def test_a_deleted_durable_consumer_is_created_again_without_spinning(
 
     await wait_until(fetched, timeout=10, what="the recreated consumer to deliver")
     await sub.unsubscribe()
+
+
+async def test_the_aggregator_recreates_its_durable_consumer_deleted_by_hand(
+    js: JetStreamContext,
+    outlet: Outlet,
+    db: asyncpg.Pool,
+    subjects: Subjects,
+    service_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    """FastStream's own loop: without the guard it spins on 503s (one line of log each) and
+    consumes nothing more; with it, the consumer is back within a backoff and the day lands."""
+    day = dt.date(2024, 7, 3)
+    source = SyntheticSource(300, seed=24)
+    proc = AggregatorProcess(service_env, tmp_path, BATCH_SIZE="50")
+    durable = durable_name(subjects.namespace, "aggregator")
+    with aggregators(proc):
+        await wait_until(proc.ready, timeout=30, what="aggregator ready")
+        await js.delete_consumer(subjects.downloads_stream, durable)
+        run = await publish_day(outlet, source, day)
+        await wait_until(lambda: completed(db, day, run.run_id), timeout=60, what="the day to complete")
+        assert (await js.consumer_info(subjects.downloads_stream, durable)).name == durable
+    assert await stored(db, day) == with_all(expected(source.expected_rows(day)))
+    log = proc.log_text()
+    assert "durable consumer was missing: created again" in log
+    assert log.count("fetch failed, backing off") < 5, "the fetch loop spun"
