@@ -10,6 +10,7 @@ backs off instead of failing at once in a loop.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -29,8 +30,9 @@ from services.aggregator.channels import durable_name
 from services.ingest.channels import Outlet
 from services.ingest.publisher import RunResult, publish_day, publish_with_retry
 from services.ingest.sources.synthetic import SyntheticSource
-from shared.events import Subjects
+from shared.events import RollupsUpdated, Subjects
 from shared.jsretry import JetStreamUnavailable, Retry
+from shared.listen import Listener, rollups_router
 from shared.messaging import StreamPolicy, connect, ensure_streams, guard_fetch_timeouts
 from tests.reliability.cluster import Cluster, Node
 from tests.reliability.support import AggregatorProcess, aggregators, completed, expected, stored, with_all
@@ -203,3 +205,50 @@ async def test_the_aggregator_recreates_its_durable_consumer_deleted_by_hand(
     log = proc.log_text()
     assert "durable consumer was missing: created again" in log
     assert log.count("fetch failed, backing off") < 5, "the fetch loop spun"
+
+
+async def test_a_listener_gets_every_rollups_event_through_the_loss_of_its_node(
+    cluster: Cluster, clustered: tuple[NatsClient, JetStreamContext], subjects: Subjects
+) -> None:
+    """The api's and web's ordered consumer (shared.listen) on the node killed, which may lead the
+    rollups stream too: it resumes on a survivor after its missed heartbeats, from where it was,
+    so every event still arrives, in order (meanwhile the Redis version timer is the fallback)."""
+    _, js = clustered
+    got: list[str] = []
+
+    async def on_update(event: RollupsUpdated) -> None:
+        got.append(event.run_id)
+
+    listener = Listener(cluster.url, rollups_router(subjects, "test", on_update), "test-listener")
+    listener.start()
+    day = dt.date(2024, 10, 7)
+    retry = Retry(bound_s=60, attempt_s=REQUEST_TIMEOUT_S)
+
+    async def publish(i: int) -> None:
+        body = RollupsUpdated(day=day, run_id=f"run{i}", packages=1).to_bytes()
+        await retry.call(
+            lambda: js.publish(subjects.rollups(day), body, headers={"Nats-Msg-Id": f"{day}/rollups/run{i}"}),
+            "publish rollups.updated",
+        )
+
+    async def received(n: int) -> bool:
+        return len(got) >= n
+
+    try:
+        await wait_until(lambda: _running(listener), timeout=30, what="the listener to run")
+        await publish(0)
+        await wait_until(lambda: received(1), timeout=10, what="the first event")
+        victim = await wait_until(
+            lambda: asyncio.to_thread(cluster.node_of, "test-listener"), what="its node"
+        )
+        victim.kill()
+        for i in range(1, 6):
+            await publish(i)
+        await wait_until(lambda: received(6), timeout=60, interval=0.2, what="every event after the loss")
+        assert got == [f"run{i}" for i in range(6)]
+    finally:
+        await listener.stop()
+
+
+async def _running(listener: Listener) -> bool:
+    return listener.running.is_set()
