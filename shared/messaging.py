@@ -5,7 +5,8 @@ package-days and manifests for at least the retention window (so ``aggregator re
 BigQuery) and has a duplicate window, so a retried publish with the same ``Nats-Msg-Id`` is stored
 once; the rollups stream carries ``rollups.updated``; the dead-letter stream keeps what the
 aggregator could not apply. Every stream has ``STREAM_REPLICAS`` replicas (1 on one server, 3 on a
-three-node JetStream cluster). ``ensure_streams`` is idempotent: it creates or updates.
+three-node JetStream cluster). ``ensure_streams`` is idempotent: it creates or updates, each step
+retried through a leader election or a lost node (shared.jsretry, ``NATS_RETRY_SECONDS``).
 
 Every service talks to NATS through a FastStream :class:`NatsBroker` made by :func:`make_broker`
 (typed subscribers and publishers, decoding, acks, reconnects, graceful shutdown, the AsyncAPI

@@ -2,8 +2,10 @@
 
 Owns the typed app keys, the cleanup contexts that open and close PostgreSQL (for api and web:
 the read pool, and the primary pool a lagging read replica falls back to; shared.db.replica) and
-Redis, the JSON error middleware, and the ops routes ``/health`` (the process is up), ``/ready``
-(every dependency answers; the body names checks, never URLs or secrets) and ``/metrics``.
+Redis, the JSON error middleware (a database known to be away, shared.db.gate, is a JSON 503 with
+``Retry-After``, not a 500), and the ops routes ``/health`` (the process is up), ``/ready`` (every
+dependency answers, all checked at once within ``READY_TIMEOUT_S``; the body names checks, never
+URLs or secrets) and ``/metrics``. The request-serving pools are gated (shared.db.gate).
 """
 
 from __future__ import annotations
