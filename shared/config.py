@@ -113,6 +113,16 @@ class ServiceSettings(BaseSettings):
         le=5,
         description="Replicas of each JetStream stream (1 on one server; 3 on a three-node cluster, which then survives losing a node).",
     )
+    nats_retry_seconds: float = Field(
+        120.0,
+        gt=0,
+        le=3600,
+        description=(
+            "How long a JetStream call or publish is retried (backoff 0.1 s doubling to 2-5 s, a publish "
+            "under its same message id) through a leader election, a lost node or a NATS restart before "
+            "it fails with a clear error."
+        ),
+    )
     namespace: str = Field(
         "",
         pattern=r"^[A-Za-z0-9_-]*$",

@@ -5,7 +5,8 @@ package-days and manifests for at least the retention window (so ``aggregator re
 BigQuery) and has a duplicate window, so a retried publish with the same ``Nats-Msg-Id`` is stored
 once; the rollups stream carries ``rollups.updated``; the dead-letter stream keeps what the
 aggregator could not apply. Every stream has ``STREAM_REPLICAS`` replicas (1 on one server, 3 on a
-three-node JetStream cluster). ``ensure_streams`` is idempotent: it creates or updates.
+three-node JetStream cluster). ``ensure_streams`` is idempotent: it creates or updates, each step
+retried through a leader election or a lost node (shared.jsretry, ``NATS_RETRY_SECONDS``).
 
 Every service talks to NATS through a FastStream :class:`NatsBroker` made by :func:`make_broker`
 (typed subscribers and publishers, decoding, acks, reconnects, graceful shutdown, the AsyncAPI
@@ -16,22 +17,23 @@ JetStream context the broker itself holds (:func:`jetstream`), on the same conne
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import functools
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 import nats
 from faststream.nats import JStream, NatsBroker
 from nats.aio.client import Client as NatsClient
-from nats.aio.msg import Msg
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import NotFoundError
+from nats.js.errors import BadRequestError, NotFoundError
 
 from shared.config import ServiceSettings
 from shared.events import MAX_EVENT_BYTES, Subjects
+from shared.fetchguard import guard_fetches
+from shared.jsretry import Retry
 
 DAY = 24 * 3600.0
 
@@ -84,16 +86,44 @@ def stream_configs(subjects: Subjects, policy: StreamPolicy) -> list[StreamConfi
     ]
 
 
-async def ensure_streams(js: JetStreamContext, subjects: Subjects, policy: StreamPolicy) -> None:
-    """Create the streams, or update them in place when they exist."""
+def retry_of(settings: ServiceSettings) -> Retry:
+    """How long the service's JetStream calls ride through an election (NATS_RETRY_SECONDS)."""
+    return Retry(bound_s=settings.nats_retry_seconds)
+
+
+#: Each look, create or update of a stream gives up after this and is tried again: on a healthy
+#: cluster it takes milliseconds; a request lost with a dying leader is never answered.
+SETUP_ATTEMPT_S = 4.0
+
+#: JetStream's "stream name already in use": an earlier attempt (its answer lost) or another
+#: service created it between our look and our create.
+STREAM_NAME_IN_USE = 10058
+
+
+async def ensure_streams(
+    js: JetStreamContext, subjects: Subjects, policy: StreamPolicy, retry: Retry | None = None
+) -> None:
+    """Create the streams, or update them in place when they exist; each stream's setup is
+    retried through a leader election or a lost node (shared.jsretry) for ``retry``'s bound."""
+    retry = dataclasses.replace(retry or Retry(), attempt_s=SETUP_ATTEMPT_S)
     for config in stream_configs(subjects, policy):
         assert config.name is not None
+        await retry.call(functools.partial(_ensure_stream, js, config), f"stream setup {config.name}")
+
+
+async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
+    """One attempt: look, then create or update (both are safe to repeat)."""
+    assert config.name is not None
+    try:
+        await js.stream_info(config.name)
+    except NotFoundError:
         try:
-            await js.stream_info(config.name)
-        except NotFoundError:
             await js.add_stream(config)
-        else:
-            await js.update_stream(config)
+            return
+        except BadRequestError as exc:
+            if exc.err_code != STREAM_NAME_IN_USE:
+                raise
+    await js.update_stream(config)
 
 
 async def delete_streams(js: JetStreamContext, subjects: Subjects) -> None:
@@ -161,37 +191,12 @@ async def connect_broker(broker: NatsBroker) -> JetStreamContext:
 
 
 def guard_fetch_timeouts(js: JetStreamContext) -> None:
-    """Make every pull subscription of ``js`` report an expired fetch as ``nats.errors.TimeoutError``.
-
-    nats-py 2.16 raises the builtin ``TimeoutError`` instead when a fetch expires with nothing
-    fetched and almost no time left (about one in ten fetches with a timeout of a few
-    milliseconds). FastStream 0.7.8's batch subscriber fills a batch with successive fetches
-    until its timeout and catches only the nats-py error: the builtin one ends its loop task and
-    drops the part of the batch already fetched, which then waits unacknowledged for ``ACK_WAIT``
-    (120 s) before JetStream redelivers it. Nothing is lost, but a day finishes minutes late.
-    tests/integration/shared/test_messaging.py checks the guard on a real server.
-    """
-    original = js.pull_subscribe
-    if getattr(original, "guarded", False):
-        return
-
-    async def pull_subscribe(*args: Any, **kwargs: Any) -> JetStreamContext.PullSubscription:
-        sub = await original(*args, **kwargs)
-        fetch = sub.fetch
-
-        async def guarded_fetch(*fargs: Any, **fkwargs: Any) -> list[Msg]:
-            try:
-                return await fetch(*fargs, **fkwargs)
-            except NatsTimeoutError:
-                raise
-            except TimeoutError as exc:
-                raise NatsTimeoutError from exc
-
-        sub.fetch = guarded_fetch  # type: ignore[method-assign]
-        return sub
-
-    pull_subscribe.guarded = True  # type: ignore[attr-defined]
-    js.pull_subscribe = pull_subscribe  # type: ignore[method-assign]
+    """Guard every pull subscription's fetch of ``js`` (shared.fetchguard): an expired fetch
+    always reads as ``nats.errors.TimeoutError``, and any other failure (a consumer without a
+    leader, a durable consumer deleted by hand) backs off, recreates a missing durable consumer
+    and reads as an expired fetch, so FastStream's loop neither drops a partial batch nor spins.
+    tests/integration/shared/test_messaging.py checks it on a real server."""
+    guard_fetches(js)
 
 
 def jetstream(broker: NatsBroker) -> JetStreamContext:

@@ -2,8 +2,10 @@
 
 Owns the typed app keys, the cleanup contexts that open and close PostgreSQL (for api and web:
 the read pool, and the primary pool a lagging read replica falls back to; shared.db.replica) and
-Redis, the JSON error middleware, and the ops routes ``/health`` (the process is up), ``/ready``
-(every dependency answers; the body names checks, never URLs or secrets) and ``/metrics``.
+Redis, the JSON error middleware (a database known to be away, shared.db.gate, is a JSON 503 with
+``Retry-After``, not a 500), and the ops routes ``/health`` (the process is up), ``/ready`` (every
+dependency answers, all checked at once within ``READY_TIMEOUT_S``; the body names checks, never
+URLs or secrets) and ``/metrics``. The request-serving pools are gated (shared.db.gate).
 """
 
 from __future__ import annotations
@@ -15,14 +17,15 @@ from typing import Any
 
 import asyncpg
 from aiohttp import web
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Gauge
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from shared.config import reads_elsewhere
+from shared.db.gate import RETRY_AFTER_S, DatabaseGate, is_unavailable
 from shared.db.pool import ReaderConnection, create_pool
 from shared.db.replica import ReadRouter, ReplicaConnection, ReplicaMetrics
 from shared.logging import get_logger
-from shared.metrics import Handler, exposition
+from shared.metrics import Handler, exposition, metric_name
 
 ReadyCheck = Callable[[], Awaitable[object]]
 
@@ -31,6 +34,7 @@ READY_CHECKS = web.AppKey("ready_checks", dict[str, ReadyCheck])
 PG_POOL = web.AppKey("pg_pool", asyncpg.Pool)
 REDIS = web.AppKey("redis", Redis)
 READER = web.AppKey("read_router", ReadRouter)
+DB_GATE = web.AppKey("database_gate", DatabaseGate)
 
 READY_TIMEOUT_S = 2.0
 #: Socket and connect timeout of the Redis clients: a Redis that hangs costs at most this per call.
@@ -39,6 +43,8 @@ REDIS_TIMEOUT_S = 2.0
 REDIS_MAX_CONNECTIONS = 64
 POOL_CLOSE_TIMEOUT_S = 10.0
 PRIMARY_CONNECT_TIMEOUT_S = 5.0
+#: Connect timeout of the request-serving pools: a database that hangs costs at most this.
+CONNECT_TIMEOUT_S = 5.0
 OPS_PATHS = frozenset({"/health", "/ready", "/metrics"})
 
 log = get_logger(__name__)
@@ -67,9 +73,18 @@ async def answer_with_json_errors(request: web.Request, handler: Handler) -> web
         return json_error(exc.status, exc.reason, **extra)
     except asyncio.CancelledError:
         raise
-    except Exception:
+    except Exception as exc:
+        if is_unavailable(exc):  # the gate (shared.db.gate) says so, or a query just lost it
+            return database_unavailable()
         log.exception("unhandled error", path=request.path)
         return json_error(500, "internal server error")
+
+
+def database_unavailable() -> web.Response:
+    """The JSON 503 of a request that needs PostgreSQL while it is away."""
+    return json_error(
+        503, "the database is unavailable; retry shortly", **{"Retry-After": str(RETRY_AFTER_S)}
+    )
 
 
 #: :func:`answer_with_json_errors` as a middleware.
@@ -80,9 +95,16 @@ def pg_pool_ctx(
     dsn: str, application_name: str, max_size: int = 10
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        pool = await create_pool(dsn, application_name=application_name, max_size=max_size)
+        gate = app[DB_GATE] = _gate(app, application_name)
+        pool = await create_pool(
+            dsn,
+            application_name=application_name,
+            max_size=max_size,
+            connect_timeout=CONNECT_TIMEOUT_S,
+            gate=gate,
+        )
         app[PG_POOL] = pool
-        app[READY_CHECKS]["database"] = lambda: pool.fetchval("SELECT 1")
+        app[READY_CHECKS]["database"] = pool.probe
         yield
         await close_pool(pool)
 
@@ -116,12 +138,15 @@ def read_pools_ctx(
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         separate = reads_elsewhere(database_url, read_database_url)
+        gate = app[DB_GATE] = _gate(app, application_name)
         if not separate:
             pool = await create_pool(
                 database_url,
                 application_name=application_name,
                 max_size=max_size,
                 connection_class=ReaderConnection,
+                connect_timeout=CONNECT_TIMEOUT_S,
+                gate=gate,
             )
             primary = None
         else:
@@ -130,6 +155,8 @@ def read_pools_ctx(
                 application_name=application_name,
                 max_size=max_size,
                 connection_class=ReplicaConnection,
+                connect_timeout=CONNECT_TIMEOUT_S,
+                gate=gate,
             )
             primary = await create_pool(
                 database_url,
@@ -142,11 +169,22 @@ def read_pools_ctx(
             log.info("reading from a replica", primary_pool_size=primary_size, replica_wait_s=wait_seconds)
         app[PG_POOL] = pool
         app[READER] = ReadRouter(pool, primary, wait_seconds, metrics if separate else None)
-        app[READY_CHECKS]["database"] = lambda: pool.fetchval("SELECT 1")
+        app[READY_CHECKS]["database"] = pool.probe
         yield
         await asyncio.gather(close_pool(pool), *([close_pool(primary)] if primary is not None else []))
 
     return ctx
+
+
+def _gate(app: web.Application, application_name: str) -> DatabaseGate:
+    """The database gate of a service, with its ``pypistats_<service>_database_up`` gauge."""
+    service = application_name.removeprefix("pypistats-").replace("-", "_")
+    up = Gauge(
+        metric_name(service, "database_up"),
+        "1 while PostgreSQL answers, 0 while requests that need it are answered 503 at once.",
+        registry=app[REGISTRY],
+    )
+    return DatabaseGate(up)
 
 
 def redis_ctx(url: str, *, required: bool = True) -> Callable[[web.Application], AsyncIterator[None]]:
@@ -186,14 +224,17 @@ async def ready(request: web.Request) -> web.Response:
 
 
 async def run_ready_checks(checks: dict[str, ReadyCheck]) -> dict[str, str]:
-    results: dict[str, str] = {}
-    for name, check in checks.items():
+    """Every check at once, each within ``READY_TIMEOUT_S``: ``/ready`` answers within that bound."""
+
+    async def one(check: ReadyCheck) -> str:
         try:
             await asyncio.wait_for(check(), READY_TIMEOUT_S)
-            results[name] = "ok"
+            return "ok"
         except Exception as exc:  # the type only: messages can carry hosts or credentials
-            results[name] = f"failed: {type(exc).__name__}"
-    return results
+            return f"failed: {type(exc).__name__}"
+
+    outcomes = await asyncio.gather(*(one(check) for check in checks.values()))
+    return dict(zip(checks, outcomes, strict=True))
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -32,7 +32,15 @@ from shared.db.compaction import Compacted, compact_due, months_due
 from shared.db.pool import create_pool
 from shared.events import Subjects
 from shared.logging import configure_logging, get_logger
-from shared.messaging import connect_broker, ensure_streams, events_logger, jetstream, make_broker, policy_of
+from shared.messaging import (
+    connect_broker,
+    ensure_streams,
+    events_logger,
+    jetstream,
+    make_broker,
+    policy_of,
+    retry_of,
+)
 from shared.web import OpsServer
 
 log = get_logger(__name__)
@@ -76,7 +84,7 @@ async def resources(settings: AggregatorSettings) -> AsyncIterator[Resources]:
     broker.include_router(channels.router)
     js = await connect_broker(broker)
     try:
-        await ensure_streams(js, subjects, policy_of(settings))
+        await ensure_streams(js, subjects, policy_of(settings), retry_of(settings))
         pool = await _create_pool_retrying(settings)
         redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
         registry = CollectorRegistry()
@@ -84,7 +92,7 @@ async def resources(settings: AggregatorSettings) -> AsyncIterator[Resources]:
         try:
             metrics.set_last_complete_day(await pool.fetchval(LAST_COMPLETE_DAY))
             outlets = Outlets(channels.rollups, channels.dead)
-            processor = Processor(pool, redis, outlets, subjects, settings, metrics)
+            processor = Processor(pool, redis, outlets, subjects, settings, metrics, retry_of(settings))
             yield Resources(broker, channels, pool, redis, processor, registry)
         finally:
             await redis.aclose()

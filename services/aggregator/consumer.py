@@ -40,6 +40,7 @@ from services.aggregator.store import Store, Written
 from shared.cache import CacheKeys, bump_after_commit
 from shared.db.compaction import compact_due
 from shared.events import DayManifest, DeadLetter, PackageDay, RollupsUpdated, Subjects
+from shared.jsretry import Retry
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -70,9 +71,12 @@ class Processor:
         subjects: Subjects,
         settings: AggregatorSettings,
         metrics: AggregatorMetrics,
+        retry: Retry | None = None,
     ) -> None:
         self.pool, self.redis, self.outlets, self.subjects = pool, redis, outlets, subjects
         self.settings, self.metrics = settings, metrics
+        #: Publishes ride through a leader election under their message id (shared.jsretry).
+        self.retry = retry or Retry(bound_s=settings.nats_retry_seconds)
         self.store = Store(pool, settings.retention_days)
         self.keys = CacheKeys(settings.redis_prefix)
         #: A deferred recent rebuild may be owed: True at start (a crash may have left one in the
@@ -125,12 +129,7 @@ class Processor:
         await analyze(self.pool, manifest.day, rollups=not done.recent_deferred)
         version = await bump_after_commit(self.redis, self.keys, self.pool)
         event = RollupsUpdated(day=manifest.day, run_id=manifest.run_id, packages=manifest.packages)
-        await self.outlets.rollups.publish(
-            event,
-            self.subjects.rollups(manifest.day),
-            headers={"Nats-Msg-Id": f"{manifest.day.isoformat()}/rollups/{manifest.run_id}/{seq}"},
-            timeout=PUBLISH_TIMEOUT_S,
-        )
+        await self.announce(event, f"{manifest.day.isoformat()}/rollups/{manifest.run_id}/{seq}")
         self.metrics.set_last_complete_day(done.anchor)
         log.info(
             "day complete",
@@ -199,12 +198,7 @@ class Processor:
         run = await self.pool.fetchrow(ANCHOR_RUN, anchor)
         if run is not None:
             event = RollupsUpdated(day=anchor, run_id=run["run_id"], packages=run["packages"])
-            await self.outlets.rollups.publish(
-                event,
-                self.subjects.rollups(anchor),
-                headers={"Nats-Msg-Id": f"{anchor.isoformat()}/recent/{version}"},
-                timeout=PUBLISH_TIMEOUT_S,
-            )
+            await self.announce(event, f"{anchor.isoformat()}/recent/{version}")
         log.info("recent totals rebuilt", anchor=str(anchor), cache_version=version)
         return anchor
 
@@ -219,11 +213,30 @@ class Processor:
             return False
         return True
 
+    async def announce(self, event: RollupsUpdated, msg_id: str) -> None:
+        """Publish ``rollups.updated``, retried through an election under ``msg_id`` (stored once).
+        It must not be given up on after the commit: a redelivered manifest finds its day already
+        complete and announces nothing, so the readers would wait for their cache timer."""
+
+        async def send() -> None:
+            await self.outlets.rollups.publish(
+                event,
+                self.subjects.rollups(event.day),
+                headers={"Nats-Msg-Id": msg_id},
+                timeout=PUBLISH_TIMEOUT_S,
+            )
+
+        await self.retry.call(send, f"rollups.updated {msg_id}")
+
     async def dead_letter(self, letter: DeadLetter, seq: int | None) -> None:
         """Publish ``letter``; its id is derived from the stream sequence, so a redelivered bad
         message is stored once (``seq`` is None only for a message that is not from JetStream)."""
         headers = {"Nats-Msg-Id": f"dead/{seq}"} if seq is not None else {}
-        await self.outlets.dead.publish(letter, headers=headers, timeout=PUBLISH_TIMEOUT_S)
+
+        async def send() -> None:
+            await self.outlets.dead.publish(letter, headers=headers, timeout=PUBLISH_TIMEOUT_S)
+
+        await self.retry.call(send, f"dead letter {seq}")
         reason = reason_of(letter)
         self.metrics.dead_letters.labels(reason).inc()
         self.metrics.messages.labels("dead_letter").inc()

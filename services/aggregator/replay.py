@@ -16,6 +16,7 @@ complete.py on deferring them).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -56,8 +57,12 @@ def days_between(start: dt.date, end: dt.date) -> list[dt.date]:
 
 async def count_day(processor: Processor, js: JetStreamContext, day: dt.date) -> int:
     """Messages of ``day`` in the stream (for the progress bar's total)."""
-    info = await js.stream_info(
-        processor.subjects.downloads_stream, subjects_filter=day_filter(processor.subjects.daily_prefix, day)
+    info = await processor.retry.call(
+        lambda: js.stream_info(
+            processor.subjects.downloads_stream,
+            subjects_filter=day_filter(processor.subjects.daily_prefix, day),
+        ),
+        "replay count",
     )
     return sum((info.state.subjects or {}).values())
 
@@ -93,16 +98,20 @@ async def _drain(
         inactive_threshold=60.0,
         max_ack_pending=-1,
     )
-    sub = await js.pull_subscribe(subject, stream=stream, config=config)
+    retry = processor.retry  # every JetStream call rides through an election (shared.jsretry)
+    sub = await retry.call(
+        lambda: js.pull_subscribe(subject, stream=stream, config=config), "replay consumer"
+    )
     name: str | None = None
     try:
-        info = await sub.consumer_info()
+        info = await retry.call(sub.consumer_info, "replay consumer info")
         name = info.name
         remaining = int(info.num_pending or 0)
         while remaining > 0:
-            msgs = await sub.fetch(
-                min(processor.settings.batch_size, remaining),
-                timeout=max(processor.settings.fetch_timeout, 5.0),
+            batch_size = min(processor.settings.batch_size, remaining)
+            msgs = await retry.call(
+                functools.partial(sub.fetch, batch_size, timeout=max(processor.settings.fetch_timeout, 5.0)),
+                "replay fetch",
             )
             if not msgs:
                 continue

@@ -25,6 +25,7 @@ from prometheus_client import CollectorRegistry
 
 from shared.config import load_settings
 from shared.logging import configure_logging, get_logger
+from shared.tasks import stop_task
 
 from . import backfill
 from .config import IngestSettings
@@ -197,6 +198,10 @@ async def pass_command(
     return EXIT_DAY_FAILED if result.failed else 0
 
 
+#: How long a scheduler pass stopped by SIGTERM may take to release its lock and end.
+PASS_STOP_S = 30.0
+
+
 async def serve(settings: IngestSettings) -> None:
     from redis.asyncio import Redis  # only the scheduler needs Redis and the ops server
 
@@ -239,13 +244,10 @@ async def serve(settings: IngestSettings) -> None:
                 stopper = asyncio.create_task(stop.wait())
                 await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
                 stopper.cancel()
-                if not task.done():
-                    task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    try:
-                        await task
-                    except Exception:
-                        log.exception("ingest pass failed")
+                if not task.done():  # stopping: cancel until it ends (shared.tasks), within a bound
+                    await stop_task(task, PASS_STOP_S)
+                elif not task.cancelled() and (failure := task.exception()) is not None:
+                    log.error("ingest pass failed", error=f"{type(failure).__name__}: {failure}")
         finally:
             await ops.stop()
             if pool is not None:

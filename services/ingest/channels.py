@@ -22,6 +22,7 @@ from faststream.nats.publisher.usecase import LogicPublisher as NatsPublisher
 from nats.js import JetStreamContext
 
 from shared.events import DayManifest, PackageDay, Subjects
+from shared.jsretry import Retry
 from shared.messaging import StreamPolicy, channel, ensure_streams, jetstream, make_broker, stream_ref
 
 
@@ -80,16 +81,17 @@ class Outlet:
 
 @contextlib.asynccontextmanager
 async def connected(
-    url: str, subjects: Subjects, policy: StreamPolicy, *, name: str = "ingest"
+    url: str, subjects: Subjects, policy: StreamPolicy, *, name: str = "ingest", retry: Retry | None = None
 ) -> AsyncIterator[tuple[NatsBroker, Outlet]]:
-    """A connected broker with ingest's publishers and the streams created (or updated)."""
+    """A connected broker with ingest's publishers and the streams created (or updated), the setup
+    retried through a leader election for ``retry``'s bound."""
     channels = ingest_channels(subjects)
     broker = make_broker(url, name=name)
     broker.include_router(channels.router)
     await broker.connect()
     try:
         js = jetstream(broker)
-        await ensure_streams(js, subjects, policy)
+        await ensure_streams(js, subjects, policy, retry)
         yield broker, Outlet(js, channels.manifest, subjects)
     finally:
         await broker.stop()

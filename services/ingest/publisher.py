@@ -36,6 +36,7 @@ from nats.js.api import PubAck
 from nats.js.errors import APIError, NoStreamResponseError
 
 from shared.events import MAX_EVENT_BYTES, DayManifest
+from shared.jsretry import DEFAULT_BOUND_S, JetStreamUnavailable, Retry
 from shared.logging import get_logger
 from shared.packages import InvalidPackageName, validate
 
@@ -57,8 +58,9 @@ ACK_TIMEOUT_S = 10.0
 #: Backoff between attempts of one message: 0.1 s doubling up to 5 s.
 BACKOFF_START_S = 0.1
 BACKOFF_MAX_S = 5.0
-#: How long one message may keep failing before the run gives up (a NATS restart takes seconds).
-RETRY_DEADLINE_S = 300.0
+#: How long one message may keep failing before the run gives up (NATS_RETRY_SECONDS's default;
+#: an election takes seconds, a NATS restart a little more).
+RETRY_DEADLINE_S = DEFAULT_BOUND_S
 
 Progress = Callable[[int], object]
 
@@ -75,7 +77,7 @@ RETRYABLE: tuple[type[Exception], ...] = (
 RETRYABLE_OR_API: tuple[type[Exception], ...] = (*RETRYABLE, APIError)
 
 
-class PublishError(RuntimeError):
+class PublishError(JetStreamUnavailable):
     """A message could not be stored within the retry deadline."""
 
 
@@ -114,9 +116,15 @@ class _Pipeline:
     """A window of unacknowledged publishes; the oldest is awaited when the window is full."""
 
     def __init__(
-        self, js: JetStreamContext, max_in_flight: int, metrics: IngestMetrics | None, result: RunResult
+        self,
+        js: JetStreamContext,
+        max_in_flight: int,
+        metrics: IngestMetrics | None,
+        result: RunResult,
+        retry_s: float = RETRY_DEADLINE_S,
     ) -> None:
         self.js = js
+        self.retry_s = retry_s
         self.max_in_flight = max(1, max_in_flight)
         self.metrics = metrics
         self.result = result
@@ -161,7 +169,9 @@ class _Pipeline:
             else:
                 self._acked(ack, pending.sent_at)
                 return
-        ack = await publish_with_retry(self.js, pending.subject, pending.payload, pending.msg_id, self.result)
+        ack = await publish_with_retry(
+            self.js, pending.subject, pending.payload, pending.msg_id, self.result, deadline_s=self.retry_s
+        )
         self._acked(ack, pending.sent_at)
 
     def _acked(self, ack: PubAck, sent_at: float) -> None:
@@ -196,25 +206,19 @@ async def retrying(
     *,
     deadline_s: float = RETRY_DEADLINE_S,
 ) -> PubAck:
-    """``send()`` until the stream acknowledges it, with backoff; every attempt carries ``msg_id``."""
-    delay = BACKOFF_START_S
-    give_up = time.monotonic() + deadline_s
-    while True:
-        try:
-            return await send()
-        except RETRYABLE as exc:
-            error = type(exc).__name__
-        except APIError as exc:
-            if exc.code is not None and 400 <= exc.code < 500:
-                raise  # the stream refused the message itself (too large, wrong subject): no retry helps
-            error = f"APIError {exc.code}"
-        if time.monotonic() + delay > give_up:
-            raise PublishError(f"{msg_id}: not stored after {deadline_s:.0f}s (last error {error})")
+    """``send()`` until the stream acknowledges it, with backoff (shared.jsretry); every attempt
+    carries ``msg_id``, so attempts that reached the stream before an ack was lost are stored once.
+    A refusal of the message itself (a 4xx: too large, wrong subject) is raised at once."""
+
+    def counted(_exc: BaseException) -> None:
         if result is not None:
             result.retries += 1
-        log.warning("publish retry", msg_id=msg_id, error=error, backoff_s=round(delay, 3))
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, BACKOFF_MAX_S)
+
+    retry = Retry(bound_s=deadline_s, first_s=BACKOFF_START_S, max_s=BACKOFF_MAX_S)
+    try:
+        return await retry.call(send, f"publish {msg_id}", on_retry=counted)
+    except JetStreamUnavailable as exc:
+        raise PublishError(str(exc)) from exc
 
 
 async def package_days(
@@ -283,14 +287,16 @@ async def publish_day(
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
     progress: Progress | None = None,
     metrics: IngestMetrics | None = None,
+    retry_s: float = RETRY_DEADLINE_S,
 ) -> RunResult:
-    """Publish every package-day of ``day`` from ``source``, then the day's manifest."""
+    """Publish every package-day of ``day`` from ``source``, then the day's manifest; each message
+    is retried for up to ``retry_s`` seconds (NATS_RETRY_SECONDS) before the run fails."""
     started = time.perf_counter()
     result = RunResult(run_id=run_id or new_run_id(), day=day, source=source.name)
     check_run_fields(result.run_id, source.name)
     subjects = outlet.subjects
     subject = subjects.daily(day)
-    pipeline = _Pipeline(outlet.js, max_in_flight, metrics, result)
+    pipeline = _Pipeline(outlet.js, max_in_flight, metrics, result, retry_s)
     log.info("ingest run started", day=day.isoformat(), run_id=result.run_id, source=source.name)
     try:
         async for event in package_days(source, day, result, metrics):
@@ -308,7 +314,7 @@ async def publish_day(
             downloads_with_mirrors=result.downloads_with_mirrors,
             source=source.name,
         )
-        result.manifest_seq = (await publish_manifest(outlet, manifest, result)).seq
+        result.manifest_seq = (await publish_manifest(outlet, manifest, result, deadline_s=retry_s)).seq
     finally:
         pipeline.cancel()
         result.seconds = time.perf_counter() - started
@@ -325,7 +331,13 @@ async def publish_day(
     return result
 
 
-async def publish_manifest(outlet: Outlet, manifest: DayManifest, result: RunResult | None = None) -> PubAck:
+async def publish_manifest(
+    outlet: Outlet,
+    manifest: DayManifest,
+    result: RunResult | None = None,
+    *,
+    deadline_s: float = RETRY_DEADLINE_S,
+) -> PubAck:
     """The manifest through its FastStream publisher, retried under its message id until stored."""
 
     async def send() -> PubAck:
@@ -338,7 +350,7 @@ async def publish_manifest(outlet: Outlet, manifest: DayManifest, result: RunRes
         )
         return ack
 
-    return await retrying(send, manifest.msg_id, result)
+    return await retrying(send, manifest.msg_id, result, deadline_s=deadline_s)
 
 
 async def inspect_day(

@@ -25,7 +25,7 @@ from tqdm import tqdm
 from shared.db.pool import create_pool
 from shared.events import Subjects
 from shared.logging import get_logger
-from shared.messaging import policy_of
+from shared.messaging import policy_of, retry_of
 from shared.tasks import stop_task
 
 from .channels import Outlet, connected
@@ -77,7 +77,9 @@ def make_source(settings: IngestSettings, metrics: IngestMetrics, name: str | No
 @contextlib.asynccontextmanager
 async def outlet(settings: IngestSettings) -> AsyncIterator[tuple[NatsBroker, Outlet]]:
     """The connected broker, with the streams created (or updated) for the configured retention and replicas."""
-    async with connected(settings.nats_url, Subjects(settings.namespace), policy_of(settings)) as found:
+    async with connected(
+        settings.nats_url, Subjects(settings.namespace), policy_of(settings), retry=retry_of(settings)
+    ) as found:
         yield found
 
 
@@ -103,6 +105,7 @@ async def ingest_day(
             max_in_flight=settings.publish_max_in_flight,
             progress=progress,
             metrics=metrics,
+            retry_s=settings.nats_retry_seconds,
         )
     except asyncio.CancelledError:
         metrics.runs.labels("cancelled").inc()

@@ -39,6 +39,7 @@ from services.web.static import STATIC, StaticFiles
 from shared import workers
 from shared.cache import CacheKeys
 from shared.config import load_settings
+from shared.db.gate import RETRY_AFTER_S, is_unavailable
 from shared.db.replica import ReplicaMetrics
 from shared.events import RollupsUpdated, Subjects
 from shared.listen import listener_ctx, rollups_router
@@ -97,7 +98,18 @@ async def error_pages(request: web.Request, handler: Handler) -> web.StreamRespo
         return response
     except asyncio.CancelledError:
         raise
-    except Exception:
+    except Exception as exc:
+        if is_unavailable(exc):  # PostgreSQL is away (shared.db.gate): a quick 503, no hang
+            response = await views.error_page(
+                request,
+                PageError(
+                    503,
+                    "Temporarily unavailable",
+                    "The download statistics cannot be read right now; please try again in a few seconds.",
+                ),
+            )
+            response.headers["Retry-After"] = str(RETRY_AFTER_S)
+            return response
         log.exception("unhandled error", path=request.path)
         return await views.error_page(
             request, PageError(500, "Something went wrong", "The page failed to render; please try again.")

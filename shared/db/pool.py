@@ -7,7 +7,12 @@ reading services' pools (:class:`ReaderConnection`).
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 import asyncpg
+
+from shared.db.gate import DatabaseGate, GatedPool
 
 
 class ReaderConnection(asyncpg.Connection):  # type: ignore[misc]
@@ -31,9 +36,17 @@ async def create_pool(
     statement_timeout_ms: int = 60_000,
     connection_class: type[asyncpg.Connection] = asyncpg.Connection,
     connect_timeout: float = 60.0,
+    gate: DatabaseGate | None = None,
 ) -> asyncpg.Pool:
-    """Open a pool; raises when the database does not answer (with ``min_size`` > 0)."""
-    pool = await asyncpg.create_pool(
+    """Open a pool; raises when the database does not answer (with ``min_size`` > 0). With a
+    ``gate``, a :class:`~shared.db.gate.GatedPool`: acquires fail fast while the database is away."""
+    factory: Any = asyncpg.create_pool
+    if gate is not None:  # asyncpg.create_pool's own defaults, on the gated class
+        factory = functools.partial(
+            GatedPool, gate=gate, max_queries=50000, max_inactive_connection_lifetime=300.0,
+            loop=None, record_class=asyncpg.Record,
+        )  # fmt: skip
+    pool = await factory(
         dsn,
         min_size=min_size,
         max_size=max_size,

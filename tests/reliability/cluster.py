@@ -14,6 +14,7 @@ import subprocess
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from shared.embedded import free_port, nats_server_binary, wait_for_port
 
@@ -67,6 +68,17 @@ class Node:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
+    def monitor(self, path: str) -> dict[str, Any]:
+        """A monitoring endpoint's JSON (empty when the node does not answer)."""
+        if not self.alive():
+            return {}
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}{path}", timeout=2) as r:
+                body: dict[str, Any] = json.load(r)
+                return body
+        except OSError:
+            return {}
+
     def client_names(self) -> list[str]:
         """Names of the clients connected to this node now (empty when it does not answer)."""
         if not self.alive():
@@ -113,6 +125,22 @@ class Cluster:
             if client in node.client_names():
                 return node
         return None
+
+    def node(self, name: str | None) -> Node | None:
+        return next((n for n in self.nodes if n.name == name), None)
+
+    def meta_leader(self) -> Node | None:
+        """The node leading JetStream's meta group (stream and consumer placement), as a live node
+        sees it; None during an election."""
+        for node in self.nodes:
+            leader = (node.monitor("/jsz").get("meta_cluster") or {}).get("leader")
+            if leader:
+                return self.node(leader)
+        return None
+
+    def others(self, node: Node) -> str:
+        """NATS_URL of every node but ``node``."""
+        return ",".join(n.url for n in self.nodes if n is not node)
 
     def stop(self) -> None:
         for node in self.nodes:

@@ -29,6 +29,12 @@ GAUGES = {
     "pypistats_aggregator_last_complete_day_timestamp_seconds",
     "pypistats_api_replica_lag_bytes",
     "pypistats_web_replica_lag_bytes",
+    "pypistats_api_database_up",
+    "pypistats_web_database_up",
+    "pypistats_auth_database_up",
+    "pypistats_api_redis_up",
+    "pypistats_web_redis_up",
+    "pypistats_auth_redis_up",
 }
 HISTOGRAMS = {
     "pypistats_ingest_publish_latency_seconds",
