@@ -39,6 +39,8 @@ from shared.web import READER, json_error
 JSON = "application/json"
 #: A body of the previous cache version, answered while its new one is built: not for long.
 STALE_CACHE_CONTROL = "public, max-age=10"
+#: Background rebuilds running at once per process (CACHE_STALE_SECONDS).
+REBUILD_SLOTS = 2
 View = Callable[[web.Request], Awaitable[web.StreamResponse]]
 log = get_logger(__name__)
 Build = Callable[[asyncpg.Connection], Awaitable[Entry]]
@@ -52,8 +54,11 @@ class ApiState:
     asyncapi: Entry
     #: Builds of missing bodies under way, by (cache version, key): one per key (shared.flight).
     flights: SingleFlight[tuple[str, str], Entry] = field(default_factory=SingleFlight)
-    #: Background builds started by requests answered with the previous version's body.
-    rebuilds: set[asyncio.Future[Entry]] = field(default_factory=set)
+    #: Background builds started by requests answered with the previous version's body, by
+    #: (cache version, key), at most :data:`REBUILD_SLOTS` running at once: a new day's rebuilds
+    #: are spread out instead of crowding out the requests being answered meanwhile.
+    rebuilds: dict[tuple[str, str], asyncio.Future[None]] = field(default_factory=dict)
+    rebuild_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(REBUILD_SLOTS))
     #: Category names of the packed rows, learnt once per process (shared.db.layout).
     names: Dictionary = field(default_factory=Dictionary)
 
@@ -181,24 +186,25 @@ async def cached(request: web.Request, key: str, build: Build) -> web.Response:
     flight = (version.key, key)
     stale = cache.get_stale(key)
     if stale is not None:  # a new day has just landed: the body of the day before, while it is rebuilt
-        rebuild = asyncio.ensure_future(
-            state.flights.run(flight, lambda: _fill(request, version, key, build))
-        )
-        state.rebuilds.add(rebuild)
-        rebuild.add_done_callback(_rebuilt(state))
+        if flight not in state.rebuilds:
+            rebuild = asyncio.ensure_future(
+                _rebuild(state, flight, lambda: _fill(request, version, key, build))
+            )
+            state.rebuilds[flight] = rebuild
+            rebuild.add_done_callback(lambda _: state.rebuilds.pop(flight, None))
         return answer(request, stale, state, STALE_CACHE_CONTROL)
     found = await state.flights.run(flight, lambda: _fill(request, version, key, build))
     return answer(request, found, state)
 
 
-def _rebuilt(state: ApiState) -> Callable[[asyncio.Future[Entry]], None]:
-    def done(task: asyncio.Future[Entry]) -> None:
-        state.rebuilds.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            # the next request for it builds it itself and answers the error as usual
-            log.debug("background rebuild failed", error=type(task.exception()).__name__)
-
-    return done
+async def _rebuild(state: ApiState, flight: tuple[str, str], fill: Callable[[], Awaitable[Entry]]) -> None:
+    """One background rebuild, when a slot is free; a failure is left to the next request for
+    it, which builds the body itself and answers the error as usual."""
+    async with state.rebuild_slots:
+        try:
+            await state.flights.run(flight, fill)
+        except Exception as exc:
+            log.debug("background rebuild failed", error=type(exc).__name__)
 
 
 async def _fill(request: web.Request, version: CacheVersion, key: str, build: Build) -> Entry:
