@@ -218,15 +218,13 @@ class HttpSettings(ServiceSettings):
     web_concurrency: int | None = Field(
         None,
         ge=1,
-        description="Worker processes serving the HTTP port (shared.workers); unset: one per core with ENV=production, one otherwise.",
+        description="Worker processes serving the HTTP port (shared.workers); unset: one. On one box, set it to the cores the service may use.",
     )
 
     @property
     def workers(self) -> int:
-        """``WEB_CONCURRENCY`` when set, else one per core in production and one elsewhere."""
-        if self.web_concurrency is not None:
-            return self.web_concurrency
-        return max(os.cpu_count() or 1, 1) if self.env == "production" else 1
+        """``WEB_CONCURRENCY`` when set, else one."""
+        return self.web_concurrency if self.web_concurrency is not None else 1
 
 
 class SessionSettings(HttpSettings):

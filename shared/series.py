@@ -12,7 +12,7 @@ block. The rows are merged on one day axis (:class:`~shared.db.history.Frame`): 
 package-day replaces its day of a compacted month whole (a late re-ingest, or a tombstone that
 removes the package from that day). Category names come from the process's
 :class:`~shared.db.layout.Dictionary`, which learns ids it has not met yet in one extra query.
-``/version?limit=N`` keeps the top N (:func:`top_groups`).
+``/version?limit=N`` keeps the top N (:func:`top_matrix`).
 
 Every read is bounded below by the retention cutoff (rows older than it may stay on disk,
 unseen, until their partition is dropped), read by an initplan subquery of ``retention_state``
@@ -92,15 +92,8 @@ class Matrix:
 
     def groups(self) -> Groups:
         dates = dates_of(self.start, self.span) if self.span else []
-        return [
-            (c, days) for c, days in zip(self.categories, _points(self.counts, dates), strict=True) if days
-        ]
-
-
-def _points(counts: Counts, dates: Sequence[dt.date]) -> Iterable[list[tuple[dt.date, int]]]:
-    for row in counts:
-        nz = np.flatnonzero(row)
-        yield list(zip([dates[k] for k in nz.tolist()], row[nz].tolist(), strict=True))
+        rows = series_of(np.arange(len(self.categories)), self.counts, dates)
+        return [(self.categories[i], days) for i, days in rows]
 
 
 # Rows of a dimension read: (day, cells, block, lo). An open package-day has its array of cells
@@ -368,12 +361,7 @@ def _all_days_in(bitmap: int, first: int, last: int) -> bool:
 
 def frame_groups(frame: Frame, names: dict[int, Key], dimension: str, category: str | None = None) -> Groups:
     """Groups of one dimension of ``frame``; raises KeyError for an unknown category id."""
-    ids, counts = frame.matrix()
-    keep = [i for i, cid in enumerate(ids.tolist()) if _matches(names[cid], dimension, category)]
-    if not keep:
-        return []
-    found = [(names[cid][1], days) for cid, days in series_of(ids[keep], counts[keep], frame.days())]
-    return sorted(found, key=itemgetter(0))
+    return frame_matrix(frame, names, dimension, category).groups()
 
 
 def frame_matrix(frame: Frame, names: dict[int, Key], dimension: str, category: str | None = None) -> Matrix:
@@ -395,8 +383,9 @@ def frame_matrix(frame: Frame, names: dict[int, Key], dimension: str, category: 
 
 
 def top_matrix(matrix: Matrix, n: int, other: str = "other") -> Matrix:
-    """:func:`top_groups` of a matrix: the ``n`` categories with most downloads in all, the rest
-    summed per day under ``other`` (a stored category of that name is summed with the rest)."""
+    """The ``n`` categories of ``matrix`` with most downloads in all (ties in string order), the
+    rest summed per day under ``other`` (a stored category of that name is summed with the rest);
+    category order kept."""
     totals = matrix.counts.sum(axis=1).tolist()
     ranked = sorted(
         (-t, c, i) for i, (c, t) in enumerate(zip(matrix.categories, totals, strict=True)) if c != other
@@ -424,25 +413,6 @@ def _mirrors_only(matrix: Matrix) -> Matrix:
 
 def _matches(key: Key, dimension: str, category: str | None) -> bool:
     return key[0] == dimension and (category is None or key[1] == category)
-
-
-def top_groups(groups: Groups, n: int, other: str = "other") -> Groups:
-    """The ``n`` categories of ``groups`` with most downloads in all, the rest summed per day under
-    ``other`` (a stored category of that name is summed with the rest); category order kept."""
-    totals = sorted((-sum(d for _, d in days), category) for category, days in groups if category != other)
-    keep = {category for _, category in totals[:n]}
-    rest: dict[dt.date, int] = {}
-    out: Groups = []
-    for category, days in groups:
-        if category in keep:
-            out.append((category, days))
-        else:
-            for day, downloads in days:
-                rest[day] = rest.get(day, 0) + downloads
-    if rest:
-        out.append((other, sorted(rest.items())))
-        out.sort(key=itemgetter(0))
-    return out
 
 
 def flatten(groups: Groups) -> list[Point]:

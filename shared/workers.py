@@ -1,8 +1,7 @@
 """Serving one HTTP service from several worker processes on one port (``WEB_CONCURRENCY``).
 
 Owns :func:`serve`, what the api, web and auth ``serve`` commands run. With one worker (the
-default locally) it is aiohttp's ``run_app`` as before. With more (the default in production:
-one per core), the process becomes a small supervisor: it binds the port once, then runs its own
+default) it is aiohttp's ``run_app`` as before. With more, the process becomes a small supervisor: it binds the port once, then runs its own
 command line again that many times, as workers that inherit the listening socket
 (``PYPISTATS_LISTEN_FD``) and accept from it, so the kernel spreads connections over them and a
 Python service uses every core. The workers run in a session of their own; the supervisor turns
@@ -74,6 +73,7 @@ class Supervisor:
         self.service, self.host, self.port, self.workers = service, host, port, workers
         self.stopping = False
         self.procs: dict[int, tuple[subprocess.Popen[bytes], float]] = {}  # slot -> (process, started)
+        self.told: set[int] = set()  # workers sent SIGTERM
 
     def run(self) -> int:
         sock = socket.create_server((self.host, self.port), backlog=1024, reuse_port=False)
@@ -106,11 +106,17 @@ class Supervisor:
         self.stopping = True
         for proc, _ in self.procs.values():
             if proc.poll() is None:
+                self.told.add(proc.pid)
                 proc.send_signal(signal.SIGTERM)
 
     def _watch(self, env: dict[str, str], sock: socket.socket) -> int:
         code = 0
         while self.procs:
+            if self.stopping:  # also a worker started while the signal was being handled
+                for proc, _ in self.procs.values():
+                    if proc.poll() is None and proc.pid not in self.told:
+                        self.told.add(proc.pid)
+                        proc.send_signal(signal.SIGTERM)
             for slot, (proc, started) in list(self.procs.items()):
                 returned = proc.poll()
                 if returned is None:
