@@ -16,7 +16,6 @@ Owns the subscriber both services declare and the broker that runs it beside aio
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
@@ -27,11 +26,14 @@ from nats.js.api import DeliverPolicy
 from shared.events import RollupsUpdated, Subjects
 from shared.logging import get_logger
 from shared.messaging import channel, make_broker, stream_ref
+from shared.tasks import stop_task
 
 log = get_logger(__name__)
 
 OnUpdate = Callable[[RollupsUpdated], Awaitable[None]]
 RETRY_MAX_S = 10.0
+#: How long :meth:`Listener.stop` waits for a start attempt in progress to end.
+STOP_TIMEOUT_S = 10.0
 
 
 def rollups_router(subjects: Subjects, service: str, on_update: OnUpdate) -> NatsRouter:
@@ -69,13 +71,16 @@ class Listener:
         self.name = name
         self.running = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopped = False
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"{self.name}-events")
 
     async def _run(self) -> None:
+        """Start the broker, retrying with backoff. The flag ends the loop even when a cancellation
+        is lost inside nats-py's ``wait_for`` calls (shared.tasks), which left it retrying for ever."""
         delay = 0.5
-        while True:
+        while not self._stopped:
             try:
                 await self.broker.start()
             except Exception as exc:  # NATS away, or the rollups stream not created yet
@@ -88,10 +93,9 @@ class Listener:
             return
 
     async def stop(self) -> None:
+        self._stopped = True
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_task(self._task, STOP_TIMEOUT_S)
         try:
             await asyncio.wait_for(self.broker.stop(), 5.0)
         except Exception as exc:  # leaving anyway

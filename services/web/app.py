@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -48,6 +47,7 @@ from shared.metrics import Handler, HttpMetrics, metric_name
 from shared.openapi import openapi_document as api_document
 from shared.redis_gate import RedisGate
 from shared.sessions import SessionStore
+from shared.tasks import stop_task
 from shared.web import OPS_PATHS, PG_POOL, READER, REDIS, init_ops, read_pools_ctx, redis_ctx
 
 log = get_logger(__name__)
@@ -188,9 +188,8 @@ def _resources(env: jinja2.Environment, registry: CollectorRegistry) -> Any:
                 session, settings.pypi_url, settings.pypi_timeout, gate, keys, settings.pypi_cache_ttl
             )
             yield
-        refresher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await refresher
+        known.stop()
+        await stop_task(refresher, 5.0)
 
     return ctx
 

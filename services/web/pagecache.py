@@ -44,6 +44,7 @@ class KnownVersion:
     def __init__(self, gate: RedisGate, keys: CacheKeys, interval: float) -> None:
         self.gate, self.keys, self.interval = gate, keys, interval
         self.current: CacheVersion | None = None
+        self._stopped = False
 
     async def refresh(self) -> CacheVersion | None:
         redis = self.gate.client()
@@ -62,10 +63,15 @@ class KnownVersion:
         return self.current
 
     async def run(self) -> None:
-        """Re-read every ``interval`` seconds until cancelled."""
-        while True:
+        """Re-read every ``interval`` seconds until :meth:`stop`. The flag ends the loop even when
+        a cancellation is lost inside a Redis call (shared.tasks)."""
+        while not self._stopped:
             await asyncio.sleep(self.interval)
             await self.refresh()
+
+    def stop(self) -> None:
+        """Make :meth:`run` return after the read in progress, if any."""
+        self._stopped = True
 
 
 class PageCache:

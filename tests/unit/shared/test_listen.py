@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 import pytest
-from faststream.nats import NatsBroker, TestNatsBroker
+from faststream.nats import NatsBroker, NatsRouter, TestNatsBroker
 
 from shared.events import RollupsUpdated, Subjects
-from shared.listen import rollups_router
+from shared.listen import Listener, rollups_router
 
 SUBJECTS = Subjects("ns")
 DAY = dt.date(2024, 5, 1)
@@ -48,3 +49,31 @@ async def test_a_body_that_is_not_the_event_never_reaches_the_handler() -> None:
         other = Subjects("other")  # another stack's namespace: not this service's subscription
         await test.publish(RollupsUpdated(day=DAY, run_id="r", packages=1), other.rollups(DAY))
     assert seen == []
+
+
+async def test_stop_ends_a_start_loop_whose_cancellation_is_lost() -> None:
+    """nats-py's requests go through ``asyncio.wait_for``, which on Python 3.11 can swallow a
+    cancellation (shared.tasks); the retry loop must still end, or the service never shuts down."""
+    listener = Listener("nats://127.0.0.1:1", NatsRouter(), "test")
+    attempts = 0
+
+    async def start() -> None:
+        nonlocal attempts
+        attempts += 1
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            pass  # the cancellation is lost: the call fails as an unreachable server would
+        raise ConnectionRefusedError("no servers available")
+
+    async def stop() -> None:
+        return None
+
+    listener.broker.start = start  # type: ignore[method-assign]
+    listener.broker.stop = stop  # type: ignore[method-assign]
+    listener.start()
+    while attempts == 0:
+        await asyncio.sleep(0)
+    await asyncio.wait_for(listener.stop(), 5)
+    assert listener._task is not None and listener._task.done()
+    assert not listener.running.is_set()
