@@ -55,11 +55,10 @@ async def test_stop_ends_a_start_loop_whose_cancellation_is_lost() -> None:
     """nats-py's requests go through ``asyncio.wait_for``, which on Python 3.11 can swallow a
     cancellation (shared.tasks); the retry loop must still end, or the service never shuts down."""
     listener = Listener("nats://127.0.0.1:1", NatsRouter(), "test")
-    attempts = 0
+    entered = asyncio.Event()
 
     async def start() -> None:
-        nonlocal attempts
-        attempts += 1
+        entered.set()
         try:
             await asyncio.Event().wait()
         except asyncio.CancelledError:
@@ -72,8 +71,7 @@ async def test_stop_ends_a_start_loop_whose_cancellation_is_lost() -> None:
     listener.broker.start = start  # type: ignore[method-assign]
     listener.broker.stop = stop  # type: ignore[method-assign]
     listener.start()
-    while attempts == 0:
-        await asyncio.sleep(0)
+    await entered.wait()
     await asyncio.wait_for(listener.stop(), 5)
     assert listener._task is not None and listener._task.done()
     assert not listener.running.is_set()
