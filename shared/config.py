@@ -212,19 +212,32 @@ def _local_server_problem(url: str, allow_loopback: bool) -> str | None:
     return None
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (at least one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # a platform without affinity masks
+        return max(1, os.cpu_count() or 1)
+
+
 class HttpSettings(ServiceSettings):
     """Fields of the HTTP services (api, web, auth)."""
 
     web_concurrency: int | None = Field(
         None,
         ge=1,
-        description="Worker processes serving the HTTP port (shared.workers); unset: one. On one box, set it to the cores the service may use.",
+        description="Worker processes serving the HTTP port (shared.workers); unset: one per core the process may use in production (ENV=production), one otherwise. The Helm chart sets 1 per pod.",
     )
 
     @property
     def workers(self) -> int:
-        """``WEB_CONCURRENCY`` when set, else one."""
-        return self.web_concurrency if self.web_concurrency is not None else 1
+        """``WEB_CONCURRENCY`` when set; else, in production, one per core this process may run
+        on (its CPU affinity, which a container's cpuset narrows); else one."""
+        if self.web_concurrency is not None:
+            return self.web_concurrency
+        if self.env == "production":
+            return usable_cores()
+        return 1
 
 
 class SessionSettings(HttpSettings):

@@ -87,13 +87,16 @@ async def test_good_production_environment_serves(service: str, service_env: dic
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", f"services.{service}", "serve", env=env, stderr=asyncio.subprocess.PIPE
     )
+    assert proc.stderr is not None
+    # Read the logs as they come: a full pipe would block the service's workers and its shutdown.
+    stderr = asyncio.create_task(proc.stderr.read())
     try:
         async with aiohttp.ClientSession() as http:
 
             async def healthy() -> bool:
                 if proc.returncode is not None:
-                    stderr = await proc.stderr.read() if proc.stderr else b""
-                    raise AssertionError(f"{service} exited {proc.returncode}: {stderr.decode()[-2000:]}")
+                    output = await stderr
+                    raise AssertionError(f"{service} exited {proc.returncode}: {output.decode()[-2000:]}")
                 try:
                     async with http.get(f"http://127.0.0.1:{port}/health") as response:
                         return response.status == 200
@@ -108,7 +111,7 @@ async def test_good_production_environment_serves(service: str, service_env: dic
         if proc.returncode is None:
             proc.terminate()
             await asyncio.wait_for(proc.wait(), 30)
-    logs = (await proc.stderr.read()).decode() if proc.stderr else ""
+    logs = (await stderr).decode()
     assert STRONG_SECRET not in logs and "x" * 40 not in logs
     log_lines = [line for line in logs.splitlines() if line.strip()]
     assert log_lines, "the service logged nothing"

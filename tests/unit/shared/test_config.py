@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -145,3 +146,14 @@ def test_read_replica_url_defaults_to_the_primary_and_is_checked_in_production()
     local = ReadReplicaSettings(**{**GOOD, "read_database_url": "postgresql://app:pw@127.0.0.1/pypistats"})  # type: ignore[arg-type]
     assert any("READ_DATABASE_URL points at a loopback" in p for p in local.production_problems())
     assert "pw" not in str(redacted(replica)["READ_DATABASE_URL"])
+
+
+def test_worker_processes_default_to_the_usable_cores_in_production_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2})
+    assert SessionSettings(**GOOD).workers == 3
+    assert SessionSettings(**{**GOOD, "web_concurrency": 1}).workers == 1
+    monkeypatch.delenv("ENV", raising=False)
+    assert SessionSettings().workers == 1
+    assert SessionSettings(web_concurrency=4).workers == 4
