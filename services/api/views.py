@@ -243,8 +243,11 @@ async def recent(request: web.Request) -> web.StreamResponse:
     period = params.period(request.query)
 
     async def build(conn: asyncpg.Connection) -> Entry:
-        day = await _require(conn, package)
-        totals = await rollups.recent(conn, package)
+        # One round trip: the existence check, the last complete day and the three totals.
+        exists, day, *found = await conn.fetchrow(queries.RECENT, package)
+        if not (day is not None if package == ALL_PACKAGES else exists):
+            raise PackageNotFound(package)
+        totals = {p: int(n or 0) for p, n in zip(rollups.PERIODS, found, strict=True)}
         data = {f"last_{p}": n for p, n in totals.items() if period in (None, p)}
         return Entry.build(dumps({"data": data, "package": package, "type": "recent_downloads"}), JSON, day)
 
