@@ -61,6 +61,32 @@ class ApiState:
     rebuild_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(REBUILD_SLOTS))
     #: Category names of the packed rows, learnt once per process (shared.db.layout).
     names: Dictionary = field(default_factory=Dictionary)
+    #: The kept history's first and last complete days, as read under one cache version.
+    spans: SpanCache = field(default_factory=lambda: SpanCache())
+
+
+Span = tuple[dt.date | None, dt.date | None]
+
+
+class SpanCache:
+    """The first and last complete days under the newest cache version this process read them for.
+
+    They change only when a day completes or retention drops a year, and either bumps the cache
+    version, so a series built under version N reads them once per process instead of once per
+    answer: an uncached series is then one round trip (the rows), plus the existence check only
+    when the window has no row. Not used with a read replica, whose lag could make the span read
+    under N older than N (shared.db.replica decides per build), nor while the cache is off."""
+
+    def __init__(self) -> None:
+        self._key: str | None = None
+        self._span: Span | None = None
+
+    def get(self, key: str | None) -> Span | None:
+        return self._span if key is not None and key == self._key else None
+
+    def put(self, key: str | None, span: Span) -> None:
+        if key is not None:
+            self._key, self._span = key, span
 
 
 STATE = web.AppKey("api_state", ApiState)
@@ -228,13 +254,10 @@ async def _require(conn: asyncpg.Connection, package: str) -> dt.date | None:
     return day_
 
 
-async def _require_span(conn: asyncpg.Connection, package: str) -> tuple[dt.date | None, dt.date | None]:
-    """The first and last complete days, after checking that ``package`` exists (one round trip)."""
+async def _span(conn: asyncpg.Connection, package: str) -> tuple[bool, Span]:
+    """Whether ``package`` exists, and the first and last complete days (one round trip)."""
     exists, last, first = await conn.fetchrow(queries.REQUIRE_SPAN, package)
-    if not (last is not None if package == ALL_PACKAGES else exists):
-        raise PackageNotFound(package)
-    span: tuple[dt.date | None, dt.date | None] = (first, last)
-    return span
+    return (last is not None if package == ALL_PACKAGES else exists), (first, last)
 
 
 @api_view
@@ -263,10 +286,20 @@ def series_view(dimension: str, parse: Callable[[Any], params.SeriesQuery]) -> V
     async def view(request: web.Request) -> web.StreamResponse:
         package = params.package(request.match_info["package"])
         query = parse(request.query)
-        names = request.app[STATE].names
+        state = request.app[STATE]
+        names = state.names
+        version = state.cache.peek()  # what cached() keys this answer by (no await between)
+        span_key = None if version is None or request.app[READER].separate else version.key
 
         async def build(conn: asyncpg.Connection) -> Entry:
-            first, day = await _require_span(conn, package)
+            span = state.spans.get(span_key)
+            checked = span is None
+            if span is None:
+                exists, span = await _span(conn, package)
+                state.spans.put(span_key, span)
+                if not exists:
+                    raise PackageNotFound(package)
+            first, day = span
             window = query.window(first, day)
             matrix = series.Matrix.empty()
             if window is not None:
@@ -274,8 +307,10 @@ def series_view(dimension: str, parse: Callable[[Any], params.SeriesQuery]) -> V
                 matrix = await series.series_matrix(
                     conn, names, package, dimension, query.category, *window, monthly=monthly
                 )
-                if query.limit is not None:
-                    matrix = series.top_matrix(matrix, query.limit)
+            if not checked and not matrix.categories:  # no row in the window: does it exist at all?
+                await _require(conn, package)
+            if window is not None and query.limit is not None:
+                matrix = series.top_matrix(matrix, query.limit)
             if window is None or query.bin == "day":
                 return Entry.build(series_body(matrix, package, type_name), JSON, day)
             return Entry.build(binned_body(matrix, query.bin, *window, package, type_name), JSON, day)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 from typing import Any
 
@@ -12,7 +13,7 @@ from redis.asyncio import Redis
 from services.api.views import STATE
 from shared.cache import CacheKeys, bump_cache_version
 from shared.embedded import free_port
-from tests.integration.api.conftest import ApiFactory
+from tests.integration.api.conftest import END, ApiFactory
 from tests.support.wait import wait_until
 
 
@@ -202,3 +203,42 @@ async def test_right_after_a_new_day_the_previous_body_is_answered_while_the_new
         return bool((await (await api.get(url)).json())["data"] == {"last_day": 1})
 
     await wait_until(rebuilt, timeout=10, what="the new body")
+
+
+async def test_the_history_span_is_read_once_per_cache_version(
+    seeded: Any, redis: Redis, namespace: str, api_factory: ApiFactory
+) -> None:
+    """A series reads the first and last complete days once per version (views.SpanCache); an
+    unknown package is still a 404, a known one without a row in its window still an empty 200,
+    and a new day (a version bump) is seen at once."""
+    api = await api_factory(cache_version_refresh_seconds=0.2)
+    state = api.server.app[STATE]
+    body = await (await api.get("/api/packages/requests/overall")).json()
+    last = max(row["date"] for row in body["data"])
+    version = state.cache.peek()
+    assert version is not None and state.spans.get(version.key) is not None
+    # The span is now known: these answers read no span, and still check existence when empty.
+    response = await api.get("/api/packages/nope/overall")
+    assert response.status == 404 and (await response.json())["error"]["parameter"] == "package"
+    await seeded.execute(
+        "INSERT INTO package_index (package, first_day, last_day) VALUES ('quiet', $1, $1)", END
+    )
+    quiet = await api.get("/api/packages/quiet/overall")
+    assert quiet.status == 200 and (await quiet.json())["data"] == []
+    # A new complete day (written without the aggregator) and the version bump that announces it.
+    next_day = END + dt.timedelta(days=1)
+    await seeded.execute(
+        "INSERT INTO ingest_days (day, run_id, source, packages, rows, downloads_with_mirrors)"
+        " VALUES ($1, 'r', 'test', 0, 0, 0)",
+        next_day,
+    )
+    await bump_cache_version(redis, CacheKeys(f"{namespace}:"))
+
+    async def moved() -> bool:
+        response = await api.get("/api/packages/nope/overall")  # any series read under the new version
+        current = state.cache.peek()
+        span = state.spans.get(current.key) if current is not None else None
+        return response.status == 404 and span is not None and span[1] == next_day
+
+    await wait_until(moved, timeout=10, what="the span of the new version")
+    assert last == END.isoformat()
