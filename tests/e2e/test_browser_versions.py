@@ -78,7 +78,9 @@ async def markers(tab: Tab, chart: str) -> dict[str, Any]:
         """(id) => { const d = document.getElementById('chart-' + id);
              const lines = d.layout.shapes.filter(s => s.type === 'line').map(s => s.x0.slice(0, 10));
              const trace = d.data.filter(t => t.name === 'releases')[0];
-             return {lines: lines, text: trace ? trace.text : [], hover: trace ? trace.hovertemplate : ''}; }""",
+             const first = d.data[0].x[0];
+             return {lines: lines, text: trace ? trace.text : [], hover: trace ? trace.hovertemplate : '',
+                     padded: String(d._fullLayout.xaxis.range[0]) < first}; }""",
         chart,
     )
     return found
@@ -104,6 +106,7 @@ async def test_adoption_chart_and_release_markers_are_drawn(
             assert found["text"] == shown, chart
             assert found["lines"] == [day_of(v).isoformat() for v in shown], chart
             assert "release %{text}" in found["hover"]
+            assert not found["padded"], f"{chart}: the x axis starts before the first bin"
         # Hovering a marker names its release.
         box = await tab.page.locator(
             "#chart-overall .scatterlayer .trace:last-child .point"

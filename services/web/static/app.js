@@ -322,6 +322,12 @@
       layout.shapes = layout.shapes.concat(markers.shapes);
       layout.yaxis2 = { overlaying: "y", range: [0, 1.02], visible: false, fixedrange: true };
       traces.push(markers.trace);
+      // Plotly pads an axis around markers: keep the x axis on the bins (and the markers' times).
+      var times = markers.trace.x;
+      layout.xaxis.range = [
+        what.x[0] < times[0] ? what.x[0] : times[0],
+        what.x[what.x.length - 1] > times[times.length - 1] ? what.x[what.x.length - 1] : times[times.length - 1]
+      ];
     }
     var config = {
       displaylogo: false,
