@@ -3,7 +3,9 @@
 Owns input handling (package names, the range, bin and scale of the chart pages, search queries,
 compare lists), redirects,
 and the per-request, personal parts of a page: the login state in the header, the track/untrack
-forms on package pages and the ``/user`` dashboard. Sessions are read, never written.
+forms on package pages and the ``/user`` dashboard; also the package header's PyPI metadata and
+the charts' release markers beside the cached fragment (:func:`release_json`), so that fragment
+never waits on PyPI. Sessions are read, never written.
 """
 
 from __future__ import annotations

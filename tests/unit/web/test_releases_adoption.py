@@ -103,3 +103,12 @@ def test_adoption_keeps_the_most_downloaded_groups(n: int) -> None:
     kept = [s["category"] for s in chart["groupings"]["minor"]]
     assert kept == [f"1.{k}" for k in range(max(0, n - adoption.SHOWN), n)]
     assert adoption.adoption_chart([], WIN) is None
+
+
+def test_the_api_page_names_spec_a_repeatable_string() -> None:
+    from services.web import apidocs
+    from shared.openapi import openapi_document
+
+    (version,) = [op for op in apidocs.operations(openapi_document()) if op["id"] == "get_version"]
+    kinds = {p["name"]: p["schema"] for p in version["parameters"]}
+    assert kinds["spec"] == "string, repeatable" and kinds["group"] == "major | minor"
