@@ -14,6 +14,7 @@ from typing import Any
 from shared.bins import BINS
 from shared.config import DEFAULT_WINDOW_DAYS
 from shared.openapi_badges import badge_paths, shields_schema
+from shared.versions import MAX_SPEC_CHARS, MAX_SPECS
 
 PACKAGE_PATTERN = r"^(__all__|[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$"
 PERIODS = ["day", "week", "month"]
@@ -163,15 +164,15 @@ SERIES_ENDPOINTS: list[tuple[str, str, str, str, list[dict[str, Any]]]] = [
                 "in": "query",
                 "required": False,
                 "description": "A group named by a PEP 440 specifier set (`<2`, `>=2,<3`, `~=1.4`), "
-                "repeatable (at most 10): each version counts under the first specifier it matches, "
+                f"repeatable (at most {MAX_SPECS}): each version counts under the first specifier it matches, "
                 "else under its `group` (with `group`) or `other`. A pre- or dev-release is matched "
                 "as the release it leads to (`2.0rc1` as `2.0`: `>=2` takes it, `<2` does not), "
                 "unless the specifier names a pre-release (`>=2.0rc1`): then as it is. The "
                 "category is the specifier as `packaging` writes it.",
                 "schema": {
                     "type": "array",
-                    "maxItems": 10,
-                    "items": {"type": "string", "minLength": 1, "maxLength": 100},
+                    "maxItems": MAX_SPECS,
+                    "items": {"type": "string", "minLength": 1, "maxLength": MAX_SPEC_CHARS},
                 },
                 "style": "form",
                 "explode": True,
