@@ -31,7 +31,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from services.ingest.sources.synthetic_details import version_string
+from shared.synthetic_catalog import version_string
 
 Counts = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]

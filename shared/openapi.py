@@ -14,6 +14,7 @@ from typing import Any
 from shared.bins import BINS
 from shared.config import DEFAULT_WINDOW_DAYS
 from shared.openapi_badges import badge_paths, shields_schema
+from shared.versions import MAX_SPEC_CHARS, MAX_SPECS
 
 PACKAGE_PATTERN = r"^(__all__|[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$"
 PERIODS = ["day", "week", "month"]
@@ -142,9 +143,40 @@ SERIES_ENDPOINTS: list[tuple[str, str, str, str, list[dict[str, Any]]]] = [
                 "in": "query",
                 "required": False,
                 "description": f"Keep the N versions with most downloads in the range (1 to {MAX_VERSION_LIMIT}); "
-                "the others are summed per day in the category `other`.",
+                "the others are summed per day in the category `other`. With `group` or `spec`, "
+                "the N groups with most downloads.",
                 "schema": {"type": "integer", "minimum": 1, "maximum": MAX_VERSION_LIMIT},
                 "example": 10,
+            },
+            {
+                "name": "group",
+                "in": "query",
+                "required": False,
+                "description": "Sum the versions per major (`2.1.0` -> `2`) or minor (`2.1.0` -> `2.1`) "
+                "version, parsed as PEP 440 versions. A pre-, post- or dev-release counts with its "
+                "release (`2.0rc1` under `2` and `2.0`); a version that is not PEP 440 (`null`, "
+                "`latest`) counts under `other`, so every day's groups sum to its downloads.",
+                "schema": {"type": "string", "enum": ["major", "minor"]},
+                "example": "major",
+            },
+            {
+                "name": "spec",
+                "in": "query",
+                "required": False,
+                "description": "A group named by a PEP 440 specifier set (`<2`, `>=2,<3`, `~=1.4`), "
+                f"repeatable (at most {MAX_SPECS}): each version counts under the first specifier it matches, "
+                "else under its `group` (with `group`) or `other`. A pre- or dev-release is matched "
+                "as the release it leads to (`2.0rc1` as `2.0`: `>=2` takes it, `<2` does not), "
+                "unless the specifier names a pre-release (`>=2.0rc1`): then as it is. The "
+                "category is the specifier as `packaging` writes it.",
+                "schema": {
+                    "type": "array",
+                    "maxItems": MAX_SPECS,
+                    "items": {"type": "string", "minLength": 1, "maxLength": MAX_SPEC_CHARS},
+                },
+                "style": "form",
+                "explode": True,
+                "example": ["<2", ">=2"],
             },
         ],
     ),

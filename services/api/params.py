@@ -1,7 +1,7 @@
 """Pure parsing of the API's path and query parameters.
 
 Owns what every parameter may be and how it is canonicalised: the package name (PEP 503), `period`,
-`mirrors`, `who`, `version`, `os`, `installer`, `country`, `file_type`, `ci`, `start_date`/`end_date`,
+`mirrors`, `who`, `version` (with ``group`` and ``spec``), `os`, `installer`, `country`, `file_type`, `ci`, `start_date`/`end_date`,
 `bin` and `limit`. Each parser takes the raw query
 mapping and returns plain values, or raises :class:`ParamError` naming the parameter, so a bad
 value becomes a 400 before anything touches Redis or PostgreSQL. It also owns which days a series
@@ -16,12 +16,13 @@ import datetime as dt
 import functools
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from shared.bins import BINS, Bin
 from shared.config import DEFAULT_WINDOW_DAYS
 from shared.openapi import MAX_VERSION_LIMIT
 from shared.packages import InvalidPackageName, validate
+from shared.versions import Grouping, GroupingError
 
 PERIODS = ("day", "week", "month")
 OS_CATEGORIES = {c.lower(): c for c in ("Windows", "Linux", "Darwin", "other", "null")}
@@ -55,12 +56,15 @@ class SeriesQuery:
     end: dt.date | None
     limit: int | None = None
     bin: Bin = "day"
+    #: ``/version``'s ``group`` and ``spec`` (shared.versions); None: versions as logged.
+    grouping: Grouping | None = None
 
     def cache_part(self) -> str:
         # repr() quotes the category: free-text categories may hold any printable character, '|' too.
         # An absent start_date is cached as '' (the default window): the cache version changes
         # with the last complete day, so the key never outlives the window it was built for.
-        return f"{self.category!r}|{self.start or ''}|{self.end or ''}|{self.limit or ''}|{self.bin}"
+        part = f"{self.category!r}|{self.start or ''}|{self.end or ''}|{self.limit or ''}|{self.bin}"
+        return part if self.grouping is None else f"{part}|{self.grouping.key()}"
 
     def window(self, first: dt.date | None, last: dt.date | None) -> tuple[dt.date, dt.date] | None:
         """The days the answer covers, ``(first day, last day)``, or None when it covers none: the
@@ -201,9 +205,18 @@ def _text(query: Mapping[str, str], name: str, longest: int) -> str | None:
 
 
 def version(query: Mapping[str, str]) -> SeriesQuery:
-    """``/version``: one version exactly as logged, and ``limit`` (top N plus ``other``)."""
+    """``/version``: one version exactly as logged, ``group`` (major or minor) and ``spec`` (PEP 440
+    specifier sets, repeatable) to sum versions into groups (shared.versions), and ``limit`` (top
+    N plus ``other``, of the groups when grouped)."""
     top = _whole(query, "limit", MAX_VERSION_LIMIT)
-    return _series(query, _text(query, "version", 128), top)
+    found = _series(query, _text(query, "version", 128), top)
+    getall = getattr(query, "getall", None)
+    specs = [s for s in (getall("spec", []) if getall else [query.get("spec", "")]) if s]
+    try:
+        grouping = Grouping.of(_get(query, "group"), specs)
+    except GroupingError as exc:
+        raise ParamError(exc.parameter, exc.message) from None
+    return found if grouping is None else replace(found, grouping=grouping)
 
 
 def installer(query: Mapping[str, str]) -> SeriesQuery:

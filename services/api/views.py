@@ -27,7 +27,7 @@ from aiohttp import web
 
 from services.api import params, queries
 from services.api.cache import BodyCache, CacheControl, Entry, matches
-from shared import bins, rank, rollups, series, totals
+from shared import bins, rank, rollups, series, totals, versions
 from shared.cache import CacheVersion
 from shared.db.history import dates_of
 from shared.db.layout import Dictionary
@@ -278,7 +278,8 @@ async def recent(request: web.Request) -> web.StreamResponse:
 
 
 def series_view(dimension: str, parse: Callable[[Any], params.SeriesQuery]) -> View:
-    """A time series: the window's days (``/version?limit=N``: top N over the window), per day as
+    """A time series: the window's days (``/version?group=&spec=``: summed by version group,
+    shared.versions; ``?limit=N``: top N over the window), per day as
     pypistats.org answers, or summed per week, month or year with their ``partial`` flags."""
     type_name = f"{dimension}_downloads"
 
@@ -309,6 +310,8 @@ def series_view(dimension: str, parse: Callable[[Any], params.SeriesQuery]) -> V
                 )
             if not checked and not matrix.categories:  # no row in the window: does it exist at all?
                 await _require(conn, package)
+            if window is not None and query.grouping is not None:
+                matrix = versions.group_matrix(matrix, query.grouping)
             if window is not None and query.limit is not None:
                 matrix = series.top_matrix(matrix, query.limit)
             if window is None or query.bin == "day":

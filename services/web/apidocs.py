@@ -34,6 +34,8 @@ def _schema_text(doc: dict[str, Any], schema: Any) -> str:
     if "enum" in schema:
         return " | ".join(str(v) for v in schema["enum"])
     kind = schema.get("type", "")
+    if kind == "array" and "items" in schema:  # a repeatable parameter (``spec``)
+        return f"{_schema_text(doc, schema['items'])}, repeatable"
     if isinstance(kind, list):
         kind = " | ".join(str(k) for k in kind)
     extra = []

@@ -21,7 +21,7 @@ import asyncpg
 import jinja2
 from markupsafe import Markup
 
-from services.web import apidocs, charts, ranges
+from services.web import adoption, apidocs, charts, ranges
 from shared import rank, rollups, series, totals
 from shared.db.layout import Dictionary
 from shared.packages import ALL_PACKAGES
@@ -130,8 +130,9 @@ async def package_data(
     site: Site, package: str, choice: ranges.Choice, *, page: bool = True
 ) -> tuple[ranges.View, dict[str, Any]]:
     """The chart data of a known package (a 404 PageError with suggestions otherwise): for the
-    page (``page=True``), what it embeds, many-valued dimensions folded; for a CSV, the view's
-    window with every category."""
+    page (``page=True``), what it embeds, many-valued dimensions folded, and the adoption chart
+    (``adoption``, when the package has versions); for a CSV, the view's window with every
+    category."""
     if not await rollups.package_exists(site.pool, package):
         raise await not_found(site, package)
     view = await view_of(site, choice)
@@ -141,7 +142,12 @@ async def package_data(
         site.pool, site.names, package, "overall", "people", win.start, win.end
     )
     by_dimension["overall"] = [*by_dimension.get("overall", []), *series.flatten(people)]
-    return view, charts.package_charts(by_dimension, win, folded=page, bin=view.bin)
+    data = charts.package_charts(by_dimension, win, folded=page, bin=view.bin)
+    if page:  # the adoption curves of the versions (services.web.adoption), beside the charts
+        found = adoption.adoption_chart(by_dimension.get("version", ()), win, view.bin)
+        if found is not None:
+            data["adoption"] = found
+    return view, data
 
 
 def shown(view: ranges.View, data: dict[str, Any]) -> dict[str, Any]:
@@ -169,6 +175,7 @@ async def package(site: Site, package: str, choice: ranges.Choice) -> Payload:
         badge_url=f"/api/packages/{package}/badge.svg",
         page_url=f"/packages/{package}",
         charts=data["charts"],
+        adoption=data.get("adoption"),
         partial=data["partial"],
         chart_json=script_json(shown(view, data)),
         view=view,

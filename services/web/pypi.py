@@ -1,7 +1,8 @@
 """PyPI metadata for package pages: a pure parser and a client cached in Redis.
 
 Owns what the package header shows (summary, latest version, licence, author, links, required and
-optional dependencies) and how it is fetched: ``GET {PYPI_URL}/pypi/<name>/json`` with a short
+optional dependencies), the upload times of its releases (the charts' release markers) and how
+it is fetched: ``GET {PYPI_URL}/pypi/<name>/json`` with a short
 timeout. Answers are cached in Redis (a 404 too); a timeout or an error yields ``None`` (cached
 briefly, so an unreachable PyPI does not slow every page) and the page renders without metadata.
 Redis being down only means no caching (the web service's shared.redis_gate.RedisGate decides
@@ -10,6 +11,7 @@ when to skip it).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from dataclasses import asdict, dataclass, field
@@ -27,7 +29,9 @@ log = get_logger(__name__)
 
 #: How long a failed fetch (timeout, 5xx, bad body) is remembered before PyPI is asked again.
 FAILURE_TTL_S = 60
-MAX_BODY_BYTES = 4 * 1024 * 1024
+MAX_BODY_BYTES = 16 * 1024 * 1024  # the JSON of a project with thousands of releases (boto3) is large
+#: Releases kept per project (the newest): the charts mark releases of the kept history only.
+MAX_RELEASES = 1000
 _REQ_NAME = re.compile(r"^\s*([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)")
 _EXTRA = re.compile(r"""extra\s*==\s*['"]([^'"]+)['"]""")
 _SAFE_URL = re.compile(r"^https?://", re.IGNORECASE)
@@ -42,6 +46,9 @@ class Metadata:
     links: list[tuple[str, str]] = field(default_factory=list)
     requires: list[str] = field(default_factory=list)
     optional: dict[str, list[str]] = field(default_factory=dict)
+    #: ``(version, first upload time as ISO 8601 UTC)`` of each release, oldest first: the
+    #: release markers of the charts (:func:`parse_releases`).
+    releases: list[tuple[str, str]] = field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -57,6 +64,7 @@ class Metadata:
             links=[(str(a), str(b)) for a, b in data.get("links", [])],
             requires=list(data.get("requires", [])),
             optional={k: list(v) for k, v in data.get("optional", {}).items()},
+            releases=[(str(v), str(t)) for v, t in data.get("releases", [])],
         )
 
 
@@ -67,6 +75,42 @@ def _text(value: Any, limit: int = 300) -> str | None:
     if not text or text.upper() == "UNKNOWN":
         return None
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def parse_releases(releases: Any) -> list[tuple[str, str]]:
+    """``(version, time)`` of each release of a PyPI JSON body's ``releases``, oldest first: the
+    earliest ``upload_time_iso_8601`` of its files that are not yanked (a release without one is
+    left out), normalised to ``YYYY-MM-DDTHH:MM:SSZ``; the newest :data:`MAX_RELEASES` only."""
+    if not isinstance(releases, dict):
+        return []
+    out: list[tuple[str, str]] = []
+    for version, files in releases.items():
+        if not isinstance(version, str) or len(version) > 128 or not isinstance(files, list):
+            continue
+        times = []
+        for f in files:
+            if not isinstance(f, dict) or f.get("yanked") is True:
+                continue
+            found = _time(f.get("upload_time_iso_8601"))
+            if found is not None:
+                times.append(found)
+        if times:
+            out.append((min(times), version))
+    out.sort()
+    return [(version, when) for when, version in out[-MAX_RELEASES:]]
+
+
+def _time(value: Any) -> str | None:
+    """An upload time as ``YYYY-MM-DDTHH:MM:SSZ`` (UTC), or None when it is not one."""
+    if not isinstance(value, str) or len(value) > 40:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is not None:
+        when = when.astimezone(dt.UTC).replace(tzinfo=None)
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_metadata(body: Any) -> Metadata:
@@ -104,6 +148,7 @@ def parse_metadata(body: Any) -> Metadata:
         links=links[:12],
         requires=requires,
         optional=optional,
+        releases=parse_releases(body.get("releases")),
     )
 
 
@@ -168,9 +213,11 @@ class PyPIClient:
                 if response.status != 200:
                     log.warning("pypi answered an error", package=package, status=response.status)
                     return None, min(FAILURE_TTL_S, self.ttl)
-                raw = await response.content.read(MAX_BODY_BYTES + 1)
-                if len(raw) > MAX_BODY_BYTES:
-                    raise ValueError("body too large")
+                raw = bytearray()  # read(n) may answer a part of the body: read it whole
+                async for chunk in response.content.iter_chunked(64 * 1024):
+                    raw += chunk
+                    if len(raw) > MAX_BODY_BYTES:
+                        raise ValueError("body too large")
                 return parse_metadata(json.loads(raw)), self.ttl
         except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
             log.warning("pypi metadata unavailable", package=package, error=type(exc).__name__)

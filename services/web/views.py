@@ -3,7 +3,9 @@
 Owns input handling (package names, the range, bin and scale of the chart pages, search queries,
 compare lists), redirects,
 and the per-request, personal parts of a page: the login state in the header, the track/untrack
-forms on package pages and the ``/user`` dashboard. Sessions are read, never written.
+forms on package pages and the ``/user`` dashboard; also the package header's PyPI metadata and
+the charts' release markers beside the cached fragment (:func:`release_json`), so that fragment
+never waits on PyPI. Sessions are read, never written.
 """
 
 from __future__ import annotations
@@ -176,18 +178,31 @@ async def package(request: web.Request) -> web.Response:
     tracked = False
     if session is not None and name != ALL_PACKAGES:
         tracked = name in await rollups.tracked_packages(site.pool, session.user_id)
+    meta = await metadata if metadata is not None else None
     head = pages.render(
         site.env,
         "package_head.html",
         package=name,
         is_all=name == ALL_PACKAGES,
-        meta=await metadata if metadata is not None else None,
+        meta=meta,
+        release_json=release_json(meta, data.get("history_from")),
         session=session,
         tracked=tracked,
         next_url=request.path_qs,
         login_url=login_url(request),
     )
     return await page(request, data, head=head, scripts=PACKAGE_SCRIPTS, session=session)
+
+
+def release_json(meta: Metadata | None, history_from: str | None) -> Markup | None:
+    """The release markers of a package page's charts: ``[{"version", "time"}, ...]`` of the
+    releases uploaded since the first day kept (older ones are never on a chart), oldest first;
+    None without metadata (PyPI slow or down: the page has no markers) or releases."""
+    if meta is None or not meta.releases:
+        return None
+    since = history_from or ""
+    found = [{"version": v, "time": t} for v, t in meta.releases if t[:10] >= since]
+    return pages.script_json(found) if found else None
 
 
 async def package_csv(request: web.Request) -> web.Response:

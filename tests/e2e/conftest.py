@@ -97,9 +97,12 @@ async def start(app: web.Application, port: int) -> web.AppRunner:
 
 
 @contextlib.asynccontextmanager
-async def serve(database_url: str, redis_url: str, rows: list[Row]) -> AsyncIterator[Site]:
+async def serve(
+    database_url: str, redis_url: str, rows: list[Row], projects: dict[str, Any] | None = None
+) -> AsyncIterator[Site]:
     """The site over ``rows`` (the tables emptied first) on one origin: ``/auth`` to auth,
-    ``/api/...`` to the api (the badges), everything else to web."""
+    ``/api/...`` to the api (the badges), everything else to web; the fake PyPI knows requests
+    and ``projects`` (name -> JSON body)."""
     namespace = unique_name("browser")
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
     assert pool is not None
@@ -130,7 +133,7 @@ async def serve(database_url: str, redis_url: str, rows: list[Row]) -> AsyncIter
         "api": f"http://127.0.0.1:{ports['api']}",  # the package page's badges come from it
     }
     runners = [
-        await start(fakepypi.create_app({"requests": requests}), ports["pypi"]),
+        await start(fakepypi.create_app({"requests": requests, **(projects or {})}), ports["pypi"]),
         await start(create_fake_github(FakeGitHub()), ports["github"]),
         await start(create_web(web_settings), ports["web"]),
         await start(create_auth(auth_settings), ports["auth"]),

@@ -6,7 +6,8 @@ Owns the generator used by the one-command demo, the tests and the benchmarks. F
 
 What makes it realistic: a heavy-tailed popularity over N packages (a flattened power law, from
 ~20M downloads a day for the top package to a handful for the tail, with tail packages missing on
-some days), well-known names at the top of the ranking (:data:`WELL_KNOWN`) and invented ones
+some days), well-known names at the top of the ranking (``WELL_KNOWN``, in shared.synthetic_catalog
+with the release histories the fake PyPI also reads) and invented ones
 below, raw names that need PEP 503 normalisation (upper case, ``_`` and ``.`` separators), a
 weekday/weekend rhythm, a Python minor mix that drifts towards newer versions over time, an OS
 mix with ``other`` and ``null``, and a share of mirror / NULL-installer downloads that only
@@ -29,17 +30,10 @@ import random
 from collections.abc import AsyncIterator, Iterator
 
 from shared.packages import normalize
+from shared.synthetic_catalog import package_name
 
 from .base import RawCounts
 from .synthetic_details import Details, cumulative, split
-
-_CONSONANTS = "bdfgklmnprstvz"
-_VOWELS = "aeiou"
-_SYLLABLES = [c + v for c in _CONSONANTS for v in _VOWELS]
-# Neither list contains a word made only of the syllables above, so the three name shapes
-# (code, prefix-code, code-suffix) can never produce the same normalised name twice.
-_PREFIXES = ("py", "django", "flask", "pytest", "types", "azure", "sphinx", "jupyter", "google-cloud", "aws")
-_SUFFIXES = ("utils", "client", "sdk", "plugin", "lib", "core", "cli", "tools", "async", "api")
 
 _MINORS = ("3.13", "3.12", "3.11", "3.10", "3.9", "3.8", "3.7", "3.6", "2.7", "null")
 _MAJOR_OF = {m: ("null" if m == "null" else m.split(".", 1)[0]) for m in _MINORS}
@@ -65,52 +59,6 @@ TOP_DOWNLOADS = 20_000_000.0
 _HEAD = 20.0
 _SLOPE = 1.6
 _YIELD_EVERY = 2000
-
-
-def package_code(index: int) -> str:
-    """A pronounceable, unique code for ``index`` (base-70 syllables, at least two)."""
-    digits = []
-    n = index
-    while True:
-        n, r = divmod(n, len(_SYLLABLES))
-        digits.append(_SYLLABLES[r])
-        if n == 0:
-            break
-    if len(digits) < 2:
-        digits.append(_SYLLABLES[0])
-    return "".join(reversed(digits))
-
-
-#: The top of the ranking, most downloaded first: names a user recognises. None of them is made
-#: only of the two-letter syllables above, so they never meet an invented name.
-WELL_KNOWN = (
-    "boto3", "urllib3", "botocore", "requests", "setuptools", "certifi", "idna", "charset-normalizer",
-    "typing-extensions", "python-dateutil", "packaging", "s3transfer", "aiobotocore", "six", "numpy",
-    "grpcio-status", "pyyaml", "fsspec", "s3fs", "pip", "cryptography", "pydantic", "google-api-core",
-    "cffi", "attrs", "pycparser", "pandas", "importlib-metadata", "protobuf", "rsa", "wheel", "jmespath",
-    "pyasn1", "click", "zipp", "platformdirs", "markupsafe", "pytz", "jinja2", "colorama", "awscli",
-    "filelock", "pydantic-core", "tomli", "virtualenv", "cachetools", "pluggy", "pytest", "wrapt",
-    "googleapis-common-protos", "pyjwt", "jsonschema", "sqlalchemy", "pyasn1-modules", "aiohttp",
-    "h11", "anyio", "iniconfig", "sniffio", "tzdata", "pyarrow", "psutil", "multidict", "yarl",
-    "frozenlist", "requests-oauthlib", "oauthlib", "docutils", "exceptiongroup", "tqdm", "httpx",
-    "httpcore", "soupsieve", "beautifulsoup4", "werkzeug", "grpcio", "scipy", "pygments", "greenlet",
-    "decorator", "aiosignal", "distlib", "openpyxl", "pyparsing", "isodate", "lxml", "pillow",
-    "more-itertools", "flask", "tomlkit", "coverage", "rich", "markdown-it-py", "mdurl", "async-timeout",
-    "pynacl", "msgpack", "gitpython", "websocket-client", "asn1crypto",
-)  # fmt: skip
-
-
-def package_name(index: int) -> str:
-    """The normalised name of the package with popularity rank ``index``."""
-    if index < len(WELL_KNOWN):
-        return WELL_KNOWN[index]
-    code = package_code(index)
-    shape = index % 3
-    if shape == 1:
-        return f"{_PREFIXES[(index // 3) % len(_PREFIXES)]}-{code}"
-    if shape == 2:
-        return f"{code}-{_SUFFIXES[(index // 3) % len(_SUFFIXES)]}"
-    return code
 
 
 def raw_name(index: int) -> str:

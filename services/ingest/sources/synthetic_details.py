@@ -4,7 +4,8 @@ Owns how one synthetic package-day splits its downloads over those dimensions, p
 exactly (every split sums to the downloads it was given), and the integer splitting shared with
 :mod:`.synthetic`:
 
-* versions: each package releases on its own cadence (a week to two months); the newest release
+* versions: each package releases on its own cadence (a week to two months, shared.synthetic_catalog,
+  which the web's fake PyPI reads too, so the demo marks these releases); the newest release
   ramps up over its first week and older ones decay geometrically, with a long tail of pinned old
   releases. Popular packages see a few dozen versions a day, small ones a handful. Version
   schemes vary by package (semver, calendar versions, ``0.x``).
@@ -29,8 +30,8 @@ import math
 from collections.abc import Callable, Sequence
 
 from shared.installers import PEOPLE_INSTALLERS
+from shared.synthetic_catalog import release_of, version_string
 
-_EPOCH = dt.date(2020, 1, 1)
 _UV_START = dt.date(2024, 2, 15)
 
 
@@ -96,23 +97,11 @@ _CI = ("null", "true", "false")
 _CI_TABLES = (cumulative((70.0, 28.0, 2.0)), cumulative((55.0, 43.0, 2.0)), cumulative((85.0, 14.0, 1.0)))
 
 
-def version_string(package: int, release: int) -> str:
-    """The version string of a package's ``release``-th release (its own scheme)."""
-    scheme = package % 4
-    if scheme == 0:
-        return f"{1 + release // 40}.{(release // 8) % 5}.{release % 8}"
-    if scheme == 1:
-        return f"{2020 + release // 12}.{release % 12 + 1}.0"
-    if scheme == 2:
-        return f"0.{release}.0"
-    return f"{release // 20 + 1}.{release % 20}"
-
-
 class Details:
     """The new dimensions of one day's package-days, drawing from the day's random stream."""
 
     def __init__(self, day: dt.date, rand: Callable[[], float]) -> None:
-        self.days = (day - _EPOCH).days
+        self.day = day
         self.rand = rand
         uv_years = max(0.0, (day - _UV_START).days / 365.0)
         uv = min(45.0, 1.5 * math.exp(1.6 * uv_years))  # from a trickle to a large share
@@ -127,9 +116,7 @@ class Details:
 
     def versions(self, package: int, downloads: int) -> dict[str, int]:
         """Versions: the newest release ramping up over a week, older ones fading."""
-        cadence = 7 + (package * 37) % 50
-        elapsed = self.days + (package * 7919) % cadence
-        released, age = divmod(elapsed, cadence)
+        released, age = release_of(package, self.day)
         live = min(released + 1, 3 + 2 * int(math.log2(downloads + 1)))
         ramp = min(1.0, (age + 1) / 7.0)
         weights = [3.0 * ramp] + [0.55**k for k in range(1, live)]

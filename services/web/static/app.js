@@ -11,6 +11,8 @@
 // the same way (?log=1). Back/forward redraw the view of each entry. Each chart has its own
 // percentage and 7-day average toggles, CSV link and the table of the numbers it shows; the
 // overall chart (spec.people) also a "people only" toggle, drawing its people series alone.
+// Every time chart marks the package's releases (the release block below), and the adoption
+// chart (data.adoption) is drawn like the others, with a "group by" selector of its own.
 // No inline script: the Content-Security-Policy allows only files from our own origin.
 (function () {
   "use strict";
@@ -148,6 +150,7 @@
   }
 
   function format(value, view) {
+    if (value === null) return "–"; // a group not released yet (adoption chart)
     return view.percent ? value.toFixed(1) + "%" : number.format(value);
   }
 
@@ -192,6 +195,73 @@
       return what;
     });
   }
+
+  // ---- Release markers (PyPI upload times, <script id="release-data">; services/web/pypi.py) ----
+  // Every time chart marks the releases in its range with a dotted vertical line and a triangle
+  // at the top naming the version on hover. Final releases only (no pre- or dev-releases); when
+  // more than MAX_MARKERS fall in the range, only those starting a new minor version, then a
+  // new major version, so a package releasing daily still gets a readable chart.
+  var MAX_MARKERS = 20;
+  var FINAL = /^v?(\d+!)?\d+(\.\d+)*(\.?post\d*)?$/i;
+  var BIN_DAYS = { day: 1, week: 7, month: 31 };
+
+  function readReleases() {
+    var holder = document.getElementById("release-data");
+    if (!holder) return [];
+    try {
+      return JSON.parse(holder.textContent).filter(function (r) { return FINAL.test(r.version); });
+    } catch (error) {
+      return [];
+    }
+  }
+
+  function leading(version, parts) {
+    return version.replace(/^v/i, "").split(/[.+]/).slice(0, parts).join(".");
+  }
+
+  // The releases between the first bin shown and the end of the last one, thinned (see above).
+  function releasesShown(releases, xs, bin) {
+    if (!releases.length || !xs.length) return [];
+    var end = new Date(xs[xs.length - 1] + "T00:00:00Z");
+    end.setUTCDate(end.getUTCDate() + (BIN_DAYS[bin] || 1));
+    var from = xs[0];
+    var to = end.toISOString().slice(0, 10);
+    var found = releases.filter(function (r) { return r.time.slice(0, 10) >= from && r.time.slice(0, 10) < to; });
+    [2, 1].forEach(function (parts) {
+      if (found.length <= MAX_MARKERS) return;
+      var before = releases.filter(function (r) { return r.time.slice(0, 10) < from; });
+      var previous = before.length ? leading(before[before.length - 1].version, parts) : null;
+      found = found.filter(function (r) {
+        var key = leading(r.version, parts);
+        var changed = key !== previous;
+        previous = key;
+        return changed;
+      });
+    });
+    return found;
+  }
+
+  // Plotly's drawing of the markers: lines (shapes) and one hover trace on a hidden 0..1 axis.
+  function releaseMarkers(releases, xs, bin) {
+    var shown = releasesShown(releases, xs, bin);
+    var times = shown.map(function (r) { return r.time.replace("T", " ").replace("Z", ""); });
+    return {
+      shapes: times.map(function (t) {
+        return {
+          type: "line", xref: "x", yref: "paper", layer: "below", x0: t, x1: t, y0: 0, y1: 1,
+          line: { color: "#6b7785", width: 1, dash: "dot" }
+        };
+      }),
+      trace: shown.length ? {
+        type: "scatter", mode: "markers", name: "releases", showlegend: false, yaxis: "y2",
+        x: times, y: times.map(function () { return 1; }),
+        text: shown.map(function (r) { return r.version; }),
+        marker: { symbol: "triangle-down", size: 9, color: "#6b7785" },
+        hovertemplate: "release %{text}<extra></extra>"
+      } : null
+    };
+  }
+  // ---- end of release markers ----
 
   function draw(div, chart, data, view) {
     var percent = (view.percent && chart.percent) || chart.unit === "%"; // "%": values are shares already
@@ -247,6 +317,18 @@
       },
       shapes: partialBands(what.x, partial)
     };
+    var markers = releaseMarkers(view.releases || [], what.x, view.bin);
+    if (markers.trace) {
+      layout.shapes = layout.shapes.concat(markers.shapes);
+      layout.yaxis2 = { overlaying: "y", range: [0, 1.02], visible: false, fixedrange: true };
+      traces.push(markers.trace);
+      // Plotly pads an axis around markers: keep the x axis on the bins (and the markers' times).
+      var times = markers.trace.x;
+      layout.xaxis.range = [
+        what.x[0] < times[0] ? what.x[0] : times[0],
+        what.x[what.x.length - 1] > times[times.length - 1] ? what.x[what.x.length - 1] : times[times.length - 1]
+      ];
+    }
     var config = {
       displaylogo: false,
       responsive: true,
@@ -318,8 +400,9 @@
     };
     var page = Object.assign({}, first);
     var charts = [];
+    var releases = readReleases();
 
-    data.charts.forEach(function (chart) {
+    data.charts.concat(data.adoption ? [data.adoption] : []).forEach(function (chart) {
       var div = document.getElementById("chart-" + chart.id);
       if (!div) return;
       var entry = { chart: chart, div: div, percent: false, average: false, people: false };
@@ -334,16 +417,32 @@
         if (percent) percent.addEventListener("change", function () { entry.percent = percent.checked; redraw(entry); });
         if (average) average.addEventListener("change", function () { entry.average = average.checked; redraw(entry); });
       }
+      if (chart.groupings) adoptionControls(entry);
       if (entry.details) {
         entry.details.addEventListener("toggle", function () { if (entry.details.open && entry.what) table(entry); });
       }
       charts.push(entry);
     });
 
+    // ---- Adoption chart (services/web/adoption.py): its "group by" selector swaps the series
+    // drawn for those of another grouping (major, minor, version); values are shares already. ----
+    function adoptionControls(entry) {
+      var select = entry.controls && entry.controls.querySelector("select.grouping");
+      if (!select) return;
+      select.addEventListener("change", function () {
+        var found = entry.chart.groupings[select.value];
+        if (!found) return;
+        entry.chart.series = found;
+        entry.chart.grouping = select.value;
+        redraw(entry);
+      });
+    }
+    // ---- end of adoption chart ----
+
     function view(entry) {
       return {
         points: page.points, percent: entry.percent, average: entry.average, log: page.log, bin: data.bin,
-        people: entry.people
+        people: entry.people, releases: releases
       };
     }
 
