@@ -261,6 +261,16 @@ async def compare(request: web.Request) -> web.Response:
     return await page(request, data, scripts=CHART_SCRIPTS if names else ())
 
 
+async def ecosystem(request: web.Request) -> web.Response:
+    """``__all__``'s shares over time and what changed in the last 30 days (cached like every page)."""
+    asked = choice(request)
+    site = request.app[SITE]
+    data = await request.app[PAGE_CACHE].get_or_build(
+        "ecosystem", asked.key, lambda conn: pages.ecosystem(site.using(conn), asked)
+    )
+    return await page(request, data, scripts=CHART_SCRIPTS)
+
+
 async def suggest(request: web.Request) -> web.Response:
     """``{"query": ..., "packages": [...]}``: names for the search-as-you-type box."""
     raw = request.query.get("q", "")
