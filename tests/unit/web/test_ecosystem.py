@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from services.ingest.sources.synthetic import SyntheticSource
 from services.web import ecosystem
 from services.web.ranges import Window
 from shared.series import Point
@@ -129,3 +130,20 @@ def test_passings_come_first_and_the_sentences_are_capped() -> None:
 )
 def test_percent_pair(a: float, b: float, shown: tuple[str, str]) -> None:
     assert ecosystem.percent_pair(a, b) == shown
+
+
+def test_the_synthetic_source_shows_uv_still_rising_in_the_last_30_days() -> None:
+    """What ``make run``'s ecosystem page says: __all__ of the synthetic packages (its weeks only)."""
+    source = SyntheticSource(300, seed=0)
+    points: dict[str, list[Point]] = {}
+    for offset in (*range(ecosystem.WEEK), *range(30, 30 + ecosystem.WEEK)):
+        when = LAST - dt.timedelta(days=offset)
+        sums: dict[tuple[str, str], int] = {}
+        for _package, dimension, category, n in source.expected_rows(when):
+            sums[dimension, category] = sums.get((dimension, category), 0) + n
+        for (dimension, category), n in sums.items():
+            points.setdefault(dimension, []).append(Point(category, when, n))
+    said = ecosystem.changes(points, LAST)
+    assert any(s.startswith("uv's share of installs rose from ") for s in said), said
+    now = ecosystem.week_shares(points["installer"], ecosystem.ECOSYSTEM[0], LAST)
+    assert now["uv"] > now["pip"]  # uv passed pip in the summer of 2026
