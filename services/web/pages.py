@@ -245,6 +245,7 @@ async def compare(
         view=view,
         log_toggle=dimension in ("overall", "people")
         or category is None,  # a share on a log axis says nothing
+        index_toggle=dimension in ("overall", "people") or category is None,  # growth of counts
         max_compare=MAX_COMPARE,
         dimensions=charts.COMPARE_DIMENSIONS,
         dimension=dimension,

@@ -17,7 +17,7 @@ import jinja2
 from aiohttp import web
 from markupsafe import Markup
 
-from services.web import charts, pages, ranges
+from services.web import charts, pages, ranges, trends
 from services.web.pagecache import PageCache
 from services.web.pages import PageError, Site
 from services.web.pypi import Metadata, PyPIClient
@@ -35,7 +35,7 @@ OPENAPI = web.AppKey("openapi", dict)
 MAX_QUERY = 200
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 #: The scripts of a page with charts: Plotly's bundle, then ours.
-CHART_SCRIPTS = ("plotly-basic.min.js", "app.js")
+CHART_SCRIPTS = ("plotly-basic.min.js", "trends.js", "app.js")
 #: A package page's: the charts', and the badge builder's.
 PACKAGE_SCRIPTS = (*CHART_SCRIPTS, "badges.js")
 #: What the dashboard says when the auth service sent a form back with ``?error=<code>``.
@@ -117,8 +117,10 @@ def package_name(request: web.Request) -> str:
 
 
 def choice(request: web.Request) -> ranges.Choice:
-    """The range (``range`` or ``lookback``), ``bin`` and ``log`` asked for; a 400 page otherwise."""
+    """The range (``range`` or ``lookback``), ``bin`` and ``log`` asked for; a 400 page otherwise.
+    The trend choices (services.web.trends) are checked too, though only the browser draws them."""
     try:
+        trends.parse(request.query)
         return ranges.parse(request.query, request.app[SITE].max_lookback)
     except ranges.RangeError as exc:
         raise PageError(400, f"Invalid {exc.parameter}", exc.message) from None

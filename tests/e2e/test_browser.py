@@ -129,7 +129,7 @@ async def test_the_range_lives_in_the_url_and_matches_what_is_drawn(tab: Tab) ->
     weeks = (await traces(page, "overall"))[0]["x"]
     assert await state(tab, "overall") == f"{len(weeks)} false false week linear" and 26 <= len(weeks) <= 27
     assert await current_range(tab) == ["all"]
-    assert await page.locator(".controls input.average").count() == 0  # a week is an average already
+    assert await page.locator(".range-bar select.mean").count() == 0  # a week is an average already
     assert await page.get_attribute('.controls[data-for="overall"] a.csv', "href") == (
         "/packages/requests/overall.csv?range=all"
     )
@@ -188,8 +188,8 @@ async def test_toggles_percent_average_and_top_n(tab: Tab) -> None:
     for day in (-1, -30):
         assert abs(sum(t["y"][day] for t in system) - 100) < 0.1
     raw = (await traces(page, "python_major"))[1]["y"]
-    await page.check('.controls[data-for="python_major"] input.average')
-    await wait_state(tab, "python_major", "180 false true day linear")
+    await page.select_option(".range-bar select.mean", "7")
+    await wait_state(tab, "python_major", "180 false 7 day linear")
     smooth = (await traces(page, "python_major"))[1]["y"]
     assert smooth != raw and len(smooth) == len(raw)
     assert abs(smooth[-1] - sum(raw[-7:]) / 7) < 0.01  # the mean of the last 7 raw values

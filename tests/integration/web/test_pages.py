@@ -185,7 +185,8 @@ async def test_chart_specs_percent_only_where_a_share_means_something(client: Te
     assert specs["overall"]["percent"] is False and specs["system"]["percent"] is True
     assert specs["python_minor"]["kind"] == "stacked" and specs["python_minor"]["top"]
     overall = html[html.index('id="title-overall"') : html.index('id="chart-overall"')]
-    assert "percent" not in overall and "7-day average" in overall
+    assert "percent" not in overall and "average" not in overall  # the rolling means are the range bar's
+    assert '<option value="28">28-day</option>' in html
     system = html[html.index('id="title-system"') : html.index('id="chart-system"')]
     assert 'class="percent"' in system
     for chart in specs:  # every chart has its table (the text alternative), empty until drawn
