@@ -154,20 +154,21 @@ async def test_log_scale_is_in_the_url_and_back_undoes_it(tab: Tab) -> None:
     # a share stays on a linear axis
     await page.check('.controls[data-for="system"] input.percent')
     await wait_state(tab, "system", "90 true false day linear")
-    # the other links keep the log scale, the CSV links do not need it
+    # the other links keep the log scale and the percentage chart, the CSV links need neither
     assert (
         await page.get_attribute(".range-bar a[data-range='30d']", "href")
-        == "/packages/requests?range=30d&log=1"
+        == "/packages/requests?range=30d&log=1&pct=system"
     )
     assert await page.get_attribute(".range-bar a.bin[data-bin='month']", "href") == (
-        "/packages/requests?range=90d&log=1&bin=month"
+        "/packages/requests?range=90d&log=1&pct=system&bin=month"
     )
     assert await page.get_attribute('.controls[data-for="overall"] a.csv', "href") == (
         "/packages/requests/overall.csv?range=90d"
     )
     await page.click(".range-bar a[data-range='30d']")
     await wait_state(tab, "overall", "30 false false day log")
-    assert page.url.endswith("?range=30d&log=1")
+    assert page.url.endswith("?range=30d&log=1&pct=system")
+    await page.go_back()
     await page.go_back()
     await page.go_back()
     await wait_state(tab, "overall", "90 false false day linear")

@@ -1,5 +1,5 @@
 """The ecosystem page in Chromium at 1366 and 390 px over ``__all__`` with uv rising against pip
-and Python 3.13 passing 3.12 (tests/integration/web/test_ecosystem.py's rows): every chart drawn
+and Python 3.13 passing 3.12 (tests/integration/web/test_ecosystem_page.py's rows): every chart drawn
 as stacked shares, the sentences on the page, the range and bin links and the 7-day mean kept in
 the URL, no console error or failed request, no serious axe violation, no sideways scrolling.
 Full-page screenshots land in tests/artifacts/.
@@ -15,7 +15,7 @@ import pytest_asyncio
 
 from services.web.ecosystem import ECOSYSTEM
 from tests.e2e.conftest import Site, serve
-from tests.integration.web.test_ecosystem import rows_of
+from tests.integration.web.test_ecosystem_page import rows_of
 from tests.support.browser import (
     DESKTOP,
     PHONE,

@@ -80,7 +80,7 @@ async def test_compare_indexed_growth_by_day_and_week(tab: Tab) -> None:
     page = tab.page
     await tab.visit(COMPARE, charts=True)
     counts = await traces(page, "compare")
-    await page.check(".range-bar input.index")
+    await page.check(".controls input.index")
     await wait_state(tab, "compare", "30 false false day linear index")
     assert page.url.endswith(COMPARE + "&index=1")
     drawn = await traces(page, "compare")
@@ -91,7 +91,7 @@ async def test_compare_indexed_growth_by_day_and_week(tab: Tab) -> None:
     assert title == f"index, 100 = {drawn[0]['x'][0]}"
     await reload(tab)
     await wait_state(tab, "compare", "30 false false day linear index")
-    assert await page.is_checked(".range-bar input.index")
+    assert await page.is_checked(".controls input.index")
     # weekly bins from the bin link keep the index
     await page.click(".range-bar a.bin[data-bin='week']")
     await page.wait_for_url("**" + COMPARE + "&index=1&bin=week")

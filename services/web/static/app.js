@@ -327,7 +327,7 @@
     var binLinks = Array.prototype.slice.call(document.querySelectorAll(".range-bar a.bin"));
     var logBox = document.querySelector(".range-bar input.log");
     var meanBox = document.querySelector(".range-bar select.mean");
-    var indexBox = document.querySelector(".range-bar input.index");
+    var indexBox = document.querySelector(".controls input.index"); // compare's one chart
     var note = document.querySelector(".range-note");
     var current = ranges.filter(function (link) { return link.classList.contains("active"); })[0];
     // The view of a history entry: which range link is current, how many bins it draws, whether

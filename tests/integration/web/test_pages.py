@@ -354,7 +354,7 @@ async def test_static_files_are_versioned_compressed_and_long_lived(client: Test
     html = await get(client, "/packages/requests")
     srcs = re.findall(r'<(?:script src|link rel="stylesheet" href)="([^"]+)"', html)
     names = [s.rsplit("/", 1)[1] for s in srcs]
-    assert names == ["app.css", "plotly-basic.min.js", "app.js", "badges.js"]
+    assert names == ["app.css", "plotly-basic.min.js", "trends.js", "app.js", "badges.js"]
     assert all(re.fullmatch(r"/static/[0-9a-f]{16}/[a-z.-]+", s) for s in srcs), srcs
     for src in srcs:
         plain = await client.get(src, headers={"Accept-Encoding": "identity"})
