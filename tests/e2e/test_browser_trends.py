@@ -62,6 +62,7 @@ async def test_package_trend_choices_live_in_the_url(tab: Tab) -> None:
     assert await page.get_attribute('.controls[data-for="system"] a.csv', "href") == (
         "/packages/requests/system.csv?range=90d"
     )
+    await screenshot(page, "package-trends-1366")
     for _ in range(2):  # drawn the same after a reload: the URL holds the whole view
         await wait_state(tab, "system", "90 true 28 day linear")
         assert await page.input_value(".range-bar select.mean") == "28"
@@ -87,6 +88,7 @@ async def test_compare_indexed_growth_by_day_and_week(tab: Tab) -> None:
     for before, after in zip(counts, drawn, strict=True):
         assert after["y"][0] == 100.0  # 100 = the first day of the range
         assert after["y"][-1] == pytest.approx(round(1000 * before["y"][-1] / before["y"][0]) / 10)
+    await screenshot(page, "compare-trends-1366")
     title = await page.evaluate("() => document.getElementById('chart-compare').layout.yaxis.title.text")
     assert title == f"index, 100 = {drawn[0]['x'][0]}"
     await reload(tab)

@@ -239,7 +239,7 @@
       return trace;
     });
     var unit = unitOf(view, what);
-    var ticks = log ? logTicks(what.series) : undefined;
+    var ticks = log && !what.base ? logTicks(what.series) : undefined; // an index: Plotly's own
     var layout = {
       margin: { l: narrow ? 44 : 60, r: 10, t: narrow ? 8 : 30, b: 30 }, // the toolbar (on hover) sits in the top margin
       height: narrow ? 300 : 360,
