@@ -66,6 +66,8 @@ class Share:
     prefix: str = ""
     #: Whether "A passed B" makes sense for this dimension.
     passings: bool = True
+    #: Stack the categories by size (the largest at the bottom); else in category order (versions).
+    by_size: bool = True
 
     @property
     def spec(self) -> ChartSpec:
@@ -93,6 +95,7 @@ ECOSYSTEM: tuple[Share, ...] = (
         "downloads",
         top=8,
         prefix="Python ",
+        by_size=False,
     ),
     Share("system", "Operating systems", "{label}'s share of downloads", "downloads"),
     Share("country", "Countries", "The share of downloads from {label}", "downloads", top=10),
@@ -130,16 +133,25 @@ def kept(points: Iterable[PointLike], share: Share) -> list[PointLike]:
     return [p for p in points if p.category not in share.exclude]
 
 
+def ordered(filled: Mapping[str, Sequence[int]], share: Share) -> dict[str, Sequence[int]]:
+    """The categories as they are stacked: by downloads, largest first, when ``share.by_size``
+    (else as given), with "other" and unknown last."""
+    named = [c for c in filled if c not in UNNAMED]
+    if share.by_size:
+        named.sort(key=lambda c: -sum(filled[c]))
+    return {c: filled[c] for c in [*named, *(c for c in UNNAMED if c in filled)]}
+
+
 def share_charts(by_dimension: Mapping[str, Sequence[PointLike]], win: Window, bin: Bin) -> dict[str, Any]:
     """The page's JSON: one stacked chart of shares (``unit: "%"``) per :data:`ECOSYSTEM` entry,
     its ``top`` categories over the window kept and the rest folded into "other" before the
-    shares are taken."""
+    shares are taken, stacked as :func:`ordered` says."""
     drawn = []
     for share in ECOSYSTEM:
         filled = charts.zero_fill(kept(by_dimension.get(share.id, ()), share), win, bin)
         if share.top is not None and len(filled) > share.top:
             filled = charts.fold(filled, share.top)
-        chart = charts.chart(share.spec, shares(filled))  # type: ignore[arg-type]
+        chart = charts.chart(share.spec, shares(ordered(filled, share)))  # type: ignore[arg-type]
         chart["unit"] = "%"
         drawn.append(chart)
     return charts.frame(win, bin, drawn)

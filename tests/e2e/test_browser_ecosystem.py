@@ -1,20 +1,22 @@
 """The ecosystem page in Chromium at 1366 and 390 px over ``__all__`` with uv rising against pip
 and Python 3.13 passing 3.12 (tests/integration/web/test_ecosystem_page.py's rows): every chart drawn
-as stacked shares, the sentences on the page, the range and bin links and the 7-day mean kept in
-the URL, no console error or failed request, no serious axe violation, no sideways scrolling.
-Full-page screenshots land in tests/artifacts/.
+as stacked shares, the sentences on the page, the bin links, no console error or failed request,
+no serious axe violation, no sideways scrolling; and over 200 days of the synthetic source (what
+``make run`` shows), uv's rise said and drawn. Full-page screenshots land in tests/artifacts/.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 import pytest_asyncio
 
+from services.ingest.sources.synthetic import SyntheticSource
 from services.web.ecosystem import ECOSYSTEM
-from tests.e2e.conftest import Site, serve
+from tests.e2e.conftest import END, Site, serve
 from tests.integration.web.test_ecosystem_page import rows_of
 from tests.support.browser import (
     DESKTOP,
@@ -25,6 +27,7 @@ from tests.support.browser import (
     sideways_overflow,
     traces,
 )
+from tests.support.seed import Row
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
@@ -71,3 +74,35 @@ async def test_the_ecosystem_page_draws_every_share_and_says_what_changed(
         tab.assert_clean()
     finally:
         await page.context.close()
+
+
+def synthetic_rows(days: int, packages: int) -> list[Row]:
+    """The synthetic source's days ending END, summed into one package (its ``__all__`` is theirs)."""
+    source = SyntheticSource(packages, seed=0)
+    rows: list[Row] = []
+    for offset in range(days):
+        day = END - dt.timedelta(days=offset)
+        sums: dict[tuple[str, str], int] = {}
+        for _package, dimension, category, n in source.expected_rows(day):
+            sums[dimension, category] = sums.get((dimension, category), 0) + n
+        rows += [(day, "synthetic-sum", d, c, n) for (d, c), n in sums.items()]
+    return rows
+
+
+async def test_the_synthetic_history_shows_uv_rising(
+    browser: Any, chromium: str, database_url: str, redis_url: str
+) -> None:
+    async with serve(database_url, redis_url, synthetic_rows(200, 200)) as served:
+        for viewport in (DESKTOP, PHONE):
+            tab = await new_tab(browser, served.origin, viewport)
+            page = tab.page
+            try:
+                await tab.visit("/ecosystem", charts=True)
+                sentences = await page.locator(".changes li").all_inner_texts()
+                assert any(s.startswith("uv's share of installs rose from ") for s in sentences), sentences
+                uv = next(t for t in await traces(page, "installer") if t["name"] == "uv")["y"]
+                assert uv[-1] > uv[0] + 3  # points of share over the 180 days drawn
+                await screenshot(page, f"ecosystem-synthetic-{viewport['width']}")
+                tab.assert_clean()
+            finally:
+                await page.context.close()

@@ -49,14 +49,10 @@ def test_share_charts_leave_out_mirrors_and_fold_the_tail_into_other() -> None:
     assert [c["id"] for c in data["charts"]] == [s.id for s in ecosystem.ECOSYSTEM]
     installer = {s["category"]: s["values"] for s in by_id["installer"]["series"]}
     assert installer == {"pip": [60.0] * DAYS, "uv": [40.0] * DAYS}  # mirrors and null left out
+    assert list(installer) == ["pip", "uv"]  # the largest at the bottom of the stack
     assert by_id["installer"]["unit"] == "%" and by_id["installer"]["kind"] == "stacked"
     countries = [s["category"] for s in by_id["country"]["series"]]
-    assert (
-        len(countries) == 11
-        and countries[-1] == "other"
-        and "C00" not in countries
-        and "C01" not in countries
-    )
+    assert countries == [f"C{k:02}" for k in range(11, 1, -1)] + ["other"]  # the largest first
     total = sum(range(1, 13))
     other = next(s for s in by_id["country"]["series"] if s["category"] == "other")
     assert other["values"][0] == round(100 * 3 / total, 2)
@@ -64,6 +60,14 @@ def test_share_charts_leave_out_mirrors_and_fold_the_tail_into_other() -> None:
         for i in range(len(data["dates"])):
             column = sum(s["values"][i] for s in chart["series"])
             assert not chart["series"] or column == pytest.approx(100, abs=0.06)
+
+
+def test_python_versions_stack_in_version_order_with_unknown_last() -> None:
+    win = Window(day(0), LAST)
+    points = {"python_minor": steady("null", 50) + steady("3.9", 1) + steady("3.12", 5) + steady("3.10", 9)}
+    chart = ecosystem.share_charts(points, win, "day")["charts"][1]
+    assert [s["category"] for s in chart["series"]] == ["3.9", "3.10", "3.12", "null"]
+    assert [s["name"] for s in chart["series"]][-1] == "unknown"
 
 
 def test_share_charts_by_week_keep_the_partial_bins() -> None:
