@@ -60,6 +60,7 @@ ROUTES: tuple[Route, ...] = (
     Route("/auth", "auth"),
     Route("/about", "web"),
     Route("/compare", "web"),
+    Route("/ecosystem", "web", exact=True),  # the ecosystem page
     Route("/faqs", "web"),
     Route("/favicon.ico", "web", exact=True),
     Route("/packages", "web"),

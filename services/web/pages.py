@@ -22,6 +22,7 @@ import jinja2
 from markupsafe import Markup
 
 from services.web import adoption, apidocs, charts, ranges
+from services.web import ecosystem as ecosystem_core
 from shared import rank, rollups, series, totals
 from shared.db.layout import Dictionary
 from shared.packages import ALL_PACKAGES
@@ -251,6 +252,7 @@ async def compare(
         view=view,
         log_toggle=dimension in ("overall", "people")
         or category is None,  # a share on a log axis says nothing
+        index_toggle=dimension in ("overall", "people") or category is None,  # growth of counts
         max_compare=MAX_COMPARE,
         dimensions=charts.COMPARE_DIMENSIONS,
         dimension=dimension,
@@ -317,3 +319,35 @@ async def dashboard(site: Site, user_id: int) -> dict[str, Any]:
                 }
             )
     return {"rows": rows, **span_of(found)}
+
+
+async def ecosystem(site: Site, choice: ranges.Choice) -> Payload:
+    """The ecosystem page: ``__all__``'s shares by installer, Python version, operating system,
+    country, file type and CI over the range and bin of ``choice``, and what changed in the last
+    30 days (services.web.ecosystem). One read covers both the charts and the sentences."""
+    view = await view_of(site, choice)
+    win, last = view.embed, view.history.last
+    enough = view.history.days >= ecosystem_core.SENTENCE_DAYS
+    start = (
+        min(win.start, last - dt.timedelta(days=ecosystem_core.SENTENCE_DAYS - 1)) if enough else win.start
+    )
+    by_dimension = await series.series_window(site.pool, site.names, ALL_PACKAGES, start, win.end)
+    data = ecosystem_core.share_charts(by_dimension, win, view.bin)
+    html = render(
+        site.env,
+        "ecosystem.html",
+        sentences=ecosystem_core.changes(by_dimension, last) if enough else [],
+        then=last - dt.timedelta(days=ecosystem_core.LOOKBACK_DAYS),
+        last=last,
+        week=ecosystem_core.WEEK,
+        needed=ecosystem_core.SENTENCE_DAYS,
+        min_points=ecosystem_core.MIN_POINTS,
+        min_share=ecosystem_core.MIN_SHARE,
+        charts=data["charts"],
+        partial=data["partial"],
+        chart_json=script_json(shown(view, data)),
+        view=view,
+        bar=ranges.range_bar("/ecosystem", {}, view),
+        log_toggle=False,
+    )
+    return payload("The ecosystem", html, span_of(view.history))

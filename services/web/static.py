@@ -30,6 +30,7 @@ HERE = Path(__file__).parent / "static"
 SOURCES: dict[str, Path] = {
     "app.css": HERE / "app.css",
     "app.js": HERE / "app.js",
+    "trends.js": HERE / "trends.js",
     "suggest.js": HERE / "suggest.js",
     "badges.js": HERE / "badges.js",
     "favicon.svg": HERE / "favicon.svg",

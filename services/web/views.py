@@ -19,7 +19,7 @@ import jinja2
 from aiohttp import web
 from markupsafe import Markup
 
-from services.web import charts, pages, ranges
+from services.web import charts, pages, ranges, trends
 from services.web.pagecache import PageCache
 from services.web.pages import PageError, Site
 from services.web.pypi import Metadata, PyPIClient
@@ -37,7 +37,7 @@ OPENAPI = web.AppKey("openapi", dict)
 MAX_QUERY = 200
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 #: The scripts of a page with charts: Plotly's bundle, then ours.
-CHART_SCRIPTS = ("plotly-basic.min.js", "app.js")
+CHART_SCRIPTS = ("plotly-basic.min.js", "trends.js", "app.js")
 #: A package page's: the charts', and the badge builder's.
 PACKAGE_SCRIPTS = (*CHART_SCRIPTS, "badges.js")
 #: What the dashboard says when the auth service sent a form back with ``?error=<code>``.
@@ -119,8 +119,10 @@ def package_name(request: web.Request) -> str:
 
 
 def choice(request: web.Request) -> ranges.Choice:
-    """The range (``range`` or ``lookback``), ``bin`` and ``log`` asked for; a 400 page otherwise."""
+    """The range (``range`` or ``lookback``), ``bin`` and ``log`` asked for; a 400 page otherwise.
+    The trend choices (services.web.trends) are checked too, though only the browser draws them."""
     try:
+        trends.parse(request.query)
         return ranges.parse(request.query, request.app[SITE].max_lookback)
     except ranges.RangeError as exc:
         raise PageError(400, f"Invalid {exc.parameter}", exc.message) from None
@@ -274,6 +276,16 @@ async def compare(request: web.Request) -> web.Response:
         lambda conn: pages.compare(site.using(conn), names, asked, dimension, category),
     )
     return await page(request, data, scripts=CHART_SCRIPTS if names else ())
+
+
+async def ecosystem(request: web.Request) -> web.Response:
+    """``__all__``'s shares over time and what changed in the last 30 days (cached like every page)."""
+    asked = choice(request)
+    site = request.app[SITE]
+    data = await request.app[PAGE_CACHE].get_or_build(
+        "ecosystem", asked.key, lambda conn: pages.ecosystem(site.using(conn), asked)
+    )
+    return await page(request, data, scripts=CHART_SCRIPTS)
 
 
 async def suggest(request: web.Request) -> web.Response:

@@ -129,7 +129,7 @@ async def test_the_range_lives_in_the_url_and_matches_what_is_drawn(tab: Tab) ->
     weeks = (await traces(page, "overall"))[0]["x"]
     assert await state(tab, "overall") == f"{len(weeks)} false false week linear" and 26 <= len(weeks) <= 27
     assert await current_range(tab) == ["all"]
-    assert await page.locator(".controls input.average").count() == 0  # a week is an average already
+    assert await page.locator(".range-bar select.mean").count() == 0  # a week is an average already
     assert await page.get_attribute('.controls[data-for="overall"] a.csv', "href") == (
         "/packages/requests/overall.csv?range=all"
     )
@@ -154,20 +154,21 @@ async def test_log_scale_is_in_the_url_and_back_undoes_it(tab: Tab) -> None:
     # a share stays on a linear axis
     await page.check('.controls[data-for="system"] input.percent')
     await wait_state(tab, "system", "90 true false day linear")
-    # the other links keep the log scale, the CSV links do not need it
+    # the other links keep the log scale and the percentage chart, the CSV links need neither
     assert (
         await page.get_attribute(".range-bar a[data-range='30d']", "href")
-        == "/packages/requests?range=30d&log=1"
+        == "/packages/requests?range=30d&log=1&pct=system"
     )
     assert await page.get_attribute(".range-bar a.bin[data-bin='month']", "href") == (
-        "/packages/requests?range=90d&log=1&bin=month"
+        "/packages/requests?range=90d&log=1&pct=system&bin=month"
     )
     assert await page.get_attribute('.controls[data-for="overall"] a.csv', "href") == (
         "/packages/requests/overall.csv?range=90d"
     )
     await page.click(".range-bar a[data-range='30d']")
     await wait_state(tab, "overall", "30 false false day log")
-    assert page.url.endswith("?range=30d&log=1")
+    assert page.url.endswith("?range=30d&log=1&pct=system")
+    await page.go_back()
     await page.go_back()
     await page.go_back()
     await wait_state(tab, "overall", "90 false false day linear")
@@ -188,8 +189,8 @@ async def test_toggles_percent_average_and_top_n(tab: Tab) -> None:
     for day in (-1, -30):
         assert abs(sum(t["y"][day] for t in system) - 100) < 0.1
     raw = (await traces(page, "python_major"))[1]["y"]
-    await page.check('.controls[data-for="python_major"] input.average')
-    await wait_state(tab, "python_major", "180 false true day linear")
+    await page.select_option(".range-bar select.mean", "7")
+    await wait_state(tab, "python_major", "180 false 7 day linear")
     smooth = (await traces(page, "python_major"))[1]["y"]
     assert smooth != raw and len(smooth) == len(raw)
     assert abs(smooth[-1] - sum(raw[-7:]) / 7) < 0.01  # the mean of the last 7 raw values

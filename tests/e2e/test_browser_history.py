@@ -122,7 +122,7 @@ async def test_partial_weeks_are_marked_in_the_chart_the_hover_and_the_table(tab
     caption = await page.locator('details.chart-table[data-for="overall"] caption').text_content()
     assert caption is not None and f"{len(weeks)} weeks" in caption
     # no 7-day average of weeks; the note under the bar says which weeks are partial
-    assert await page.locator(".controls input.average").count() == 0
+    assert await page.locator(".range-bar select.mean").count() == 0
     assert await page.locator(".partial-note").inner_text() == (
         "Shaded: partial weeks 2025-11-24 (6 of 7 days) and 2026-11-23 (2 of 7 days)."
     )

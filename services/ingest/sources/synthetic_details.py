@@ -9,7 +9,8 @@ exactly (every split sums to the downloads it was given), and the integer splitt
   ramps up over its first week and older ones decay geometrically, with a long tail of pinned old
   releases. Popular packages see a few dozen versions a day, small ones a handful. Version
   schemes vary by package (semver, calendar versions, ``0.x``).
-* installers: pip dominant, uv rising through 2024-2026, poetry, pdm, pipenv and a few others
+* installers: pip dominant, uv rising through 2024-2026 (fast, then steadily, past pip in the summer
+  of 2026, so the ecosystem page's last 30 days show it still rising), poetry, pdm, pipenv and a few others
   without mirrors; the mirror part is bandersnatch, Artifactory, devpi, z3c.pypimirror and the
   NULL installer (``null``), so the installer breakdown adds up to ``with_mirrors``.
 * countries: a heavy-tailed list (the US far ahead), three regional templates, ``null`` rare.
@@ -33,6 +34,10 @@ from shared.installers import PEOPLE_INSTALLERS
 from shared.synthetic_catalog import release_of, version_string
 
 _UV_START = dt.date(2024, 2, 15)
+#: uv's weight grows exponentially until it reaches _UV_KNEE (in the spring of 2026), then by
+#: _UV_LATER a year up to _UV_MOST, so the last months of a history show it still rising.
+_UV_KNEE, _UV_LATER, _UV_MOST = 45.0, 18.0, 75.0
+_UV_KNEE_YEARS = math.log(_UV_KNEE / 1.5) / 1.6
 
 
 def cumulative(weights: Sequence[float]) -> tuple[float, ...]:
@@ -104,7 +109,9 @@ class Details:
         self.day = day
         self.rand = rand
         uv_years = max(0.0, (day - _UV_START).days / 365.0)
-        uv = min(45.0, 1.5 * math.exp(1.6 * uv_years))  # from a trickle to a large share
+        uv = 1.5 * math.exp(1.6 * uv_years)  # from a trickle to a large share
+        if uv > _UV_KNEE:  # then steadily, past pip in the summer of 2026
+            uv = min(_UV_MOST, _UV_KNEE + _UV_LATER * (uv_years - _UV_KNEE_YEARS))
         self.installer_shares = cumulative((100.0 - uv, uv, 7.0, 2.0, 2.5, 1.5, 1.0, 0.8, 0.4))
 
     def installers(self, package: int, without: int, mirrors: int) -> dict[str, int]:

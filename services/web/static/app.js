@@ -3,14 +3,18 @@
 // chart's spec (kind "lines", "stacked" or "bar", percent allowed or not, top N) and its series, so a
 // new chart needs no code here. The server sums days into weeks or months (data.bin) and marks the
 // partial first and last bins (data.partial); this file only slices and transforms (range shown,
-// top N plus "other", 7-day average, percentage, log axis): no number is computed here that the
-// server did not send.
+// top N plus "other", 7- or 28-day rolling mean, percentage, log axis, indexed growth): no number
+// is computed here that the server did not send. The pure parts of the trend views (rolling
+// means, indexing, the view in the URL) are trends.js's (window.PypistatsTrends), loaded first.
 // Also owns the page's view in the URL: a range link this page has the days for (a daily range
 // no longer than data.dates) is drawn at once and pushed into the history (pushState); any
 // other range or bin is an ordinary link, loaded from the server. The log-scale toggle is pushed
-// the same way (?log=1). Back/forward redraw the view of each entry. Each chart has its own
-// percentage and 7-day average toggles, CSV link and the table of the numbers it shows; the
-// overall chart (spec.people) also a "people only" toggle, drawing its people series alone.
+// the same way (?log=1), and so is every trend choice: the rolling mean (?mean=7|28, daily bins),
+// the charts drawn as percentages (?pct=<chart ids>), "people only" (?people=1) and, on compare,
+// indexed growth (?index=1: 100 = the first whole bin of the range); a reload or a pasted link
+// shows the same view. Back/forward redraw the view of each entry. Each chart has its own
+// percentage toggle, CSV link and the table of the numbers it shows; the overall chart
+// (spec.people) also a "people only" toggle, drawing its people series alone.
 // Every time chart marks the package's releases (the release block below), and the adoption
 // chart (data.adoption) is drawn like the others, with a "group by" selector of its own.
 // No inline script: the Content-Security-Policy allows only files from our own origin.
@@ -18,22 +22,12 @@
   "use strict";
 
   var NARROW = window.matchMedia("(max-width: 640px)");
+  var T = window.PypistatsTrends;
   var OTHER = "other";
   var number = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
   //: How the hover label names a bin, and what the y axis counts, by bin.
   var HOVER_FORMAT = { day: undefined, week: "week of %Y-%m-%d", month: "%B %Y" };
   var PER_BIN = { day: "downloads", week: "downloads a week", month: "downloads a month" };
-
-  function movingAverage(values, width) {
-    var out = [];
-    var sum = 0;
-    for (var i = 0; i < values.length; i++) {
-      sum += values[i];
-      if (i >= width) sum -= values[i - width];
-      out.push(Math.round((sum / Math.min(i + 1, width)) * 100) / 100);
-    }
-    return out;
-  }
 
   function total(values) {
     var sum = 0;
@@ -55,7 +49,8 @@
     var out = [];
     series.forEach(function (s) {
       if (kept[s.category]) { out.push(s); return; }
-      rest = rest ? rest.map(function (v, i) { return v + s.values[i]; }) : s.values.slice();
+      rest = rest ? rest.map(function (v, i) { return v === null || s.values[i] === null ? null : v + s.values[i]; })
+        : s.values.slice();
     });
     if (rest) out.push({ category: OTHER, name: OTHER, values: rest });
     return out;
@@ -73,24 +68,36 @@
       return {
         category: s.category,
         name: s.name,
-        values: s.values.map(function (v, j) { return totals[j] ? Math.round((10000 * v) / totals[j]) / 100 : 0; })
+        values: s.values.map(function (v, j) {
+          if (v === null) return null; // no mean there
+          return totals[j] ? Math.round((10000 * v) / totals[j]) / 100 : 0;
+        })
       };
     });
   }
 
-  // What one chart shows for a view {points, percent, average}: its last `points` bins and series.
-  function shown(chart, dates, view) {
+  // What one chart shows for a view {points, percent, mean, index}: its last `points` bins and
+  // series (each a rolling mean of `mean` days, or an index of its first whole bin shown).
+  function shown(chart, dates, view, partial) {
     var n = Math.min(view.points || dates.length, dates.length);
+    var x = dates.slice(dates.length - n);
     var all = chart.people
       ? chart.series.filter(function (s) { return (s.category === "people") === !!view.people; })
       : chart.series;
     var series = all.map(function (s) {
-      var values = view.average ? movingAverage(s.values, 7) : s.values;
+      var values = view.mean ? T.rollingMean(s.values, view.mean) : s.values;
       return { category: s.category, name: s.name, values: values.slice(values.length - n) };
     });
     series = topN(series, chart.top);
     if (view.percent && chart.percent) series = percentages(series);
-    return { x: dates.slice(dates.length - n), series: series };
+    var base = null;
+    if (view.index) {
+      var at = T.baseBin(x, partial || {});
+      if (view.mean) at = Math.max(at, Math.max.apply(null, series.map(function (s) { return T.firstNumber(s.values, 0); })));
+      base = x[at];
+      series = series.map(function (s) { return { category: s.category, name: s.name, values: T.indexed(s.values, at) }; });
+    }
+    return { x: x, series: series, base: base };
   }
 
   // " (partial: 3 of 7 days)" for a partial bin, "" otherwise.
@@ -151,16 +158,24 @@
 
   function format(value, view) {
     if (value === null) return "–"; // a group not released yet (adoption chart)
+    if (view.index) return value.toFixed(1);
     return view.percent ? value.toFixed(1) + "%" : number.format(value);
   }
 
+  // The y axis title of a line chart: what a value is, in this view.
+  function unitOf(view, what) {
+    if (what.base) return "index, 100 = " + (view.bin === "day" ? "" : view.bin + " of ") + what.base;
+    if (view.mean) return "downloads (" + view.mean + "-day mean)";
+    return PER_BIN[view.bin];
+  }
+
   // A "bar" chart: one bar per category, ranked, of its downloads over the days shown (a day's
-  // average with the 7-day toggle, a share of the total with the percentage toggle); "other" last.
+  // average with a rolling mean chosen, a share of the total with the percentage toggle); "other" last.
   function drawBars(div, chart, what, view, narrow) {
     var days = what.x.length || 1;
     var rows = what.series.map(function (s) {
       var sum = total(s.values);
-      return { name: s.name, other: s.category === OTHER, value: view.average ? sum / days : sum };
+      return { name: s.name, other: s.category === OTHER, value: view.mean ? sum / days : sum };
     }).filter(function (r) { return r.value > 0; });
     var grand = rows.reduce(function (acc, r) { return acc + r.value; }, 0);
     var percent = view.percent && chart.percent;
@@ -185,13 +200,13 @@
         fixedrange: true,
         exponentformat: "B",
         ticksuffix: percent ? "%" : "",
-        title: { text: narrow ? "" : (percent ? "share of downloads" : (view.average ? "downloads a day" : "downloads")) }
+        title: { text: narrow ? "" : (percent ? "share of downloads" : (view.mean ? "downloads a day" : "downloads")) }
       },
       yaxis: { fixedrange: true, automargin: true }
     };
     var config = { displaylogo: false, responsive: true, displayModeBar: false };
     return window.Plotly.react(div, [trace], layout, config).then(function () {
-      div.dataset.state = [what.x.length, percent, view.average, view.bin, "linear"].join(" ");
+      div.dataset.state = [what.x.length, percent, view.mean || false, view.bin, "linear"].join(" ");
       return what;
     });
   }
@@ -269,12 +284,12 @@
     // On a log axis stacked areas would misdraw every layer but the first: draw lines instead.
     var stacked = chart.kind === "stacked" && !log;
     var narrow = NARROW.matches;
-    var what = shown(chart, data.dates, view);
-    if (chart.kind === "bar") return drawBars(div, chart, what, view, narrow);
     var partial = data.partial || {};
+    var what = shown(chart, data.dates, view, partial);
+    if (chart.kind === "bar") return drawBars(div, chart, what, view, narrow);
     var marks = what.x.map(function (x) { return partialText(partial, x); });
     var anyPartial = marks.some(function (m) { return m !== ""; });
-    var value = percent ? "%{y:.1f}%" : (view.average ? "%{y:,.0f}" : "%{y:,}");
+    var value = percent ? "%{y:.1f}%" : (what.base ? "%{y:.1f}" : (view.mean ? "%{y:,.0f}" : "%{y:,}"));
     var traces = what.series.map(function (s) {
       var trace = {
         type: "scatter",
@@ -292,8 +307,8 @@
       if (stacked) trace.stackgroup = "one";
       return trace;
     });
-    var unit = view.average ? "downloads (7-day average)" : PER_BIN[view.bin];
-    var ticks = log ? logTicks(what.series) : undefined;
+    var unit = unitOf(view, what);
+    var ticks = log && !what.base ? logTicks(what.series) : undefined; // an index: Plotly's own
     var layout = {
       margin: { l: narrow ? 44 : 60, r: 10, t: narrow ? 8 : 30, b: 30 }, // the toolbar (on hover) sits in the top margin
       height: narrow ? 300 : 360,
@@ -336,7 +351,8 @@
       modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d", "toggleSpikelines"]
     };
     return window.Plotly.react(div, traces, layout, config).then(function () {
-      div.dataset.state = [what.x.length, percent, view.average, view.bin, log ? "log" : "linear"].join(" ");
+      var state = [what.x.length, percent, view.mean || false, view.bin, log ? "log" : "linear"];
+      div.dataset.state = state.concat(what.base ? ["index"] : []).join(" ");
       return what;
     });
   }
@@ -347,7 +363,8 @@
     var caption = table.createCaption();
     caption.textContent = chart.title + ": " + what.x.length + " " + view.bin + "s" +
       (view.bin === "day" ? "" : " (each named by its first day)") +
-      (view.average ? ", 7-day average" : "") + (view.percent && chart.percent ? ", share of downloads" : "");
+      (view.mean ? ", " + view.mean + "-day mean" : "") + (what.base ? ", index (100 = " + what.base + ")" : "") +
+      (view.percent && chart.percent ? ", share of downloads" : "");
     var head = table.createTHead().insertRow();
     ["Date"].concat(what.series.map(function (s) { return s.name; })).forEach(function (label) {
       var th = document.createElement("th");
@@ -365,7 +382,9 @@
       what.series.forEach(function (s) {
         var cell = row.insertCell();
         cell.className = "num";
-        cell.textContent = format(s.values[i], { percent: (view.percent && chart.percent) || chart.unit === "%" });
+        cell.textContent = format(s.values[i], {
+          percent: (view.percent && chart.percent) || chart.unit === "%", index: !!what.base
+        });
       });
     }
     holder.replaceChildren(table);
@@ -388,15 +407,19 @@
     var ranges = Array.prototype.slice.call(document.querySelectorAll(".range-bar a.range"));
     var binLinks = Array.prototype.slice.call(document.querySelectorAll(".range-bar a.bin"));
     var logBox = document.querySelector(".range-bar input.log");
+    var meanBox = document.querySelector(".range-bar select.mean");
+    var indexBox = document.querySelector(".controls input.index"); // compare's one chart
     var note = document.querySelector(".range-note");
     var current = ranges.filter(function (link) { return link.classList.contains("active"); })[0];
     // The view of a history entry: which range link is current, how many bins it draws, whether
-    // the axis is logarithmic, and the bin its range gets when the URL names none.
+    // the axis is logarithmic, the bin its range gets when the URL names none, and the trend
+    // choices (rolling mean, percentage charts, people only, indexed growth) the URL holds.
     var first = {
       key: current ? current.dataset.range : "",
       points: data.show,
       log: logBox ? logBox.checked : false,
-      auto: current ? current.dataset.bin : data.bin
+      auto: current ? current.dataset.bin : data.bin,
+      trend: T.readView(window.location.search)
     };
     var page = Object.assign({}, first);
     var charts = [];
@@ -405,17 +428,17 @@
     data.charts.concat(data.adoption ? [data.adoption] : []).forEach(function (chart) {
       var div = document.getElementById("chart-" + chart.id);
       if (!div) return;
-      var entry = { chart: chart, div: div, percent: false, average: false, people: false };
+      var entry = { chart: chart, div: div };
       entry.controls = document.querySelector('.controls[data-for="' + chart.id + '"]');
       entry.details = document.querySelector('details.chart-table[data-for="' + chart.id + '"]');
       entry.csv = entry.controls && entry.controls.querySelector("a.csv");
-      if (entry.controls) {
-        var percent = entry.controls.querySelector("input.percent");
-        var average = entry.controls.querySelector("input.average");
-        var people = entry.controls.querySelector("input.people");
-        if (people) people.addEventListener("change", function () { entry.people = people.checked; redraw(entry); });
-        if (percent) percent.addEventListener("change", function () { entry.percent = percent.checked; redraw(entry); });
-        if (average) average.addEventListener("change", function () { entry.average = average.checked; redraw(entry); });
+      entry.percentBox = entry.controls && entry.controls.querySelector("input.percent");
+      entry.peopleBox = entry.controls && entry.controls.querySelector("input.people");
+      if (entry.percentBox) {
+        entry.percentBox.addEventListener("change", function () { pushTrend({ pct: percentCharts(entry) }); });
+      }
+      if (entry.peopleBox) {
+        entry.peopleBox.addEventListener("change", function () { pushTrend({ people: entry.peopleBox.checked }); });
       }
       if (chart.groupings) adoptionControls(entry);
       if (entry.details) {
@@ -439,10 +462,31 @@
     }
     // ---- end of adoption chart ----
 
+    // The charts drawn as percentages once `entry`'s box has changed.
+    function percentCharts(entry) {
+      var others = page.trend.pct.filter(function (id) { return id !== entry.chart.id; });
+      return entry.percentBox.checked ? others.concat([entry.chart.id]) : others;
+    }
+
+    // A new history entry with the trend choices in `change`, drawn.
+    function pushTrend(change) {
+      var state = Object.assign({}, page, { trend: Object.assign({}, page.trend, change) });
+      var params = T.writeView(new URLSearchParams(window.location.search), state.trend);
+      window.history.pushState(state, "", window.location.pathname + query(params));
+      apply(state);
+    }
+
     function view(entry) {
+      var trend = page.trend;
       return {
-        points: page.points, percent: entry.percent, average: entry.average, log: page.log, bin: data.bin,
-        people: entry.people, releases: releases
+        points: page.points,
+        percent: !!entry.percentBox && trend.pct.indexOf(entry.chart.id) >= 0,
+        mean: data.bin === "day" ? trend.mean : 0,
+        index: !!indexBox && trend.index && entry.chart.unit !== "%",
+        log: page.log,
+        bin: data.bin,
+        people: !!entry.chart.people && trend.people,
+        releases: releases
       };
     }
 
@@ -473,8 +517,9 @@
         if (active) link.setAttribute("aria-current", "true"); else link.removeAttribute("aria-current");
         if (active && note) { note.textContent = link.dataset.note; note.hidden = !link.dataset.note; }
         var url = new URL(link.href);
-        if (page.log) url.searchParams.set("log", "1"); else url.searchParams.delete("log");
-        link.href = url.pathname + query(url.searchParams);
+        var params = T.writeView(url.searchParams, page.trend);
+        if (page.log) params.set("log", "1"); else params.delete("log");
+        link.href = url.pathname + query(params);
       });
       binLinks.forEach(function (link) {
         var params = new URLSearchParams(here);
@@ -486,10 +531,21 @@
         if (active) link.setAttribute("aria-current", "true"); else link.removeAttribute("aria-current");
       });
       if (logBox) logBox.checked = page.log;
-      var csv = new URLSearchParams(here);
+      showTrend();
+      var csv = T.writeView(here, { pct: [] });
       csv.delete("log");
       charts.forEach(function (entry) {
         if (entry.csv) entry.csv.href = new URL(entry.csv.href).pathname + query(csv);
+      });
+    }
+
+    // The trend controls as the current entry's view has them.
+    function showTrend() {
+      if (meanBox) meanBox.value = page.trend.mean ? String(page.trend.mean) : "";
+      if (indexBox) indexBox.checked = page.trend.index;
+      charts.forEach(function (entry) {
+        if (entry.percentBox) entry.percentBox.checked = page.trend.pct.indexOf(entry.chart.id) >= 0;
+        if (entry.peopleBox) entry.peopleBox.checked = page.trend.people;
       });
     }
 
@@ -524,7 +580,10 @@
         if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
         if (!inPage(link)) return; // the server draws it: an ordinary link
         event.preventDefault();
-        var state = { key: link.dataset.range, points: parseInt(link.dataset.points, 10), log: page.log, auto: link.dataset.bin };
+        var state = {
+          key: link.dataset.range, points: parseInt(link.dataset.points, 10), log: page.log, auto: link.dataset.bin,
+          trend: page.trend
+        };
         if (link.href !== window.location.href) window.history.pushState(state, "", link.href);
         else window.history.replaceState(state, "");
         apply(state);
@@ -539,6 +598,10 @@
         apply(state);
       });
     }
+    if (meanBox) {
+      meanBox.addEventListener("change", function () { pushTrend({ mean: parseInt(meanBox.value, 10) || 0 }); });
+    }
+    if (indexBox) indexBox.addEventListener("change", function () { pushTrend({ index: indexBox.checked }); });
     window.history.replaceState(first, "");
     window.addEventListener("popstate", function (event) { apply(event.state || first); });
     NARROW.addEventListener("change", function () { charts.forEach(redraw); });

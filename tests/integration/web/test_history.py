@@ -131,8 +131,8 @@ async def test_every_range_draws_its_days_in_its_bin(
     reaches = days < int(re.sub(r"\D", "", key) or 0) * (365 if key.endswith("y") else 1)
     note = f"reaches before the first day kept: showing the 730 days from {FIRST.isoformat()}"
     assert (note in html) == reaches, key
-    # the average toggle only on daily bins; every chart's CSV link follows the range and bin
-    assert ("7-day average" in html) == (bin == "day")
+    # the rolling means only on daily bins; every chart's CSV link follows the range and bin
+    assert ('<select class="mean"' in html) == (bin == "day")
     csv_query = "" if key == "180d" else query.replace("?", "")  # the default range: the shortest URL
     assert f'href="/packages/requests/system.csv{"?" + csv_query if csv_query else ""}"' in html
 
@@ -178,7 +178,7 @@ async def test_all_by_month_and_month_for_the_whole_history(long_client: TestCli
 async def test_bin_links_keep_the_range_and_the_range_links_drop_the_bin(long_client: TestClient) -> None:
     html = await get(long_client, "/packages/requests?range=1y&bin=day")
     data = chart_data(html)
-    assert data["bin"] == "day" and len(data["dates"]) == 365 and "7-day average" in html
+    assert data["bin"] == "day" and len(data["dates"]) == 365 and 'class="mean"' in html
     assert 'href="/packages/requests?range=1y" data-bin="week"' in html  # week is a year's own bin
     assert 'href="/packages/requests?range=1y&amp;bin=month" data-bin="month"' in html
     assert 'href="/packages/requests?range=2y" data-range="2y"' in html

@@ -185,7 +185,8 @@ async def test_chart_specs_percent_only_where_a_share_means_something(client: Te
     assert specs["overall"]["percent"] is False and specs["system"]["percent"] is True
     assert specs["python_minor"]["kind"] == "stacked" and specs["python_minor"]["top"]
     overall = html[html.index('id="title-overall"') : html.index('id="chart-overall"')]
-    assert "percent" not in overall and "7-day average" in overall
+    assert "percent" not in overall and "average" not in overall  # the rolling means are the range bar's
+    assert '<option value="28">28-day</option>' in html
     system = html[html.index('id="title-system"') : html.index('id="chart-system"')]
     assert 'class="percent"' in system
     for chart in specs:  # every chart has its table (the text alternative), empty until drawn
@@ -353,7 +354,7 @@ async def test_static_files_are_versioned_compressed_and_long_lived(client: Test
     html = await get(client, "/packages/requests")
     srcs = re.findall(r'<(?:script src|link rel="stylesheet" href)="([^"]+)"', html)
     names = [s.rsplit("/", 1)[1] for s in srcs]
-    assert names == ["app.css", "plotly-basic.min.js", "app.js", "badges.js"]
+    assert names == ["app.css", "plotly-basic.min.js", "trends.js", "app.js", "badges.js"]
     assert all(re.fullmatch(r"/static/[0-9a-f]{16}/[a-z.-]+", s) for s in srcs), srcs
     for src in srcs:
         plain = await client.get(src, headers={"Accept-Encoding": "identity"})
