@@ -64,6 +64,12 @@ class AggregatorMetrics:
             buckets=(0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600),
             registry=registry,
         )
+        self.export_seconds = Histogram(
+            metric_name(SERVICE, "export_duration_seconds"),
+            "Time to write one complete day's bulk export files (Parquet and CSV, every package).",
+            buckets=(0.1, 0.5, 1, 5, 15, 60, 300, 900),
+            registry=registry,
+        )
         self.last_complete_day = Gauge(
             metric_name(SERVICE, "last_complete_day_timestamp_seconds"),
             "Midnight UTC of the last complete day, as a Unix timestamp.",
