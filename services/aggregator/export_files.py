@@ -13,6 +13,7 @@ exported again.
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import hashlib
 import os
 import secrets
@@ -29,6 +30,9 @@ from shared.exports import FORMATS, TEMP_PREFIX, FileInfo, Sidecar, file_name, i
 
 #: Parquet compression: zstd is read by every Parquet reader in use (DuckDB, pandas, Spark, polars).
 COMPRESSION: Final = "zstd"
+#: gzip level of the CSV: 4 writes about 8x faster than the default 6 (zlib, measured on a day's CSV)
+#: for about 12 % more bytes. Arrow's own gzip stream was slower still, hence Python's gzip.
+GZIP_LEVEL: Final = 4
 #: Temporary files older than this are left by a crash (an export takes minutes at most).
 STALE_TEMP_S: Final = 24 * 3600
 
@@ -56,17 +60,25 @@ class DayFiles:
         self.temps = {fmt: directory / f"{TEMP_PREFIX}{token}-{file_name(day, fmt)}" for fmt in FORMATS}
         self.rows = 0
         self._parquet = pq.ParquetWriter(self.temps["parquet"], SCHEMA, compression=COMPRESSION)
-        self._gzip = pa.CompressedOutputStream(str(self.temps["csv.gz"]), "gzip")
-        self._csv = pacsv.CSVWriter(
-            self._gzip, SCHEMA, write_options=pacsv.WriteOptions(quoting_style="needed")
+        self._raw = self.temps["csv.gz"].open("wb")
+        # No file name and a zero time in the gzip header: the same rows give the same bytes.
+        self._gzip = gzip.GzipFile(
+            filename="", mode="wb", compresslevel=GZIP_LEVEL, fileobj=self._raw, mtime=0
         )
+        self._csv_chunk(SCHEMA.empty_table(), header=True)
         self._closed = False
+
+    def _csv_chunk(self, table: pa.Table, *, header: bool) -> None:
+        buffer = pa.BufferOutputStream()
+        options = pacsv.WriteOptions(include_header=header, quoting_style="needed")
+        pacsv.write_csv(table, buffer, write_options=options)
+        self._gzip.write(memoryview(buffer.getvalue()))
 
     def write(self, table: pa.Table) -> int:
         """Append a chunk (one row group); returns its rows."""
         if table.num_rows:
             self._parquet.write_table(table, row_group_size=table.num_rows)
-            self._csv.write_table(table)
+            self._csv_chunk(table, header=False)
             self.rows += table.num_rows
         return int(table.num_rows)
 
@@ -74,8 +86,8 @@ class DayFiles:
         if not self._closed:
             self._closed = True
             self._parquet.close()
-            self._csv.close()
             self._gzip.close()
+            self._raw.close()
 
     def commit(self, run_id: str, manifest_seq: int, completed_at: dt.datetime, packages: int) -> Sidecar:
         """Move the files into place, then the sidecar naming what they hold."""

@@ -134,3 +134,18 @@ def test_zero_counts_are_left_out(counts: np.ndarray) -> None:  # type: ignore[t
     row = open_row("a", int(counts[0]), int(counts[1]), 0, {})
     table = table_of(extract([row], DAY), NAMES, DAY)
     assert table.num_rows == int((counts > 0).sum())
+
+
+def test_a_day_without_rows_still_has_a_header_and_a_schema(tmp_path: Path) -> None:
+    files = DayFiles(tmp_path, DAY)
+    sidecar = files.commit("run", 1, dt.datetime(2026, 11, 18, tzinfo=dt.UTC), 0)
+    assert sidecar.rows == 0
+    assert (
+        gzip.decompress((tmp_path / "2026-11-17.csv.gz").read_bytes())
+        == b'"day","package","dimension","category","downloads"\n'
+    )
+    assert pq.read_table(tmp_path / "2026-11-17.parquet").num_rows == 0
+    first = (tmp_path / "2026-11-17.csv.gz").read_bytes()
+    again = DayFiles(tmp_path, DAY)
+    assert again.commit("run", 1, dt.datetime(2026, 11, 18, tzinfo=dt.UTC), 0) == sidecar
+    assert (tmp_path / "2026-11-17.csv.gz").read_bytes() == first  # the same rows, the same bytes
