@@ -94,9 +94,10 @@ def export_paths(
                             for t in MEDIA_TYPES.values()
                         },
                     },
-                    **standard,
+                    **{code: standard[code] for code in sorted(standard) if code < "404"},
                     "404": not_found,
                     "416": {"description": "A `Range` outside the file."},
+                    **{code: standard[code] for code in sorted(standard) if code > "404"},
                 },
             }
         },

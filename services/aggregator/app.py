@@ -180,6 +180,8 @@ async def run_replay(settings: AggregatorSettings, start: dt.date, end: dt.date,
             total += await count_day(res.processor, js, day)
         with tqdm(total=total, unit="msg", desc="replay", disable=not show_progress) as bar:
             result = await replay(res.processor, js, start, end, progress=bar.update)
+        if res.processor.exports is not None:  # the replayed days' files, before leaving
+            await res.processor.exports.drain()
     if result.incomplete:
         log.warning("days left incomplete", days=[str(d) for d in result.incomplete])
         return 1

@@ -157,6 +157,12 @@ class Exporter:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
 
+    async def drain(self) -> list[Exported]:
+        """Stop the task and export every owed day now (a command that completed days, such as
+        ``replay``, leaves no day owed behind it)."""
+        await self.close()
+        return await self.export_owed()
+
     async def _run(self) -> None:
         await asyncio.to_thread(sweep, self.directory)
         while True:
