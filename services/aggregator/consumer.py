@@ -90,7 +90,13 @@ class Processor:
         #: The bulk exports (EXPORT_DIR): woken after each completed day, never waited for.
         self.exports: Exporter | None = None
         if settings.export_dir is not None:
-            self.exports = Exporter(pool, settings.export_dir, settings.export_catch_up_days, self._exported)
+            self.exports = Exporter(
+                pool,
+                settings.export_dir,
+                settings.export_catch_up_days,
+                self._exported,
+                metrics.export_failures.inc,
+            )
 
     def _exported(self, done: Exported) -> None:
         self.metrics.export_seconds.observe(done.seconds)

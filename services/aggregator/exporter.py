@@ -137,10 +137,11 @@ class Exporter:
         directory: Path,
         within_days: int,
         on_export: Callable[[Exported], None] | None = None,
+        on_failure: Callable[[], None] | None = None,
     ) -> None:
         self.pool, self.directory, self.within_days = pool, directory, within_days
         self.names = Dictionary()
-        self.on_export = on_export
+        self.on_export, self.on_failure = on_export, on_failure
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -164,14 +165,19 @@ class Exporter:
         return await self.export_owed()
 
     async def _run(self) -> None:
-        await asyncio.to_thread(sweep, self.directory)
+        swept = False
         while True:
             await self._wake.wait()
             self._wake.clear()
             try:
+                if not swept:
+                    await asyncio.to_thread(sweep, self.directory)
+                    swept = True
                 await self.export_owed()
             except Exception as exc:
                 log.warning("export failed", error=type(exc).__name__, detail=str(exc)[:300])
+                if self.on_failure is not None:
+                    self.on_failure()
                 await asyncio.sleep(RETRY_S)
                 self._wake.set()
 

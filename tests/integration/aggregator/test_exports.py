@@ -216,3 +216,23 @@ async def test_the_export_command_reads_compacted_months(
         )
         == 2
     )
+
+
+async def test_an_export_that_cannot_be_written_is_counted_and_retried(
+    new_processor: Any, db: asyncpg.Pool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setattr(exporter, "RETRY_S", 0.05)
+    processor = new_processor(export_dir=blocker / "exports")
+    failures = processor.metrics.export_failures
+
+    async def failed_twice() -> bool:
+        return bool(failures._value.get() >= 2)  # retried after the first failure
+
+    try:
+        await complete(processor, make_day(DAY, 5, "run"), 1000)  # the day completes all the same
+        assert await completed_run(db, DAY) == "run"
+        await wait_until(failed_twice, what="failed export rounds")
+    finally:
+        await processor.close()
