@@ -19,7 +19,10 @@ ENV PATH=/opt/venv/bin:$PATH \
     LOG_FORMAT=json \
     OPS_HOST=0.0.0.0
 RUN groupadd --system --gid 10001 app \
- && useradd --system --uid 10001 --gid app --home-dir /app --no-create-home --shell /usr/sbin/nologin app
+ && useradd --system --uid 10001 --gid app --home-dir /app --no-create-home --shell /usr/sbin/nologin app \
+ && install -d -o 10001 -g 10001 /exports
+# /exports: the bulk exports' mount point (EXPORT_DIR in docker-compose.yml); owned by the app user,
+# so a named volume mounted there starts writable by it.
 COPY --from=build /opt/venv /opt/venv
 # The source tree too (templates, static files, SQL), run from /app; owned by root, read-only to the app user.
 WORKDIR /app

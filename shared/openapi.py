@@ -14,6 +14,7 @@ from typing import Any
 from shared.bins import BINS
 from shared.config import DEFAULT_WINDOW_DAYS
 from shared.openapi_badges import badge_paths, shields_schema
+from shared.openapi_exports import export_paths, exports_schema
 from shared.versions import MAX_SPEC_CHARS, MAX_SPECS
 
 PACKAGE_PATTERN = r"^(__all__|[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$"
@@ -417,6 +418,7 @@ def _schemas() -> dict[str, Any]:
                 "type": {"const": "top_packages"},
             },
         },
+        "ExportsResponse": exports_schema(),
         "StatusResponse": {
             "type": "object",
             "required": ["data", "type"],
@@ -673,6 +675,14 @@ def _paths() -> dict[str, Any]:
             },
         }
     }
+    paths.update(
+        export_paths(
+            _CACHE_HEADERS,
+            _json("The index of the exported files.", "ExportsResponse", _CACHE_HEADERS),
+            _standard_responses(package=False),
+            _error("No export of that day (not complete, not exported yet, or exports are off)."),
+        )
+    )
     paths["/api/openapi.json"] = {
         "get": {
             "operationId": "get_openapi",
@@ -799,6 +809,7 @@ def openapi_document(server_url: str = "/") -> dict[str, Any]:
                 {"name": "packages", "description": "Download statistics of one package."},
                 {"name": "badges", "description": "Badges for READMEs."},
                 {"name": "site", "description": "Rankings, freshness and this document."},
+                {"name": "exports", "description": "Every complete day in bulk: Parquet and CSV files."},
                 {"name": "operations", "description": "Health, readiness and metrics for operators."},
             ],
             "paths": _paths(),

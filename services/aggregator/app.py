@@ -1,4 +1,5 @@
-"""Wiring of the aggregator worker: ``serve``, ``replay --start D --end D`` and ``compact``.
+"""Wiring of the aggregator worker: ``serve``, ``replay --start D --end D``, ``compact`` and
+``export --start D --end D``.
 
 Owns opening and closing the resources (the FastStream broker, PostgreSQL, Redis, the ops server),
 the FastStream app that runs ``serve`` (signals, graceful shutdown) and the command line.
@@ -25,10 +26,12 @@ from tqdm import tqdm
 from services.aggregator.channels import AggregatorChannels, aggregator_channels
 from services.aggregator.config import AggregatorSettings
 from services.aggregator.consumer import BatchHandler, Outlets, Processor
+from services.aggregator.exporter import complete_days, export_day
 from services.aggregator.metrics import AggregatorMetrics
 from services.aggregator.replay import count_day, days_between, replay
 from shared.config import load_settings
 from shared.db.compaction import Compacted, compact_due, months_due
+from shared.db.layout import Dictionary
 from shared.db.pool import create_pool
 from shared.events import Subjects
 from shared.logging import configure_logging, get_logger
@@ -131,6 +134,8 @@ def create_app(settings: AggregatorSettings, res: Resources) -> FastStream:
     async def started() -> None:
         await ops.start()
         ticks.append(asyncio.create_task(_tick(handler, settings.fetch_timeout), name="aggregator-idle"))
+        if res.processor.exports is not None:
+            res.processor.exports.wake()  # days a crash left unexported
         log.info("consuming", stream=res.processor.subjects.downloads_stream)
 
     async def stopping() -> None:
@@ -140,6 +145,7 @@ def create_app(settings: AggregatorSettings, res: Resources) -> FastStream:
         for task in ticks:
             task.cancel()
         await handler.drain()
+        await res.processor.close()
 
     return FastStream(
         broker,
@@ -174,6 +180,8 @@ async def run_replay(settings: AggregatorSettings, start: dt.date, end: dt.date,
             total += await count_day(res.processor, js, day)
         with tqdm(total=total, unit="msg", desc="replay", disable=not show_progress) as bar:
             result = await replay(res.processor, js, start, end, progress=bar.update)
+        if res.processor.exports is not None:  # the replayed days' files, before leaving
+            await res.processor.exports.drain()
     if result.incomplete:
         log.warning("days left incomplete", days=[str(d) for d in result.incomplete])
         return 1
@@ -207,6 +215,35 @@ async def run_compact(settings: AggregatorSettings, show_progress: bool) -> int:
     return 0
 
 
+async def run_export(
+    settings: AggregatorSettings, start: dt.date, end: dt.date, show_progress: bool, *, missing_only: bool
+) -> int:
+    """(Re)write the bulk exports of the complete days of ``start..end`` (newest first): open days
+    and days of compacted months alike. Safe beside a running aggregator (exporter.py)."""
+    if settings.export_dir is None:
+        log.error("EXPORT_DIR is not set: nowhere to export to")
+        return 2
+    pool = await create_pool(
+        settings.database_url, application_name="aggregator-export", min_size=1, max_size=2
+    )
+    names = Dictionary()
+    written = rows = 0
+    try:
+        days = await complete_days(pool, start, end)
+        with tqdm(total=len(days), unit="day", desc="export", disable=not show_progress) as bar:
+            for day in days:
+                done = await export_day(pool, names, settings.export_dir, day, force=not missing_only)
+                if done is not None:
+                    written += 1
+                    rows += done.rows
+                    bar.set_postfix(day=day.isoformat(), rows=done.rows, refresh=False)
+                bar.update(1)
+    finally:
+        await pool.close()
+    log.info("export done", days=len(days), written=written, rows=rows, directory=str(settings.export_dir))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m services.aggregator", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -219,6 +256,15 @@ def build_parser() -> argparse.ArgumentParser:
         "compact", help="fold every closed month of open package-days into its compacted rows now"
     )
     comp.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    exp = commands.add_parser(
+        "export", help="(re)write the bulk export files (EXPORT_DIR) of the complete days of a range"
+    )
+    exp.add_argument("--start", type=dt.date.fromisoformat, required=True, help="first day, YYYY-MM-DD")
+    exp.add_argument("--end", type=dt.date.fromisoformat, required=True, help="last day, YYYY-MM-DD")
+    exp.add_argument(
+        "--missing-only", action="store_true", help="skip days whose files already hold their completion"
+    )
+    exp.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return parser
 
 
@@ -235,7 +281,7 @@ class _NoTraceback(logging.Filter):
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "replay" and args.end < args.start:
+    if args.command in ("replay", "export") and args.end < args.start:
         parser.error("--end is before --start")
     settings = load_settings(AggregatorSettings)
     configure_logging(settings.log_level, settings.json_logs)
@@ -245,4 +291,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "compact":
         return asyncio.run(run_compact(settings, not args.no_progress))
+    if args.command == "export":
+        return asyncio.run(
+            run_export(settings, args.start, args.end, not args.no_progress, missing_only=args.missing_only)
+        )
     return asyncio.run(run_replay(settings, args.start, args.end, not args.no_progress))

@@ -6,9 +6,12 @@ redelivery delays) and of the ops server. Built in ``main()``, never at import t
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 
 from shared.config import ServiceSettings
+from shared.exports import EXPORT_DIR_DESCRIPTION
 
 
 class AggregatorSettings(ServiceSettings):
@@ -71,5 +74,18 @@ class AggregatorSettings(ServiceSettings):
         description=(
             "Seconds the recent-totals rebuild may be deferred while more manifests are waiting (a backfill); "
             "0 rebuilds on every completed day."
+        ),
+    )
+    export_dir: Path | None = Field(
+        None,
+        description=EXPORT_DIR_DESCRIPTION,
+    )
+    export_catch_up_days: int = Field(
+        7,
+        ge=1,
+        le=36_600,
+        description=(
+            "The aggregator exports on its own every day completed within this many days whose files are missing "
+            "or stale (after a crash or a re-ingest); older days: `python -m services.aggregator export`."
         ),
     )

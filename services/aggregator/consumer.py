@@ -33,6 +33,7 @@ from redis.asyncio import Redis
 
 from services.aggregator.complete import Completion, Outcome, complete_day, flush_recent
 from services.aggregator.config import AggregatorSettings
+from services.aggregator.exporter import Exported, Exporter
 from services.aggregator.handlers import Incoming, Rejected, reason_of, split
 from services.aggregator.metrics import AggregatorMetrics
 from services.aggregator.retention import analyze, apply_retention
@@ -86,6 +87,24 @@ class Processor:
         #: Months may be due for compaction (shared/db/compaction.py): at start, and after a day
         #: completes; the idle round compacts every due month, a burst only the full ones.
         self.compaction_owed = True
+        #: The bulk exports (EXPORT_DIR): woken after each completed day, never waited for.
+        self.exports: Exporter | None = None
+        if settings.export_dir is not None:
+            self.exports = Exporter(
+                pool,
+                settings.export_dir,
+                settings.export_catch_up_days,
+                self._exported,
+                metrics.export_failures.inc,
+            )
+
+    def _exported(self, done: Exported) -> None:
+        self.metrics.export_seconds.observe(done.seconds)
+
+    async def close(self) -> None:
+        """Stop the background work that outlives a batch (the exporter)."""
+        if self.exports is not None:
+            await self.exports.close()
 
     async def write(self, items: list[tuple[PackageDay, int]]) -> Written:
         # A connection killed in the middle of a COPY can leave asyncpg waiting for ever; by
@@ -131,6 +150,8 @@ class Processor:
         event = RollupsUpdated(day=manifest.day, run_id=manifest.run_id, packages=manifest.packages)
         await self.announce(event, f"{manifest.day.isoformat()}/rollups/{manifest.run_id}/{seq}")
         self.metrics.set_last_complete_day(done.anchor)
+        if self.exports is not None:
+            self.exports.wake()
         log.info(
             "day complete",
             day=str(manifest.day),

@@ -64,6 +64,17 @@ class AggregatorMetrics:
             buckets=(0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600),
             registry=registry,
         )
+        self.export_seconds = Histogram(
+            metric_name(SERVICE, "export_duration_seconds"),
+            "Time to write one complete day's bulk export files (Parquet and CSV, every package).",
+            buckets=(0.1, 0.5, 1, 5, 15, 60, 300, 900),
+            registry=registry,
+        )
+        self.export_failures = Counter(
+            metric_name(SERVICE, "export_failures"),
+            "Bulk export rounds that failed (retried after 10 s; the previous files stay served).",
+            registry=registry,
+        )
         self.last_complete_day = Gauge(
             metric_name(SERVICE, "last_complete_day_timestamp_seconds"),
             "Midnight UTC of the last complete day, as a Unix timestamp.",

@@ -31,6 +31,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from services.api.cache import BodyCache, CacheControl, Entry, VersionWatcher
 from services.api.config import ApiSettings
+from services.api.exports import EXPORTS, Exports
 from services.api.middleware import BADGE_LIMITER, LIMITER, api_middleware
 from services.api.ratelimit import RateLimiter
 from services.api.routes import setup_routes
@@ -143,6 +144,7 @@ def create_app(settings: ApiSettings) -> web.Application:
     # rather than aiohttp's plain-text one.
     app = web.Application(middlewares=[middleware], handler_args={"max_line_size": MAX_LINE})
     app[SETTINGS] = settings
+    app[EXPORTS] = Exports(settings.export_dir)
     init_ops(app, registry)
     app.cleanup_ctx.append(
         read_pools_ctx(

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+from pathlib import Path
 from typing import TypeAlias
 
 from pydantic import Field, field_validator
 
 from shared.config import ReadReplicaSettings
+from shared.exports import EXPORT_DIR_DESCRIPTION
 
 Network: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -42,6 +44,7 @@ class ApiSettings(ReadReplicaSettings):
     """API configuration on top of the common service settings."""
 
     port: int = Field(8081, ge=0, le=65535, description="HTTP port of the API.")
+    export_dir: Path | None = Field(None, description=EXPORT_DIR_DESCRIPTION)
     db_pool_size: int = Field(10, ge=1, le=100, description="PostgreSQL connections held by one API process.")
     cache_ttl_seconds: int = Field(
         600,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.api import badge_views, views
+from services.api import badge_views, exports, views
 
 PACKAGE = "/api/packages/{package}"
 #: Routes counted against the badge rate limit (services.api.middleware), not the JSON API's.
@@ -31,5 +31,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get(f"{PACKAGE}/shields.json", badge_views.shields_json, name="shields_json")
     app.router.add_get("/api/top", views.top, name="top")
     app.router.add_get("/api/status", views.status, name="status")
+    app.router.add_get(exports.PREFIX, exports.index, name="exports")
+    app.router.add_get(f"{exports.PREFIX}/{{file}}", exports.export_file, name="export_file")
     app.router.add_get("/api/openapi.json", views.openapi, name="openapi")
     app.router.add_get("/api/asyncapi.json", views.asyncapi, name="asyncapi")

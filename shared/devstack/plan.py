@@ -167,6 +167,8 @@ def common_env(urls: Mapping[str, str], settings: DevstackSettings) -> dict[str,
         "SOURCE": "synthetic",
         "SYNTHETIC_PACKAGES": str(settings.devstack_packages),
         "SYNTHETIC_SEED": str(settings.synthetic_seed),
+        # The daily bulk exports: written by the aggregator, served by the api at /api/exports.
+        "EXPORT_DIR": str(settings.devstack_data_dir / "exports"),
     }
 
 

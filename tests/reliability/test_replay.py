@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import asyncpg
+import pyarrow.parquet as pq
 import pytest
 from nats.js import JetStreamContext
 
@@ -75,9 +76,17 @@ async def test_corrected_reingest_then_replay_twice_converge(
     live = await snapshot(db)
 
     await db.execute("TRUNCATE " + ROLLUP_TABLES)
+    exports = tmp_path / "exports"  # the replayed days are exported before replay exits
+    stamps = []
     for attempt in range(2):
-        done = replay(service_env, PREVIOUS, DAY)
+        done = replay({**service_env, "EXPORT_DIR": str(exports)}, PREVIOUS, DAY)
         assert done.returncode == 0, done.stderr[-3000:]
         assert await snapshot(db) == live, f"replay {attempt + 1} differs from the live result"
+        for day in (PREVIOUS, DAY):
+            table = pq.read_table(exports / f"{day}.parquet").to_pylist()
+            found = {(r["package"], r["dimension"], r["category"]): r["downloads"] for r in table}
+            assert found == {k: n for k, n in (await stored(db, day)).items() if k[0] != "__all__"}
+        stamps.append([(exports / f"{day}.parquet").stat().st_mtime_ns for day in (PREVIOUS, DAY)])
+    assert stamps[0] == stamps[1]  # the second replay completed nothing new: nothing rewritten
     assert "replay" in done.stderr  # the progress bar
     assert await completed(db, DAY, second.run_id)

@@ -163,4 +163,5 @@ async def running_consumer(processor: Processor) -> AsyncIterator[BatchHandler]:
         ticking.cancel()
         await channels.subscriber.stop()
         await asyncio.wait_for(handler.drain(), 10)
+        await processor.close()
         await broker.stop()

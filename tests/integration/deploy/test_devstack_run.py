@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import hashlib
 import json
 import os
 import re
@@ -161,6 +162,17 @@ async def test_devstack_serves_the_site_exports_every_metric_and_stops_on_sigint
         async with client.get(f"{url}/api") as response:
             assert response.status == 200 and response.content_type == "text/html"
             assert '<a href="/api/openapi.json">' in await response.text()
+        # every day's bulk export, listed by the api and downloaded through the front door
+        async def exported() -> list[dict[str, Any]]:
+            async with client.get(f"{url}/api/exports") as response:
+                data: list[dict[str, Any]] = (await response.json())["data"]
+            return data if {e["day"] for e in data} == {d.isoformat() for d in days} else []
+
+        index = await wait_until(exported, timeout=60, what="every day exported")
+        assert index[0]["day"] == yesterday.isoformat() and index[0]["packages"] >= 40
+        async with client.get(url + index[0]["url"]) as response:
+            assert response.status == 200 and response.headers["ETag"] == index[0]["etag"]
+            assert hashlib.sha256(await response.read()).hexdigest() == index[0]["sha256"]
         async with client.get(f"{url}/favicon.ico") as response:
             assert response.status == 200 and response.content_type == "image/svg+xml"
         for path in ("/metrics", "/health", "/ready"):

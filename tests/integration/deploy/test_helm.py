@@ -229,3 +229,35 @@ def test_kubernetes_prometheus_config_matches_the_pod_annotations(helm: Path) ->
         (port,) = template["spec"]["containers"][0]["ports"]
         assert annotations["prometheus.io/port"] == str(port["containerPort"])
         assert annotations["prometheus.io/path"] == "/metrics"
+
+
+def test_exports_volume_is_mounted_in_the_aggregator_and_the_api_only(helm: Path, tmp_path: Path) -> None:
+    assert "PersistentVolumeClaim" not in {d["kind"] for d in render(helm)}  # off by default
+    docs = render(helm, "exports.enabled=true")
+    (claim,) = by_kind(docs, "PersistentVolumeClaim").values()
+    assert claim["metadata"]["name"] == "rel-pypistats-exports"
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+    deployments = by_kind(docs, "Deployment")
+    for name in ("aggregator", "api", "web", "auth"):
+        pod = deployments[name]["spec"]["template"]["spec"]
+        container = pod["containers"][0]
+        mounts = {m["name"]: m for m in container["volumeMounts"]}
+        claims = [v["persistentVolumeClaim"]["claimName"] for v in pod["volumes"] if "persistentVolumeClaim" in v]
+        if name in ("aggregator", "api"):
+            assert env_of(container)["EXPORT_DIR"] == "/var/lib/pypistats/exports"
+            assert mounts["exports"]["mountPath"] == "/var/lib/pypistats/exports"
+            assert mounts["exports"].get("readOnly", False) is (name == "api")
+            assert claims == ["rel-pypistats-exports"]
+        else:
+            assert "EXPORT_DIR" not in env_of(container) and "exports" not in mounts and claims == []
+    existing = render(helm, "exports.enabled=true", "exports.existingClaim=shared-nfs")
+    assert "PersistentVolumeClaim" not in {d["kind"] for d in existing}
+    pod = by_kind(existing, "Deployment")["api"]["spec"]["template"]["spec"]
+    assert {"name": "exports", "persistentVolumeClaim": {"claimName": "shared-nfs"}} in pod["volumes"]
+    rendered = tmp_path / "rendered.yaml"
+    rendered.write_text(yaml.safe_dump_all(docs))
+    validator = Path(sys.executable).with_name("kubernetes-validate")
+    result = subprocess.run(
+        [str(validator), "--strict", "--quiet", "-k", KUBE_VERSION, str(rendered)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -11,6 +11,7 @@ COUNTERS = {
     "pypistats_aggregator_messages_total",
     "pypistats_aggregator_rows_written_total",
     "pypistats_aggregator_dead_letters_total",
+    "pypistats_aggregator_export_failures_total",
     "pypistats_api_http_requests_total",
     "pypistats_web_http_requests_total",
     "pypistats_auth_http_requests_total",

@@ -130,3 +130,13 @@ def test_api_and_web_read_the_primary_unless_a_replica_is_named(compose: dict[st
         assert services[name]["environment"]["READ_DATABASE_URL"] == "${READ_DATABASE_URL:-}"
     for name in ("aggregator", "ingest", "auth", "migrate"):
         assert "READ_DATABASE_URL" not in services[name]["environment"]
+
+
+def test_exports_are_a_volume_the_aggregator_writes_and_the_api_reads(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert "exports" in compose["volumes"]
+    for name, mount in (("aggregator", "exports:/exports"), ("api", "exports:/exports:ro")):
+        assert services[name]["environment"]["EXPORT_DIR"] == "/exports"
+        assert mount in services[name]["volumes"]
+    # The mount point exists in the image, owned by the app user: a fresh named volume copies it.
+    assert "install -d -o 10001 -g 10001 /exports" in (ROOT / "Dockerfile").read_text()

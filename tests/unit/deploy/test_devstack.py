@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 
+from pathlib import Path
+
 import pytest
 
 from shared import devstack
@@ -124,6 +126,7 @@ def test_common_env_points_every_service_at_the_same_servers() -> None:
     assert env["DATABASE_URL"] == "postgresql://x/db" and env["REDIS_URL"] == "redis://r"
     assert env["NATS_URL"] == "nats://n" and env["NAMESPACE"] == "dev"
     assert env["SYNTHETIC_PACKAGES"] == "123" and env["ENV"] == "local"
+    assert env["EXPORT_DIR"] == str(Path(".run") / "exports")  # beside the embedded servers' data
 
 
 def test_forwarded_headers_drop_hop_by_hop_and_append_the_client() -> None:

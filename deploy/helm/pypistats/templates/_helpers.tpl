@@ -104,29 +104,43 @@ readinessProbe:
 {{- end -}}
 
 {{/* Pod-level fields shared by every workload. */}}
+{{- /* The pod spec's common part. Call with the root, or with (list $ true) for a pod that mounts the
+bulk exports' volume (aggregator and api). */ -}}
 {{- define "pypistats.podCommon" -}}
+{{- $root := . -}}
+{{- $exports := false -}}
+{{- if kindIs "slice" . }}{{ $root = index . 0 }}{{ $exports = index . 1 }}{{ end -}}
 automountServiceAccountToken: false
 securityContext:
-  {{- toYaml .Values.podSecurityContext | nindent 2 }}
-{{- with .Values.imagePullSecrets }}
+  {{- toYaml $root.Values.podSecurityContext | nindent 2 }}
+{{- with $root.Values.imagePullSecrets }}
 imagePullSecrets:
   {{- toYaml . | nindent 2 }}
 {{- end }}
-{{- with .Values.nodeSelector }}
+{{- with $root.Values.nodeSelector }}
 nodeSelector:
   {{- toYaml . | nindent 2 }}
 {{- end }}
-{{- with .Values.tolerations }}
+{{- with $root.Values.tolerations }}
 tolerations:
   {{- toYaml . | nindent 2 }}
 {{- end }}
-{{- with .Values.affinity }}
+{{- with $root.Values.affinity }}
 affinity:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 volumes:
   - name: tmp
     emptyDir: {}
+{{- if and $exports $root.Values.exports.enabled }}
+  - name: exports
+    persistentVolumeClaim:
+      claimName: {{ include "pypistats.exportsClaim" $root }}
+{{- end }}
+{{- end -}}
+
+{{- define "pypistats.exportsClaim" -}}
+{{- .Values.exports.existingClaim | default (printf "%s-exports" (include "pypistats.fullname" .)) -}}
 {{- end -}}
 
 {{- define "pypistats.podAnnotations" -}}

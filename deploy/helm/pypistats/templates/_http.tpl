@@ -6,6 +6,8 @@
 {{- $fullname := printf "%s-%s" (include "pypistats.fullname" $root) $name -}}
 {{- $extra := merge (dict "PORT" (toString $v.port)) $v.env -}}
 {{- if eq $name "auth" }}{{ $_ := set $extra "PUBLIC_URL" $v.publicUrl }}{{ end -}}
+{{- $exports := and (eq $name "api") $root.Values.exports.enabled -}}
+{{- if $exports }}{{ $_ := set $extra "EXPORT_DIR" $root.Values.exports.mountPath }}{{ end -}}
 {{- $env := include "pypistats.env" (list $root $name $extra (index . 3)) -}}
 {{- $hpa := dig "autoscaling" "enabled" false $v -}}
 apiVersion: apps/v1
@@ -31,7 +33,7 @@ spec:
         {{- include "pypistats.podAnnotations" $root | nindent 8 }}
         prometheus.io/port: {{ $v.port | quote }}
     spec:
-      {{- include "pypistats.podCommon" $root | nindent 6 }}
+      {{- include "pypistats.podCommon" (list $root $exports) | nindent 6 }}
       {{- include "pypistats.configCheck" (list $root $name $env) | nindent 6 }}
       containers:
         - name: {{ $name }}
@@ -51,6 +53,9 @@ spec:
             {{- toYaml $root.Values.securityContext | nindent 12 }}
           volumeMounts:
             - {name: tmp, mountPath: /tmp}
+            {{- if $exports }}
+            - {name: exports, mountPath: {{ $root.Values.exports.mountPath }}, readOnly: true}
+            {{- end }}
 ---
 apiVersion: v1
 kind: Service
