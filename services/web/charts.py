@@ -123,7 +123,8 @@ PACKAGE_CHARTS: tuple[ChartSpec, ...] = (
         send=30,
         labels=PLATFORM_LABELS,
     ),
-    ChartSpec("abi", "Downloads by ABI", kind="stacked", top=8, send=30, labels=ABI_LABELS),
+    # up to 12 drawn: ABIs are a dozen or so, and the few free-threaded downloads stay in sight
+    ChartSpec("abi", "Downloads by ABI", kind="stacked", top=12, send=30, labels=ABI_LABELS),
 )
 COMPARE_CHART = ChartSpec("compare", "Downloads without mirrors")
 COMPARE_PEOPLE_CHART = ChartSpec("compare", "Downloads by people (no mirrors, no CI, installers people run)")
