@@ -75,7 +75,7 @@ ABI_LABELS = {
     **_FILE_LABELS,
     "none": "none (pure Python)",
     "abi3": "abi3 (stable ABI)",
-    "other": "other file",
+    "other": "other file or ABI",
     **{f"cp3{n}t": f"cp3{n}t (free-threaded)" for n in range(13, 20)},
 }
 
