@@ -18,11 +18,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from shared.packages import InvalidPackageName, validate
 
 #: Version 2 added the dimensions version, installer, country, file_type and ci; version 3 the
-#: overall category ``people`` (downloads by people: shared.installers).
-SCHEMA_VERSION: Final = 3
-#: Versions this build reads: events of versions 1 and 2 (no new dimensions, no ``people``) still
-#: replay from old streams; they simply count no people.
-READABLE_VERSIONS: Final = frozenset({1, 2, 3})
+#: overall category ``people`` (downloads by people: shared.installers); version 4 the dimensions
+#: platform and abi (from wheel file names: shared.platforms).
+SCHEMA_VERSION: Final = 4
+#: Versions this build reads: events of versions 1 to 3 (no new dimensions, no ``people``, no
+#: platform or abi) still replay from old streams; they simply count none of what they lack.
+READABLE_VERSIONS: Final = frozenset({1, 2, 3, 4})
 
 #: Every event must stay well below nats-server's default max_payload (1 MiB); a package-day of a
 #: package with thousands of versions downloaded in one day takes about 100 kB.
@@ -38,9 +39,14 @@ DIMENSIONS: Final = (
     "country",
     "file_type",
     "ci",
+    "platform",
+    "abi",
 )
-#: Dimensions whose categories are free text as logged (any printable string up to a length).
-TEXT_DIMENSIONS: Final = {"version": 128, "installer": 64, "country": 16, "file_type": 32}
+#: Dimensions whose categories are free text as logged (any printable string up to a length);
+#: platform and abi are named by shared.platforms, within the same lengths.
+TEXT_DIMENSIONS: Final = {
+    "version": 128, "installer": 64, "country": 16, "file_type": 32, "platform": 64, "abi": 32,
+}  # fmt: skip
 OVERALL_CATEGORIES: Final = frozenset({"with_mirrors", "without_mirrors", "people"})
 SYSTEM_CATEGORIES: Final = frozenset({"Darwin", "Linux", "Windows", "other", "null"})
 CI_CATEGORIES: Final = frozenset({"true", "false", "null"})
@@ -135,6 +141,8 @@ class Counts(BaseModel):
     country: dict[str, int] = Field(default_factory=dict)
     file_type: dict[str, int] = Field(default_factory=dict)
     ci: dict[str, int] = Field(default_factory=dict)
+    platform: dict[str, int] = Field(default_factory=dict)
+    abi: dict[str, int] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _check(self) -> Counts:

@@ -231,6 +231,38 @@ SERIES_ENDPOINTS: list[tuple[str, str, str, str, list[dict[str, Any]]]] = [
             }
         ],
     ),
+    # --- platforms and ABIs (event schema 4; shared/platforms.py names them) ---
+    (
+        "platform",
+        "platform_downloads",
+        "Daily downloads by platform",
+        "Downloads per day by the platform a wheel was built for, read from its file name's PEP 427 "
+        "platform tag and grouped by operating system and architecture: `manylinux x86_64` (every "
+        "manylinux1, 2010, 2014 and `manylinux_2_N` spelling), `musllinux aarch64`, `macOS arm64`, "
+        "`macOS universal2`, `Windows amd64`, `Windows x86`, ..., `any` for a pure-Python wheel; "
+        "`sdist` for a source distribution, `null` when no file name was logged and `other` for "
+        "any other file (an egg, an installer) or a platform without a name here. Counted without "
+        "mirrors, so the categories add up to `without_mirrors` from the day this dimension was "
+        "first counted.",
+        [
+            _text_param(
+                "platform",
+                64,
+                "Keep one platform, exactly as named here (letter case matters), e.g. `manylinux x86_64`.",
+                "manylinux x86_64",
+            )
+        ],
+    ),
+    (
+        "abi",
+        "abi_downloads",
+        "Daily downloads by ABI",
+        "Downloads per day by the ABI tag of the wheel downloaded, as its file name gives it in lower "
+        "case: `cp312`, `cp313t` (a free-threaded CPython build), `abi3` (CPython's stable ABI), "
+        "`none` (no compiled code), `pypy310_pp73`, ...; `sdist` for a source distribution, `null` "
+        "when no file name was logged and `other` for any other file. Counted without mirrors.",
+        [_text_param("abi", 32, "Keep one ABI (any letter case), e.g. `cp313t`.", "cp313t")],
+    ),
 ]
 
 

@@ -1,8 +1,8 @@
 """Pure parsing of the API's path and query parameters.
 
 Owns what every parameter may be and how it is canonicalised: the package name (PEP 503), `period`,
-`mirrors`, `who`, `version` (with ``group`` and ``spec``), `os`, `installer`, `country`, `file_type`, `ci`, `start_date`/`end_date`,
-`bin` and `limit`. Each parser takes the raw query
+`mirrors`, `who`, `version` (with ``group`` and ``spec``), `os`, `installer`, `country`, `file_type`, `ci`,
+`platform`, `abi`, `start_date`/`end_date`, `bin` and `limit`. Each parser takes the raw query
 mapping and returns plain values, or raises :class:`ParamError` naming the parameter, so a bad
 value becomes a 400 before anything touches Redis or PostgreSQL. It also owns which days a series
 answers (:meth:`SeriesQuery.window`): the requested range, by default the last
@@ -234,6 +234,17 @@ def country(query: Mapping[str, str]) -> SeriesQuery:
 
 def file_type(query: Mapping[str, str]) -> SeriesQuery:
     return _series(query, _text(query, "file_type", 32))
+
+
+def platform(query: Mapping[str, str]) -> SeriesQuery:
+    """``/platform``: one platform exactly as named (shared.platforms: ``manylinux x86_64``, ``any``)."""
+    return _series(query, _text(query, "platform", 64))
+
+
+def abi(query: Mapping[str, str]) -> SeriesQuery:
+    """``/abi``: one ABI in any letter case (ABI tags are lower case: ``cp313t``, ``abi3``)."""
+    value = _text(query, "abi", 32)
+    return _series(query, value.lower() if value is not None else None)
 
 
 def ci(query: Mapping[str, str]) -> SeriesQuery:

@@ -26,6 +26,8 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get(f"{PACKAGE}/country", views.country, name="country")
     app.router.add_get(f"{PACKAGE}/file_type", views.file_type, name="file_type")
     app.router.add_get(f"{PACKAGE}/ci", views.ci, name="ci")
+    app.router.add_get(f"{PACKAGE}/platform", views.platform, name="platform")
+    app.router.add_get(f"{PACKAGE}/abi", views.abi, name="abi")
     app.router.add_get(f"{PACKAGE}/totals", views.package_totals, name="totals")
     app.router.add_get(f"{PACKAGE}/badge.svg", badge_views.badge_svg, name="badge_svg")
     app.router.add_get(f"{PACKAGE}/shields.json", badge_views.shields_json, name="shields_json")

@@ -333,6 +333,8 @@ installer = series_view("installer", params.installer)
 country = series_view("country", params.country)
 file_type = series_view("file_type", params.file_type)
 ci = series_view("ci", params.ci)
+platform = series_view("platform", params.platform)
+abi = series_view("abi", params.abi)
 
 
 @api_view

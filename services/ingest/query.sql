@@ -1,5 +1,5 @@
 -- One UTC day of PyPI downloads, counted the pypistats.org way (contracts.md section 2), with the
--- dimensions beyond it: version, installer, country, file_type and ci.
+-- dimensions beyond it: version, installer, country, file_type, ci, platform and abi.
 -- BigQuery standard SQL; the raw source runs this same text on DuckDB (transpiled by sqlglot).
 -- Parameters: @day DATE (the UTC day), @mirrors ARRAY<STRING> (installers that are mirrors),
 -- @people ARRAY<STRING> (the installers people run: shared/installers.py PEOPLE_INSTALLERS).
@@ -12,6 +12,11 @@
 -- with_mirrors and installer, so installer's categories add up to with_mirrors. The overall
 -- category people counts downloads by people: not a mirror's, not from CI (details.ci not true),
 -- and from an installer of @people (a NULL installer is not one).
+-- platform and abi are a wheel's PEP 427 platform and ABI tags, cut out of file.filename
+-- (PEP 427: name-version[-build]-python-abi-platform.whl) as they are: the SQL sources name
+-- them readably per row (shared/platforms.py), so grouping by the raw tags keeps the output a
+-- few rows per package. An sdist (file.type) is 'sdist' in both, a missing file name 'null',
+-- any other file (an egg, an installer, a name without the five parts) 'other'.
 WITH kept AS (
   SELECT
     REGEXP_REPLACE(LOWER(file.project), r'[-_.]+', '-') AS package,
@@ -33,7 +38,17 @@ WITH kept AS (
     COALESCE(details.installer.name, 'null') AS installer,
     COALESCE(country_code, 'null') AS country,
     COALESCE(file.type, 'null') AS file_type,
-    CASE WHEN details.ci THEN 'true' WHEN NOT details.ci THEN 'false' ELSE 'null' END AS ci
+    CASE WHEN details.ci THEN 'true' WHEN NOT details.ci THEN 'false' ELSE 'null' END AS ci,
+    CASE
+      WHEN file.type = 'sdist' THEN 'sdist'
+      WHEN file.filename IS NULL THEN 'null'
+      ELSE COALESCE(REGEXP_EXTRACT(file.filename, r'^[^-]+-[^-]+(?:-[^-]+)?-[^-]+-[^-]+-([^-]+)\.whl$'), 'other')
+    END AS platform,
+    CASE
+      WHEN file.type = 'sdist' THEN 'sdist'
+      WHEN file.filename IS NULL THEN 'null'
+      ELSE COALESCE(REGEXP_EXTRACT(file.filename, r'^[^-]+-[^-]+(?:-[^-]+)?-[^-]+-([^-]+)-[^-]+\.whl$'), 'other')
+    END AS abi
   FROM `bigquery-public-data.pypi.file_downloads`
   WHERE timestamp >= TIMESTAMP(@day)
     AND timestamp < TIMESTAMP(DATE_ADD(@day, INTERVAL 1 DAY))
@@ -51,7 +66,9 @@ FROM kept, UNNEST([
   STRUCT('installer' AS dimension, installer AS category, TRUE AS counted),
   STRUCT('country' AS dimension, country AS category, NOT is_mirror AS counted),
   STRUCT('file_type' AS dimension, file_type AS category, NOT is_mirror AS counted),
-  STRUCT('ci' AS dimension, ci AS category, NOT is_mirror AS counted)
+  STRUCT('ci' AS dimension, ci AS category, NOT is_mirror AS counted),
+  STRUCT('platform' AS dimension, platform AS category, NOT is_mirror AS counted),
+  STRUCT('abi' AS dimension, abi AS category, NOT is_mirror AS counted)
 ]) AS cell
 WHERE cell.counted
 GROUP BY package, dimension, category

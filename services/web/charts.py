@@ -68,6 +68,16 @@ class ChartSpec:
 
 #: Labels of categories every dimension may have.
 COMMON_LABELS = {"null": "unknown", "other": "other"}
+# --- platforms and ABIs: the categories shared.platforms gives both, and the ABIs worth a word ---
+_FILE_LABELS = {"sdist": "sdist (source)", "null": "no file name logged"}
+PLATFORM_LABELS = {**_FILE_LABELS, "any": "any (pure Python)", "other": "other file or platform"}
+ABI_LABELS = {
+    **_FILE_LABELS,
+    "none": "none (pure Python)",
+    "abi3": "abi3 (stable ABI)",
+    "other": "other file or ABI",
+    **{f"cp3{n}t": f"cp3{n}t (free-threaded)" for n in range(13, 20)},
+}
 
 #: The charts of a package page, in page order. To chart a new dimension, add an entry here
 #: (its rows must be stored under ``id``); the page, the CSV download and the browser follow.
@@ -104,6 +114,17 @@ PACKAGE_CHARTS: tuple[ChartSpec, ...] = (
         categories=("true", "false", "null"),
         labels={"true": "in CI", "false": "not in CI", "null": "not reported"},
     ),
+    # --- platforms and ABIs (from wheel file names: shared/platforms.py) ---
+    ChartSpec(
+        "platform",
+        "Downloads by platform",
+        kind="stacked",
+        top=8,
+        send=30,
+        labels=PLATFORM_LABELS,
+    ),
+    # up to 12 drawn: ABIs are a dozen or so, and the few free-threaded downloads stay in sight
+    ChartSpec("abi", "Downloads by ABI", kind="stacked", top=12, send=30, labels=ABI_LABELS),
 )
 COMPARE_CHART = ChartSpec("compare", "Downloads without mirrors")
 COMPARE_PEOPLE_CHART = ChartSpec("compare", "Downloads by people (no mirrors, no CI, installers people run)")
@@ -292,6 +313,8 @@ COMPARE_DIMENSIONS = {
     "country": "share of a country",
     "file_type": "share of a file type",
     "ci": "share of CI downloads (true, false, null)",
+    "platform": "share of a platform (manylinux x86_64, macOS arm64, sdist, ...)",
+    "abi": "share of an ABI (cp313t, abi3, none, ...)",
 }
 
 

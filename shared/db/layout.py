@@ -6,7 +6,7 @@ since migration 0011), every other
 non-zero count as one *cell*, the bigint ``category_id << 40 | downloads``, in an array sorted by
 category id. The cells live in three arrays (:data:`COLUMN_OF`), so that a read of one dimension
 decodes only its own array: ``cells`` (python_major, python_minor, system), ``details`` (installer,
-country, file_type, ci) and ``versions`` (version: up to thousands a day; a large array is
+country, file_type, ci, and since event schema 4 platform and abi) and ``versions`` (version: up to thousands a day; a large array is
 compressed and stored out of line by PostgreSQL, and only readers of versions fetch it). ``categories`` maps ids to (dimension, category); ids are never reused, renamed or
 deleted, so a process may cache them forever. ``ingest_runs`` maps run ids to small integers the
 same way.
@@ -44,6 +44,8 @@ COLUMN_OF: Final = {
     "country": "details",
     "file_type": "details",
     "ci": "details",
+    "platform": "details",
+    "abi": "details",
     "version": "versions",
 }
 CELL_COLUMNS: Final = ("cells", "details", "versions")

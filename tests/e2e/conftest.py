@@ -34,7 +34,7 @@ from shared.embedded import free_port
 from tests.conftest import DATA_TABLES
 from tests.support.browser import ARGS
 from tests.support.environment import require_executable
-from tests.support.seed import Row, package_rows, people_rows, seed, with_all
+from tests.support.seed import Row, package_rows, people_rows, platform_rows, seed, with_all
 from tests.support.servers import unique_name
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's; CHROMIUM_PATH points elsewhere
@@ -160,5 +160,6 @@ async def site(chromium: str, database_url: str, redis_url: str) -> AsyncIterato
     rows += package_rows("requests-toolbelt", 5, END, 10) + package_rows("hugepkg", HUGE, END, 31)
     rows += package_rows("bigpkg", BIG - 180, END, 181) + many_minors("manyminors")
     rows += people_rows("requests", 100, END, 120)  # the overall chart's "people only" toggle
+    rows += platform_rows("requests", 100, END, 120)  # the platform and ABI charts
     async with serve(database_url, redis_url, rows) as served:
         yield served

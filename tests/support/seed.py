@@ -91,6 +91,26 @@ def people_rows(package: str, base: int, end: dt.date, days: int) -> list[Row]:
     return out
 
 
+def platform_rows(package: str, base: int, end: dt.date, days: int) -> list[Row]:
+    """Platforms and ABIs of :func:`package_rows`' days (each sums to day i's n = base + i, with
+    its one sdist): manylinux x86_64 n // 2, macOS arm64 n // 5, Windows amd64 n // 6, the rest
+    any; ABIs cp312 n // 2, cp313t n // 10, abi3 n // 5, the rest cp313 (from n - 1 wheels)."""
+    out: list[Row] = []
+    for i in range(days):
+        day = end - dt.timedelta(days=days - 1 - i)
+        n = base + i
+        wheels = n - 1
+        platforms = {
+            "manylinux x86_64": n // 2, "macOS arm64": n // 5, "Windows amd64": n // 6,
+            "any": wheels - n // 2 - n // 5 - n // 6, "sdist": 1,
+        }  # fmt: skip
+        abis = {"cp312": n // 2, "cp313t": n // 10, "abi3": n // 5, "sdist": 1}
+        abis["cp313"] = wheels - n // 2 - n // 10 - n // 5
+        for dimension, values in (("platform", platforms), ("abi", abis)):
+            out.extend((day, package, dimension, c, v) for c, v in values.items() if v > 0)
+    return out
+
+
 async def write_rows(db: asyncpg.Pool, rows: list[Row], run_id: str = "seed") -> None:
     """Store ``rows`` as packed package-days (``__all__`` rows as its day sums), as the aggregator does."""
     by_key: dict[tuple[dt.date, str], list[tuple[str, str, int]]] = defaultdict(list)

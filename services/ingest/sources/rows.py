@@ -3,7 +3,9 @@
 Owns the pure part shared by the two SQL sources: ``query.sql`` and ``first_day.sql`` (read from
 the package, never string-formatted), the default mirror list, :func:`group_rows`, which folds
 rows ordered by package into ``(package, counts)`` pairs without holding more than one package in
-memory, and :func:`partition_day`, the day a ``YYYYMMDD`` partition id names.
+memory, naming the platform and ABI tags the query cuts out of file names readably on the way
+(shared/platforms.py: the one rule, applied once per row of the query's output), and
+:func:`partition_day`, the day a ``YYYYMMDD`` partition id names.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from importlib import resources
 from typing import Any
 
 from shared.events import DEFAULT_MIRRORS
+from shared.platforms import NORMALISE
 
 from .base import RawCounts, SourceError
 
@@ -67,8 +70,12 @@ class _Folder:
             if self.current is not None:
                 done = (self.current, self.counts)
             self.current, self.counts = package, {}
-        values = self.counts.setdefault(str(dimension), {})
-        values[str(category)] = values.get(str(category), 0) + int(downloads)
+        dimension, category = str(dimension), str(category)
+        name = NORMALISE.get(dimension)
+        if name is not None:
+            category = name(category)  # several raw tags may name one category: summed
+        values = self.counts.setdefault(dimension, {})
+        values[category] = values.get(category, 0) + int(downloads)
         return done
 
     def finish(self) -> tuple[str, RawCounts] | None:

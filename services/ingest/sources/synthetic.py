@@ -14,8 +14,8 @@ mix with ``other`` and ``null``, and a share of mirror / NULL-installer download
 ``with_mirrors`` (and the installer breakdown) counts. Names are built so that no two raw names
 normalise to the same package. The dimensions beyond pypistats.org come from
 :mod:`.synthetic_details`: a release history per package (newer versions taking over), installers
-(uv rising), heavy-tailed countries, wheels dominant, a CI share, and the downloads by people
-that those imply.
+(uv rising), heavy-tailed countries, wheels dominant, a CI share, the downloads by people
+that those imply, and the platforms and ABIs of the files (free-threaded builds among them).
 
 Pure Python, one :class:`random.Random` stream per day, consumed in package order; a
 200k-package day takes a few seconds.
@@ -30,7 +30,7 @@ import random
 from collections.abc import AsyncIterator, Iterator
 
 from shared.packages import normalize
-from shared.synthetic_catalog import package_name
+from shared.synthetic_catalog import WELL_KNOWN, package_name
 
 from .base import RawCounts
 from .synthetic_details import Details, cumulative, split
@@ -59,6 +59,22 @@ TOP_DOWNLOADS = 20_000_000.0
 _HEAD = 20.0
 _SLOPE = 1.6
 _YIELD_EVERY = 2000
+
+
+#: Well-known packages that ship compiled extension modules (platform wheels).
+_BINARY = frozenset(
+    WELL_KNOWN.index(name)
+    for name in (
+        "numpy", "cryptography", "pyyaml", "cffi", "pydantic-core", "pandas", "protobuf", "markupsafe",
+        "wrapt", "pyarrow", "psutil", "multidict", "yarl", "frozenlist", "grpcio", "scipy", "greenlet",
+        "lxml", "pillow", "msgpack", "aiohttp", "charset-normalizer", "pynacl", "coverage", "sqlalchemy",
+    )
+)  # fmt: skip
+
+
+def _binary(index: int) -> bool:
+    """Whether package ``index`` ships platform wheels (the well-known ones, one in five below)."""
+    return index in _BINARY or (index >= len(WELL_KNOWN) and index % 5 == 2)
 
 
 def raw_name(index: int) -> str:
@@ -148,6 +164,9 @@ class SyntheticSource:
                 counts["country"] = details.countries(i, without)
                 counts["file_type"] = details.file_types(i, without)
                 counts["ci"] = details.ci(i, without)
+                counts["platform"], counts["abi"] = details.platforms(
+                    i, _binary(i), counts["file_type"], minors
+                )
                 people = details.people(counts["installer"], counts["ci"], without)
                 if people:
                     counts["overall"]["people"] = people

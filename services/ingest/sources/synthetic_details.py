@@ -16,6 +16,12 @@ exactly (every split sums to the downloads it was given), and the integer splitt
 * countries: a heavy-tailed list (the US far ahead), three regional templates, ``null`` rare.
 * file types: wheels dominant; one package in eleven outside the head ships only an sdist.
 * CI: about a quarter of downloads from CI, a little ``false``, the rest not reported.
+* platforms and ABIs (event schema 4): without a random draw either (so no other number moved),
+  from the file types: sdists are ``sdist`` in both, eggs ``other``; a pure-Python package's
+  wheels are ``any``/``none``, a binary package's (the well-known extension modules, and one in
+  five below the head) spread over manylinux, musllinux, macOS and Windows, and its ABIs follow
+  the day's Python minors (``cp312`` ...; ``abi3`` for one binary package in three), with a
+  free-threaded ``cp313t`` share growing from Python 3.13's release (2024-10-07) on.
 * people (the overall category): the downloads by the allowlisted installers (shared.installers)
   times the share not from CI, as if the two were independent; no random draw, so adding it
   changed no other number.
@@ -38,6 +44,7 @@ _UV_START = dt.date(2024, 2, 15)
 #: _UV_LATER a year up to _UV_MOST, so the last months of a history show it still rising.
 _UV_KNEE, _UV_LATER, _UV_MOST = 45.0, 18.0, 75.0
 _UV_KNEE_YEARS = math.log(_UV_KNEE / 1.5) / 1.6
+_FREE_THREADED_START = dt.date(2024, 10, 7)
 
 
 def cumulative(weights: Sequence[float]) -> tuple[float, ...]:
@@ -102,6 +109,18 @@ _CI = ("null", "true", "false")
 _CI_TABLES = (cumulative((70.0, 28.0, 2.0)), cumulative((55.0, 43.0, 2.0)), cumulative((85.0, 14.0, 1.0)))
 
 
+_PLATFORMS = (
+    "manylinux x86_64", "manylinux aarch64", "musllinux x86_64", "musllinux aarch64", "macOS arm64",
+    "macOS x86_64", "Windows amd64", "Windows x86",
+)  # fmt: skip
+_PLATFORM_SHARES = cumulative((60.0, 9.0, 3.0, 0.6, 10.0, 3.5, 13.0, 0.9))
+
+
+def _fraction(package: int) -> float:
+    """A fixed offset in [0, 1) per package: systematic splits without a random draw."""
+    return ((package * 2654435761) % 1009) / 1009.0
+
+
 class Details:
     """The new dimensions of one day's package-days, drawing from the day's random stream."""
 
@@ -113,6 +132,9 @@ class Details:
         if uv > _UV_KNEE:  # then steadily, past pip in the summer of 2026
             uv = min(_UV_MOST, _UV_KNEE + _UV_LATER * (uv_years - _UV_KNEE_YEARS))
         self.installer_shares = cumulative((100.0 - uv, uv, 7.0, 2.0, 2.5, 1.5, 1.0, 0.8, 0.4))
+        ft_years = (day - _FREE_THREADED_START).days / 365.0
+        #: The share of cp313 wheels that are free-threaded builds (cp313t).
+        self.free_threaded = 0.0 if ft_years < 0 else min(0.12, 0.02 + 0.05 * ft_years)
 
     def installers(self, package: int, without: int, mirrors: int) -> dict[str, int]:
         """Installer names over every download: ``without`` by users, ``mirrors`` by mirrors and
@@ -140,6 +162,44 @@ class Details:
         if package >= 100 and package % 11 == 0:
             return {"sdist": downloads}
         return spread(downloads, _FILE_TYPES, _FILE_SHARES, self.rand)
+
+    def platforms(
+        self, package: int, binary: bool, file_types: dict[str, int], minors: dict[str, int]
+    ) -> tuple[dict[str, int], dict[str, int]]:
+        """``(platforms, abis)``: each sums to the file types' downloads (module doc)."""
+        wheels = file_types.get("bdist_wheel", 0)
+        platforms: dict[str, int] = {}
+        abis: dict[str, int] = {}
+        for name, n in (("sdist", file_types.get("sdist", 0)), ("other", file_types.get("bdist_egg", 0))):
+            if n:
+                platforms[name] = abis[name] = n
+        if not wheels:
+            return platforms, abis
+        if not binary:
+            platforms["any"], abis["none"] = wheels, wheels
+            return platforms, abis
+        offset = _fraction(package)
+        for name, n in zip(_PLATFORMS, split(wheels, _PLATFORM_SHARES, offset), strict=True):
+            if n:
+                platforms[name] = n
+        if package % 3 == 0:
+            abis["abi3"] = wheels
+            return platforms, abis
+        known = sorted((m, n) for m, n in minors.items() if m.startswith("3.") and n)
+        if not known:
+            abis["abi3"] = wheels
+            return platforms, abis
+        names = ["cp" + m.replace(".", "") for m, _ in known]
+        weights = [float(n) for _, n in known]
+        if "cp313" in names and self.free_threaded > 0:
+            k = names.index("cp313")
+            names.append("cp313t")
+            weights.append(weights[k] * self.free_threaded)
+            weights[k] -= weights[-1]
+        for name, n in zip(names, split(wheels, cumulative(weights), 1.0 - offset), strict=True):
+            if n:
+                abis[name] = abis.get(name, 0) + n
+        return platforms, abis
 
     def people(self, installers: dict[str, int], ci: dict[str, int], without: int) -> int:
         """Downloads by people: the allowlisted installers' share of ``without`` outside CI."""

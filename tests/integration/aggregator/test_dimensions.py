@@ -1,4 +1,4 @@
-"""The five dimensions beyond pypistats.org, end to end: hand-made file_downloads rows through the
+"""The seven dimensions beyond pypistats.org, end to end: hand-made file_downloads rows through the
 raw source (the production query on DuckDB), NATS JetStream, the aggregator and the API.
 
 The day's rows (tests/fixtures/ingest) hold every edge the accounting rules name: missing
@@ -29,7 +29,7 @@ from tests.integration.aggregator.helpers import completed_run, running_consumer
 from tests.support.wait import wait_until
 from tests.unit.ingest.test_query import DAY, JSONL, expected
 
-NEW = ("version", "installer", "country", "file_type", "ci")
+NEW = ("version", "installer", "country", "file_type", "ci", "platform", "abi")
 
 
 @pytest.fixture
@@ -88,7 +88,7 @@ async def test_every_new_dimension_matches_the_hand_count(api: TestClient) -> No
     # installers add up to with_mirrors (mirrors and the NULL installer included), the others to without
     requests = want["requests"]
     assert sum(requests["installer"].values()) == requests["overall"]["with_mirrors"] == 13
-    for dimension in ("version", "country", "file_type", "ci"):
+    for dimension in ("version", "country", "file_type", "ci", "platform", "abi"):
         assert sum(requests[dimension].values()) == requests["overall"]["without_mirrors"] == 8
     # a package downloaded only by mirrors has installers and nothing else
     assert await series(api, "mirror-only", "version") == []
@@ -97,7 +97,7 @@ async def test_every_new_dimension_matches_the_hand_count(api: TestClient) -> No
 
 async def test_all_sums_every_new_dimension_but_versions(api: TestClient) -> None:
     want = expected()
-    for dimension in ("installer", "country", "file_type", "ci"):
+    for dimension in ("installer", "country", "file_type", "ci", "platform", "abi"):
         total: dict[str, int] = {}
         for counts in want.values():
             for category, n in counts.get(dimension, {}).items():

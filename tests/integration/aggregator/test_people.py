@@ -113,7 +113,7 @@ async def test_version_2_events_still_apply_and_count_no_people(new_processor: A
         day=DAY, package="new", run_id="r3", source="test",
         counts=Counts(overall={"with_mirrors": 5, "without_mirrors": 4, "people": 3}, installer={"pip": 5}),
     )  # fmt: skip
-    assert new.schema_version == 3
+    assert new.schema_version == 4
     written = await processor.write([(old, 1), (new, 2)])
     assert written.applied == 2 and written.rows == 3 + 4  # people is one more overall row
     rows = await db.fetch("SELECT package, people FROM downloads_days WHERE day = $1 ORDER BY package", DAY)

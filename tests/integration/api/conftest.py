@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 
 from services.api.app import create_app
 from services.api.config import ApiSettings
-from tests.support.seed import package_rows, seed, with_all
+from tests.support.seed import package_rows, platform_rows, seed, with_all
 
 END = dt.date(2026, 3, 31)
 DAYS = 40
@@ -35,6 +35,7 @@ def recent_expected(package: str) -> dict[str, int]:
 @pytest.fixture
 async def seeded(db: asyncpg.Pool) -> asyncpg.Pool:
     rows = [r for p, base in PACKAGES.items() for r in package_rows(p, base, END, DAYS)]
+    rows += platform_rows("requests", PACKAGES["requests"], END, DAYS)  # /platform and /abi
     await seed(db, with_all(rows))
     return db
 

@@ -49,6 +49,8 @@ SERIES = (
     "country",
     "file_type",
     "ci",
+    "platform",
+    "abi",
 )
 
 

@@ -79,11 +79,12 @@ async def test_dry_run_then_query_with_a_date_parameter_read_over_pages(
     assert dry["configuration"].get("dryRun") is True
     assert not real["configuration"].get("dryRun")
     assert scanned == [5_000]
-    # 72 result rows in pages of 4: eighteen getQueryResults calls, each with maxResults=4
+    # 82 result rows (72, and 10 of platform and abi) in pages of 4: 21 getQueryResults calls,
+    # each with maxResults=4
     pages = [r for r in stand_in.requests if "/queries/" in r["path"]]
-    assert len(pages) == 18
+    assert len(pages) == 21
     assert all(r["query"]["maxResults"] == "4" for r in pages)
-    assert [r["query"].get("pageToken") for r in pages] == [None] + [str(k) for k in range(4, 72, 4)]
+    assert [r["query"].get("pageToken") for r in pages] == [None] + [str(k) for k in range(4, 82, 4)]
     assert all(r["path"].startswith("/bigquery/v2/projects/billing-project/") for r in stand_in.requests)
 
 
@@ -110,7 +111,7 @@ async def test_bigquery_day_published_to_jetstream(
     assert {e.package: e.counts.model_dump() for e in contents.package_days} == {
         name: {d: counts.get(d, {}) for d in DIMENSIONS} for name, counts in expected().items()
     }
-    assert result.packages == 4 and result.rows == 72
+    assert result.packages == 4 and result.rows == 82
     assert contents.manifests[0].downloads_with_mirrors == 2 + 2 + 13 + 4
     assert all(e.source == "bigquery" for e in contents.package_days)
     assert metrics.bytes_scanned._value.get() == 5_000

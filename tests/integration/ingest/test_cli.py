@@ -58,7 +58,7 @@ async def test_run_raw_source_and_dry_run(
     code, out, err = await ingest(env, "run", "--day", DAY.isoformat(), "--source", "raw", "--dry-run")
     assert code == 0, err
     assert json.loads(out) == {
-        "day": "2024-03-04", "source": "raw", "packages": 4, "rows": 72, "skipped": 0, "downloads_with_mirrors": 21,
+        "day": "2024-03-04", "source": "raw", "packages": 4, "rows": 82, "skipped": 0, "downloads_with_mirrors": 21,
     }  # fmt: skip
     assert await stream_message_count(js, subjects) == 0  # a dry run publishes nothing
 

@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from services.web import fakepypi
 from services.web.app import create_app
 from services.web.config import WebSettings
-from tests.support.seed import package_rows, seed, with_all
+from tests.support.seed import package_rows, platform_rows, seed, with_all
 
 END = dt.date(2026, 11, 24)
 OPENAPI = {
@@ -48,6 +48,7 @@ OPENAPI = {
 async def seeded(db: asyncpg.Pool) -> dt.date:
     rows = package_rows("requests", 100, END, 40) + package_rows("requests-oauthlib", 5, END, 10)
     rows += package_rows("django", 50, END, 20) + package_rows("slowpkg", 7, END, 5)
+    rows += platform_rows("requests", 100, END, 40)  # the platform and ABI charts
     return await seed(db, with_all(rows))
 
 

@@ -96,7 +96,8 @@ async def test_package_page_numbers_metadata_and_charts(client: TestClient) -> N
     )
     assert data["bin"] == "day" and data["partial"] == {} and data["show"] == 40
     assert [c["id"] for c in data["charts"]] == [
-        "overall", "python_major", "python_minor", "system", "version", "installer", "country", "file_type", "ci"
+        "overall", "python_major", "python_minor", "system", "version", "installer", "country", "file_type", "ci",
+        "platform", "abi",
     ]  # fmt: skip
     overall = {s["category"]: s["values"] for s in data["charts"][0]["series"]}
     assert overall["with_mirrors"][-1] == 149 and overall["without_mirrors"][-1] == 139
@@ -128,6 +129,20 @@ async def test_package_page_numbers_metadata_and_charts(client: TestClient) -> N
     assert last["ci"] == {"true": 46, "false": 0, "null": 93}
     labels = {s["category"]: s["name"] for s in by_id["installer"]["series"]}
     assert labels["bandersnatch"] == "bandersnatch (mirror)" and labels["pip"] == "pip"
+    # platforms and ABIs (tests/support/seed.platform_rows, n = 139): each adds up to without mirrors
+    assert last["platform"] == {
+        "manylinux x86_64": 69,
+        "macOS arm64": 27,
+        "Windows amd64": 23,
+        "any": 19,
+        "sdist": 1,
+    }
+    assert last["abi"] == {"cp312": 69, "cp313t": 13, "abi3": 27, "sdist": 1, "cp313": 29}
+    assert sum(last["platform"].values()) == sum(last["abi"].values()) == overall["without_mirrors"][-1]
+    abi_labels = {s["category"]: s["name"] for s in by_id["abi"]["series"]}
+    assert abi_labels["cp313t"] == "cp313t (free-threaded)" and abi_labels["sdist"] == "sdist (source)"
+    for chart in ("platform", "abi"):
+        assert f'href="/packages/requests/{chart}.csv"' in html and f'id="chart-{chart}"' in html
 
 
 async def test_all_packages_page_sums_every_package(client: TestClient) -> None:
@@ -136,6 +151,9 @@ async def test_all_packages_page_sums_every_package(client: TestClient) -> None:
     overall = {s["category"]: s["values"] for s in data["charts"][0]["series"]}
     # last day: requests 139 + requests-oauthlib 14 + django 69 + slowpkg 11
     assert overall["without_mirrors"][-1] == 139 + 14 + 69 + 11
+    # __all__'s platforms are requests' (the only package seeded with them)
+    by_id = {c["id"]: c for c in data["charts"]}
+    assert {s["category"]: s["values"][-1] for s in by_id["abi"]["series"]}["cp313t"] == 13
     assert "All packages" in html and "Track" not in html
 
 

@@ -86,7 +86,7 @@ def test_every_series_takes_bin_and_answers_daily_or_binned_rows() -> None:
     assert components["parameters"]["bin"]["schema"]["enum"] == list(BINS)
     assert "180 days" in components["parameters"]["start_date"]["description"]
     series = [f"/api/packages/{{package}}/{path}" for path, *_ in SERIES_ENDPOINTS]
-    assert len(series) == 9 and set(series) <= set(doc["paths"])
+    assert len(series) == 11 and set(series) <= set(doc["paths"])
     for path in series:
         names = [p["$ref"].rsplit("/", 1)[1] for p in doc["paths"][path]["get"]["parameters"] if "$ref" in p]
         assert names[-3:] == ["start_date", "end_date", "bin"], path

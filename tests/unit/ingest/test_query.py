@@ -54,6 +54,8 @@ def test_only_the_requested_utc_day_is_counted() -> None:
             "country": {"US": 1},
             "file_type": {"bdist_wheel": 1},
             "ci": {"null": 1},
+            "platform": {"any": 1},
+            "abi": {"none": 1},
         },
         "requests": {
             "overall": {"people": 1, "with_mirrors": 1, "without_mirrors": 1},
@@ -65,6 +67,8 @@ def test_only_the_requested_utc_day_is_counted() -> None:
             "country": {"US": 1},
             "file_type": {"bdist_wheel": 1},
             "ci": {"null": 1},
+            "platform": {"any": 1},
+            "abi": {"none": 1},
         },
     }
     assert source.rows(dt.date(2023, 1, 1)) == []
@@ -85,6 +89,7 @@ def test_the_mirror_list_is_configurable() -> None:
     }
     assert rows["requests"]["country"] == {"CN": 1, "DE": 2, "GB": 1, "IN": 2, "US": 4, "null": 1}
     assert rows["requests"]["ci"] == {"false": 4, "null": 3, "true": 4}
+    assert rows["requests"]["platform"] == {"any": 9, "sdist": 2}  # devpi's download is an sdist
     # the installer breakdown counts every kept download whatever the mirror list says
     assert sum(rows["requests"]["installer"].values()) == 13
 
@@ -157,6 +162,8 @@ def test_people_are_the_allowlisted_installers_outside_ci_and_mirrors() -> None:
             "country": {"US": 11},
             "file_type": {"bdist_wheel": 11},
             "ci": {"false": 3, "null": 6, "true": 2},
+            "platform": {"any": 11},
+            "abi": {"none": 11},
         }
     }  # fmt: skip
     # an installer on the allowlist that the operator lists as a mirror is a mirror: not people
@@ -164,3 +171,46 @@ def test_people_are_the_allowlisted_installers_outside_ci_and_mirrors() -> None:
     assert as_mirror["people-edges"]["overall"]["people"] == 3  # pipx, conda, pdm
     rows = as_package_days(RawSource(JSONL, mirrors=[*RawSource(JSONL).mirrors, "pip"]).rows(DAY))
     assert "people" not in rows["requests"]["overall"]  # its pip downloads are a mirror's now, its uv one CI
+
+
+#: platforms.jsonl, one package, counted by hand: the 20 rows, one line each.
+#: 1-4 manylinux x86_64 under four spellings (manylinux_2_17 + 2014 compressed, 2014, 2010, 1);
+#: 5 musllinux aarch64 cp313t; 6 macOS arm64; 7 Windows amd64; 8 an sdist (.tar.gz); 9 no file
+#: name; 10 a mirror's (bandersnatch: with_mirrors only); 11 an egg (other); 12 a wheel name of
+#: four parts (other in both); 13 a build tag and a platform the rule does not name (other, cp312);
+#: 14 an upper-case platform tag (Windows amd64, abi3); 15 python '10.0' (dropped everywhere);
+#: 16 an sdist without a file name; 17 a .zip sdist; 18 a .tar.gz whose type is NULL (other:
+#: file.type decides what an sdist is); 19 manylinux aarch64 compressed; 20 Windows amd64 cp314t.
+PLATFORM_EDGES = {
+    "platform": {
+        "manylinux x86_64": 4, "musllinux aarch64": 1, "macOS arm64": 1, "Windows amd64": 3, "sdist": 3,
+        "null": 1, "other": 4, "manylinux aarch64": 1,
+    },
+    "abi": {
+        "cp313t": 2, "cp313": 2, "cp39": 1, "cp38": 1, "cp312": 3, "sdist": 3, "null": 1, "other": 3,
+        "abi3": 1, "cp314t": 1,
+    },
+}  # fmt: skip
+
+
+def test_platforms_and_abis_from_wheel_file_names() -> None:
+    rows = as_package_days(RawSource(FIXTURES / "platforms.jsonl").rows(DAY))
+    numpy = rows["numpy"]
+    assert numpy["overall"] == {"people": 18, "with_mirrors": 19, "without_mirrors": 18}
+    assert {d: numpy[d] for d in PLATFORM_EDGES} == PLATFORM_EDGES
+    # both count what without_mirrors counts, as file_type does
+    assert (
+        sum(numpy["platform"].values()) == sum(numpy["abi"].values()) == numpy["overall"]["without_mirrors"]
+    )
+    assert numpy["platform"]["sdist"] == numpy["abi"]["sdist"] == numpy["file_type"]["sdist"]
+
+
+def test_the_query_cuts_raw_tags_and_the_sources_name_them() -> None:
+    """The SQL gives the tags as written (grouped per raw tag); group_rows names and sums them."""
+    raw = [r for r in RawSource(FIXTURES / "platforms.jsonl").rows(DAY) if r[1] == "platform"]
+    tags = {r[2]: r[3] for r in raw}
+    assert tags["manylinux_2_17_x86_64.manylinux2014_x86_64"] == 1
+    assert tags["manylinux1_x86_64"] == tags["manylinux2010_x86_64"] == 1
+    assert tags["manylinux2014_x86_64"] == 1
+    assert "manylinux x86_64" not in tags
+    assert as_package_days(raw)["numpy"]["platform"]["manylinux x86_64"] == 4

@@ -38,7 +38,9 @@ def test_every_package_day_is_consistent_across_dimensions() -> None:
         overall = counts["overall"]
         assert overall["with_mirrors"] >= overall.get("without_mirrors", 0) >= 0
         without = overall.get("without_mirrors", 0)
-        for dimension in ("python_major", "python_minor", "system", "version", "country", "file_type", "ci"):
+        for dimension in (
+            "python_major", "python_minor", "system", "version", "country", "file_type", "ci", "platform", "abi",
+        ):  # fmt: skip
             assert sum(counts.get(dimension, {}).values()) == without, (raw, dimension)
         # installers count every download, mirrors and the NULL installer included
         assert sum(counts["installer"].values()) == overall["with_mirrors"], raw
@@ -154,3 +156,38 @@ def test_installers_countries_file_types_and_ci_look_like_pypi() -> None:
     later = SyntheticSource(3000, seed=0).expected_rows(dt.date(2026, 6, 1))
     uv_2026 = sum(n for _p, d, c, n in later if (d, c) == ("installer", "uv"))
     assert uv_2026 > 3 * uv_2024  # uv's share rises through the years
+
+
+def test_platforms_and_abis_follow_the_file_types_and_show_free_threaded_builds() -> None:
+    def totals(day: dt.date) -> dict[tuple[str, str], int]:
+        found: dict[tuple[str, str], int] = {}
+        for _pkg, dimension, category, n in SyntheticSource(2000, seed=0).expected_rows(day):
+            found[dimension, category] = found.get((dimension, category), 0) + n
+        return found
+
+    later = totals(dt.date(2026, 6, 1))
+    assert later["platform", "sdist"] == later["abi", "sdist"] == later["file_type", "sdist"]
+    assert later["platform", "other"] == later["abi", "other"] == later["file_type", "bdist_egg"]
+    wheels = later["file_type", "bdist_wheel"]
+    assert sum(n for (d, c), n in later.items() if d == "platform" and c not in ("sdist", "other")) == wheels
+    assert later["platform", "any"] == later["abi", "none"] > later["platform", "manylinux x86_64"]
+    assert later["platform", "manylinux x86_64"] > later["platform", "Windows amd64"] > 0
+    assert later["platform", "macOS arm64"] > later["platform", "macOS x86_64"] > 0
+    assert 0 < later["abi", "cp313t"] < later["abi", "cp313"] and later["abi", "abi3"] > 0
+    before = totals(dt.date(2024, 6, 3))  # before Python 3.13: no free-threaded build
+    assert ("abi", "cp313t") not in before and before["abi", "cp312"] > 0
+
+
+def test_platforms_draw_nothing_from_the_random_stream() -> None:
+    """Adding platform and abi moved no other synthetic number: Details.platforms draws nothing."""
+    draws = 0
+
+    def counting() -> float:
+        nonlocal draws
+        draws += 1
+        return 0.5
+
+    details = Details(MONDAY, counting)
+    details.platforms(14, True, {"bdist_wheel": 90, "sdist": 9, "bdist_egg": 1}, {"3.12": 60, "3.13": 40})
+    details.platforms(3, False, {"bdist_wheel": 5}, {"3.12": 5})
+    assert draws == 0

@@ -77,3 +77,21 @@ def test_free_text_dimensions_fold_what_events_cannot_carry_into_other() -> None
     assert decoded.counts.version[f"1.{limit + 9}"] == limit + 10
     assert "1.0" not in decoded.counts.version
     assert decoded.counts.version[OTHER] == sum(range(1, 12)) + 5 + 7
+
+
+def test_platforms_and_abis_fold_like_the_other_free_text_dimensions() -> None:
+    """Too many platforms or ABIs in one package-day, or a name the events cannot carry: the
+    smallest and the unusable are counted under ``other``, so both still add up."""
+    platforms = {f"platform {k}": k + 1 for k in range(MAX_CATEGORIES + 5)}
+    platforms["x" * 65] = 3  # longer than a platform may be
+    platforms[OTHER] = 2  # the query's own other (an egg) joins the fold
+    abis = {"cp313t": 4, "cp312\n": 6, "sdist": 1}
+    event = encode_package_day(
+        DAY, "pkg", {"overall": {"with_mirrors": 1}, "platform": platforms, "abi": abis}, "r", "t"
+    )
+    decoded = PackageDay.from_bytes(event.payload)
+    assert decoded.schema_version == 4
+    assert len(decoded.counts.platform) == MAX_CATEGORIES
+    assert sum(decoded.counts.platform.values()) == sum(platforms.values())
+    assert decoded.counts.platform[OTHER] == sum(range(1, 7)) + 3 + 2
+    assert decoded.counts.abi == {"cp313t": 4, OTHER: 6, "sdist": 1}

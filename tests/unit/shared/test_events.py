@@ -50,7 +50,7 @@ def test_unknown_fields_are_ignored() -> None:
 @pytest.mark.parametrize(
     ("override", "needle"),
     [
-        ({"schema_version": 4}, "schema version"),
+        ({"schema_version": 5}, "schema version"),
         ({"package": "Requests"}, "not normalised"),
         ({"package": "bad name"}, "package name"),
         ({"counts": {"overall": {"with_mirrors": -1}}}, "negative"),
@@ -119,16 +119,39 @@ def test_version_3_carries_downloads_by_people() -> None:
     counts["overall"] = {"with_mirrors": 12, "without_mirrors": 10, "people": 6}
     new = PackageDay.model_validate_json(json.dumps(_package_day(schema_version=3, counts=counts)))
     assert ("overall", "people", 6) in new.counts.rows()
-    assert PackageDay.model_fields["schema_version"].default == 3  # what this build writes
+    assert PackageDay.model_fields["schema_version"].default == 4  # what this build writes
     with pytest.raises(ValueError, match="unknown category 'robots'"):
         PackageDay.model_validate_json(
             json.dumps(_package_day(counts={"overall": {"with_mirrors": 1, "robots": 1}}))
         )
 
 
+def test_version_4_carries_platforms_and_abis_and_older_versions_count_none() -> None:
+    counts = dict(_package_day()["counts"])  # type: ignore[call-overload]
+    counts.update(platform={"manylinux x86_64": 6, "sdist": 4}, abi={"cp313t": 2, "cp312": 4, "sdist": 4})
+    new = PackageDay.model_validate_json(json.dumps(_package_day(schema_version=4, counts=counts)))
+    rows = new.counts.rows()
+    assert ("platform", "manylinux x86_64", 6) in rows and ("abi", "cp313t", 2) in rows
+    for version in (1, 2, 3):
+        old = PackageDay.model_validate_json(json.dumps(_package_day(schema_version=version)))
+        assert old.counts.platform == {} and old.counts.abi == {}
+    with pytest.raises(ValueError, match="unknown schema version 5"):
+        PackageDay.model_validate_json(json.dumps(_package_day(schema_version=5)))
+
+
 @pytest.mark.parametrize(
     ("dimension", "category"),
-    [("ci", "yes"), ("version", ""), ("version", "1.0\n"), ("country", "x" * 17), ("installer", "\x7f")],
+    [
+        ("platform", "x" * 65),
+        ("abi", "x" * 33),
+        ("abi", ""),
+        ("platform", "any\n"),
+        ("ci", "yes"),
+        ("version", ""),
+        ("version", "1.0\n"),
+        ("country", "x" * 17),
+        ("installer", "\x7f"),
+    ],
 )
 def test_new_dimensions_refuse_what_is_not_a_category(dimension: str, category: str) -> None:
     counts = dict(_package_day()["counts"])  # type: ignore[call-overload]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shared.db.layout import (
+    COLUMN_OF,
     MAX_CATEGORY_ID,
     MAX_DOWNLOADS,
     LayoutError,
@@ -14,6 +15,7 @@ from shared.db.layout import (
     pack,
     unpack,
 )
+from shared.events import DIMENSIONS
 
 
 def test_pack_round_trips_at_the_limits() -> None:
@@ -98,3 +100,15 @@ def test_encoding_from_dimensions_equals_encoding_from_rows_and_refuses_the_same
         encode_dimensions([("cpu", {"x86_64": 3})], ids)
     with pytest.raises(LayoutError):
         encode_dimensions([("python_minor", {"3.12": 1 << 40})], {("python_minor", "3.12"): 1})
+
+
+def test_every_event_dimension_has_an_array_and_platforms_share_the_details() -> None:
+    assert set(COLUMN_OF) == set(DIMENSIONS) - {"overall"}
+    # a few cells each (shared.platforms names a few dozen at most): beside installer and file_type,
+    # so /python_minor never decodes them and no migration was needed (docs/architecture.md)
+    assert COLUMN_OF["platform"] == COLUMN_OF["abi"] == COLUMN_OF["file_type"] == "details"
+    ids = {("platform", "manylinux x86_64"): 7, ("abi", "cp313t"): 8, ("python_minor", "3.13"): 3}
+    packed = encode(
+        [("platform", "manylinux x86_64", 5), ("abi", "cp313t", 2), ("python_minor", "3.13", 7)], ids
+    )
+    assert packed.details == [pack(7, 5), pack(8, 2)] and packed.cells == [pack(3, 7)]
