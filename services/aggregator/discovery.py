@@ -13,9 +13,9 @@ transaction:
 Idempotent, so a re-completed day or a replay converges: :func:`record_day` is a pure function of
 the day's committed package-days (a corrected run replaces them, and the day's rows with them),
 and :func:`rebuild` a pure function of the committed tables and D, never of which completion
-triggered it; it replaces every list whole. It runs when the recent totals are rebuilt, or when
-the completed day is inside the 56 days, deferred in a burst exactly like them (complete.py), and
-under the same advisory lock, so replicas serialise.
+triggered it; it replaces every list whole. It runs after every completion (a day older than the
+windows may still change "new"), deferred in a burst exactly like the recent totals
+(complete.py), and under the same advisory lock, so replicas serialise.
 
 Cost: ``record_day`` reads one day's package-days (their ``details`` for the CI count); ``rebuild``
 sums 56 narrow rows per package with downloads (a few seconds at PyPI's ~400k packages a day) and
@@ -103,8 +103,10 @@ LOCK = "SELECT pg_advisory_xact_lock($1::int, 0)"
 
 
 def affected(day: dt.date, anchor: dt.date) -> bool:
-    """True when completing ``day`` can change the lists anchored on ``anchor``."""
-    return anchor - dt.timedelta(days=discovery.TREND_DAYS - 1) <= day <= anchor
+    """True when completing ``day`` can change the lists anchored on ``anchor``: any day up to it,
+    since a day older than the windows can still move a package's first day (and so "new") or
+    the first day on record (whether "new" can be told at all)."""
+    return day <= anchor
 
 
 async def record_day(conn: asyncpg.Connection, day: dt.date) -> None:

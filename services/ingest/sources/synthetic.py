@@ -14,7 +14,8 @@ mix with ``other`` and ``null``, and a share of mirror / NULL-installer download
 normalise to the same package. The dimensions beyond pypistats.org come from
 :mod:`.synthetic_details`: a release history per package (newer versions taking over), installers
 (uv rising), heavy-tailed countries, wheels dominant, a CI share, and the downloads by people
-that those imply.
+that those imply. Two packages rise and one is new every 60 days (:func:`rise`), for the trending
+page.
 
 Pure Python, one :class:`random.Random` stream per day, consumed in package order; a
 200k-package day takes a few seconds.
@@ -65,6 +66,17 @@ TOP_DOWNLOADS = 20_000_000.0
 _HEAD = 20.0
 _SLOPE = 1.6
 _YIELD_EVERY = 2000
+#: Packages on the rise: (index, phase offset in days). Each grows 6-fold over a cycle of
+#: :data:`_RISE_DAYS` days and falls back at its end; the offsets are half a cycle apart, so on any
+#: day one of them has risen for at least the 56 days trending compares (the trending page).
+_RISING = ((150, 0), (250, 91))
+_RISE_DAYS = 182
+_RISE = 6.0
+#: A package that is new every :data:`_NEW_DAYS` days: index :data:`_NEW_INDEX` is published under a
+#: new name each cycle (``fresh-<code of the cycle>``), doubling over its cycle, so "new and rising"
+#: always has a package first seen within 90 days.
+_NEW_INDEX = 400
+_NEW_DAYS = 60
 
 
 def package_code(index: int) -> str:
@@ -98,6 +110,26 @@ WELL_KNOWN = (
     "more-itertools", "flask", "tomlkit", "coverage", "rich", "markdown-it-py", "mdurl", "async-timeout",
     "pynacl", "msgpack", "gitpython", "websocket-client", "asn1crypto",
 )  # fmt: skip
+
+
+def rise(index: int, day: dt.date) -> float:
+    """How many times its usual downloads package ``index`` has on ``day`` (1 unless rising or new).
+
+    Only ever at least 1 and only for packages of tens of thousands of downloads a day, so every
+    random draw of the day stays the same (the counts only scale; see :meth:`SyntheticSource.generate`).
+    """
+    for rising, offset in _RISING:
+        if index == rising:
+            return float(_RISE ** (((day.toordinal() + offset) % _RISE_DAYS) / _RISE_DAYS))
+    if index == _NEW_INDEX:
+        return 1.0 + (day.toordinal() % _NEW_DAYS) / _NEW_DAYS
+    return 1.0
+
+
+def fresh_name(day: dt.date) -> str:
+    """The name package :data:`_NEW_INDEX` has on ``day`` (a new one every :data:`_NEW_DAYS` days;
+    no other name starts with ``fresh``)."""
+    return f"fresh-{package_code(day.toordinal() // _NEW_DAYS)}"
 
 
 def package_name(index: int) -> str:
@@ -166,7 +198,7 @@ class SyntheticSource:
         details = Details(day, rand)
         n_minor, n_system = len(minor_tables), len(system_tables)
         for i in range(self.packages):
-            base = TOP_DOWNLOADS / (1.0 + i / _HEAD) ** _SLOPE * level
+            base = TOP_DOWNLOADS / (1.0 + i / _HEAD) ** _SLOPE * level * rise(i, day)
             if base >= 50.0:
                 total = int(base * (0.85 + 0.3 * rand()))
             else:
@@ -203,7 +235,7 @@ class SyntheticSource:
                 people = details.people(counts["installer"], counts["ci"], without)
                 if people:
                     counts["overall"]["people"] = people
-            yield raw_name(i), counts
+            yield (fresh_name(day) if i == _NEW_INDEX else raw_name(i)), counts
 
     async def iter_day(self, day: dt.date) -> AsyncIterator[tuple[str, RawCounts]]:
         """Stream the day, handing the event loop back every few thousand packages."""

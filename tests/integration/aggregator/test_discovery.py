@@ -177,3 +177,18 @@ async def test_no_trending_before_56_days(
     assert found[("trending", "", "", "")][1] == []
     assert found[("new", "", "", "")][1] == []
     assert found[("top", "installer", "uv", "downloads")][1]  # the top lists need 28 days only
+
+    # A backfilled old day (only "steady" on it): the history now reaches back 90 days, so "new"
+    # is told, and "steady" (now first seen on it) is not new.
+    async def new_listed() -> list[str]:
+        got = (await lists(db)).get(("new", "", "", ""))
+        return (
+            [e["package"] for e in got[1]]
+            if got and not await db.fetchval("SELECT stale FROM recent_state")
+            else []
+        )
+
+    async with running_consumer(new_processor(batch_size=50)):
+        await publish_run(js, subjects, events_of(day(120), {"steady": counts(5)}, "c-old"))
+        new = await wait_until(new_listed, what="the new list after the backfill")
+    assert set(new) == {*WINDOWS, "edge-new", "edge-old", "newbie"}

@@ -34,6 +34,7 @@ LISTS = [
 
 @pytest.fixture
 async def lists(seeded: asyncpg.Pool) -> asyncpg.Pool:
+    await seeded.execute("DELETE FROM discovery_lists")  # the seed's own, computed from its rows
     await seeded.executemany(
         "INSERT INTO discovery_lists (list, dimension, category, by, position, day, entries) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         [(n, d, c, o, p, DAY, json.dumps(e)) for n, d, c, o, p, e in LISTS],
@@ -70,6 +71,7 @@ async def test_top_by_category_and_order(lists: asyncpg.Pool, api: TestClient) -
 
 
 async def test_no_lists_yet(seeded: asyncpg.Pool, api: TestClient) -> None:
+    await seeded.execute("DELETE FROM discovery_lists")
     body = await get_json(api, "/api/trending")
     assert body["data"] == [] and body["day"] is None
 
