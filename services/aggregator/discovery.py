@@ -18,8 +18,8 @@ windows may still change "new"), deferred in a burst exactly like the recent tot
 (complete.py), and under the same advisory lock, so replicas serialise.
 
 Cost: ``record_day`` reads one day's package-days (their ``details`` for the CI count); ``rebuild``
-sums 56 narrow rows per package with downloads (a few seconds at PyPI's ~400k packages a day) and
-unnests 28 days of cells of :data:`~shared.discovery.TOP_CANDIDATES` packages.
+sums 56 narrow rows per package with downloads and unnests 28 days of cells of
+:data:`~shared.discovery.TOP_CANDIDATES` packages (not measured at PyPI's size yet).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from aiohttp import web
 from services.api import params
 from services.api.cache import Entry
 from services.api.views import JSON, api_view, cached, dumps
-from shared import discovery
+from shared import discovery, rollups
 from shared.events import valid_category
 from shared.packages import ALL_PACKAGES
 
@@ -91,7 +91,7 @@ async def trending(request: web.Request) -> web.StreamResponse:
     async def build(conn: asyncpg.Connection) -> Entry:
         found = await discovery.read_list(conn, q.name, q.dimension, q.category, q.order)
         names = await discovery.categories(conn, q.dimension) if q.name == "top" else None
-        day = await conn.fetchval("SELECT max(day) FROM ingest_days")
+        day = await rollups.last_complete_day(conn)
         return Entry.build(dumps(body(q, found, names)), JSON, day)
 
     key = json.dumps([q.name, q.dimension, q.category, q.order, q.limit])
