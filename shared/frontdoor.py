@@ -68,6 +68,7 @@ ROUTES: tuple[Route, ...] = (
     Route("/static", "web"),
     Route("/suggest", "web", exact=True),  # package names for the dashboard's search-as-you-type box
     Route("/top", "web"),
+    Route("/trending", "web"),
     Route("/user", "web"),
 )
 

@@ -14,6 +14,7 @@ from typing import Any
 from shared.bins import BINS
 from shared.config import DEFAULT_WINDOW_DAYS
 from shared.openapi_badges import badge_paths, shields_schema
+from shared.openapi_discovery import trending_path, trending_schema
 from shared.openapi_exports import export_paths, exports_schema
 from shared.versions import MAX_SPEC_CHARS, MAX_SPECS
 
@@ -494,6 +495,7 @@ def _schemas() -> dict[str, Any]:
             },
         },
         "ShieldsEndpoint": shields_schema(),
+        "TrendingResponse": trending_schema(),
     }
     for _path, type_name, _s, _d, _p in SERIES_ENDPOINTS:
         rows = {
@@ -695,6 +697,9 @@ def _paths() -> dict[str, Any]:
             },
         }
     }
+    paths["/api/trending"] = trending_path(
+        _json("The list.", "TrendingResponse", _CACHE_HEADERS), _standard_responses(package=False)
+    )
     paths["/api/status"] = {
         "get": {
             "operationId": "get_status",

@@ -39,6 +39,9 @@ DATA_TABLES = (
     "recent_downloads",
     "package_index",
     "ingest_days",
+    "trend_days",
+    "trend_days_done",
+    "discovery_lists",
     "user_packages",
     "users",
 )

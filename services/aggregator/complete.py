@@ -11,8 +11,9 @@ of the day is written meanwhile):
 3. otherwise: package-days of the day held by other runs (which this run did not publish) are
    removed, and where the day's month is compacted already, tombstones replace those packages'
    day (complete.TOMBSTONES), so a corrected re-run converges, two years back as well; ``__all__`` is recomputed; ``ingest_days`` records the
-   run and the manifest's stream sequence (the run order used by store.py); the package index and,
-   when affected, the recent totals are updated.
+   run and the manifest's stream sequence (the run order used by store.py); the package index,
+   the day's trend rows and, when affected, the recent totals and the discovery lists
+   (services/aggregator/discovery.py) are updated.
 
 Deferred recent totals (``defer_recent``): during a burst of manifests (a backfill, a replay) each
 completion would rebuild ``recent_downloads`` over every package only for the next manifest to
@@ -24,6 +25,7 @@ complete day (never of which manifests triggered it), so one rebuild after N com
 the last of N rebuilds; the stale mark commits atomically with the day, so a crash between the
 completion and the flush leaves the mark, and any aggregator flushes it when it starts or goes
 idle; rebuilds take one advisory lock, so concurrent replicas serialise instead of colliding. The
+discovery lists are deferred and rebuilt with them, for the same reasons. The
 cost is that recent totals lag the last complete day for the length of a burst (bounded by the
 consumer's ``RECENT_MAX_DELAY``); readers never see a half-built table.
 
@@ -39,7 +41,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from services.aggregator import recent
+from services.aggregator import discovery, recent
 from services.aggregator.store import day_lock_key
 from shared.db.compaction import DAY_LOCK_CLASS
 from shared.db.partitions import retention_cutoff
@@ -152,14 +154,18 @@ async def complete_day(
             seq,
         )
         await recent.index_day(conn, day, removed)
+        await discovery.record_day(conn, day)
         anchor = max(day, old_anchor) if old_anchor is not None else day
         deferred = False
-        if recent.recent_affected(day, old_anchor, anchor):
+        recent_due = recent.recent_affected(day, old_anchor, anchor)
+        if recent_due or discovery.affected(day, anchor):
             if defer_recent:
                 await recent.mark_stale(conn)
                 deferred = True
             else:
-                await recent.recompute_recent(conn)
+                if recent_due:
+                    await recent.recompute_recent(conn)
+                await discovery.rebuild(conn, recent.RECENT_LOCK_CLASS)
         return Completion(Outcome.COMPLETED, anchor, committed, len(removed), deferred)
 
 
@@ -173,4 +179,6 @@ async def flush_recent(pool: asyncpg.Pool) -> dt.date | None:
         await conn.execute(recent.RECENT_LOCK, recent.RECENT_LOCK_CLASS)
         if not await recent.is_stale(conn):
             return None
-        return await recent.recompute_recent(conn)
+        anchor = await recent.recompute_recent(conn)
+        await discovery.rebuild(conn, recent.RECENT_LOCK_CLASS)
+        return anchor

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.api import badge_views, exports, views
+from services.api import badge_views, discovery_views, exports, views
 
 PACKAGE = "/api/packages/{package}"
 #: Routes counted against the badge rate limit (services.api.middleware), not the JSON API's.
@@ -32,6 +32,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get(f"{PACKAGE}/badge.svg", badge_views.badge_svg, name="badge_svg")
     app.router.add_get(f"{PACKAGE}/shields.json", badge_views.shields_json, name="shields_json")
     app.router.add_get("/api/top", views.top, name="top")
+    app.router.add_get("/api/trending", discovery_views.trending, name="trending")
     app.router.add_get("/api/status", views.status, name="status")
     app.router.add_get(exports.PREFIX, exports.index, name="exports")
     app.router.add_get(f"{exports.PREFIX}/{{file}}", exports.export_file, name="export_file")

@@ -15,6 +15,7 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/packages/{name}", views.package, name="package")
     r.add_get("/packages/{name}/{chart}.csv", views.package_csv, name="package_csv")
     r.add_get("/top", views.top, name="top")
+    r.add_get("/trending", views.trending, name="trending")
     r.add_get("/compare", views.compare, name="compare")
     r.add_get("/ecosystem", views.ecosystem, name="ecosystem")
     r.add_get("/suggest", views.suggest, name="suggest")

@@ -19,7 +19,7 @@ import jinja2
 from aiohttp import web
 from markupsafe import Markup
 
-from services.web import charts, pages, ranges, trends
+from services.web import charts, discovery_page, pages, ranges, trends
 from services.web.pagecache import PageCache
 from services.web.pages import PageError, Site
 from services.web.pypi import Metadata, PyPIClient
@@ -225,6 +225,16 @@ async def top(request: web.Request) -> web.Response:
         request,
         await request.app[PAGE_CACHE].get_or_build("top", {}, lambda conn: pages.top(site.using(conn))),
     )
+
+
+async def trending(request: web.Request) -> web.Response:
+    site = request.app[SITE]
+    dimension, category, order = discovery_page.top_choice(request.query)
+    query = {"dimension": dimension, "category": category, "order": order}
+    data = await request.app[PAGE_CACHE].get_or_build(
+        "trending", query, lambda conn: discovery_page.trending(site.using(conn), dimension, category, order)
+    )
+    return await page(request, data)
 
 
 def compare_list(raw: str) -> list[str]:

@@ -15,6 +15,8 @@ from collections.abc import Iterable
 
 import asyncpg
 
+from services.aggregator import discovery
+from services.aggregator.recent import RECENT_LOCK_CLASS
 from shared.db.compaction import compact_due
 from shared.db.layout import Dictionary, Runs, categories_of, encode
 from shared.packages import ALL_PACKAGES
@@ -145,7 +147,8 @@ async def write_rows(db: asyncpg.Pool, rows: list[Row], run_id: str = "seed") ->
 async def seed(
     db: asyncpg.Pool, rows: Iterable[Row], *, run_id: str = "seed", compact: bool = True
 ) -> dt.date:
-    """Write ``rows`` (add ``__all__`` with :func:`with_all`) and every derived table, compact the
+    """Write ``rows`` (add ``__all__`` with :func:`with_all`) and every derived table (the discovery
+    lists by the aggregator's own code), compact the
     due months unless ``compact`` is False; returns the last day."""
     rows = list(rows)
     days = sorted({r[0] for r in rows})
@@ -173,6 +176,10 @@ async def seed(
         ],
     )
     await db.execute(RECENT_SQL, days[-1])
+    async with db.acquire() as conn, conn.transaction():  # the aggregator's own steps (before compaction)
+        for d in days:
+            await discovery.record_day(conn, d)
+        await discovery.rebuild(conn, RECENT_LOCK_CLASS)
     if compact:
         await compact_due(db, days[-1])
     return days[-1]

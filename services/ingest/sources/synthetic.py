@@ -16,6 +16,7 @@ normalise to the same package. The dimensions beyond pypistats.org come from
 :mod:`.synthetic_details`: a release history per package (newer versions taking over), installers
 (uv rising), heavy-tailed countries, wheels dominant, a CI share, the downloads by people
 that those imply, and the platforms and ABIs of the files (free-threaded builds among them).
+Two packages rise and one is new every 60 days (:func:`rise`), for the trending page.
 
 Pure Python, one :class:`random.Random` stream per day, consumed in package order; a
 200k-package day takes a few seconds.
@@ -30,7 +31,7 @@ import random
 from collections.abc import AsyncIterator, Iterator
 
 from shared.packages import normalize
-from shared.synthetic_catalog import WELL_KNOWN, package_name
+from shared.synthetic_catalog import WELL_KNOWN, package_code, package_name
 
 from .base import RawCounts
 from .synthetic_details import Details, cumulative, split
@@ -59,6 +60,17 @@ TOP_DOWNLOADS = 20_000_000.0
 _HEAD = 20.0
 _SLOPE = 1.6
 _YIELD_EVERY = 2000
+#: Packages on the rise: (index, phase offset in days). Each grows 6-fold over a cycle of
+#: :data:`_RISE_DAYS` days and falls back at its end; the offsets are half a cycle apart, so on any
+#: day one of them has risen for at least the 56 days trending compares (the trending page).
+_RISING = ((150, 0), (250, 91))
+_RISE_DAYS = 182
+_RISE = 6.0
+#: A package that is new every :data:`_NEW_DAYS` days: index :data:`_NEW_INDEX` is published under a
+#: new name each cycle (``fresh-<code of the cycle>``), doubling over its cycle, so "new and rising"
+#: always has a package first seen within 90 days.
+_NEW_INDEX = 400
+_NEW_DAYS = 60
 
 
 #: Well-known packages that ship compiled extension modules (platform wheels).
@@ -75,6 +87,26 @@ _BINARY = frozenset(
 def _binary(index: int) -> bool:
     """Whether package ``index`` ships platform wheels (the well-known ones, one in five below)."""
     return index in _BINARY or (index >= len(WELL_KNOWN) and index % 5 == 2)
+
+
+def rise(index: int, day: dt.date) -> float:
+    """How many times its usual downloads package ``index`` has on ``day`` (1 unless rising or new).
+
+    Only ever at least 1 and only for packages of tens of thousands of downloads a day, so every
+    random draw of the day stays the same (the counts only scale; see :meth:`SyntheticSource.generate`).
+    """
+    for rising, offset in _RISING:
+        if index == rising:
+            return float(_RISE ** (((day.toordinal() + offset) % _RISE_DAYS) / _RISE_DAYS))
+    if index == _NEW_INDEX:
+        return 1.0 + (day.toordinal() % _NEW_DAYS) / _NEW_DAYS
+    return 1.0
+
+
+def fresh_name(day: dt.date) -> str:
+    """The name package :data:`_NEW_INDEX` has on ``day`` (a new one every :data:`_NEW_DAYS` days;
+    no other name starts with ``fresh``)."""
+    return f"fresh-{package_code(day.toordinal() // _NEW_DAYS)}"
 
 
 def raw_name(index: int) -> str:
@@ -130,7 +162,7 @@ class SyntheticSource:
         details = Details(day, rand)
         n_minor, n_system = len(minor_tables), len(system_tables)
         for i in range(self.packages):
-            base = TOP_DOWNLOADS / (1.0 + i / _HEAD) ** _SLOPE * level
+            base = TOP_DOWNLOADS / (1.0 + i / _HEAD) ** _SLOPE * level * rise(i, day)
             if base >= 50.0:
                 total = int(base * (0.85 + 0.3 * rand()))
             else:
@@ -170,7 +202,7 @@ class SyntheticSource:
                 people = details.people(counts["installer"], counts["ci"], without)
                 if people:
                     counts["overall"]["people"] = people
-            yield raw_name(i), counts
+            yield (fresh_name(day) if i == _NEW_INDEX else raw_name(i)), counts
 
     async def iter_day(self, day: dt.date) -> AsyncIterator[tuple[str, RawCounts]]:
         """Stream the day, handing the event loop back every few thousand packages."""
