@@ -47,7 +47,7 @@ async def test_open_days_are_recorded(database: str) -> None:
         )
         await compact_due(pool, LAST)
         assert await pool.fetchval("SELECT max(month) FROM downloads_months") == dt.date(2026, 5, 1)
-        assert await migrate(database) == [14]
+        assert await migrate(database) == [13]
         found = {
             (r["day"], r["package"]): (r["downloads"], r["ci"])
             for r in await pool.fetch("SELECT * FROM trend_days")
