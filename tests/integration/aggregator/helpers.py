@@ -12,8 +12,10 @@ import contextlib
 import datetime as dt
 import random
 from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
 
 import asyncpg
+from aiohttp.test_utils import TestClient, TestServer
 from nats.js import JetStreamContext
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
@@ -22,8 +24,14 @@ from services.aggregator.channels import aggregator_channels
 from services.aggregator.config import AggregatorSettings
 from services.aggregator.consumer import BatchHandler, Outlets, Processor
 from services.aggregator.metrics import AggregatorMetrics
+from services.api.app import create_app
+from services.api.config import ApiSettings
+from services.ingest.channels import Outlet
+from services.ingest.publisher import publish_day
+from services.ingest.sources.raw import RawSource
 from shared.events import Counts, DayManifest, PackageDay, Subjects
 from shared.messaging import connect_broker, make_broker
+from tests.support.wait import wait_until
 
 Row = tuple[str, str, str, int]
 
@@ -165,3 +173,36 @@ async def running_consumer(processor: Processor) -> AsyncIterator[BatchHandler]:
         await asyncio.wait_for(handler.drain(), 10)
         await processor.close()
         await broker.stop()
+
+
+def _copy_rows(folder: Path, files: Iterable[Path]) -> None:
+    folder.mkdir()
+    for i, path in enumerate(files):
+        (folder / f"{i}.jsonl").write_text(path.read_text())
+
+
+@contextlib.asynccontextmanager
+async def api_over_raw_day(
+    processor: Processor,
+    outlet: Outlet,
+    db: asyncpg.Pool,
+    settings: ApiSettings,
+    folder: Path,
+    files: Iterable[Path],
+    day: dt.date,
+    packages: int,
+) -> AsyncIterator[TestClient]:
+    """The raw ``files`` (JSON-lines rows of one day) ingested through the raw source into NATS,
+    aggregated by ``processor`` until ``day`` completes (``packages`` package-days published), and
+    an API (``settings``) over the result, closed on exit."""
+    _copy_rows(folder, files)
+    async with running_consumer(processor):
+        result = await publish_day(outlet, RawSource(folder), day)
+        await wait_until(lambda: completed_run(db, day), what="the day to complete")
+    assert result.packages == packages
+    client = TestClient(TestServer(create_app(settings)))
+    await client.start_server()
+    try:
+        yield client
+    finally:
+        await client.close()

@@ -14,20 +14,16 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
-from services.api.app import create_app
 from services.api.config import ApiSettings
 from services.ingest.channels import Outlet
-from services.ingest.publisher import publish_day
-from services.ingest.sources.raw import RawSource
 from shared import series
 from shared.db.compaction import compact_month
 from shared.db.layout import Dictionary
 from shared.events import Counts, PackageDay, Subjects
-from tests.integration.aggregator.helpers import completed_run, running_consumer
-from tests.support.wait import wait_until
+from tests.integration.aggregator.helpers import api_over_raw_day
 from tests.unit.ingest.test_query import DAY, FIXTURES, JSONL, PLATFORM_EDGES, expected
 
 PLATFORMS = FIXTURES / "platforms.jsonl"
@@ -45,14 +41,6 @@ async def api(
     tmp_path: Any,
 ) -> AsyncIterator[TestClient]:
     """The fixture day and the platform edges, ingested from raw rows and aggregated; an API over it."""
-    both = tmp_path / "rows"
-    both.mkdir()
-    (both / "a.jsonl").write_text(JSONL.read_text())
-    (both / "b.jsonl").write_text(PLATFORMS.read_text())
-    async with running_consumer(new_processor(batch_size=50)):
-        result = await publish_day(outlet, RawSource(both), DAY)
-        await wait_until(lambda: completed_run(db, DAY), what="the day to complete")
-    assert result.packages == 5
     settings = ApiSettings(
         env="test",
         database_url=database_url,
@@ -60,12 +48,10 @@ async def api(
         namespace=subjects.namespace,
         db_pool_size=2,
     )
-    client = TestClient(TestServer(create_app(settings)))
-    await client.start_server()
-    try:
+    files = (JSONL, PLATFORMS)
+    processor = new_processor(batch_size=50)
+    async with api_over_raw_day(processor, outlet, db, settings, tmp_path / "rows", files, DAY, 5) as client:
         yield client
-    finally:
-        await client.close()
 
 
 async def by_category(api: TestClient, path: str) -> dict[str, int]:
