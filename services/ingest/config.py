@@ -33,7 +33,7 @@ class IngestSettings(ServiceSettings):
         "", description="Google Cloud project billed for BigQuery queries (empty: the environment's default)."
     )
     bigquery_max_bytes: int = Field(
-        300_000_000_000,
+        500_000_000_000,
         ge=0,
         description="Refuse a BigQuery run whose dry run says it would scan more bytes than this.",
     )
