@@ -5,13 +5,17 @@ compare lists), redirects,
 and the per-request, personal parts of a page: the login state in the header, the track/untrack
 forms on package pages and the ``/user`` dashboard; also the package header's PyPI metadata and
 the charts' release markers beside the cached fragment (:func:`release_json`), so that fragment
-never waits on PyPI. Sessions are read, never written.
+never waits on PyPI. The package page is served from whole-page bytes (services.web.pagebytes):
+logged out with no rendering at all, logged in with only its two personal parts rendered.
+Sessions are read, never written.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
+import time
 from typing import Any
 from urllib.parse import quote
 
@@ -20,6 +24,7 @@ from aiohttp import web
 from markupsafe import Markup
 
 from services.web import charts, pages, ranges, trends
+from services.web.pagebytes import ACCOUNT_SLOT, TRACK_SLOT, Entry, PageBytes, Shell
 from services.web.pagecache import PageCache
 from services.web.pages import PageError, Site
 from services.web.pypi import Metadata, PyPIClient
@@ -30,6 +35,7 @@ from shared.sessions import COOKIE_NAME, Session, SessionStore
 
 SITE = web.AppKey("site", Site)
 PAGE_CACHE = web.AppKey("page_cache", PageCache)
+PAGE_BYTES = web.AppKey("page_bytes", PageBytes)
 PYPI = web.AppKey("pypi", PyPIClient)
 SESSIONS = web.AppKey("sessions", SessionStore)
 REDIS_GATE = web.AppKey("redis_gate", RedisGate)
@@ -161,25 +167,108 @@ def pages_query(raw: str) -> str:
 
 
 async def package(request: web.Request) -> web.Response:
+    """The package page from its whole-page bytes (services.web.pagebytes): a logged-out visit is
+    answered with cached bytes and their ETag (304 when the browser has them); a logged-in one
+    gets the cached shell with its own login state and track form joined in."""
     name = package_name(request)
     asked = choice(request)
+    cache = request.app[PAGE_BYTES]
+    known = request.app[PAGE_CACHE].known
+    current = known.current if known is not None and cache.max_bytes else None
+    version = current.number if current is not None else None
+    session = await current_session(request)
+    now = time.monotonic()
+    if session is None and version is not None:
+        entry = cache.entry(version, request.path_qs, now)
+        if entry is not None:
+            cache.requests.labels("hit").inc()
+            return logged_out(request, entry)
+    params = json.dumps({"p": name, **asked.key}, sort_keys=True, default=str)
+    shell = cache.shell(version, params, now) if version is not None else None
+    if shell is None:
+        cache.requests.labels("miss" if version is not None else "bypass").inc()
+        shell, cacheable = await package_shell(request, name, asked, now)
+        if not cacheable:
+            version = None  # built from a replica behind the version, or without Redis: not kept
+        if version is not None:
+            cache.put_shell(version, params, shell)
+    else:
+        cache.requests.labels("shell").inc()
     site = request.app[SITE]
-    fragment = request.app[PAGE_CACHE].get_or_build(
+    is_all = name == ALL_PACKAGES
+    if session is None:
+        login = login_url(request)
+        body = shell.fill(
+            pages.render(site.env, "_account.html", session=None, login_url=login, here=request.path_qs),
+            pages.render(site.env, "_track.html", package=name, is_all=is_all, session=None, login_url=login),
+        )
+        entry = Entry.build(body, shell.expires)
+        if version is not None:
+            cache.put_entry(version, request.path_qs, entry)
+        return logged_out(request, entry)
+    tracked = not is_all and name in await rollups.tracked_packages(site.pool, session.user_id)
+    body = shell.fill(
+        pages.render(
+            site.env, "_account.html", session=session, login_url=login_url(request), here=request.path_qs
+        ),
+        pages.render(
+            site.env,
+            "_track.html",
+            package=name,
+            is_all=is_all,
+            session=session,
+            tracked=tracked,
+            next_url=request.path_qs,
+        ),
+    )
+    return web.Response(
+        body=body,
+        content_type="text/html",
+        charset="utf-8",
+        headers={"Cache-Control": "private, no-store", "Vary": "Cookie"},
+    )
+
+
+def logged_out(request: web.Request, entry: Entry) -> web.Response:
+    """A logged-out page: 304 when the browser holds these bytes. Any cache may keep it but must
+    ask again each time (a new day changes it); ``Vary: Cookie`` keeps it from a logged-in visitor
+    behind a shared cache (the web service never sets a cookie: sessions are the auth service's)."""
+    headers = {"ETag": entry.etag, "Cache-Control": "public, no-cache", "Vary": "Cookie"}
+    if matches(request.headers.get("If-None-Match"), entry.etag):
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=entry.body, content_type="text/html", charset="utf-8", headers=headers)
+
+
+def matches(if_none_match: str | None, etag: str) -> bool:
+    """Whether an ``If-None-Match`` header names ``etag`` (weak comparison, ``*`` matches)."""
+    if not if_none_match:
+        return False
+    tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
+    return "*" in tags or etag in tags
+
+
+async def package_shell(
+    request: web.Request, name: str, asked: ranges.Choice, now: float
+) -> tuple[Shell, bool]:
+    """The package page rendered with its per-visitor parts as slots: the cached fragment
+    (services.web.pagecache), the layout, and PyPI's metadata and release markers, fetched beside
+    the fragment so it never waits on PyPI. The shell lives until the metadata cache could have
+    changed (a shorter while when PyPI failed and the page has no metadata). With it, whether it
+    may be kept under the current version (services.web.pagecache)."""
+    site = request.app[SITE]
+    cache = request.app[PAGE_BYTES]
+    fragment = request.app[PAGE_CACHE].get_or_build_cacheable(
         "package", {"p": name, **asked.key}, lambda conn: pages.package(site.using(conn), name, asked)
     )
     metadata: asyncio.Future[Metadata | None] | None = None
     if name != ALL_PACKAGES:
         metadata = asyncio.ensure_future(request.app[PYPI].get(name))
     try:
-        data = await fragment
+        data, cacheable = await fragment
     except BaseException:
         if metadata is not None:
             metadata.cancel()
         raise
-    session = await current_session(request)
-    tracked = False
-    if session is not None and name != ALL_PACKAGES:
-        tracked = name in await rollups.tracked_packages(site.pool, session.user_id)
     meta = await metadata if metadata is not None else None
     head = pages.render(
         site.env,
@@ -188,12 +277,21 @@ async def package(request: web.Request) -> web.Response:
         is_all=name == ALL_PACKAGES,
         meta=meta,
         release_json=release_json(meta, data.get("history_from")),
-        session=session,
-        tracked=tracked,
-        next_url=request.path_qs,
-        login_url=login_url(request),
+        track=TRACK_SLOT,
     )
-    return await page(request, data, head=head, scripts=PACKAGE_SCRIPTS, session=session)
+    html = pages.render(
+        site.env,
+        "layout.html",
+        title=data["title"],
+        content=Markup(data["html"]),
+        head=Markup(head),
+        through=data.get("through"),
+        history_from=data.get("history_from"),
+        account=ACCOUNT_SLOT,
+        scripts=PACKAGE_SCRIPTS,
+    )
+    missing = meta is None and name != ALL_PACKAGES
+    return Shell.cut(html, now + (cache.failure_lifetime if missing else cache.lifetime)), cacheable
 
 
 def release_json(meta: Metadata | None, history_from: str | None) -> Markup | None:

@@ -1,0 +1,159 @@
+"""Whole package pages as final bytes, in process memory: what a logged-out visit answers with no
+template rendering, parsing or encoding.
+
+Owns the per-process LRU (``PAGE_LOCAL_CACHE_MB``, bounded by the bytes it holds, emptied when the
+aggregator's cache version changes, like the api's ``LocalCache``), the two kinds of entries it
+holds, the slot markers, and ``pypistats_web_page_bytes_requests_total{result}``.
+
+A package page is rendered once per (version, package, range) as a :class:`Shell`: the whole
+layout with two fixed slots where the per-visitor parts go (the header's login state with its
+"My packages" link and logout form, and the track/untrack form with its CSRF token). The slots
+hold comments the page content can never contain (every text is escaped; chart JSON escapes
+``<``). A logged-out visit (nearly all traffic) is answered from an :class:`Entry` keyed by the
+exact path and query (its login link names them): the shell with the logged-out parts filled in,
+its ETag computed once. A logged-in visit joins the shell's bytes with its own two small parts,
+rendered per request, so one visitor's state never enters a cached byte.
+
+The PyPI metadata and release markers in the header come from their own cache (services.web.pypi,
+``PYPI_CACHE_TTL``): an entry lives at most that long (capped by ``PAGE_CACHE_TTL``), so the page
+never shows metadata much older than the metadata cache does, and only ``FAILURE_TTL_S`` when
+PyPI failed and the page has none, so a PyPI hiccup does not stick to a page for an hour.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from markupsafe import Markup
+from prometheus_client import CollectorRegistry, Counter
+
+from shared.metrics import metric_name
+
+ACCOUNT_SLOT = Markup("<!--pypistats:slot:account-->")
+TRACK_SLOT = Markup("<!--pypistats:slot:track-->")
+
+
+def etag_of(body: bytes) -> str:
+    return '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+
+
+@dataclass(frozen=True)
+class Shell:
+    """A rendered page cut at its two slots: ``before`` the account part, ``middle`` up to the
+    track part, ``after`` it."""
+
+    before: bytes
+    middle: bytes
+    after: bytes
+    #: When this shell may no longer be used (time.monotonic()).
+    expires: float
+
+    @classmethod
+    def cut(cls, html: str, expires: float) -> Shell:
+        """``html`` rendered with :data:`ACCOUNT_SLOT` then :data:`TRACK_SLOT`, each exactly once."""
+        before, account, rest = html.partition(ACCOUNT_SLOT)
+        middle, track, after = rest.partition(TRACK_SLOT)
+        if not account or not track or ACCOUNT_SLOT in after or TRACK_SLOT in after:
+            raise ValueError("a page shell needs each slot exactly once, account first")
+        return cls(before.encode(), middle.encode(), after.encode(), expires)
+
+    def fill(self, account: str, track: str) -> bytes:
+        return b"".join((self.before, account.encode(), self.middle, track.encode(), self.after))
+
+    @property
+    def size(self) -> int:
+        return len(self.before) + len(self.middle) + len(self.after)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A logged-out page as sent: its body and ETag."""
+
+    body: bytes
+    etag: str
+    expires: float
+
+    @classmethod
+    def build(cls, body: bytes, expires: float) -> Entry:
+        return cls(body, etag_of(body), expires)
+
+    @property
+    def size(self) -> int:
+        return len(self.body)
+
+
+class PageBytes:
+    """An LRU of shells and entries of one cache version, bounded by the bytes of their bodies."""
+
+    def __init__(
+        self,
+        max_bytes: int,
+        lifetime: float,
+        failure_lifetime: float,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        #: 0: nothing is kept (every page is rendered, as with the cache off).
+        self.max_bytes = max_bytes
+        #: Seconds a page lives, and a page whose PyPI metadata was missing.
+        self.lifetime, self.failure_lifetime = lifetime, min(lifetime, failure_lifetime)
+        self.version: int | None = None
+        self.size = 0
+        self._items: OrderedDict[tuple[str, str], Shell | Entry] = OrderedDict()
+        self.requests = Counter(
+            metric_name("web", "page_bytes_requests"),
+            "Whole-page byte cache lookups of package pages, by result (hit: logged-out bytes; shell: a logged-in visit joined to the cached shell; miss; bypass: cache off or version unknown).",
+            ["result"],
+            registry=registry,
+        )
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def _get(self, version: int, key: tuple[str, str], now: float) -> Shell | Entry | None:
+        if version != self.version:
+            self.clear()
+            self.version = version
+            return None
+        found = self._items.get(key)
+        if found is None:
+            return None
+        if found.expires <= now:
+            self._drop(key)
+            return None
+        self._items.move_to_end(key)
+        return found
+
+    def entry(self, version: int, path_qs: str, now: float) -> Entry | None:
+        found = self._get(version, ("entry", path_qs), now)
+        return found if isinstance(found, Entry) else None
+
+    def shell(self, version: int, params: str, now: float) -> Shell | None:
+        found = self._get(version, ("shell", params), now)
+        return found if isinstance(found, Shell) else None
+
+    def put_entry(self, version: int, path_qs: str, entry: Entry) -> None:
+        self._put(version, ("entry", path_qs), entry)
+
+    def put_shell(self, version: int, params: str, shell: Shell) -> None:
+        self._put(version, ("shell", params), shell)
+
+    def _put(self, version: int, key: tuple[str, str], item: Shell | Entry) -> None:
+        if version != self.version or item.size > self.max_bytes:
+            return  # built under a version replaced meanwhile, or larger than the whole cache
+        if key in self._items:
+            self._drop(key)
+        self._items[key] = item
+        self.size += item.size
+        while self.size > self.max_bytes:
+            oldest = next(iter(self._items))
+            self._drop(oldest)
+
+    def _drop(self, key: tuple[str, str]) -> None:
+        item = self._items.pop(key)
+        self.size -= item.size
+
+    def clear(self) -> None:
+        self._items.clear()
+        self.size = 0
