@@ -30,7 +30,7 @@ from prometheus_client import CollectorRegistry, Gauge
 
 from services.web import fakepypi, views
 from services.web.config import WebSettings
-from services.web.pagebytes import PageBytes
+from services.web.pagebytes import PageBytes, SharedBytes
 from services.web.pagecache import KnownVersion, PageCache
 from services.web.pages import PageError, Site
 from services.web.pypi import FAILURE_TTL_S, PyPIClient
@@ -181,6 +181,7 @@ def _resources(env: jinja2.Environment, registry: CollectorRegistry) -> Any:
             min(settings.page_cache_ttl, settings.pypi_cache_ttl or FAILURE_TTL_S),
             FAILURE_TTL_S,
             registry,
+            SharedBytes(gate, keys),
         )
         await known.refresh()
         refresher = asyncio.create_task(known.run(), name="web-cache-version")

@@ -2,8 +2,9 @@
 template rendering, parsing or encoding.
 
 Owns the per-process LRU (``PAGE_LOCAL_CACHE_MB``, bounded by the bytes it holds, emptied when the
-aggregator's cache version changes, like the api's ``LocalCache``), the two kinds of entries it
-holds, the slot markers, and ``pypistats_web_page_bytes_requests_total{result}``.
+aggregator's cache version changes, like the api's ``LocalCache``) in front of the same bytes in
+Redis (:class:`SharedBytes`, every worker's), the two kinds of entries, the slot markers, and
+``pypistats_web_page_bytes_requests_total{result}``.
 
 A package page is rendered once per (version, package, range) as a :class:`Shell`: the whole
 layout with two fixed slots where the per-visitor parts go (the header's login state with its
@@ -11,8 +12,10 @@ layout with two fixed slots where the per-visitor parts go (the header's login s
 hold comments the page content can never contain (every text is escaped; chart JSON escapes
 ``<``). A logged-out visit (nearly all traffic) is answered from an :class:`Entry` keyed by the
 exact path and query (its login link names them): the shell with the logged-out parts filled in,
-its ETag computed once. A logged-in visit joins the shell's bytes with its own two small parts,
-rendered per request, so one visitor's state never enters a cached byte.
+its ETag computed once; only these go to Redis. A logged-in visit joins the shell's bytes with
+its own two small parts, rendered per request, so one visitor's state never enters a cached
+byte; the shell is kept in memory for logged-in visits only (a logged-out miss keeps just its
+entry), so logged-out traffic fills the memory with one copy of each page.
 
 The PyPI metadata and release markers in the header come from their own cache (services.web.pypi,
 ``PYPI_CACHE_TTL``): an entry lives at most that long (capped by ``PAGE_CACHE_TTL``), so the page
@@ -23,13 +26,16 @@ PyPI failed and the page has none, so a PyPI hiccup does not stick to a page for
 from __future__ import annotations
 
 import hashlib
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
 from markupsafe import Markup
 from prometheus_client import CollectorRegistry, Counter
 
+from shared.cache import CacheKeys
 from shared.metrics import metric_name
+from shared.redis_gate import REDIS_ERRORS, RedisGate
 
 ACCOUNT_SLOT = Markup("<!--pypistats:slot:account-->")
 TRACK_SLOT = Markup("<!--pypistats:slot:track-->")
@@ -83,6 +89,59 @@ class Entry:
     def size(self) -> int:
         return len(self.body)
 
+    def dump(self, now: float) -> bytes:
+        """For Redis: the ETag and the wall-clock expiry on the first line, then the body."""
+        wall = time.time() + (self.expires - now)
+        return f"{self.etag}\t{wall:.3f}\n".encode() + self.body
+
+    @classmethod
+    def load(cls, raw: bytes, now: float) -> Entry:
+        head, _, body = raw.partition(b"\n")
+        etag, wall = head.decode().split("\t")
+        return cls(body, etag, now + (float(wall) - time.time()))
+
+
+class SharedBytes:
+    """The logged-out entries in Redis, shared by every worker and replica, under
+    ``<prefix>web:pagebytes:v<version>:<hash of the path and query>`` until the entry expires:
+    a worker that misses in memory reads the bytes another one built (no parsing, no rendering).
+    Redis trouble only means a miss (the shared gate skips Redis for a few seconds)."""
+
+    def __init__(self, gate: RedisGate, keys: CacheKeys) -> None:
+        self.gate, self.keys = gate, keys
+
+    def key(self, version: int, path_qs: str) -> str:
+        digest = hashlib.blake2b(path_qs.encode(), digest_size=16).hexdigest()
+        return self.keys.key("web", "pagebytes", f"v{version}", digest)
+
+    async def get(self, version: int, path_qs: str, now: float) -> Entry | None:
+        redis = self.gate.client()
+        if redis is None:
+            return None
+        try:
+            raw = await redis.get(self.key(version, path_qs))
+        except REDIS_ERRORS as exc:
+            self.gate.failed(exc)
+            return None
+        self.gate.succeeded()
+        if raw is None:
+            return None
+        try:
+            entry = Entry.load(raw.encode() if isinstance(raw, str) else raw, now)
+        except ValueError:  # not an entry of ours: a miss, rebuilt and overwritten
+            return None
+        return entry if entry.expires > now else None
+
+    async def put(self, version: int, path_qs: str, entry: Entry, now: float) -> None:
+        redis = self.gate.client()
+        ttl = int(entry.expires - now)
+        if redis is None or ttl < 1:
+            return
+        try:
+            await redis.set(self.key(version, path_qs), entry.dump(now), ex=ttl)
+        except REDIS_ERRORS as exc:
+            self.gate.failed(exc)
+
 
 class PageBytes:
     """An LRU of shells and entries of one cache version, bounded by the bytes of their bodies."""
@@ -93,9 +152,12 @@ class PageBytes:
         lifetime: float,
         failure_lifetime: float,
         registry: CollectorRegistry | None = None,
+        shared: SharedBytes | None = None,
     ) -> None:
         #: 0: nothing is kept (every page is rendered, as with the cache off).
         self.max_bytes = max_bytes
+        #: The Redis level behind this one (None: memory only).
+        self.shared = shared
         #: Seconds a page lives, and a page whose PyPI metadata was missing.
         self.lifetime, self.failure_lifetime = lifetime, min(lifetime, failure_lifetime)
         self.version: int | None = None
@@ -103,7 +165,7 @@ class PageBytes:
         self._items: OrderedDict[tuple[str, str], Shell | Entry] = OrderedDict()
         self.requests = Counter(
             metric_name("web", "page_bytes_requests"),
-            "Whole-page byte cache lookups of package pages, by result (hit: logged-out bytes; shell: a logged-in visit joined to the cached shell; miss; bypass: cache off or version unknown).",
+            "Whole-page byte cache lookups of package pages, by result (hit: logged-out bytes in memory; shared: from Redis; shell: a logged-in visit joined to the cached shell; miss; bypass: cache off or version unknown).",
             ["result"],
             registry=registry,
         )

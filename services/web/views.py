@@ -183,6 +183,12 @@ async def package(request: web.Request) -> web.Response:
         if entry is not None:
             cache.requests.labels("hit").inc()
             return logged_out(request, entry)
+        if cache.shared is not None:
+            entry = await cache.shared.get(version, request.path_qs, now)
+            if entry is not None:
+                cache.requests.labels("shared").inc()
+                cache.put_entry(version, request.path_qs, entry)
+                return logged_out(request, entry)
     params = json.dumps({"p": name, **asked.key}, sort_keys=True, default=str)
     shell = cache.shell(version, params, now) if version is not None else None
     if shell is None:
@@ -190,7 +196,7 @@ async def package(request: web.Request) -> web.Response:
         shell, cacheable = await package_shell(request, name, asked, now)
         if not cacheable:
             version = None  # built from a replica behind the version, or without Redis: not kept
-        if version is not None:
+        if version is not None and session is not None:  # logged out: only the entry is kept
             cache.put_shell(version, params, shell)
     else:
         cache.requests.labels("shell").inc()
@@ -205,6 +211,8 @@ async def package(request: web.Request) -> web.Response:
         entry = Entry.build(body, shell.expires)
         if version is not None:
             cache.put_entry(version, request.path_qs, entry)
+            if cache.shared is not None:
+                await cache.shared.put(version, request.path_qs, entry, now)
         return logged_out(request, entry)
     tracked = not is_all and name in await rollups.tracked_packages(site.pool, session.user_id)
     body = shell.fill(

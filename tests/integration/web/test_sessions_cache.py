@@ -150,9 +150,9 @@ async def test_page_cache_hits_until_the_version_is_bumped(
     assert '<span class="num" id="last-day">139</span>' in await text(
         client, "/packages/requests?from=bookmark"
     )
-    metrics = await text(client, "/metrics")  # another address of the same page: the same shell
+    metrics = await text(client, "/metrics")  # another address of the same page: the same fragment
     assert 'pypistats_web_page_bytes_requests_total{result="hit"} 1.0' in metrics
-    assert 'pypistats_web_page_bytes_requests_total{result="shell"} 1.0' in metrics
+    assert 'pypistats_web_cache_requests_total{result="hit"} 1.0' in metrics
     await bump_cache_version(redis, CacheKeys(web_settings.redis_prefix))
     await client.server.app[PAGE_CACHE].known.refresh()  # what rollups.updated (or the timer) does
     assert '<span class="num" id="last-day">7</span>' in await text(client, "/packages/requests")
