@@ -3,8 +3,9 @@ template rendering, parsing or encoding.
 
 Owns the per-process LRU (``PAGE_LOCAL_CACHE_MB``, bounded by the bytes it holds, emptied when the
 aggregator's cache version changes, like the api's ``LocalCache``) in front of the same bytes in
-Redis (:class:`SharedBytes`, every worker's), the two kinds of entries, the slot markers, and
-``pypistats_web_page_bytes_requests_total{result}``.
+Redis (:class:`SharedBytes`, every worker's), the two kinds of entries, the slot markers, the
+single flight of concurrent builds of one page (:meth:`PageBytes.single`), and
+``pypistats_web_page_bytes_requests_total{result}`` and ``pypistats_web_page_builds_joined_total``.
 
 A package page is rendered once per (version, package, range) as a :class:`Shell`: the whole
 layout with two fixed slots where the per-visitor parts go (the header's login state with its
@@ -25,10 +26,13 @@ PyPI failed and the page has none, so a PyPI hiccup does not stick to a page for
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar, cast
 
 from markupsafe import Markup
 from prometheus_client import CollectorRegistry, Counter
@@ -36,6 +40,8 @@ from prometheus_client import CollectorRegistry, Counter
 from shared.cache import CacheKeys
 from shared.metrics import metric_name
 from shared.redis_gate import REDIS_ERRORS, RedisGate
+
+T = TypeVar("T")
 
 ACCOUNT_SLOT = Markup("<!--pypistats:slot:account-->")
 TRACK_SLOT = Markup("<!--pypistats:slot:track-->")
@@ -169,6 +175,12 @@ class PageBytes:
             ["result"],
             registry=registry,
         )
+        self.joined = Counter(
+            metric_name("web", "page_builds_joined"),
+            "Package-page builds a request waited on instead of starting its own (single flight).",
+            registry=registry,
+        )
+        self._flights: dict[tuple[int | None, str], asyncio.Future[Any]] = {}
 
     def __len__(self) -> int:
         return len(self._items)
@@ -215,6 +227,21 @@ class PageBytes:
     def _drop(self, key: tuple[str, str]) -> None:
         item = self._items.pop(key)
         self.size -= item.size
+
+    async def single(self, version: int | None, key: str, build: Callable[[], Awaitable[T]]) -> T:
+        """``build()``, or the same build already under way in this process for (version, key):
+        concurrent misses of one page (the minute after a day lands) render it once. The build
+        runs to its end even when the request that started it goes away, for those waiting."""
+        flight = (version, key)
+        found = self._flights.get(flight)
+        if found is not None:
+            self.joined.inc()
+            return cast(T, await asyncio.shield(found))
+        task: asyncio.Future[T] = asyncio.ensure_future(build())
+        task.add_done_callback(lambda done: done.cancelled() or done.exception())  # retrieved
+        self._flights[flight] = task
+        task.add_done_callback(lambda _: self._flights.pop(flight, None))
+        return await asyncio.shield(task)
 
     def clear(self) -> None:
         self._items.clear()

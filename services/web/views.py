@@ -193,7 +193,12 @@ async def package(request: web.Request) -> web.Response:
     shell = cache.shell(version, params, now) if version is not None else None
     if shell is None:
         cache.requests.labels("miss" if version is not None else "bypass").inc()
-        shell, cacheable = await package_shell(request, name, asked, now)
+
+        async def build() -> tuple[Shell, bool]:
+            return await package_shell(request, name, asked, now)
+
+        built, cacheable = await cache.single(version, params, build)
+        shell = built
         if not cacheable:
             version = None  # built from a replica behind the version, or without Redis: not kept
         if version is not None and session is not None:  # logged out: only the entry is kept

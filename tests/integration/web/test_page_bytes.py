@@ -3,6 +3,7 @@ hit, ETag/304, a version bump, and logged-in and logged-out visitors never mixed
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections import Counter
 from typing import Any
@@ -148,3 +149,51 @@ async def test_a_page_without_pypi_metadata_is_kept_briefly(client: TestClient) 
     lifetimes = {key[1]: item.expires for key, item in cache._items.items() if key[0] == "entry"}
     with_meta, without = lifetimes["/packages/requests"], lifetimes["/packages/slowpkg"]
     assert with_meta - without > cache.lifetime - cache.failure_lifetime - 5
+
+
+async def wait_metric(client: TestClient, line: str) -> None:
+    """Until /metrics has ``line`` (a deadline, no fixed sleep)."""
+    deadline = asyncio.get_running_loop().time() + 10
+    while line not in await (await client.get("/metrics")).text():
+        assert asyncio.get_running_loop().time() < deadline, f"never saw {line}"
+        await asyncio.sleep(0.01)
+
+
+async def test_concurrent_misses_of_one_page_build_it_once(
+    client: TestClient, renders: Counter[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = asyncio.Event()
+    real = pages.package
+
+    async def held(*args: Any) -> Any:
+        await release.wait()  # every request arrives while the first build is under way
+        return await real(*args)
+
+    monkeypatch.setattr(pages, "package", held)
+    asked = [asyncio.ensure_future(client.get(f"{PATH}&n={i}")) for i in range(5)]
+    await wait_metric(client, "pypistats_web_page_builds_joined_total 4.0")
+    release.set()
+    bodies = [await (await response).text() for response in asked]
+    assert renders["layout.html"] == 1 and renders["package.html"] == 1, renders
+    for i, body in enumerate(bodies):  # one shell, each with its own login link
+        assert f"lookback%3D30%26n%3D{i}" in body and '<span class="num" id="last-day">' in body
+
+
+async def test_a_page_read_behind_the_version_is_not_kept(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A replica behind the cache version: its page is answered but kept nowhere."""
+    cache = client.server.app[PAGE_CACHE]
+    real = cache.get_or_build_cacheable
+
+    async def behind(*args: Any) -> tuple[dict[str, Any], bool]:
+        payload, _ = await real(*args)
+        return payload, False
+
+    monkeypatch.setattr(cache, "get_or_build_cacheable", behind)
+    for _ in range(2):
+        response = await client.get(PATH)
+        assert response.status == 200 and "ETag" in response.headers
+    assert len(client.server.app[PAGE_BYTES]) == 0
+    metrics = await (await client.get("/metrics")).text()
+    assert 'pypistats_web_page_bytes_requests_total{result="miss"} 2.0' in metrics
