@@ -118,12 +118,16 @@ def main() -> None:
         print(f"page {len(body)} bytes; {args.requests} sequential requests after {args.warmup} warm-up")
         results: dict[str, tuple[float, float]] = {}
         # cached: a logged-out visit, the page's whole bytes from memory (services.web.pagebytes);
-        # cached-304: the same with the browser's ETag; uncached: fragment, layout and metadata each time
+        # cached-gz: their gzip variant; cached-304: with the browser's ETag; uncached: fragment,
+        # layout and metadata each time
+        # identity unless said: the bare handler sends the uncompressed bytes
+        plain = {"Accept-Encoding": "identity"}
         runs = {
-            "bare": ("bare", None, 200),
-            "cached": ("cached", None, 200),
-            "cached-304": ("cached", {"If-None-Match": etag}, 304),
-            "uncached": ("uncached", None, 200),
+            "bare": ("bare", plain, 200),
+            "cached": ("cached", plain, 200),
+            "cached-gz": ("cached", {"Accept-Encoding": "gzip"}, 200),
+            "cached-304": ("cached", {**plain, "If-None-Match": etag}, 304),
+            "uncached": ("uncached", plain, 200),
         }
         for name, (server, headers, status) in runs.items():
             url = f"http://127.0.0.1:{ports[server]}{PATH}"
@@ -134,7 +138,7 @@ def main() -> None:
                 f"  ~{1000 / results[name][0]:,.0f} pages/s on one connection",
                 flush=True,
             )
-        for name in ("cached", "cached-304", "uncached"):
+        for name in ("cached", "cached-gz", "cached-304", "uncached"):
             print(f"{name} p50 / bare p50 = {results[name][0] / results['bare'][0]:.1f}")
         if args.visits > 0:
             url = f"http://127.0.0.1:{ports['cached']}{PATH}"
@@ -149,7 +153,8 @@ def main() -> None:
 
 async def timings_body(url: str) -> tuple[bytes, str]:
     """The page's body and ETag."""
-    async with aiohttp.ClientSession() as session, session.get(url) as response:
+    headers = {"Accept-Encoding": "identity"}
+    async with aiohttp.ClientSession() as session, session.get(url, headers=headers) as response:
         if response.status != 200:
             raise SystemExit(f"{url}: status {response.status}: {(await response.text())[:300]}")
         return await response.read(), response.headers.get("ETag", "")

@@ -24,7 +24,7 @@ from aiohttp import web
 from markupsafe import Markup
 
 from services.web import charts, pages, ranges, trends
-from services.web.pagebytes import ACCOUNT_SLOT, TRACK_SLOT, Entry, PageBytes, Shell
+from services.web.pagebytes import ACCOUNT_SLOT, TRACK_SLOT, Entry, PageBytes, Shell, accepts_gzip
 from services.web.pagecache import PageCache
 from services.web.pages import PageError, Site
 from services.web.pypi import Metadata, PyPIClient
@@ -243,13 +243,23 @@ async def package(request: web.Request) -> web.Response:
 
 
 def logged_out(request: web.Request, entry: Entry) -> web.Response:
-    """A logged-out page: 304 when the browser holds these bytes. Any cache may keep it but must
-    ask again each time (a new day changes it); ``Vary: Cookie`` keeps it from a logged-in visitor
-    behind a shared cache (the web service never sets a cookie: sessions are the auth service's)."""
-    headers = {"ETag": entry.etag, "Cache-Control": "public, no-cache", "Vary": "Cookie"}
-    if matches(request.headers.get("If-None-Match"), entry.etag):
+    """A logged-out page, gzip-compressed when the browser takes it: 304 when the browser holds
+    these bytes. Any cache may keep it but must ask again each time (a new day changes it);
+    ``Vary: Cookie`` keeps it from a logged-in visitor behind a shared cache (the web service never
+    sets a cookie: sessions are the auth service's)."""
+    compressed = accepts_gzip(request.headers.get("Accept-Encoding", ""))
+    etag = entry.gzip_etag if compressed else entry.etag
+    headers = {"ETag": etag, "Cache-Control": "public, no-cache", "Vary": "Cookie, Accept-Encoding"}
+    if matches(request.headers.get("If-None-Match"), etag):
         return web.Response(status=304, headers=headers)
-    return web.Response(body=entry.body, content_type="text/html", charset="utf-8", headers=headers)
+    if compressed:
+        headers["Content-Encoding"] = "gzip"
+    return web.Response(
+        body=entry.gzipped if compressed else entry.body,
+        content_type="text/html",
+        charset="utf-8",
+        headers=headers,
+    )
 
 
 def matches(if_none_match: str | None, etag: str) -> bool:

@@ -4,6 +4,7 @@ hit, ETag/304, a version bump, and logged-in and logged-out visitors never mixed
 from __future__ import annotations
 
 import asyncio
+import gzip
 import re
 from collections import Counter
 from typing import Any
@@ -46,7 +47,8 @@ async def test_a_logged_out_hit_renders_nothing_and_answers_304(
     body = await first.read()
     assert first.status == 200 and renders["layout.html"] == 1 and renders["package.html"] == 1
     etag = first.headers["ETag"]
-    assert first.headers["Cache-Control"] == "public, no-cache" and first.headers["Vary"] == "Cookie"
+    assert first.headers["Cache-Control"] == "public, no-cache"
+    assert first.headers["Vary"] == "Cookie, Accept-Encoding"
     assert first.content_type == "text/html" and first.charset == "utf-8"
     renders.clear()
     for _ in range(3):
@@ -197,3 +199,25 @@ async def test_a_page_read_behind_the_version_is_not_kept(
     assert len(client.server.app[PAGE_BYTES]) == 0
     metrics = await (await client.get("/metrics")).text()
     assert 'pypistats_web_page_bytes_requests_total{result="miss"} 2.0' in metrics
+
+
+async def test_the_page_is_sent_compressed_to_a_browser_that_takes_gzip(
+    client: TestClient, renders: Counter[str]
+) -> None:
+    plain = await client.get(PATH, headers={"Accept-Encoding": "identity"})
+    body = await plain.read()
+    assert "Content-Encoding" not in plain.headers and int(plain.headers["Content-Length"]) == len(body)
+    renders.clear()
+    packed = await client.get(PATH, headers={"Accept-Encoding": "gzip, deflate"}, auto_decompress=False)
+    raw = await packed.read()
+    assert packed.headers["Content-Encoding"] == "gzip" and gzip.decompress(raw) == body
+    assert len(raw) < len(body) / 3 and sum(renders.values()) == 0  # compressed once, when built
+    assert packed.headers["ETag"] != plain.headers["ETag"]  # two representations, two tags
+    again = await client.get(
+        PATH, headers={"Accept-Encoding": "gzip", "If-None-Match": packed.headers["ETag"]}
+    )
+    assert again.status == 304
+    other = await client.get(
+        PATH, headers={"Accept-Encoding": "identity", "If-None-Match": packed.headers["ETag"]}
+    )
+    assert other.status == 200 and await other.read() == body
