@@ -18,11 +18,10 @@ from aiohttp import web
 from markupsafe import Markup
 
 from services.web import pages, ranges
-from services.web.pagebytes import ACCOUNT_SLOT, TRACK_SLOT, Entry, Shell, accepts_gzip
+from services.web.pagebytes import ACCOUNT_SLOT, PAGE_BYTES, TRACK_SLOT, Entry, Shell, accepts_gzip
 from services.web.pypi import Metadata
 from services.web.views import (
     PACKAGE_SCRIPTS,
-    PAGE_BYTES,
     PAGE_CACHE,
     PYPI,
     SITE,

@@ -36,6 +36,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
+from aiohttp import web
 from markupsafe import Markup
 from prometheus_client import CollectorRegistry, Counter
 
@@ -281,3 +282,7 @@ class PageBytes:
     def clear(self) -> None:
         self._items.clear()
         self.size = 0
+
+
+#: Where the web app keeps its :class:`PageBytes`.
+PAGE_BYTES = web.AppKey("page_bytes", PageBytes)

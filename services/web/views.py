@@ -21,7 +21,6 @@ from aiohttp import web
 from markupsafe import Markup
 
 from services.web import charts, pages, ranges, trends
-from services.web.pagebytes import PageBytes
 from services.web.pagecache import PageCache
 from services.web.pages import PageError, Site
 from services.web.pypi import Metadata, PyPIClient
@@ -31,7 +30,6 @@ from shared.sessions import COOKIE_NAME, Session, SessionStore
 
 SITE = web.AppKey("site", Site)
 PAGE_CACHE = web.AppKey("page_cache", PageCache)
-PAGE_BYTES = web.AppKey("page_bytes", PageBytes)
 PYPI = web.AppKey("pypi", PyPIClient)
 SESSIONS = web.AppKey("sessions", SessionStore)
 REDIS_GATE = web.AppKey("redis_gate", RedisGate)

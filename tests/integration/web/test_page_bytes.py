@@ -17,7 +17,8 @@ from redis.asyncio import Redis
 from services.web import pages
 from services.web.app import create_app
 from services.web.config import WebSettings
-from services.web.views import PAGE_BYTES, PAGE_CACHE
+from services.web.pagebytes import PAGE_BYTES
+from services.web.views import PAGE_CACHE
 from shared.cache import CacheKeys, bump_cache_version
 from shared.sessions import COOKIE_NAME
 from tests.integration.web.conftest import OPENAPI
