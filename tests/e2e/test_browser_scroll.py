@@ -15,7 +15,7 @@ import pytest
 import pytest_asyncio
 
 from tests.e2e.conftest import Site
-from tests.support.browser import CHARTS_READY, Tab, new_tab, traces
+from tests.support.browser import CHARTS_READY, Tab, new_tab, sideways_overflow, traces
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
@@ -70,6 +70,7 @@ async def test_a_chart_below_the_first_screen_is_drawn_when_scrolled_to(tab: Tab
     await page.locator(CHARTS_READY).wait_for(state="attached")
     for chart in ids:
         assert await traces(page, chart), chart
+    assert await sideways_overflow(page) == []
     csv = await page.get_attribute(f'.controls[data-for="{ids[-2]}"] a.csv', "href")
     assert csv is not None and "lookback=90" in csv and "log" not in csv  # the range, raw numbers
     tab.assert_clean()

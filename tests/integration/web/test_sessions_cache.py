@@ -118,6 +118,14 @@ async def test_cached_fragments_never_carry_another_users_state(
     _, bob = await login(db, redis, web_settings, "bob", [])
     html = await text(client, "/packages/requests", bob)
     assert ">bob<" in html and "alice" not in html and 'action="/auth/me/packages"' in html
+    # again, now from the whole-page bytes (services.web.pagebytes): logged out from the cached
+    # entry, logged in from the cached shell with their own parts
+    assert await text(client, "/packages/requests") == anonymous
+    again = await text(client, "/packages/requests", cookie)
+    assert ">alice<" in again and "bob" not in again and "/auth/me/packages/requests/delete" in again
+    metrics = await text(client, "/metrics")
+    assert 'pypistats_web_page_bytes_requests_total{result="hit"} 1.0' in metrics
+    assert 'pypistats_web_page_bytes_requests_total{result="shell"} 3.0' in metrics  # all but the first
 
 
 async def test_forged_or_expired_cookies_are_logged_out(
