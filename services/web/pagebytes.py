@@ -45,7 +45,7 @@ from shared.metrics import metric_name
 from shared.redis_gate import REDIS_ERRORS, RedisGate
 
 T = TypeVar("T")
-#: zlib's default: about 1 ms for a 60 KB page, once per entry, to a sixth of its size.
+#: zlib's default: about 1 ms for a 56 KB page, once per entry, to about a seventh of its size.
 GZIP_LEVEL = 6
 
 ACCOUNT_SLOT = Markup("<!--pypistats:slot:account-->")
