@@ -13,7 +13,8 @@ to bare for each, and bytes on disk per package-day, then a JSON document (also 
 kept, ``overall_all_month``: summed per month) are measured when ``--endpoints`` names them.
 
 "Cached" means: every package the cached run can ask for was requested once before (the API's
-in-process LRU, ``LOCAL_CACHE_MB``, in front of Redis; the page's Redis fragment cache). With more
+in-process LRU, ``LOCAL_CACHE_MB``, in front of Redis; the page's whole bytes, in memory,
+``PAGE_LOCAL_CACHE_MB`` (``--page-cache-mb``), in front of Redis: a logged-out visit). With more
 than ``--warm`` packages (default 20,000) the cached runs draw from a random sample of that many
 packages spread over all N, since warming a page for every one of 100k packages would take most of
 an hour; the uncached runs always draw from all N.
@@ -227,6 +228,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="also measure the cached api over SECONDS of steady load, then over the SECONDS right"
         " after a day completes (the cache version bumped at the start), on the first api endpoint",
     )
+    parser.add_argument(
+        "--page-cache-mb",
+        type=int,
+        default=64,
+        help="PAGE_LOCAL_CACHE_MB of the cached web service (the pages a worker keeps in memory)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep a seeded database")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--bare-server", nargs=2, metavar=("PORT", "ROUTES_JSON"), help=argparse.SUPPRESS)
@@ -267,6 +274,7 @@ class Bench:
         code_env = {**self.env, **self.code.env}
         for mode, api_ttl, page_ttl in (("uncached", "0", "0"), ("cached", "3600", "3600")):
             env = {**code_env, "CACHE_TTL_SECONDS": api_ttl, "PAGE_CACHE_TTL": page_ttl}
+            env["PAGE_LOCAL_CACHE_MB"] = str(self.args.page_cache_mb)
             for service in ("api", "web"):
                 cmd = [self.code.python, "-m", f"services.{service}", "serve"]
                 self.launch((service, mode), cmd, env, cwd=self.code.root)

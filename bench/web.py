@@ -1,5 +1,6 @@
-"""Web benchmark: server time of /packages/<p> (181 days), page cache hit and miss, p50/p99, and
-what Chromium transfers on a first and a repeat visit, with the time until the charts are drawn.
+"""Web benchmark: server time of /packages/<p> (181 days), page cache hit (and 304) and miss,
+p50/p99 and pages/s on one connection, and what Chromium transfers on a first and a repeat visit,
+with the first paint and the time until the charts are drawn.
 
 Creates its own database (migrated, one package with 181 days plus the ``__all__`` sums seeded),
 starts as subprocesses a fake PyPI, the web service with its Redis page cache, the web service
@@ -45,15 +46,17 @@ def fake_pypi(port: int) -> None:
     web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
 
 
-async def timings(url: str, requests: int, warmup: int) -> list[float]:
+async def timings(
+    url: str, requests: int, warmup: int, headers: dict[str, str] | None = None, status: int = 200
+) -> list[float]:
     """Milliseconds of ``requests`` sequential GETs after ``warmup`` unmeasured ones."""
     out: list[float] = []
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as session:
         for i in range(warmup + requests):
             started = time.perf_counter()
-            async with session.get(url) as response:
+            async with session.get(url, headers=headers) as response:
                 await response.read()
-                if response.status != 200:
+                if response.status != status:
                     raise SystemExit(f"{url}: status {response.status}")
             if i >= warmup:
                 out.append((time.perf_counter() - started) * 1000)
@@ -105,7 +108,7 @@ def main() -> None:
             ports[name] = free_port()
             env = {**base, "PORT": str(ports[name]), "PAGE_CACHE_TTL": ttl}
             procs.append(start([sys.executable, "-m", "services.web", "serve"], env, ports[name]))
-        body = asyncio.run(timings_body(f"http://127.0.0.1:{ports['cached']}{PATH}"))
+        body, etag = asyncio.run(timings_body(f"http://127.0.0.1:{ports['cached']}{PATH}"))
         body_file = ROOT / ".run" / "bench-web-body.html"
         body_file.parent.mkdir(exist_ok=True)
         body_file.write_bytes(body)
@@ -114,11 +117,28 @@ def main() -> None:
         procs.append(start(cmd, base, ports["bare"]))
         print(f"page {len(body)} bytes; {args.requests} sequential requests after {args.warmup} warm-up")
         results: dict[str, tuple[float, float]] = {}
-        for name in ("bare", "cached", "uncached"):
-            ms = asyncio.run(timings(f"http://127.0.0.1:{ports[name]}{PATH}", args.requests, args.warmup))
+        # cached: a logged-out visit, the page's whole bytes from memory (services.web.pagebytes);
+        # cached-gz: their gzip variant; cached-304: with the browser's ETag; uncached: fragment,
+        # layout and metadata each time
+        # identity unless said: the bare handler sends the uncompressed bytes
+        plain = {"Accept-Encoding": "identity"}
+        runs = {
+            "bare": ("bare", plain, 200),
+            "cached": ("cached", plain, 200),
+            "cached-gz": ("cached", {"Accept-Encoding": "gzip"}, 200),
+            "cached-304": ("cached", {**plain, "If-None-Match": etag}, 304),
+            "uncached": ("uncached", plain, 200),
+        }
+        for name, (server, headers, status) in runs.items():
+            url = f"http://127.0.0.1:{ports[server]}{PATH}"
+            ms = asyncio.run(timings(url, args.requests, args.warmup, headers, status))
             results[name] = (statistics.median(ms), pct(ms, 99))
-            print(f"{name:<9} p50 {results[name][0]:7.2f} ms  p99 {results[name][1]:7.2f} ms", flush=True)
-        for name in ("cached", "uncached"):
+            print(
+                f"{name:<10} p50 {results[name][0]:7.2f} ms  p99 {results[name][1]:7.2f} ms"
+                f"  ~{1000 / results[name][0]:,.0f} pages/s on one connection",
+                flush=True,
+            )
+        for name in ("cached", "cached-gz", "cached-304", "uncached"):
             print(f"{name} p50 / bare p50 = {results[name][0] / results['bare'][0]:.1f}")
         if args.visits > 0:
             url = f"http://127.0.0.1:{ports['cached']}{PATH}"
@@ -131,11 +151,13 @@ def main() -> None:
         asyncio.run(drop(admin_url, db_url))
 
 
-async def timings_body(url: str) -> bytes:
-    async with aiohttp.ClientSession() as session, session.get(url) as response:
+async def timings_body(url: str) -> tuple[bytes, str]:
+    """The page's body and ETag."""
+    headers = {"Accept-Encoding": "identity"}
+    async with aiohttp.ClientSession() as session, session.get(url, headers=headers) as response:
         if response.status != 200:
             raise SystemExit(f"{url}: status {response.status}: {(await response.text())[:300]}")
-        return await response.read()
+        return await response.read(), response.headers.get("ETag", "")
 
 
 if __name__ == "__main__":

@@ -30,9 +30,10 @@ from prometheus_client import CollectorRegistry, Gauge
 
 from services.web import fakepypi, views
 from services.web.config import WebSettings
+from services.web.pagebytes import PAGE_BYTES, PageBytes, SharedBytes
 from services.web.pagecache import KnownVersion, PageCache
 from services.web.pages import PageError, Site
-from services.web.pypi import PyPIClient
+from services.web.pypi import FAILURE_TTL_S, PyPIClient
 from services.web.routes import setup_routes
 from services.web.static import STATIC, StaticFiles
 from shared import workers
@@ -175,6 +176,13 @@ def _resources(env: jinja2.Environment, registry: CollectorRegistry) -> Any:
         app[views.SITE] = Site(app[PG_POOL], env, settings.retention_days)
         known = KnownVersion(gate, keys, settings.cache_version_refresh_seconds)
         app[views.PAGE_CACHE] = PageCache(gate, keys, settings.page_cache_ttl, registry, app[READER], known)
+        app[PAGE_BYTES] = PageBytes(
+            settings.page_local_cache_mb * 1024 * 1024 if settings.page_cache_ttl else 0,
+            min(settings.page_cache_ttl, settings.pypi_cache_ttl or FAILURE_TTL_S),
+            FAILURE_TTL_S,
+            registry,
+            SharedBytes(gate, keys),
+        )
         await known.refresh()
         refresher = asyncio.create_task(known.run(), name="web-cache-version")
         app[views.SESSIONS] = SessionStore(

@@ -45,3 +45,9 @@ class WebSettings(SessionSettings, ReadReplicaSettings):
         le=7 * 86400,
         description="Seconds a rendered page fragment stays cached in Redis (a cache-version bump drops it sooner).",
     )
+    page_local_cache_mb: int = Field(
+        64,
+        ge=0,
+        le=16384,
+        description="Megabytes of whole package pages (final bytes and their ETags) each web worker keeps in memory, dropped when the cache version changes; 0 turns it off. Pages live at most min(PAGE_CACHE_TTL, PYPI_CACHE_TTL) seconds, a minute when PyPI metadata was missing.",
+    )

@@ -105,10 +105,18 @@ class PageCache:
 
         ``build`` may raise (an unknown package, a bad parameter): nothing is stored then.
         """
+        return (await self.get_or_build_cacheable(route, params, build))[0]
+
+    async def get_or_build_cacheable(
+        self, route: str, params: dict[str, Any], build: Build
+    ) -> tuple[Payload, bool]:
+        """:meth:`get_or_build`, and whether the payload may be cached under the current version
+        (False: Redis is off or failed, the version is unknown, or it was read from a replica
+        behind it), for a cache built on top of this one (services.web.pagebytes)."""
         redis = self.gate.client() if self.ttl else None
         if redis is None:
             self.requests.labels("bypass" if self.ttl == 0 or self.gate.redis is None else "error").inc()
-            return (await self.reader.run(None, build))[0]
+            return (await self.reader.run(None, build))[0], False
         try:
             version = self.known.current if self.known is not None else None
             if version is None:
@@ -118,18 +126,18 @@ class PageCache:
         except REDIS_ERRORS as exc:
             self.gate.failed(exc)
             self.requests.labels("error").inc()
-            return (await self.reader.run(None, build))[0]
+            return (await self.reader.run(None, build))[0], False
         self.gate.succeeded()
         if raw is not None:
             self.requests.labels("hit").inc()
             payload: Payload = json.loads(raw)
-            return payload
+            return payload, True
         self.requests.labels("miss").inc()
         payload, cacheable = await self.reader.run(version, build)
         if not cacheable:
-            return payload
+            return payload, False
         try:
             await redis.set(key, json.dumps(payload, default=str), ex=self.ttl)
         except REDIS_ERRORS as exc:
             self.gate.failed(exc)
-        return payload
+        return payload, True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.web import static, views
+from services.web import package_page, static, views
 
 
 def setup_routes(app: web.Application) -> None:
@@ -12,7 +12,7 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/", views.home, name="home")
     r.add_get("/search", views.search_form, name="search_form")
     r.add_get("/search/{query}", views.search, name="search")
-    r.add_get("/packages/{name}", views.package, name="package")
+    r.add_get("/packages/{name}", package_page.package, name="package")
     r.add_get("/packages/{name}/{chart}.csv", views.package_csv, name="package_csv")
     r.add_get("/top", views.top, name="top")
     r.add_get("/trending", views.trending, name="trending")

@@ -5,7 +5,8 @@ compare lists), redirects,
 and the per-request, personal parts of a page: the login state in the header, the track/untrack
 forms on package pages and the ``/user`` dashboard; also the package header's PyPI metadata and
 the charts' release markers beside the cached fragment (:func:`release_json`), so that fragment
-never waits on PyPI. Sessions are read, never written.
+never waits on PyPI. The package page itself is served by services.web.package_page. Sessions
+are read, never written.
 """
 
 from __future__ import annotations
@@ -23,8 +24,7 @@ from services.web import charts, discovery_page, pages, ranges, trends
 from services.web.pagecache import PageCache
 from services.web.pages import PageError, Site
 from services.web.pypi import Metadata, PyPIClient
-from shared import rollups
-from shared.packages import ALL_PACKAGES, InvalidPackageName, normalize, validate
+from shared.packages import InvalidPackageName, normalize, validate
 from shared.redis_gate import REDIS_ERRORS, RedisGate
 from shared.sessions import COOKIE_NAME, Session, SessionStore
 
@@ -158,42 +158,6 @@ async def search(request: web.Request) -> web.Response:
 def pages_query(raw: str) -> str:
     """A search query in the normalised form package names are stored in."""
     return normalize(raw.strip()).strip("-")
-
-
-async def package(request: web.Request) -> web.Response:
-    name = package_name(request)
-    asked = choice(request)
-    site = request.app[SITE]
-    fragment = request.app[PAGE_CACHE].get_or_build(
-        "package", {"p": name, **asked.key}, lambda conn: pages.package(site.using(conn), name, asked)
-    )
-    metadata: asyncio.Future[Metadata | None] | None = None
-    if name != ALL_PACKAGES:
-        metadata = asyncio.ensure_future(request.app[PYPI].get(name))
-    try:
-        data = await fragment
-    except BaseException:
-        if metadata is not None:
-            metadata.cancel()
-        raise
-    session = await current_session(request)
-    tracked = False
-    if session is not None and name != ALL_PACKAGES:
-        tracked = name in await rollups.tracked_packages(site.pool, session.user_id)
-    meta = await metadata if metadata is not None else None
-    head = pages.render(
-        site.env,
-        "package_head.html",
-        package=name,
-        is_all=name == ALL_PACKAGES,
-        meta=meta,
-        release_json=release_json(meta, data.get("history_from")),
-        session=session,
-        tracked=tracked,
-        next_url=request.path_qs,
-        login_url=login_url(request),
-    )
-    return await page(request, data, head=head, scripts=PACKAGE_SCRIPTS, session=session)
 
 
 def release_json(meta: Metadata | None, history_from: str | None) -> Markup | None:

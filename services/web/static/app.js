@@ -552,26 +552,57 @@
     function apply(state) {
       page = Object.assign({}, state);
       showView();
-      return Promise.all(charts.map(redraw));
+      return Promise.all(charts.filter(drawnYet).map(redraw));
     }
 
-    // First visit: the charts on the first screen are drawn at once; the others one at a time
-    // when the browser is idle, so the first screen does not wait for charts below it.
+    // Whether a chart has been drawn (or is being drawn) already: the others are drawn with the
+    // view of the moment they come near the screen (drawInTurn).
+    function drawnYet(entry) {
+      return !!entry.firstDraw;
+    }
+
+    // First visit: the charts on the first screen are drawn at once; the others when they come
+    // near the screen (IntersectionObserver: a visitor who scrolls to a chart sees it drawn
+    // without waiting for the ones between) or, one at a time, when the browser is idle, so the
+    // first screen never waits for charts below it. Every chart's data is in the page already:
+    // drawing is the only work deferred.
     function drawInTurn() {
       var first = charts.filter(function (entry) {
         return entry.div.getBoundingClientRect().top < window.innerHeight;
       });
       var rest = charts.filter(function (entry) { return first.indexOf(entry) < 0; });
       var idle = window.requestIdleCallback || function (callback) { return window.setTimeout(callback, 1); };
-      return Promise.all(first.map(redraw)).then(function () {
+      // Each chart's first drawing, by whichever comes first: the observer or the idle turn.
+      var done = charts.map(function (entry) {
+        return new Promise(function (resolve) { entry.drawn = resolve; });
+      });
+      function once(entry) {
+        if (!entry.firstDraw) entry.firstDraw = redraw(entry).then(entry.drawn);
+        return entry.firstDraw;
+      }
+      var near = null;
+      if (window.IntersectionObserver) {
+        near = new IntersectionObserver(function (seen) {
+          seen.forEach(function (item) {
+            if (!item.isIntersecting) return;
+            near.unobserve(item.target);
+            rest.forEach(function (entry) { if (entry.div === item.target) once(entry); });
+          });
+        }, { rootMargin: "300px 0px" });
+      }
+      return Promise.all(first.map(once)).then(function () {
         mark("first-screen-charts-drawn");
-        return new Promise(function (resolve) {
-          (function next() {
-            var entry = rest.shift();
-            if (!entry) { resolve(); return; }
-            idle(function () { redraw(entry).then(next); }, { timeout: 200 });
-          })();
-        });
+        if (near) rest.forEach(function (entry) { near.observe(entry.div); });
+        var left = rest.slice();
+        (function next() {
+          var entry = left.shift();
+          while (entry && entry.firstDraw) entry = left.shift(); // drawn as it came near
+          if (!entry) return;
+          idle(function () { once(entry).then(next); }, { timeout: 200 });
+        })();
+        return Promise.all(done);
+      }).then(function () {
+        if (near) near.disconnect();
       });
     }
 
@@ -604,7 +635,7 @@
     if (indexBox) indexBox.addEventListener("change", function () { pushTrend({ index: indexBox.checked }); });
     window.history.replaceState(first, "");
     window.addEventListener("popstate", function (event) { apply(event.state || first); });
-    NARROW.addEventListener("change", function () { charts.forEach(redraw); });
+    NARROW.addEventListener("change", function () { charts.filter(drawnYet).forEach(redraw); });
 
     showView();
     drawInTurn().then(function () {

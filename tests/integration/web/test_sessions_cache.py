@@ -118,6 +118,14 @@ async def test_cached_fragments_never_carry_another_users_state(
     _, bob = await login(db, redis, web_settings, "bob", [])
     html = await text(client, "/packages/requests", bob)
     assert ">bob<" in html and "alice" not in html and 'action="/auth/me/packages"' in html
+    # again, now from the whole-page bytes (services.web.pagebytes): logged out from the cached
+    # entry, logged in from the cached shell with their own parts
+    assert await text(client, "/packages/requests") == anonymous
+    again = await text(client, "/packages/requests", cookie)
+    assert ">alice<" in again and "bob" not in again and "/auth/me/packages/requests/delete" in again
+    metrics = await text(client, "/metrics")
+    assert 'pypistats_web_page_bytes_requests_total{result="hit"} 1.0' in metrics
+    assert 'pypistats_web_page_bytes_requests_total{result="shell"} 3.0' in metrics  # all but the first
 
 
 async def test_forged_or_expired_cookies_are_logged_out(
@@ -145,7 +153,13 @@ async def test_page_cache_hits_until_the_version_is_bumped(
         "UPDATE recent_downloads SET downloads = 7 WHERE package = 'requests' AND period = 'day'"
     )
     assert '<span class="num" id="last-day">139</span>' in await text(client, "/packages/requests")
-    metrics = await text(client, "/metrics")
+    metrics = await text(client, "/metrics")  # the whole page's bytes, before the fragment's
+    assert 'pypistats_web_page_bytes_requests_total{result="hit"} 1.0' in metrics
+    assert '<span class="num" id="last-day">139</span>' in await text(
+        client, "/packages/requests?from=bookmark"
+    )
+    metrics = await text(client, "/metrics")  # another address of the same page: the same fragment
+    assert 'pypistats_web_page_bytes_requests_total{result="hit"} 1.0' in metrics
     assert 'pypistats_web_cache_requests_total{result="hit"} 1.0' in metrics
     await bump_cache_version(redis, CacheKeys(web_settings.redis_prefix))
     await client.server.app[PAGE_CACHE].known.refresh()  # what rollups.updated (or the timer) does
