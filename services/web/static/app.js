@@ -332,6 +332,13 @@
       },
       shapes: partialBands(what.x, partial)
     };
+    if (!traces.length) {
+      // e.g. platforms and ABIs on days ingested before they were counted: say so, not a bare grid
+      layout.annotations = [{
+        text: "No downloads recorded for this chart in this range", showarrow: false,
+        xref: "paper", yref: "paper", x: 0.5, y: 0.5, font: { size: 13, color: "#5a6572" }
+      }];
+    }
     var markers = releaseMarkers(view.releases || [], what.x, view.bin);
     if (markers.trace) {
       layout.shapes = layout.shapes.concat(markers.shapes);
