@@ -118,10 +118,10 @@ def _state_ctx(
             limited,
             scope="ratelimit-badge",
         )
-        refresher = None
-        if settings.cache_ttl_seconds:
-            await watcher.refresh()
-            refresher = asyncio.create_task(watcher.run(), name="api-cache-version")
+        # The version is watched even with the body cache off: series reads key the history's
+        # span on it (views.SpanCache).
+        await watcher.refresh()
+        refresher = asyncio.create_task(watcher.run(), name="api-cache-version")
         yield
         # Bounded: a Redis call gives up after its socket timeout, and a cancellation lost inside
         # one (shared.tasks) is repeated; the flag ends the loop in any case.
@@ -129,7 +129,7 @@ def _state_ctx(
         await asyncio.gather(
             app[LIMITER].close(BACKGROUND_STOP_S),
             app[BADGE_LIMITER].close(BACKGROUND_STOP_S),
-            *([stop_task(refresher, BACKGROUND_STOP_S)] if refresher is not None else []),
+            stop_task(refresher, BACKGROUND_STOP_S),
         )
 
     return ctx

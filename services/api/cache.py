@@ -254,10 +254,6 @@ class BodyCache:
         self._error, self._disabled = requests.labels("error"), requests.labels("disabled")
         self._stale = requests.labels("stale")
 
-    def peek(self) -> CacheVersion | None:
-        """What :meth:`version` answers now, without counting the lookup in the metrics."""
-        return None if self.ttl == 0 else self.watcher.current
-
     def version(self) -> CacheVersion | None:
         """The version to key on now, or None when caching is off or Redis is unusable."""
         if self.ttl == 0:

@@ -75,7 +75,8 @@ class SpanCache:
     version, so a series built under version N reads them once per process instead of once per
     answer: an uncached series is then one round trip (the rows), plus the existence check only
     when the window has no row. Not used with a read replica, whose lag could make the span read
-    under N older than N (shared.db.replica decides per build), nor while the cache is off."""
+    under N older than N (shared.db.replica decides per build), nor while Redis is unusable (no
+    version known). The version is watched also with the body cache off (CACHE_TTL_SECONDS=0)."""
 
     def __init__(self) -> None:
         self._key: str | None = None
@@ -289,7 +290,7 @@ def series_view(dimension: str, parse: Callable[[Any], params.SeriesQuery]) -> V
         query = parse(request.query)
         state = request.app[STATE]
         names = state.names
-        version = state.cache.peek()  # what cached() keys this answer by (no await between)
+        version = state.cache.watcher.current  # the aggregator's, also with the body cache off
         span_key = None if version is None or request.app[READER].separate else version.key
 
         async def build(conn: asyncpg.Connection) -> Entry:

@@ -215,7 +215,7 @@ async def test_the_history_span_is_read_once_per_cache_version(
     state = api.server.app[STATE]
     body = await (await api.get("/api/packages/requests/overall")).json()
     last = max(row["date"] for row in body["data"])
-    version = state.cache.peek()
+    version = state.cache.watcher.current
     assert version is not None and state.spans.get(version.key) is not None
     # The span is now known: these answers read no span, and still check existence when empty.
     response = await api.get("/api/packages/nope/overall")
@@ -236,9 +236,18 @@ async def test_the_history_span_is_read_once_per_cache_version(
 
     async def moved() -> bool:
         response = await api.get("/api/packages/nope/overall")  # any series read under the new version
-        current = state.cache.peek()
+        current = state.cache.watcher.current
         span = state.spans.get(current.key) if current is not None else None
         return response.status == 404 and span is not None and span[1] == next_day
 
     await wait_until(moved, timeout=10, what="the span of the new version")
     assert last == END.isoformat()
+
+
+async def test_the_span_is_kept_with_the_body_cache_off(seeded: Any, api_factory: ApiFactory) -> None:
+    api = await api_factory(cache_ttl_seconds=0)
+    state = api.server.app[STATE]
+    assert (await api.get("/api/packages/requests/overall")).status == 200
+    version = state.cache.watcher.current
+    assert version is not None and state.spans.get(version.key) is not None
+    assert (await api.get("/api/packages/nope/overall")).status == 404
