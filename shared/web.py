@@ -80,6 +80,15 @@ async def answer_with_json_errors(request: web.Request, handler: Handler) -> web
         return json_error(500, "internal server error")
 
 
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """Whether an ``If-None-Match`` header names ``etag`` (weak comparison, ``*`` matches): the
+    304 test of the api's bodies and the web's cached pages."""
+    if not if_none_match:
+        return False
+    tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
+    return "*" in tags or etag in tags
+
+
 def database_unavailable() -> web.Response:
     """The JSON 503 of a request that needs PostgreSQL while it is away."""
     return json_error(

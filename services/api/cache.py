@@ -104,14 +104,6 @@ class CacheControl:
         return text
 
 
-def matches(if_none_match: str | None, etag: str) -> bool:
-    """Whether an ``If-None-Match`` header names ``etag`` (weak comparison, ``*`` matches)."""
-    if not if_none_match:
-        return False
-    tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
-    return "*" in tags or etag in tags
-
-
 class VersionWatcher:
     """The aggregator's cache version, re-read from Redis every ``interval`` seconds by :meth:`run`."""
 

@@ -26,7 +26,7 @@ import numpy.typing as npt
 from aiohttp import web
 
 from services.api import params, queries
-from services.api.cache import BodyCache, CacheControl, Entry, matches
+from services.api.cache import BodyCache, CacheControl, Entry
 from shared import bins, rank, rollups, series, totals, versions
 from shared.cache import CacheVersion
 from shared.db.history import dates_of
@@ -34,7 +34,7 @@ from shared.db.layout import Dictionary
 from shared.flight import SingleFlight
 from shared.logging import get_logger
 from shared.packages import ALL_PACKAGES
-from shared.web import READER, json_error
+from shared.web import READER, etag_matches, json_error
 
 JSON = "application/json"
 #: A body of the previous cache version, answered while its new one is built: not for long.
@@ -190,7 +190,7 @@ def answer(
 ) -> web.Response:
     headers = {"ETag": entry.etag, "Cache-Control": cache_control or state.cache_control.value(entry.day)}
     if_none_match = request.headers.get("If-None-Match")
-    if if_none_match is not None and matches(if_none_match, entry.etag):
+    if if_none_match is not None and etag_matches(if_none_match, entry.etag):
         return web.Response(status=304, headers=headers)
     return web.Response(body=entry.body, content_type=entry.content_type, headers=headers)
 

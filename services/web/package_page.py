@@ -33,6 +33,7 @@ from services.web.views import (
 )
 from shared import rollups
 from shared.packages import ALL_PACKAGES
+from shared.web import etag_matches
 
 
 async def package(request: web.Request) -> web.Response:
@@ -119,7 +120,7 @@ def logged_out(request: web.Request, entry: Entry) -> web.Response:
     compressed = accepts_gzip(request.headers.get("Accept-Encoding", ""))
     etag = entry.gzip_etag if compressed else entry.etag
     headers = {"ETag": etag, "Cache-Control": "public, no-cache", "Vary": "Cookie, Accept-Encoding"}
-    if matches(request.headers.get("If-None-Match"), etag):
+    if etag_matches(request.headers.get("If-None-Match"), etag):
         return web.Response(status=304, headers=headers)
     if compressed:
         headers["Content-Encoding"] = "gzip"
@@ -129,14 +130,6 @@ def logged_out(request: web.Request, entry: Entry) -> web.Response:
         charset="utf-8",
         headers=headers,
     )
-
-
-def matches(if_none_match: str | None, etag: str) -> bool:
-    """Whether an ``If-None-Match`` header names ``etag`` (weak comparison, ``*`` matches)."""
-    if not if_none_match:
-        return False
-    tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
-    return "*" in tags or etag in tags
 
 
 async def package_shell(

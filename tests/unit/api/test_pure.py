@@ -10,10 +10,11 @@ import pytest
 
 from services.api import badges, params
 from services.api.app import create_app
-from services.api.cache import Entry, matches, max_age
+from services.api.cache import Entry, max_age
 from services.api.config import ApiSettings, parse_overrides
 from services.api.ratelimit import client_address, limit_for
 from shared.openapi import openapi_document
+from shared.web import etag_matches
 
 UTC = dt.UTC
 
@@ -182,8 +183,9 @@ def test_etags_and_entries() -> None:
     entry = Entry.build(b'{"a":1}', "application/json", dt.date(2026, 3, 31))
     assert Entry.load(entry.dump()) == entry
     assert Entry.load(Entry.build(b"x\ny", "image/svg+xml", None).dump()).body == b"x\ny"
-    assert matches(entry.etag, entry.etag) and matches(f'"zzz", W/{entry.etag}', entry.etag)
-    assert matches("*", entry.etag) and not matches('"other"', entry.etag) and not matches(None, entry.etag)
+    assert etag_matches(entry.etag, entry.etag) and etag_matches(f'"zzz", W/{entry.etag}', entry.etag)
+    assert etag_matches("*", entry.etag) and not etag_matches('"other"', entry.etag)
+    assert not etag_matches(None, entry.etag)
 
 
 def test_client_address_through_trusted_proxies() -> None:
