@@ -23,6 +23,7 @@ from shared.cache import CacheKeys, bump_cache_version
 from shared.sessions import COOKIE_NAME
 from tests.integration.web.conftest import OPENAPI
 from tests.integration.web.test_sessions_cache import login
+from tests.support.wait import wait_until
 
 PATH = "/packages/requests?lookback=30"
 
@@ -155,11 +156,12 @@ async def test_a_page_without_pypi_metadata_is_kept_briefly(client: TestClient) 
 
 
 async def wait_metric(client: TestClient, line: str) -> None:
-    """Until /metrics has ``line`` (a deadline, no fixed sleep)."""
-    deadline = asyncio.get_running_loop().time() + 10
-    while line not in await (await client.get("/metrics")).text():
-        assert asyncio.get_running_loop().time() < deadline, f"never saw {line}"
-        await asyncio.sleep(0.01)
+    """Until /metrics has ``line``."""
+
+    async def seen() -> bool:
+        return line in await (await client.get("/metrics")).text()
+
+    await wait_until(seen, timeout=10, interval=0.01, what=line)
 
 
 async def test_concurrent_misses_of_one_page_build_it_once(
