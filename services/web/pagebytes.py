@@ -40,6 +40,7 @@ from aiohttp import web
 from markupsafe import Markup
 from prometheus_client import CollectorRegistry, Counter
 
+from services.web.static import accepted
 from shared.cache import CacheKeys
 from shared.metrics import metric_name
 from shared.redis_gate import REDIS_ERRORS, RedisGate
@@ -54,22 +55,9 @@ TRACK_SLOT = Markup("<!--pypistats:slot:track-->")
 
 def accepts_gzip(accept_encoding: str) -> bool:
     """Whether an ``Accept-Encoding`` header allows gzip: named with a quality above 0, or not
-    named and ``*`` allowed."""
-    qualities: dict[str, float] = {}
-    for part in accept_encoding.lower().split(","):
-        coding, *params = (p.strip() for p in part.split(";"))
-        quality = 1.0
-        for param in params:
-            if param.startswith("q="):
-                try:
-                    quality = float(param[2:])
-                except ValueError:
-                    quality = 0.0
-        if coding:
-            qualities[coding] = quality
-    if "gzip" in qualities:
-        return qualities["gzip"] > 0
-    return qualities.get("*", 0.0) > 0
+    named and ``*`` allowed (parsed as the static files' negotiation parses it)."""
+    codings = accepted(accept_encoding)
+    return codings.get("gzip", codings.get("*", 0.0)) > 0
 
 
 def etag_of(body: bytes) -> str:
