@@ -67,7 +67,7 @@ async def package(request: web.Request) -> web.Response:
         async def build() -> tuple[Shell, bool]:
             return await package_shell(request, name, asked, now)
 
-        built, cacheable = await cache.single(version, params, build)
+        built, cacheable = await cache.flights.run((version, params), build)
         shell = built
         if not cacheable:
             version = None  # built from a replica behind the version, or without Redis: not kept

@@ -4,7 +4,7 @@ template rendering, parsing or encoding.
 Owns the per-process LRU (``PAGE_LOCAL_CACHE_MB``, bounded by the bytes it holds, emptied when the
 aggregator's cache version changes, like the api's ``LocalCache``) in front of the same bytes in
 Redis (:class:`SharedBytes`, every worker's), the two kinds of entries, the slot markers, the
-single flight of concurrent builds of one page (:meth:`PageBytes.single`), and
+single flight of concurrent builds of one page (``PageBytes.flights``, shared.flight), and
 ``pypistats_web_page_bytes_requests_total{result}`` and ``pypistats_web_page_builds_joined_total``.
 
 A package page is rendered once per (version, package, range) as a :class:`Shell`: the whole
@@ -27,14 +27,12 @@ PyPI failed and the page has none, so a PyPI hiccup does not stick to a page for
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import hashlib
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import TypeVar
 
 from aiohttp import web
 from markupsafe import Markup
@@ -42,6 +40,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from services.web.static import accepted
 from shared.cache import CacheKeys
+from shared.flight import SingleFlight
 from shared.metrics import metric_name
 from shared.redis_gate import REDIS_ERRORS, RedisGate
 
@@ -204,7 +203,9 @@ class PageBytes:
             "Package-page builds a request waited on instead of starting its own (single flight).",
             registry=registry,
         )
-        self._flights: dict[tuple[int | None, str], asyncio.Future[Any]] = {}
+        #: Builds of missing shells under way, by (version, page): concurrent misses of one page
+        #: (the minute after a day lands) render it once (shared.flight).
+        self.flights: SingleFlight[tuple[int | None, str], tuple[Shell, bool]] = SingleFlight(self.joined)
 
     def __len__(self) -> int:
         return len(self._items)
@@ -251,21 +252,6 @@ class PageBytes:
     def _drop(self, key: tuple[str, str]) -> None:
         item = self._items.pop(key)
         self.size -= item.size
-
-    async def single(self, version: int | None, key: str, build: Callable[[], Awaitable[T]]) -> T:
-        """``build()``, or the same build already under way in this process for (version, key):
-        concurrent misses of one page (the minute after a day lands) render it once. The build
-        runs to its end even when the request that started it goes away, for those waiting."""
-        flight = (version, key)
-        found = self._flights.get(flight)
-        if found is not None:
-            self.joined.inc()
-            return cast(T, await asyncio.shield(found))
-        task: asyncio.Future[T] = asyncio.ensure_future(build())
-        task.add_done_callback(lambda done: done.cancelled() or done.exception())  # retrieved
-        self._flights[flight] = task
-        task.add_done_callback(lambda _: self._flights.pop(flight, None))
-        return await asyncio.shield(task)
 
     def clear(self) -> None:
         self._items.clear()
