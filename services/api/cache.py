@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import hashlib
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -45,6 +44,7 @@ from redis.exceptions import RedisError
 from shared.cache import CacheKeys, CacheVersion, read_cache_version
 from shared.logging import get_logger
 from shared.redis_gate import RedisGate
+from shared.web import strong_etag
 
 log = get_logger(__name__)
 
@@ -60,7 +60,7 @@ class Entry:
 
     @classmethod
     def build(cls, body: bytes, content_type: str, day: dt.date | None) -> Entry:
-        return cls(body, content_type, day, '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"')
+        return cls(body, content_type, day, strong_etag(body))
 
     def dump(self) -> bytes:
         head = f"{self.content_type}\t{self.day.isoformat() if self.day else ''}\t{self.etag}\n"

@@ -106,16 +106,16 @@ def dumps(obj: Any) -> bytes:
 def series_body(matrix: series.Matrix, package: str, type_name: str) -> bytes:
     """``dumps({"data": [{"category", "date", "downloads"}, ...], "package", "type"})`` of a
     matrix's non-zero days, by category then day, byte for byte, written directly: the generic
-    encoder (a dict and a date callback per row) was most of an uncached answer's CPU time. The
-    window's date texts are built once per window (:func:`_date_texts`), each category's prefix
-    once per body, and a point costs one string format."""
-    texts = _date_texts(matrix.start, matrix.span)
+    encoder (a dict and a date callback per row) was most of an uncached answer's CPU time. Each
+    point's text around its count is made once per window and category (:func:`_point_texts`),
+    a row without a zero day is one joined text, and every count goes in with one ``%``
+    formatting of the whole body (no Python string work per point)."""
     parts: list[str] = []
+    counts: list[int] = []
     for category, row in zip(matrix.categories, matrix.counts, strict=True):
-        nz = np.flatnonzero(row)
-        head = '{"category":' + json.dumps(category) + ',"date":"'
-        parts += [f"{head}{texts[k]}{n}}}" for k, n in zip(nz.tolist(), row[nz].tolist(), strict=True)]
-    return f'{{"data":[{",".join(parts)}],"package":{json.dumps(package)},"type":{json.dumps(type_name)}}}'.encode()
+        texts, joined = _point_texts(matrix.start, matrix.span, category)
+        _add_row(parts, counts, row, texts, joined)
+    return _finish(parts, counts, package, type_name)
 
 
 def binned_body(
@@ -126,42 +126,89 @@ def binned_body(
     for byte, written directly as :func:`series_body` is: the days are summed per bin by numpy
     (:func:`_bin_edges`, once per window and bin), bins without downloads left out."""
     parts: list[str] = []
+    counts: list[int] = []
     if matrix.span:
-        edges, tails = _bin_edges(matrix.start, matrix.span, bin, first, last)
+        edges = _bin_edges(matrix.start, matrix.span, bin, first, last)
         sums = np.add.reduceat(matrix.counts, edges, axis=1)
         for category, row in zip(matrix.categories, sums, strict=True):
-            nz = np.flatnonzero(row)
-            head = '{"category":' + json.dumps(category) + ',"date":"'
-            parts += [
-                f"{head}{tails[k][0]}{n}{tails[k][1]}"
-                for k, n in zip(nz.tolist(), row[nz].tolist(), strict=True)
-            ]
-    return f'{{"data":[{",".join(parts)}],"package":{json.dumps(package)},"type":{json.dumps(type_name)}}}'.encode()
+            texts, joined = _bin_texts(matrix.start, matrix.span, bin, first, last, category)
+            _add_row(parts, counts, row, texts, joined)
+    return _finish(parts, counts, package, type_name)
 
 
-@functools.lru_cache(maxsize=64)
-def _date_texts(start: dt.date, span: int) -> list[str]:
-    """Each day's ``YYYY-MM-DD","downloads":`` of a window."""
-    return [day.isoformat() + '","downloads":' for day in dates_of(start, span)] if span else []
+def _add_row(
+    parts: list[str], counts: list[int], row: npt.NDArray[np.int64], texts: list[str], joined: str
+) -> None:
+    """One category's points: the texts of its non-zero columns, and their counts."""
+    if row.all():
+        parts.append(joined)
+        counts += row.tolist()
+    else:
+        nz = np.flatnonzero(row)
+        parts += [texts[k] for k in nz.tolist()]
+        counts += row[nz].tolist()
+
+
+def _finish(parts: list[str], counts: list[int], package: str, type_name: str) -> bytes:
+    """The body around the points, the counts put in (texts hold ``%`` only as ``%%`` and ``%d``)."""
+    tail = f'],"package":{_escaped(package)},"type":{_escaped(type_name)}}}'
+    return ('{"data":[' + ",".join(parts) + tail).encode() % tuple(counts)
+
+
+def _escaped(text: str) -> str:
+    """``text`` as a JSON string, with ``%`` doubled for the body's formatting."""
+    return json.dumps(text).replace("%", "%%")
+
+
+@functools.lru_cache(maxsize=1024)
+def _point_texts(start: dt.date, span: int, category: str) -> tuple[list[str], str]:
+    """Each day's ``{"category":…,"date":"YYYY-MM-DD","downloads":%d}`` of a window, and all of
+    them joined by commas (a row with a download every day)."""
+    head = '{"category":' + _escaped(category) + ',"date":"'
+    texts = [f'{head}{day.isoformat()}","downloads":%d}}' for day in dates_of(start, span)] if span else []
+    return texts, ",".join(texts)
+
+
+@functools.lru_cache(maxsize=1024)
+def _bin_texts(
+    start: dt.date, span: int, bin: bins.Bin, first: dt.date, last: dt.date, category: str
+) -> tuple[list[str], str]:
+    """Each bin's ``{"category":…,"date":…,"downloads":%d,"partial":…}`` of a window, and all of
+    them joined by commas."""
+    head = '{"category":' + _escaped(category) + ',"date":"'
+    texts = [
+        f'{head}{bin_start.isoformat()}","downloads":%d,"partial":{"true" if partial else "false"}}}'
+        for bin_start, partial in _bin_starts(start, span, bin, first, last)
+    ]
+    return texts, ",".join(texts)
 
 
 @functools.lru_cache(maxsize=256)
-def _bin_edges(
+def _bin_edges(start: dt.date, span: int, bin: bins.Bin, first: dt.date, last: dt.date) -> npt.NDArray[np.intp]:
+    """The offset of each bin's first day among ``span`` days from ``start`` (the first is 0)."""
+    edges = [k for k, _, _ in _bins_of(start, span, bin, first, last)]
+    return np.asarray(edges, dtype=np.intp)
+
+
+def _bin_starts(
     start: dt.date, span: int, bin: bins.Bin, first: dt.date, last: dt.date
-) -> tuple[npt.NDArray[np.intp], list[tuple[str, str]]]:
-    """The offset of each bin's first day among ``span`` days from ``start`` (the first is 0), and
-    each bin's texts around its sum: ``YYYY-MM-DD","downloads":`` and ``,"partial":…}``."""
-    edges: list[int] = []
-    tails: list[tuple[str, str]] = []
+) -> list[tuple[dt.date, bool]]:
+    """Each bin's first day and whether it is partial, among ``span`` days from ``start``."""
+    return [(day, partial) for _, day, partial in _bins_of(start, span, bin, first, last)]
+
+
+def _bins_of(
+    start: dt.date, span: int, bin: bins.Bin, first: dt.date, last: dt.date
+) -> list[tuple[int, dt.date, bool]]:
+    """``(offset of its first day, its start, partial)`` of each bin among ``span`` days from ``start``."""
+    out: list[tuple[int, dt.date, bool]] = []
     current: dt.date | None = None
     for k, day in enumerate(dates_of(start, span)):
         bin_start = bins.bin_start(day, bin)
         if bin_start != current:
             current = bin_start
-            edges.append(k)
-            flag = "true}" if bins.is_partial(bin_start, bin, first, last) else "false}"
-            tails.append((bin_start.isoformat() + '","downloads":', ',"partial":' + flag))
-    return np.asarray(edges, dtype=np.intp), tails
+            out.append((k, bin_start, bins.is_partial(bin_start, bin, first, last)))
+    return out
 
 
 def _default(value: object) -> str:

@@ -43,6 +43,7 @@ from shared.cache import CacheKeys
 from shared.flight import SingleFlight
 from shared.metrics import metric_name
 from shared.redis_gate import REDIS_ERRORS, RedisGate
+from shared.web import strong_etag
 
 T = TypeVar("T")
 #: zlib's default: about 1 ms for a 56 KB page, once per entry, to about a seventh of its size.
@@ -60,7 +61,7 @@ def accepts_gzip(accept_encoding: str) -> bool:
 
 
 def etag_of(body: bytes) -> str:
-    return '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+    return strong_etag(body)
 
 
 @dataclass(frozen=True)

@@ -57,8 +57,10 @@ _LEVEL: Final = 6
 _EMPTY_IDS: Final = np.zeros(0, dtype=np.int64)
 
 
+@functools.lru_cache(maxsize=4096)
 def month_days(month: dt.date) -> int:
-    """Calendar days of the month starting on ``month``."""
+    """Calendar days of the month starting on ``month`` (remembered: every read of a compacted
+    month asks, twice)."""
     return calendar.monthrange(month.year, month.month)[1]
 
 

@@ -145,6 +145,25 @@ def test_series_body_is_byte_identical_to_the_generic_encoding() -> None:
     )
 
 
+def test_series_body_of_full_rows_and_percent_signs_is_the_generic_encoding() -> None:
+    """A row with a download every day is written as one text; ``%`` in a name is not a format."""
+    start = dt.date(2025, 12, 30)
+    every = [start + dt.timedelta(days=k) for k in range(40)]
+    groups: series.Groups = [
+        ("100%d", [(d, k + 1) for k, d in enumerate(every)]),  # every day
+        ("50%", [(d, 10**12) for d in every[::3]]),  # gaps
+        ("%s%%", [(every[-1], 2)]),
+    ]
+    generic = dumps(
+        {
+            "data": [{"category": c, "date": d, "downloads": n} for c, days in groups for d, n in days],
+            "package": "pkg%d",
+            "type": "version_downloads",
+        }
+    )
+    assert series_body(series.Matrix.of_groups(groups), "pkg%d", "version_downloads") == generic
+
+
 def generic_binned(
     groups: series.Groups, bin: bins.Bin, first: dt.date, last: dt.date, package: str
 ) -> bytes:
@@ -165,6 +184,7 @@ def test_binned_body_is_byte_identical_to_the_generic_encoding() -> None:
         ("Darwin", [(d, 3) for d in every[::9]]),  # gaps across bins
         ('odd"\\é\u2028', [(every[40], 1)]),  # one day
         ("null", [(every[0], 5), (every[-1], 6)]),  # only the two partial ends
+        ("7%d%%", [(d, 2) for d in every[::2]]),  # ``%`` in a name is not a format
     ]
     groups.extend(
         series.top_matrix(series.Matrix.of_groups(groups), 1).groups()[1:]
