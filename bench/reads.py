@@ -12,6 +12,19 @@ to bare for each, and bytes on disk per package-day, then a JSON document (also 
 ``.run/bench-reads-<layout>-<N>.json``). The long-history endpoints (``overall_all_day``: every day
 kept, ``overall_all_month``: summed per month) are measured when ``--endpoints`` names them.
 
+Issue 23's endpoints are measured when ``--endpoints`` names them too: per random package
+``version_major`` (``/version?group=major``), ``platform`` and ``abi`` (a database seeded with
+``--dimensions all`` since they were added; checked before anything starts), and the global
+ones, which take no package: ``trending_api`` (``/api/trending``), ``exports_index`` (``/api/exports``),
+``trending_page`` (``/trending``) and ``ecosystem_page`` (``/ecosystem``). A global endpoint is
+loaded through the same Lua script with a names file of one line (the path's last segment) and
+the rest of the path as its prefix, so every request asks for the same path; the baseline serves
+that path with its body. The discovery lists must be in the database (bench.seed builds them on
+the history layout from migration 0013 on). For ``exports_index`` the aggregator's exporter
+(services/aggregator/exporter.py ``export_day``) writes the last ``--export-days`` complete days
+(3) into a temporary ``EXPORT_DIR`` under ``.run/`` first, removed at the end; both api servers
+read it (the index is memoised by the directory's modification time in either, as in service).
+
 "Cached" means: every package the cached run can ask for was requested once before (the API's
 in-process LRU, ``LOCAL_CACHE_MB``, in front of Redis; the page's whole bytes, in memory,
 ``PAGE_LOCAL_CACHE_MB`` (``--page-cache-mb``), in front of Redis: a logged-out visit). With more
@@ -36,11 +49,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from dataclasses import asdict, dataclass
@@ -54,7 +70,9 @@ from tqdm import tqdm
 
 from bench import seed
 from bench.common import ROOT, Figures, Load, any_pypi, bare_routes, measure, start, wrk
+from services.aggregator.exporter import export_day
 from shared.cache import CacheKeys, bump_cache_version
+from shared.db.layout import Dictionary
 from shared.embedded import free_port
 from shared.logging import configure_logging
 from tests.support.servers import with_database
@@ -73,6 +91,8 @@ class Endpoint:
     suffix: str
     content_type: str
     connections: int
+    #: A global endpoint (no package): its one path, ``prefix + fixed``, ``suffix`` "" (module doc).
+    fixed: str | None = None
 
     @property
     def bare_suffix(self) -> str:
@@ -84,10 +104,19 @@ class Endpoint:
     @property
     def route(self) -> str:
         """The baseline's aiohttp route."""
+        if self.fixed is not None:
+            return self.path("")
         return f"{self.prefix}{{package}}{self.bare_suffix}"
 
     def path(self, package: str) -> str:
-        return f"{self.prefix}{package}{self.suffix}"
+        """The path asked for ``package`` (a global endpoint's one path whatever it is given)."""
+        return f"{self.prefix}{self.fixed if self.fixed is not None else package}{self.suffix}"
+
+
+def global_endpoint(name: str, service: str, path: str, content_type: str, connections: int) -> Endpoint:
+    """An endpoint without a package: ``path`` split into the Lua script's prefix and the one name."""
+    prefix, last = path.rsplit("/", 1)
+    return Endpoint(name, service, prefix + "/", "", content_type, connections, fixed=last)
 
 
 ENDPOINTS: Final = (
@@ -114,10 +143,42 @@ ENDPOINTS: Final = (
         "application/json",
         64,
     ),
+    # Issue 23: version groups by major, the platform and abi dimensions (event schema 4) ...
+    Endpoint("version_major", "api", "/api/packages/", "/version?group=major", "application/json", 64),
+    Endpoint("platform", "api", "/api/packages/", "/platform", "application/json", 64),
+    Endpoint("abi", "api", "/api/packages/", "/abi", "application/json", 64),
+    # ... and the global ones: discovery lists, the exports' index, the trending and ecosystem pages.
+    global_endpoint("trending_api", "api", "/api/trending", "application/json", 64),
+    global_endpoint("exports_index", "api", "/api/exports", "application/json", 64),
+    global_endpoint("trending_page", "web", "/trending", "text/html", 16),
+    global_endpoint("ecosystem_page", "web", "/ecosystem", "text/html", 16),
 )
 #: Measured on a database without the dimensions of issue 13 unless --endpoints says otherwise
-#: (one with them gets every endpoint).
+#: (one with them gets every endpoint but the long-history ones and issue 23's).
 BASE_ENDPOINTS: Final = ("overall", "python_minor", "recent", "page", "badge")
+#: Measured only when --endpoints names them (module doc).
+NAMED_ONLY: Final = (
+    "overall_all_day",
+    "overall_all_month",
+    "version_major",
+    "platform",
+    "abi",
+    "trending_api",
+    "exports_index",
+    "trending_page",
+    "ecosystem_page",
+)
+HAS_CATEGORIES = "SELECT EXISTS (SELECT 1 FROM categories WHERE dimension = $1)"
+HAS_LISTS = "SELECT to_regclass('discovery_lists') IS NOT NULL"
+LISTS = "SELECT count(*) FROM discovery_lists"
+#: What an endpoint needs in the database: cells of its dimension, or the discovery lists.
+NEEDS: Final = {
+    "platform": "platform cells (bench.seed --dimensions all)",
+    "abi": "abi cells (bench.seed --dimensions all)",
+    "trending_api": "discovery lists (bench.seed, history layout)",
+    "trending_page": "discovery lists (bench.seed, history layout)",
+}
+LAST_DAYS = "SELECT day FROM ingest_days ORDER BY day DESC LIMIT $1"
 
 
 @dataclass(frozen=True)
@@ -147,6 +208,43 @@ def code_at(root: Path | None) -> Code:
         ["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
     ).stdout.strip()
     return Code(root, python, env, commit)
+
+
+async def missing(url: str, endpoints: list[str]) -> list[str]:
+    """The endpoints of ``endpoints`` whose data (:data:`NEEDS`) the database lacks."""
+    conn = await asyncpg.connect(url)
+    try:
+        out = []
+        for name in endpoints:
+            if name in ("platform", "abi"):
+                found = await conn.fetchval(HAS_CATEGORIES, name)
+            elif name in ("trending_api", "trending_page"):
+                found = await conn.fetchval(HAS_LISTS) and await conn.fetchval(LISTS) > 0
+            else:
+                continue
+            if not found:
+                out.append(f"{name} needs {NEEDS[name]}")
+        return out
+    finally:
+        await conn.close()
+
+
+async def export_last_days(url: str, directory: Path, days: int) -> list[dt.date]:
+    """The last ``days`` complete days exported into ``directory`` by the aggregator's exporter."""
+    pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
+    assert pool is not None
+    try:
+        wanted = [r["day"] for r in await pool.fetch(LAST_DAYS, days)]
+        names = Dictionary()
+        done = []
+        for day in tqdm(wanted, desc="export", unit="day", leave=False):
+            exported = await export_day(pool, names, directory, day, force=True)
+            if exported is None:
+                raise SystemExit(f"exports_index: {day} could not be exported (not complete, or retention)")
+            done.append(day)
+        return done
+    finally:
+        await pool.close()
 
 
 async def package_names(url: str) -> list[str]:
@@ -234,6 +332,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=64,
         help="PAGE_LOCAL_CACHE_MB of the cached web service (the pages a worker keeps in memory)",
     )
+    parser.add_argument(
+        "--export-days",
+        type=int,
+        default=3,
+        help="complete days the exporter writes for exports_index (the newest ones)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep a seeded database")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--bare-server", nargs=2, metavar=("PORT", "ROUTES_JSON"), help=argparse.SUPPRESS)
@@ -286,9 +390,8 @@ class Bench:
         """The baseline, serving each endpoint's median-sized body of the sample; returns body sizes."""
         routes, sizes = [], {}
         for e in endpoints:
-            bodies = asyncio.run(
-                fetch_all(self.url(e.service, "uncached"), [e.path(p) for p in sample], 4, e.name)
-            )
+            paths = [e.path("")] if e.fixed is not None else [e.path(p) for p in sample]
+            bodies = asyncio.run(fetch_all(self.url(e.service, "uncached"), paths, 4, e.name))
             body = median_body(bodies)
             sizes[e.name] = len(body)
             body_file = RUN / f"bench-reads-{e.name}.body"
@@ -337,22 +440,42 @@ def run(args: argparse.Namespace, db_name: str, storage: dict[str, Any], code: C
     RUN.mkdir(exist_ok=True)
     all_file = write_lines(RUN / "bench-reads-names.txt", names)
     warm_file = write_lines(RUN / "bench-reads-warm.txt", warm_set)
-    every = [e.name for e in ENDPOINTS if not e.name.startswith("overall_all")]
+    every = [e.name for e in ENDPOINTS if e.name not in NAMED_ONLY]
     every = every if storage["dimensions"] == "all" else list(BASE_ENDPOINTS)
     wanted = args.endpoints.split(",") if args.endpoints else every
     unknown = set(wanted) - {e.name for e in ENDPOINTS}
     if unknown:
         raise SystemExit(f"--endpoints: unknown {sorted(unknown)}")
+    lacking = asyncio.run(missing(db_url, wanted))
+    if lacking:
+        raise SystemExit(f"{db_name}: " + "; ".join(lacking))
     endpoints = [e for e in ENDPOINTS if e.name in wanted]
+    # a global endpoint's names file: its one name (Endpoint.fixed)
+    fixed_files = {
+        e.name: write_lines(RUN / f"bench-reads-{e.name}.names.txt", [e.fixed])
+        for e in endpoints
+        if e.fixed is not None
+    }
     bench = Bench(args, db_url, code)
     results: dict[str, dict[str, Figures]] = {}
+    exports = None
     try:
+        if "exports_index" in wanted:
+            exports = Path(tempfile.mkdtemp(prefix="bench-reads-exports-", dir=RUN))
+            started = time.monotonic()
+            days = asyncio.run(export_last_days(db_url, exports, args.export_days))
+            print(
+                f"exported {len(days)} days ({days[-1]}..{days[0]}) into {exports}"
+                f" in {time.monotonic() - started:.1f} s (services/aggregator/exporter.py)",
+                flush=True,
+            )
+            bench.env["EXPORT_DIR"] = str(exports)
         bench.start_services()
         sizes = bench.start_bare(endpoints, sample)
         warm_seconds = {}
         for e in endpoints:
             started = time.monotonic()
-            paths = [e.path(p) for p in warm_set]
+            paths = [e.path("")] if e.fixed is not None else [e.path(p) for p in warm_set]
             asyncio.run(fetch_all(bench.url(e.service, "cached"), paths, 16, f"warm {e.name}"))
             warm_seconds[e.name] = round(time.monotonic() - started, 1)
         print(
@@ -364,17 +487,20 @@ def run(args: argparse.Namespace, db_name: str, storage: dict[str, Any], code: C
             results[e.name] = {}
             for server in SERVERS:
                 files = warm_file if server == "cached" else all_file
+                files = fixed_files.get(e.name, files)
                 suffix = e.bare_suffix if server == "bare" else e.suffix
                 load = Load(e.connections, LUA, (str(files), e.prefix, suffix))
                 base = bench.url("bare", "") if server == "bare" else bench.url(e.service, server)
                 pid = bench.pids[("bare", "")] if server == "bare" else bench.pids[(e.service, server)]
                 results[e.name][server] = measure(server, base + "/", pid, args, load)
         rollover = None
-        api_endpoints = [e for e in endpoints if e.service == "api"]
+        api_endpoints = [e for e in endpoints if e.service == "api" and e.fixed is None]
         if args.rollover and api_endpoints:
             rollover = measure_rollover(bench, api_endpoints[0], warm_file, args.rollover)
     finally:
         bench.stop()
+        if exports is not None:
+            shutil.rmtree(exports, ignore_errors=True)
     return {
         "database": db_name,
         "code": {"root": str(code.root), "commit": code.commit},

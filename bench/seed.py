@@ -11,18 +11,24 @@ one COPY per table and day) with everything readers need (the package-days, the 
 database's size minus that of an empty database migrated the same way (made and dropped here),
 after ``CHECKPOINT`` and ``VACUUM ANALYZE``, over the package-days.
 
-``--dimensions all`` (packed's default) also writes installer, country, file_type and ci into the
-``details`` arrays (of ``downloads`` and ``downloads_all``) and version into ``versions``
-(bench/shape_details.py); ``base`` writes python_major, python_minor and system only, the same
-counts as with ``all`` (their random streams are separate).
+``--dimensions all`` (packed's default) also writes installer, country, file_type, ci, platform and
+abi into the ``details`` arrays (of ``downloads`` and ``downloads_all``) and version into
+``versions`` (bench/shape_details.py); ``base`` writes python_major, python_minor and system only,
+the same counts as with ``all`` (their random streams are separate).
+
+The history layout from migration 0013 on also gets the discovery lists (``discovery_lists``),
+built on the last day by the aggregator's own code after the fill, with the trend rows of the last
+56 days they need (bench/seed_discovery.py); a line says what was built.
 
     .venv/bin/python -m bench.seed --packages 10000 [--days 181] [--layout history|packed|legacy]
         [--dimensions base|all] [--target N] [--database-url ADMIN_DSN] [--name pypistats_bench_x]
         [--keep] [--seed 1]
 
 Prints a JSON object (package-days, rows and rows per package-day, database size, bytes per
-package-day, for packed also ``downloads``' own bytes per package-day and the average stored bytes
-of each array column, for history the store's tables and each block's bytes per package-day, seconds) and drops the database unless ``--keep``.
+package-day (the discovery tables left out, their bytes reported apart as ``discovery_bytes``),
+for packed also ``downloads``' own bytes per package-day and the average stored bytes of each
+array column, for history the store's tables and each block's bytes per package-day, seconds) and
+drops the database unless ``--keep``.
 """
 
 from __future__ import annotations
@@ -52,7 +58,8 @@ from shared.packages import ALL_PACKAGES
 from tests.support.servers import with_database
 
 Layout = Literal["history", "packed", "legacy"]
-#: ``base``: python_major, python_minor, system; ``all``: also installer, country, file_type, ci, version.
+#: ``base``: python_major, python_minor, system; ``all``: also installer, country, file_type, ci,
+#: platform, abi, version.
 Dimensions = Literal["base", "all"]
 ADMIN_URL: Final = "postgresql://postgres@127.0.0.1:5432/postgres"
 #: The last migration of the day-partitioned layout.
@@ -93,6 +100,10 @@ GROUP BY n
 COUNT_PACKED = "SELECT count(*) FROM downloads"
 COUNT_LEGACY = "SELECT count(*) FROM package_days"
 DATABASE_SIZE = "SELECT pg_database_size($1)"
+DISCOVERY_TABLES: Final = ("trend_days", "trend_days_done", "discovery_lists")
+DISCOVERY_BYTES = (
+    "SELECT coalesce(sum(pg_total_relation_size(to_regclass(t))), 0) FROM unnest($1::text[]) AS t"
+)
 INSERT_ALL_BASE = """
 INSERT INTO downloads_all (day, run, with_mirrors, without_mirrors, cells) VALUES ($1, $2, $3, $4, $5)
 """
@@ -202,12 +213,22 @@ async def settled_size(admin_url: str, name: str) -> int:
         await admin.close()
 
 
-async def empty_size(admin_url: str, layout: Layout, target: int | None = None) -> int:
-    """The size of an empty database migrated for ``layout`` up to ``target`` (created and dropped here)."""
+async def discovery_size(admin_url: str, name: str) -> int:
+    """Bytes of the discovery tables (migration 0013; 0 before it), of a settled database."""
+    conn = await asyncpg.connect(with_database(admin_url, name))
+    try:
+        return int(await conn.fetchval(DISCOVERY_BYTES, list(DISCOVERY_TABLES)))
+    finally:
+        await conn.close()
+
+
+async def empty_size(admin_url: str, layout: Layout, target: int | None = None) -> tuple[int, int]:
+    """The size of an empty database migrated for ``layout`` up to ``target`` (created and dropped
+    here), and that of its (empty) discovery tables."""
     name = database_name(layout, 0) + "_empty"
     await create_migrated(admin_url, name, layout, target)
     try:
-        return await settled_size(admin_url, name)
+        return await settled_size(admin_url, name), await discovery_size(admin_url, name)
     finally:
         await drop_database(admin_url, name)
 
@@ -225,10 +246,14 @@ class Storage:
     #: array column of a package-day (compressed where PostgreSQL compressed it)
     downloads_bytes: int | None = None
     column_bytes: dict[str, float] | None = None
+    #: What the discovery tables (trend_days, trend_days_done, discovery_lists) add over the empty
+    #: database's: left out of bytes_per_package_day, since they hold the last 56 days whatever the
+    #: history's length (so the figure stays comparable with those measured before them).
+    discovery_bytes: int = 0
 
     @property
     def bytes_per_package_day(self) -> float:
-        return (self.database_bytes - self.empty_bytes) / max(self.package_days, 1)
+        return (self.database_bytes - self.empty_bytes - self.discovery_bytes) / max(self.package_days, 1)
 
     def as_dict(self) -> dict[str, Any]:
         out = {**asdict(self), "bytes_per_package_day": round(self.bytes_per_package_day, 1)}
@@ -242,6 +267,7 @@ class Storage:
 async def storage(admin_url: str, name: str) -> Storage:
     """Bytes on disk per package-day of a filled bench database (either layout, found by its tables)."""
     size = await settled_size(admin_url, name)
+    discovery = await discovery_size(admin_url, name)
     conn = await asyncpg.connect(with_database(admin_url, name))
     try:
         history = bool(await conn.fetchval(IS_HISTORY))
@@ -264,8 +290,10 @@ async def storage(admin_url: str, name: str) -> Storage:
         await conn.close()
     layout: Layout = "history" if history else "packed" if packed else "legacy"
     found = {k: round(float(v or 0), 1) for k, v in columns.items()} if columns is not None else None
-    empty = await empty_size(admin_url, layout, target)
-    return Storage(name, layout, count, size, empty, target, dimensions, table, found)
+    empty, empty_discovery = await empty_size(admin_url, layout, target)
+    return Storage(
+        name, layout, count, size, empty, target, dimensions, table, found, discovery - empty_discovery
+    )
 
 
 @dataclass
@@ -519,10 +547,15 @@ async def fill(
     params = shape.Packages.draw(packages, seed)
     details = shape_details.DetailParams.draw(packages, seed) if dimensions == "all" else None
     writer: PackedWriter | LegacyWriter
+    trend = None
     if layout == "history":
-        from bench.seed_history import HistoryWriter  # it builds on this module's writers
+        # these build on this module's writers and batches
+        from bench import seed_discovery
+        from bench.seed_history import HistoryWriter
 
         writer = HistoryWriter(compacted=compacted)
+        if await seed_discovery.has_discovery(conn):
+            trend = seed_discovery.TrendDays(dates)
     else:
         writer = PackedWriter() if layout == "packed" else LegacyWriter()
     books = Books(packages, days)
@@ -532,8 +565,11 @@ async def fill(
     for index, day in enumerate(dates):
         counts = shape.day_counts(params, seed, index, days, day.weekday(), details)
         run_id = f"{SOURCE}-{day.isoformat()}"
+        batch = Batch(index, day, run_id, name_array, counts)
         async with conn.transaction():
-            await writer.day(conn, Batch(index, day, run_id, name_array, counts))
+            await writer.day(conn, batch)
+            if trend is not None and isinstance(writer, HistoryWriter):
+                await trend.day(conn, batch, writer.is_open(day))
         books.add(index, day, run_id, counts)
         bar.update()
         bar.set_postfix(package_days=books.package_days, refresh=False)
@@ -541,6 +577,14 @@ async def fill(
     async with conn.transaction():
         await books.write(conn, names, dates)
         await writer.finish(conn, dates)
+    if trend is not None:
+        if progress:
+            print(
+                f"discovery lists: rebuilding on {dates[-1]} (services/aggregator/discovery.py)", flush=True
+            )
+        lists = await seed_discovery.rebuild(conn)
+        if progress:
+            print(lists.line(trend), flush=True)
     return books
 
 
@@ -596,7 +640,7 @@ def main(argv: list[str] | None = None) -> None:
         "--dimensions",
         choices=("base", "all"),
         help="base: python_major/python_minor/system; all (the default for packed; legacy holds base only):"
-        " also installer, country, file_type, ci, version",
+        " also installer, country, file_type, ci, platform, abi, version",
     )
     parser.add_argument(
         "--target",

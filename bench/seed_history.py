@@ -42,13 +42,10 @@ Ints = npt.NDArray[np.int64]
 
 @dataclass
 class MonthDays:
-    """The day batches of one month, stacked (days x packages [x columns])."""
+    """The day batches of one month (laid out as days x packages [x columns] when written)."""
 
     month: dt.date
     batches: list[Batch] = field(default_factory=list)
-
-    def stack(self, get: Any) -> Ints:
-        return np.stack([get(b.counts) for b in self.batches])
 
 
 class HistoryWriter(PackedWriter):
@@ -77,8 +74,12 @@ class HistoryWriter(PackedWriter):
         self.has_details = details is not None
         self.pending: MonthDays | None = None
 
+    def is_open(self, day: dt.date) -> bool:
+        """Whether ``day``'s package-days are written open (``downloads_days``), not compacted."""
+        return day >= self.open_from
+
     async def day(self, conn: asyncpg.Connection, batch: Batch) -> None:
-        if batch.day >= self.open_from:
+        if self.is_open(batch.day):
             await self.flush(conn)
             await super().day(conn, batch)
             return
@@ -105,21 +106,29 @@ class HistoryWriter(PackedWriter):
         month, nd = found.month, month_days(found.month)
         first = found.batches[0].day.day - 1  # a window may start mid-month
 
-        def dense(values: Ints) -> Ints:
-            """days x packages [x k] -> a whole month of days (zeros before the window's start)."""
-            out = np.zeros((nd, *values.shape[1:]), dtype=np.int64)
-            out[first : first + len(values)] = values
+        def dense(get: Any, order: npt.NDArray[np.intp] | None = None) -> Ints:
+            """The month's days of one array (packages [x k], its columns in ``order``) as a whole
+            month of days x packages [x k] (zeros before the window's start), in one allocation."""
+            out: Ints | None = None
+            for i, batch in enumerate(found.batches):
+                values = get(batch.counts)
+                if order is not None:
+                    values = values[:, order]
+                if out is None:
+                    out = np.zeros((nd, *values.shape), dtype=np.int64)
+                out[first + i] = values
+            assert out is not None  # a pending month has a day
             return out
 
-        with_m = dense(found.stack(lambda c: c.with_mirrors))
-        without = dense(found.stack(lambda c: c.without_mirrors))
-        base = dense(found.stack(lambda c: c.breakdown))[:, :, self.base.order]
+        with_m = dense(lambda c: c.with_mirrors)
+        without = dense(lambda c: c.without_mirrors)
+        base = dense(lambda c: c.breakdown, self.base.order)
         base_ids = self.base.shifted >> 40
         if self.has_details:
-            details = dense(found.stack(lambda c: c.details.counts))[:, :, self.details.order]
+            details = dense(lambda c: c.details.counts, self.details.order)
             detail_ids = self.details.shifted >> 40
-            versions = dense(found.stack(lambda c: c.details.versions))
-            releases = dense(found.stack(lambda c: c.details.releases))
+            versions = dense(lambda c: c.details.versions)
+            releases = dense(lambda c: c.details.releases)
         names = found.batches[0].names
         exists = with_m > 0
         weights = (1 << np.arange(nd, dtype=np.int64))[:, None]

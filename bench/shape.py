@@ -13,8 +13,9 @@ Owns what the seeded data looks like, deterministically from a seed:
   per major), with the minor shares drifting towards newer versions over the window. Small
   packages get fewer non-zero categories, as only non-zero counts are stored;
 * optionally (``details``: :class:`bench.shape_details.DetailParams`) the dimensions beyond
-  pypistats.org, installer, country, file_type, ci and version (bench/shape_details.py), drawn from
-  a random stream of their own, so the counts above are the same with or without them.
+  pypistats.org, installer, country, file_type, ci, platform, abi and version
+  (bench/shape_details.py), drawn from random streams of their own, so the counts above are the
+  same with or without them (and the others the same with or without platform and abi).
 
 A day's random numbers depend only on (seed, day index), so any batch of days is reproducible.
 """
@@ -28,7 +29,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from bench.shape_details import DetailParams, Details, day_details
+from bench.shape_details import PY3_MINORS, DetailParams, Details, day_details, day_platforms
 
 Counts = npt.NDArray[np.int64]
 
@@ -110,7 +111,7 @@ class Day:
     with_mirrors: Counts  # (n,)
     without_mirrors: Counts  # (n,)
     breakdown: Counts  # (n, len(BREAKDOWN)): python_major, python_minor, system
-    details: Details | None = None  # installer, country, file_type, ci and version, if drawn
+    details: Details | None = None  # installer, country, file_type, ci, platform, abi, version, if drawn
 
     @property
     def exists(self) -> npt.NDArray[np.bool_]:
@@ -161,6 +162,8 @@ def day_counts(
     if details is None:
         return Day(with_mirrors, without, breakdown)
     extra = day_details(details, np.random.default_rng([seed, index, 1]), index, t, with_mirrors, without)
+    py3 = minors[:, MINORS.index(PY3_MINORS[0]) : MINORS.index(PY3_MINORS[-1]) + 1]
+    day_platforms(details.platforms, np.random.default_rng([seed, index, 2]), t, extra.counts, py3)
     return Day(with_mirrors, without, breakdown, extra)
 
 

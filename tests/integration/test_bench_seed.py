@@ -10,6 +10,7 @@ shared.series, as the API reads them.
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import asyncpg
 import numpy as np
@@ -86,7 +87,9 @@ ROWS_PER_PACKAGE_DAY = (
 
 
 BASE = ["overall", "python_major", "python_minor", "system"]
-NEW = ["ci", "country", "file_type", "installer", "version"]
+NEW = ["abi", "ci", "country", "file_type", "installer", "platform", "version"]
+#: Categories of a source distribution and of an egg, in both platform and abi (shared.platforms).
+SENTINELS = {"sdist", "other"}
 
 
 @pytest.mark.parametrize(
@@ -163,9 +166,29 @@ async def check_series(conn: asyncpg.Connection, dimensions: seed.Dimensions) ->
         return
     assert totals["installer"] == with_mirrors > without
     assert totals["country"] == totals["file_type"] == totals["ci"] == totals["version"] == without
+    assert totals["platform"] == totals["abi"] == without
     assert {c for c, _ in groups["installer"]} >= {"pip", "uv", "bandersnatch"}
     assert len(groups["country"]) > 20
     assert len(groups["version"]) >= 10
+    # boto3 ships pure-Python wheels; numpy platform wheels of the stable ABI (index 12, 12 % 3 == 0),
+    # pyyaml (index 14) wheels per CPython minor
+    assert {c for c, _ in groups["platform"]} <= {"any", *SENTINELS} and {c for c, _ in groups["abi"]} <= {
+        "none",
+        *SENTINELS,
+    }
+    binary = {
+        p: {d: {c for c, _ in await series.series_groups(conn, names, p, d)} for d in ("platform", "abi")}
+        for p in ("numpy", "pyyaml")
+    }
+    assert {"manylinux x86_64", "Windows amd64", "macOS arm64"} <= binary["numpy"]["platform"]
+    assert "any" not in binary["numpy"]["platform"] and binary["numpy"]["abi"] - SENTINELS == {"abi3"}
+    assert {"cp311", "cp312"} <= binary["pyyaml"]["abi"] and "abi3" not in binary["pyyaml"]["abi"]
+    every = {
+        d: {c for c, _ in await series.series_groups(conn, names, "__all__", d)} for d in ("platform", "abi")
+    }
+    assert every["platform"] >= {"any", "sdist", "manylinux x86_64", "musllinux x86_64", "Windows amd64"}
+    assert every["abi"] >= {"none", "sdist", "abi3", "cp312", "cp313", "cp313t"}
+    assert every["platform"] <= set(shape_details.PLATFORMS) and every["abi"] <= set(shape_details.ABIS)
 
 
 async def test_history_layout_reads_back_what_the_packed_layout_holds(servers: Servers) -> None:
@@ -280,3 +303,89 @@ async def test_seed_database_reports_storage(
         assert columns["details"] > columns["cells"] and columns["versions"] > 16
     else:
         assert set(columns) == {"cells"}
+
+
+def test_platforms_and_abis_follow_file_types_and_minors() -> None:
+    """platform and abi (the details array's last columns) split the file types as the synthetic
+    source does, from a random stream of their own: every other column is what day_details alone
+    draws."""
+    assert shape_details.PY3_MINORS == shape.MINORS[shape.MINORS.index("3.5") :]
+    n, days = 400, 30
+    packages, details = shape.Packages.draw(n, seed=7), shape_details.DetailParams.draw(n, seed=7)
+    keys = list(shape_details.DETAILS)
+    column = {k: keys.index(k) for k in keys}
+    binary = details.platforms.binary
+    assert binary[shape.REAL_NAMES.index("numpy")] and not binary[shape.REAL_NAMES.index("boto3")]
+    assert 0.15 < binary[shape_details.HEAD :].mean() < 0.25  # one in five below the head
+    for index in (0, days - 1):
+        day = shape.day_counts(packages, 7, index, days, 2, details)
+        assert day.details is not None
+        counts = day.details.counts
+        alone = shape_details.day_details(
+            details, np.random.default_rng([7, index, 1]), index, index / (days - 1), day.with_mirrors,
+            day.without_mirrors,
+        )  # fmt: skip
+        drawn = shape_details.DRAWN_BEFORE_PLATFORMS
+        assert np.array_equal(counts[:, :drawn], alone.counts[:, :drawn])
+        assert not alone.counts[:, drawn:].any()
+        for dimension in ("platform", "abi"):
+            columns = [i for k, i in column.items() if k[0] == dimension]
+            assert (counts[:, columns].sum(axis=1) == day.without_mirrors).all()
+            for category, file_type in (("sdist", "sdist"), ("other", "bdist_egg")):
+                got = counts[:, column[(dimension, category)]]
+                assert np.array_equal(got, counts[:, column[("file_type", file_type)]])
+        wheels = counts[:, column[("file_type", "bdist_wheel")]]
+        assert np.array_equal(counts[:, column[("platform", "any")]], np.where(binary, 0, wheels))
+        assert np.array_equal(counts[:, column[("abi", "none")]], np.where(binary, 0, wheels))
+        cpython = [column[("abi", "cp" + m.replace(".", ""))] for m in shape_details.PY3_MINORS]
+        stable = details.platforms.stable_abi
+        assert not counts[stable][:, cpython].any()
+        assert counts[binary & ~stable][:, cpython].sum() > 0
+        assert counts[:, column[("abi", "cp313t")]].sum() > 0
+
+
+TREND_ROWS = "SELECT day, package, downloads, ci FROM trend_days ORDER BY day, package"
+LISTS = (
+    "SELECT list, dimension, category, by, position, day, entries FROM discovery_lists ORDER BY 1, 2, 3, 4"
+)
+
+
+async def test_history_seed_builds_the_discovery_lists(servers: Servers) -> None:
+    """The history seed leaves what the aggregator's completions leave: trend rows of the last 56
+    days and every discovery list rebuilt on the last day. The days of compacted months get the
+    rows record_day gives the same days written open (the seed with every day open), so the lists
+    are the same too; and they are not empty."""
+    admin_url = servers.postgres_url
+    days = 100  # the trend window reaches into a compacted month
+    names = {c: seed.database_name("history", PACKAGES) for c in (True, False)}
+    found: dict[bool, tuple[list[tuple[object, ...]], list[tuple[object, ...]]]] = {}
+    try:
+        for compacted, name in names.items():
+            url = await seed.create_migrated(admin_url, name, "history")
+            conn = await asyncpg.connect(url)
+            try:
+                await seed.fill(conn, "history", PACKAGES, days, compacted=compacted)
+                first_open = await conn.fetchval("SELECT min(day) FROM downloads_days")
+                done = [r[0] for r in await conn.fetch("SELECT day FROM trend_days_done ORDER BY day")]
+                assert done == shape.window(seed.END, 56)
+                if compacted:
+                    assert first_open > done[0]  # some trend days are of a compacted month
+                found[compacted] = (
+                    [tuple(r) for r in await conn.fetch(TREND_ROWS)],
+                    [tuple(r) for r in await conn.fetch(LISTS)],
+                )
+            finally:
+                await conn.close()
+    finally:
+        for name in names.values():
+            await seed.drop_database(admin_url, name)
+    trend, lists = found[True]
+    assert trend == found[False][0] and lists == found[False][1]
+    assert {r[0] for r in trend} == set(shape.window(seed.END, 56))
+    assert any(r[3] > 0 for r in trend)  # CI downloads counted (the ci true cells)
+    assert {r[5] for r in lists} == {seed.END}
+    kinds = {r[0]: json.loads(str(r[6])) for r in lists if r[0] != "top"}
+    assert set(kinds) == {"trending", "new"} and kinds["trending"]  # some of 20 packages grow
+    top = {(r[1], r[2], r[3]) for r in lists if r[0] == "top"}
+    assert {d for d, _, _ in top} == {"installer", "python_minor", "system", "file_type", "country", "ci"}
+    assert ("installer", "uv", "share") in top
