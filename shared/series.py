@@ -1,8 +1,10 @@
 """Time series of packages, read from the history store: open package-days and compacted months.
 
 Owns turning stored rows into what readers answer with: the non-zero ``(category, day,
-downloads)`` points of one dimension, ordered by category then day, for one package (api,
-package page), several (compare, dashboard) or every dimension at once (page).
+downloads)`` points of one dimension, ordered by category then day, for one package, several
+(compare, dashboard) or every dimension at once (ecosystem), or the same series as a
+:class:`Matrix` per dimension, categories x days without a Python object per point (the api's
+bodies; the package page's charts, every dimension at once: :func:`window_matrices`).
 
 One package's history is one query, a UNION of its open package-days (``downloads_days``, one
 index lookup: shared/db/layout.py) and its compacted months (``downloads_months``, one index
@@ -485,28 +487,53 @@ async def series_matrix(
     return await _named(conn, names, lambda: [frame], lambda n: frame_matrix(frame, n, dimension, category))
 
 
-def _dimensions(frames: Sequence[Frame], names: dict[int, Key]) -> dict[str, list[Point]]:
-    """Every dimension of the frames of one package (overall first, then the three arrays)."""
-    out: dict[str, list[Point]] = {}
-    new = tuple.__new__
+def _matrices(frames: Sequence[Frame], names: dict[int, Key]) -> dict[str, Matrix]:
+    """Every dimension of the frames of one package (overall first, then the three arrays), each
+    as a :class:`Matrix` over the frames' span: one ``Frame.matrix`` per frame, split by
+    dimension; categories in string order, those without a download (an open day may have
+    replaced a category's only downloads) left out, and dimensions without any."""
+    out: dict[str, Matrix] = {}
     for index, frame in enumerate(frames):
+        if frame.span == 0:
+            continue
         ids, counts = frame.matrix()
-        dates = frame.days()
         table = OVERALL_NAMES if index == 0 else names
-        for cid, days in series_of(ids, counts, dates):
+        some = np.any(counts, axis=1).tolist()
+        rows: dict[str, list[tuple[str, int]]] = {}
+        for i, cid in enumerate(ids.tolist()):
             dimension, category = table[cid]
-            if category == PEOPLE and index == 0:
-                continue  # only who=people reads it (people_many, series_groups)
-            out.setdefault(dimension, []).extend(new(Point, (category, d, n)) for d, n in days)
-    for points in out.values():
-        points.sort(key=itemgetter(0))
+            if some[i] and not (index == 0 and category == PEOPLE):  # only who=people reads it
+                rows.setdefault(dimension, []).append((category, i))
+        for dimension, found in rows.items():
+            found.sort()
+            out[dimension] = Matrix(frame.start, [c for c, _ in found], counts[[i for _, i in found]])
     return out
 
 
-async def series_window(
-    conn: Conn, names: Dictionary, package: str, start: dt.date | None, end: dt.date | None
-) -> dict[str, list[Point]]:
-    """Every dimension of one package (or ``__all__``) in one query: points by dimension."""
+def _dimensions(frames: Sequence[Frame], names: dict[int, Key]) -> dict[str, list[Point]]:
+    """Every dimension of the frames of one package as points, by category then day."""
+    return {dimension: flatten(matrix.groups()) for dimension, matrix in _matrices(frames, names).items()}
+
+
+def joined(matrices: Iterable[Matrix]) -> Matrix:
+    """One matrix of the categories of ``matrices`` (in string order) over the days of them all;
+    a category in several is summed day by day (e.g. a package's overall counts and its people)."""
+    present = [m for m in matrices if m.categories and m.span]
+    if len(present) <= 1:
+        return present[0] if present else Matrix.empty()
+    start = min(m.start for m in present)
+    span = max((m.start - start).days + m.span for m in present)
+    names = sorted({c for m in present for c in m.categories})
+    index = {c: i for i, c in enumerate(names)}
+    counts = np.zeros((len(names), span), dtype=np.int64)
+    for m in present:
+        offset = (m.start - start).days
+        counts[[index[c] for c in m.categories], offset : offset + m.span] += m.counts
+    return Matrix(start, names, counts)
+
+
+async def _window_frames(conn: Conn, package: str, start: dt.date | None, end: dt.date | None) -> list[Frame]:
+    """The four frames of one package (or ``__all__``) in one query: overall, then the arrays."""
     lo, hi, month = bounds(start, end)
     rows = await conn.fetch(
         ALL_PACKAGE_DAYS if package == ALL_PACKAGES else PACKAGE_DAYS, package, lo, hi, month
@@ -514,7 +541,25 @@ async def series_window(
     overall = [(r[0], r[1], r[2], r[6], r[10]) for r in rows]
     frames = [frame_of(overall, hi, 1, 3, overall=True)]
     frames += [frame_of([(r[0], r[3 + g], r[7 + g], r[10]) for r in rows], hi, 1, 2) for g in range(3)]
+    return frames
+
+
+async def series_window(
+    conn: Conn, names: Dictionary, package: str, start: dt.date | None, end: dt.date | None
+) -> dict[str, list[Point]]:
+    """Every dimension of one package (or ``__all__``) in one query: points by dimension."""
+    frames = await _window_frames(conn, package, start, end)
     return await _named(conn, names, lambda: frames[1:], lambda n: _dimensions(frames, n))
+
+
+async def window_matrices(
+    conn: Conn, names: Dictionary, package: str, start: dt.date | None, end: dt.date | None
+) -> dict[str, Matrix]:
+    """Every dimension of one package (or ``__all__``) in one query, each as a :class:`Matrix`
+    (what the package page draws its charts from, without a Python object per point); overall
+    without ``people`` (only who=people reads it: :func:`series_matrix`)."""
+    frames = await _window_frames(conn, package, start, end)
+    return await _named(conn, names, lambda: frames[1:], lambda n: _matrices(frames, n))
 
 
 async def series_many(

@@ -7,7 +7,9 @@ denominator counts every version, ``null`` and unparseable ones too), ``None`` i
 the group's first download in the window (its release, or the window's start for a group out
 before it), so a line starts where the group does. At most :data:`SHOWN` groups per grouping,
 those with most downloads in the window. The chart opens on the majors when the window holds two
-or more of them, else on the minors. Groups are in PEP 440 order. Sums per bin are services.web.charts's.
+or more of them, else on the minors. Groups are in PEP 440 order. Built from the package's
+version :class:`~shared.series.Matrix` with numpy (:func:`adoption_of`; sums per bin are
+services.web.rows's).
 """
 
 from __future__ import annotations
@@ -15,11 +17,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from packaging.version import Version
 
 from services.web import charts
 from services.web.ranges import Window
+from services.web.rows import window_rows
 from shared.bins import Bin
+from shared.series import Matrix
 from shared.versions import OTHER, Grouping, parse
 
 SHOWN = 8
@@ -57,38 +63,81 @@ def shares(groups: Mapping[str, Sequence[int]], totals: Sequence[int]) -> dict[s
     return out
 
 
-def grouped_days(
-    by_version: Mapping[str, Sequence[tuple[Any, int]]], grouping: Grouping | None
-) -> dict[str, list[tuple[Any, int]]]:
-    """The days of each group (versions as logged when ``grouping`` is None; not PEP 440 ones left out)."""
-    out: dict[str, dict[Any, int]] = {}
-    for version, days in by_version.items():
+#: Counts up to this stay exact in float64 when multiplied by 100, so numpy's shares are Python's.
+EXACT = 2**53 // 100
+
+
+def shares_of(values: npt.NDArray[np.int64], totals: npt.NDArray[np.int64]) -> list[list[float | None]]:
+    """:func:`shares` of the rows of ``values`` (groups x bins), with numpy: the same floats
+    (``100 * v / t`` rounded to 2 decimals as Python's ``round`` does: numpy's rounding, with
+    Python's where the product lands so close to a half that they could differ)."""
+    if not len(values):
+        return []
+    if int(totals.max()) > EXACT:  # beyond float64's exact integers: Python's own arithmetic
+        return list(shares({str(i): row for i, row in enumerate(values.tolist())}, totals.tolist()).values())
+    shown = np.logical_or.accumulate(values > 0, axis=1) & (totals > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        quotient = (100 * values) / totals  # int64 / int64: each exact as a float64, one division
+    hundredths = quotient * 100
+    rounded = (np.rint(hundredths) / 100).tolist()
+    close = shown & (np.abs(hundredths - np.floor(hundredths) - 0.5) < 1e-6)
+    for i, k in zip(*np.nonzero(close), strict=True):
+        rounded[i][k] = round(float(quotient[i, k]), 2)
+    return [
+        [v if s else None for v, s in zip(row, seen, strict=True)]
+        for row, seen in zip(rounded, shown.tolist(), strict=True)
+    ]
+
+
+def grouped_rows(
+    categories: Sequence[str], values: npt.NDArray[np.int64], grouping: Grouping | None
+) -> tuple[list[str], npt.NDArray[np.int64]]:
+    """The groups of the versions ``categories`` (as logged when ``grouping`` is None; not PEP 440
+    ones left out), in the order of their first version, and their rows of ``values`` summed."""
+    names: list[str] = []
+    index: dict[str, int] = {}
+    picked: list[int] = []
+    into: list[int] = []
+    for i, version in enumerate(categories):
         group = grouping.label(version) if grouping is not None else version
         if group == OTHER or (grouping is None and parse(version) is None):
             continue
-        found = out.setdefault(group, {})
-        for day, n in days:
-            found[day] = found.get(day, 0) + n
-    return {g: sorted(days.items()) for g, days in out.items()}
+        j = index.get(group)
+        if j is None:
+            j = index[group] = len(names)
+            names.append(group)
+        picked.append(i)
+        into.append(j)
+    if len(names) == len(picked):  # a version per group
+        return names, values[picked]
+    sums = np.zeros((len(names), values.shape[1]), dtype=np.int64)
+    np.add.at(sums, into, values[picked])
+    return names, sums
 
 
 def adoption_chart(
     points: Iterable[charts.PointLike], win: Window, bin: Bin = "day"
 ) -> dict[str, Any] | None:
-    """The adoption chart's JSON for the version points of ``win``, or None without any version."""
-    by_version = charts.grouped(points, win)
-    if not by_version:
+    """:func:`adoption_of` the version points of ``win``."""
+    return adoption_of(charts.points_matrix(points, win), win, bin)
+
+
+def adoption_of(versions: Matrix, win: Window, bin: Bin = "day") -> dict[str, Any] | None:
+    """The adoption chart's JSON from the version :class:`Matrix` of a package (every version,
+    not folded), or None without a version downloaded in ``win``."""
+    categories, values = window_rows(versions, win.start, win.days, charts.edges_of(win, bin))
+    if not categories:
         return None
-    all_days = [(day, n) for days in by_version.values() for day, n in days]
-    totals = charts.fill({"total": sorted(all_days)}, win, bin)["total"]
+    totals = values.sum(axis=0)
     groupings: dict[str, list[dict[str, Any]]] = {}
     for key, grouping in GROUPINGS.items():
-        filled = charts.fill(grouped_days(by_version, grouping), win, bin)
-        top = sorted(filled, key=lambda g: -sum(filled[g]))[:SHOWN]
-        kept = {g: filled[g] for g in sorted(top, key=order)}
+        names, sums = grouped_rows(categories, values, grouping)
+        downloads = sums.sum(axis=1).tolist()
+        top = sorted(range(len(names)), key=lambda g: -downloads[g])[:SHOWN]
+        kept = sorted(top, key=lambda g: order(names[g]))
         groupings[key] = [
-            {"category": g, "name": name_of(key, g), "values": values}
-            for g, values in shares(kept, totals).items()
+            {"category": names[g], "name": name_of(key, names[g]), "values": line}
+            for g, line in zip(kept, shares_of(sums[kept], totals), strict=True)
         ]
     default = "major" if len(groupings["major"]) >= 2 else "minor"
     return {

@@ -5,7 +5,9 @@ browser draws with Plotly (:func:`frame`): the first day of every bin of the win
 the ``bin``, the ``partial`` bins (the first and last week or month when the window does not
 cover all of their days, with how many it covers) and, per chart, its spec's drawing fields and
 one series per category with a value for every bin (bins without a row are 0, because only
-non-zero rows are stored). Sums per week and month are shared.bins's. The browser only slices
+non-zero rows are stored). The package page's series come from each dimension's
+:class:`~shared.series.Matrix` (:func:`matrix_charts`, summed by services.web.rows); points
+(compare, the ecosystem) are summed per week and month by shared.bins. The browser only slices
 and transforms these arrays (range, top N plus "other", 7-day average, percentage, log axis);
 every number originates here. Which window and bin a page shows is services.web.ranges's.
 """
@@ -14,16 +16,22 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import io
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+import numpy as np
+import numpy.typing as npt
+
 from services.web.ranges import Window
+from services.web.rows import fold_rows, ordered, window_rows
 from shared import bins
 from shared.bins import Bin
 from shared.events import DEFAULT_MIRRORS
+from shared.series import Matrix
 
 
 @dataclass(frozen=True)
@@ -264,6 +272,40 @@ def fold(filled: Mapping[str, list[int]], keep: int) -> dict[str, list[int]]:
     return out
 
 
+@functools.lru_cache(maxsize=64)
+def edges_of(win: Window, bin: Bin) -> npt.NDArray[np.intp] | None:
+    """The offset in ``win`` of each bin's first day inside it (:func:`bin_starts`; the first is
+    0), what services.web.rows sums bins by; None by day (each day its own bin)."""
+    if bin == "day":
+        return None
+    edges = np.asarray([max((start - win.start).days, 0) for start in bin_starts(win, bin)], dtype=np.intp)
+    edges.flags.writeable = False  # shared by every page of the same window
+    return edges
+
+
+def filled_of(matrix: Matrix, win: Window, bin: Bin = "day", send: int | None = None) -> dict[str, list[int]]:
+    """:func:`zero_fill` of the matrix's series (one value per bin of ``win`` for every category
+    with a download in it, in category order), folded to ``send`` categories (:func:`fold`) when
+    it has more."""
+    found = ordered(window_rows(matrix, win.start, win.days, edges_of(win, bin)), category_key)
+    if send is not None and len(found[0]) > send:
+        found = fold_rows(found, send)
+    categories, values = found
+    return dict(zip(categories, values.tolist(), strict=True))
+
+
+def points_matrix(points: Iterable[PointLike], win: Window) -> Matrix:
+    """The points inside ``win`` as a :class:`Matrix` over its days (points of one day summed;
+    points are non-zero, as stored: a category with only zeros has no row)."""
+    by_category = grouped(points, win)
+    categories = sorted(by_category)
+    counts = np.zeros((len(categories), win.days), dtype=np.int64)
+    for i, category in enumerate(categories):
+        for day, downloads in by_category[category]:
+            counts[i, (day - win.start).days] += downloads
+    return Matrix(win.start, categories, counts)
+
+
 def package_charts(
     by_dimension: Mapping[str, Sequence[PointLike]],
     win: Window,
@@ -272,14 +314,27 @@ def package_charts(
     folded: bool = True,
     bin: Bin = "day",
 ) -> dict[str, Any]:
-    """The JSON embedded in a package page: the bins of ``win`` plus one chart per spec.
-    ``folded=False`` keeps every category even past a spec's ``send`` (the CSV download)."""
+    """:func:`matrix_charts` of points by dimension."""
+    matrices = {dimension: points_matrix(points, win) for dimension, points in by_dimension.items()}
+    return matrix_charts(matrices, win, specs, folded=folded, bin=bin)
+
+
+def matrix_charts(
+    by_dimension: Mapping[str, Matrix],
+    win: Window,
+    specs: Sequence[ChartSpec] = PACKAGE_CHARTS,
+    *,
+    folded: bool = True,
+    bin: Bin = "day",
+) -> dict[str, Any]:
+    """The JSON embedded in a package page: the bins of ``win`` plus one chart per spec, from
+    each dimension's :class:`Matrix` (shared.series.window_matrices). ``folded=False`` keeps
+    every category even past a spec's ``send`` (the CSV download)."""
     charts = []
     width = len(bin_starts(win, bin))
     for spec in specs:
-        filled = zero_fill(by_dimension.get(spec.id, ()), win, bin)
-        if folded and spec.send is not None and len(filled) > spec.send:
-            filled = fold(filled, spec.send)
+        found = by_dimension.get(spec.id)
+        filled = filled_of(found, win, bin, spec.send if folded else None) if found is not None else {}
         if spec.categories:
             fixed = {c: filled.pop(c, [0] * width) for c in spec.categories}
             filled = fixed | filled

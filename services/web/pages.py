@@ -138,14 +138,14 @@ async def package_data(
         raise await not_found(site, package)
     view = await view_of(site, choice)
     win = view.embed if page else view.window
-    by_dimension = await series.series_window(site.pool, site.names, package, win.start, win.end)
-    people = await series.series_groups(
+    by_dimension = await series.window_matrices(site.pool, site.names, package, win.start, win.end)
+    people = await series.series_matrix(
         site.pool, site.names, package, "overall", "people", win.start, win.end
     )
-    by_dimension["overall"] = [*by_dimension.get("overall", []), *series.flatten(people)]
-    data = charts.package_charts(by_dimension, win, folded=page, bin=view.bin)
+    by_dimension["overall"] = series.joined([by_dimension.get("overall", series.Matrix.empty()), people])
+    data = charts.matrix_charts(by_dimension, win, folded=page, bin=view.bin)
     if page:  # the adoption curves of the versions (services.web.adoption), beside the charts
-        found = adoption.adoption_chart(by_dimension.get("version", ()), win, view.bin)
+        found = adoption.adoption_of(by_dimension.get("version", series.Matrix.empty()), win, view.bin)
         if found is not None:
             data["adoption"] = found
     return view, data
