@@ -94,17 +94,25 @@ class Shell:
 
 @dataclass(frozen=True)
 class Entry:
-    """A logged-out page as sent: its body, the same gzip-compressed (compressed once, when the
-    entry is built: a hit sends either as it is), and the ETag of each."""
+    """A logged-out page as sent: its body, the same gzip-compressed (compressed once, the first
+    time it is sent compressed or kept: a page that is neither, such as one rendered with the
+    cache off for a client that does not take gzip, is never compressed), and the ETag of each."""
 
     body: bytes
     etag: str
     expires: float
-    gzipped: bytes
+    compressed: bytes | None = None
 
     @classmethod
     def build(cls, body: bytes, expires: float) -> Entry:
-        return cls(body, etag_of(body), expires, gzip.compress(body, GZIP_LEVEL, mtime=0))
+        return cls(body, etag_of(body), expires)
+
+    @property
+    def gzipped(self) -> bytes:
+        if self.compressed is None:
+            object.__setattr__(self, "compressed", gzip.compress(self.body, GZIP_LEVEL, mtime=0))
+        assert self.compressed is not None
+        return self.compressed
 
     @property
     def gzip_etag(self) -> str:

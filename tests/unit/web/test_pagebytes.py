@@ -92,7 +92,9 @@ def test_accept_encoding(header: str, gzip: bool) -> None:
 def test_an_entry_round_trips_through_redis_bytes_with_its_gzip_variant() -> None:
     body = "<html>é".encode() * 500
     entry = Entry.build(body, 100.0)
+    assert entry.compressed is None  # compressed only once it is sent compressed or kept
     assert gzip.decompress(entry.gzipped) == body and len(entry.gzipped) < len(body) / 10
+    assert entry.compressed is entry.gzipped  # once
     assert entry.gzip_etag != entry.etag and entry.gzip_etag.endswith('-gzip"')
     loaded = Entry.load(entry.dump(now=40.0), now=40.0)
     assert (loaded.body, loaded.gzipped, loaded.etag) == (entry.body, entry.gzipped, entry.etag)
