@@ -55,15 +55,13 @@ def bare_routes(port: int, routes: Sequence[tuple[str, str, str]]) -> None:
             app.router.add_get(path, handler(Path(body_file).read_bytes(), content_type))
         return app
 
-    # as many worker processes, on the same event loop, as the services it is compared with
-    # (WEB_CONCURRENCY, EVENT_LOOP)
+    # as many worker processes as the services it is compared with (WEB_CONCURRENCY)
     workers.serve(
         make_app,
         service="bare",
         host="127.0.0.1",
         port=port,
         workers=int(os.environ.get("WEB_CONCURRENCY") or 1),
-        event_loop="uvloop" if os.environ.get("EVENT_LOOP") == "uvloop" else "asyncio",
     )
 
 

@@ -229,11 +229,6 @@ class HttpSettings(ServiceSettings):
         description="Worker processes serving the HTTP port (shared.workers); unset: one per core the process may use in production (ENV=production), one otherwise. The Helm chart sets 1 per pod.",
     )
 
-    event_loop: Literal["asyncio", "uvloop"] = Field(
-        "asyncio",
-        description="The event loop the HTTP service runs on (shared.workers): the standard library's asyncio loop or uvloop's (libuv); docs/benchmarks.md compares them.",
-    )
-
     @property
     def workers(self) -> int:
         """``WEB_CONCURRENCY`` when set; else, in production, one per core this process may run

@@ -9,9 +9,6 @@ SIGTERM or SIGINT (Ctrl-C) into one SIGTERM for each of them and waits (each shu
 gracefully, as one process would), restarts a worker that dies on its own after a second, and
 exits with the first non-zero code of a worker that did not come back.
 
-Every process serves on the event loop of ``EVENT_LOOP``: the standard library's asyncio loop, or
-uvloop's (libuv; socket writes and timers in C).
-
 Metrics stay one view: the workers keep their counters in the directory of
 ``PROMETHEUS_MULTIPROC_DIR`` (prometheus_client's multiprocess mode, set up by the supervisor for
 its workers), and ``/metrics`` on any worker answers the sum over all of them
@@ -20,7 +17,6 @@ its workers), and ``/metrics`` on any worker answers the sum over all of them
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import signal
@@ -30,7 +26,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from typing import Final, Literal
+from typing import Final
 
 from aiohttp import web
 
@@ -55,38 +51,19 @@ def serve(
     port: int,
     workers: int,
     shutdown_timeout: float = 60.0,
-    event_loop: EventLoop = "asyncio",
 ) -> int:
     """Serve ``make_app()`` on ``host:port`` with ``workers`` processes (see the module doc)."""
     inherited = os.environ.get(LISTEN_FD)
-    if inherited is None and workers > 1:
-        return Supervisor(service, host, port, workers).run()
-    loop = new_event_loop(event_loop)
-    log.info("serving", service=service, pid=os.getpid(), event_loop=type(loop).__module__.split(".")[0])
-    sock = socket.socket(fileno=int(inherited)) if inherited is not None else None
-    web.run_app(
-        make_app(),
-        host=None if sock else host,
-        port=None if sock else port,
-        sock=sock,
-        access_log=None,
-        print=None,
-        shutdown_timeout=shutdown_timeout,
-        loop=loop,
-    )
-    return 0
-
-
-EventLoop = Literal["uvloop", "asyncio"]
-
-
-def new_event_loop(kind: EventLoop) -> asyncio.AbstractEventLoop:
-    """A new event loop of ``kind``: uvloop's, or the standard library's."""
-    if kind == "uvloop":
-        import uvloop
-
-        return uvloop.new_event_loop()
-    return asyncio.new_event_loop()
+    if inherited is not None:
+        sock = socket.socket(fileno=int(inherited))
+        web.run_app(make_app(), sock=sock, access_log=None, print=None, shutdown_timeout=shutdown_timeout)
+        return 0
+    if workers <= 1:
+        web.run_app(
+            make_app(), host=host, port=port, access_log=None, print=None, shutdown_timeout=shutdown_timeout
+        )
+        return 0
+    return Supervisor(service, host, port, workers).run()
 
 
 class Supervisor:

@@ -211,6 +211,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         host=settings.ops_host,
         port=settings.port,
         workers=settings.workers,
-        event_loop=settings.event_loop,
         shutdown_timeout=settings.shutdown_timeout_seconds,
     )

@@ -119,7 +119,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         host=settings.ops_host,
         port=settings.port,
         workers=settings.workers,
-        event_loop=settings.event_loop,
     )
     if code:
         raise SystemExit(code)

@@ -247,7 +247,6 @@ def main(argv: list[str] | None = None) -> None:
         host=settings.ops_host,
         port=port,
         workers=settings.workers,
-        event_loop=settings.event_loop,
     )
     if code:
         raise SystemExit(code)

@@ -1,7 +1,6 @@
 """``WEB_CONCURRENCY``: one HTTP service served by several worker processes on one port
-(shared.workers), as ``python -m services.api serve`` runs it: both workers answer (on the event
-loop ``EVENT_LOOP`` names), ``/metrics`` on either sums over both, a worker that dies is replaced,
-and SIGTERM stops them all cleanly."""
+(shared.workers), as ``python -m services.api serve`` runs it: both workers answer, ``/metrics``
+on either sums over both, a worker that dies is replaced, and SIGTERM stops them all cleanly."""
 
 from __future__ import annotations
 
@@ -34,12 +33,7 @@ async def test_two_workers_share_the_port_and_their_metrics(
     service_env: dict[str, str], tmp_path: Path
 ) -> None:
     port = free_port()
-    env = service_env | {
-        "PORT": str(port),
-        "OPS_HOST": "127.0.0.1",
-        "WEB_CONCURRENCY": "2",
-        "EVENT_LOOP": "uvloop",
-    }
+    env = service_env | {"PORT": str(port), "OPS_HOST": "127.0.0.1", "WEB_CONCURRENCY": "2"}
     log = tmp_path / "api.log"
     with log.open("wb") as out:
         proc = await asyncio.create_subprocess_exec(
@@ -84,11 +78,6 @@ async def test_two_workers_share_the_port_and_their_metrics(
                 await metrics(),
             )
             assert served is not None and float(served.group(1)) >= 30  # the sum over both
-            # both workers serve on the loop EVENT_LOOP names
-            serving = [line for line in log.read_text().splitlines() if "serving" in line]
-            assert {
-                p for p in workers if any(str(p) in line and "uvloop" in line for line in serving)
-            } == workers
 
             # A worker that dies (after its start) is replaced; the port keeps answering.
             victim = psutil.Process(min(workers))
