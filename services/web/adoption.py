@@ -14,7 +14,7 @@ services.web.rows's).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -113,13 +113,6 @@ def grouped_rows(
     sums = np.zeros((len(names), values.shape[1]), dtype=np.int64)
     np.add.at(sums, into, values[picked])
     return names, sums
-
-
-def adoption_chart(
-    points: Iterable[charts.PointLike], win: Window, bin: Bin = "day"
-) -> dict[str, Any] | None:
-    """:func:`adoption_of` the version points of ``win``."""
-    return adoption_of(charts.points_matrix(points, win), win, bin)
 
 
 def adoption_of(versions: Matrix, win: Window, bin: Bin = "day") -> dict[str, Any] | None:

@@ -294,31 +294,6 @@ def filled_of(matrix: Matrix, win: Window, bin: Bin = "day", send: int | None = 
     return dict(zip(categories, values.tolist(), strict=True))
 
 
-def points_matrix(points: Iterable[PointLike], win: Window) -> Matrix:
-    """The points inside ``win`` as a :class:`Matrix` over its days (points of one day summed;
-    points are non-zero, as stored: a category with only zeros has no row)."""
-    by_category = grouped(points, win)
-    categories = sorted(by_category)
-    counts = np.zeros((len(categories), win.days), dtype=np.int64)
-    for i, category in enumerate(categories):
-        for day, downloads in by_category[category]:
-            counts[i, (day - win.start).days] += downloads
-    return Matrix(win.start, categories, counts)
-
-
-def package_charts(
-    by_dimension: Mapping[str, Sequence[PointLike]],
-    win: Window,
-    specs: Sequence[ChartSpec] = PACKAGE_CHARTS,
-    *,
-    folded: bool = True,
-    bin: Bin = "day",
-) -> dict[str, Any]:
-    """:func:`matrix_charts` of points by dimension."""
-    matrices = {dimension: points_matrix(points, win) for dimension, points in by_dimension.items()}
-    return matrix_charts(matrices, win, specs, folded=folded, bin=bin)
-
-
 def matrix_charts(
     by_dimension: Mapping[str, Matrix],
     win: Window,

@@ -60,10 +60,6 @@ def accepts_gzip(accept_encoding: str) -> bool:
     return codings.get("gzip", codings.get("*", 0.0)) > 0
 
 
-def etag_of(body: bytes) -> str:
-    return strong_etag(body)
-
-
 @dataclass(frozen=True)
 class Shell:
     """A rendered page cut at its two slots: ``before`` the account part, ``middle`` up to the
@@ -105,7 +101,7 @@ class Entry:
 
     @classmethod
     def build(cls, body: bytes, expires: float) -> Entry:
-        return cls(body, etag_of(body), expires)
+        return cls(body, strong_etag(body), expires)
 
     @property
     def gzipped(self) -> bytes:

@@ -7,6 +7,7 @@ import pytest
 from services.web import charts
 from services.web.ranges import Window
 from shared.series import Point
+from tests.support.matrices import charts_of
 
 END = dt.date(2026, 3, 31)
 
@@ -40,7 +41,7 @@ def test_category_order() -> None:
 
 def test_package_charts_shape_and_overall_always_has_both_lines() -> None:
     win = Window(dt.date(2026, 1, 1), dt.date(2026, 1, 3))
-    data = charts.package_charts({"overall": [Point("with_mirrors", dt.date(2026, 1, 3), 4)]}, win)
+    data = charts_of({"overall": [Point("with_mirrors", dt.date(2026, 1, 3), 4)]}, win)
     assert data["dates"] == ["2026-01-01", "2026-01-02", "2026-01-03"]
     assert [c["id"] for c in data["charts"]] == list(charts.DIMENSION_NAMES)
     overall = data["charts"][0]
@@ -61,7 +62,7 @@ def test_a_new_chart_is_one_spec() -> None:
     )
     win = Window(dt.date(2026, 1, 1), dt.date(2026, 1, 2))
     points = [Point("False", dt.date(2026, 1, 1), 5), Point("null", dt.date(2026, 1, 2), 1)]
-    data = charts.package_charts({"ci": points}, win, specs=(spec,))
+    data = charts_of({"ci": points}, win, specs=(spec,))
     (chart,) = data["charts"]
     assert {k: v for k, v in chart.items() if k != "series"} == {
         "id": "ci",
@@ -89,13 +90,13 @@ def test_send_folds_the_least_downloaded_categories_into_other_except_for_csv() 
         Point("other", day2, 2),
         Point("0.9", day2, 3),
     ]
-    folded = charts.package_charts({"version": points}, win, specs=(spec,))["charts"][0]["series"]
+    folded = charts_of({"version": points}, win, specs=(spec,))["charts"][0]["series"]
     assert [(s["category"], s["values"]) for s in folded] == [
         ("2.0", [50, 0]),
         ("3.0", [0, 40]),
         ("other", [1, 5]),  # 1.0, 0.9 and the stored "other"
     ]
-    full = charts.package_charts({"version": points}, win, specs=(spec,), folded=False)
+    full = charts_of({"version": points}, win, specs=(spec,), folded=False)
     assert len(full["charts"][0]["series"]) == 5
 
 
@@ -114,7 +115,7 @@ def test_compare_chart_keeps_order_and_zero_fills() -> None:
 
 def test_to_csv() -> None:
     win = Window(dt.date(2026, 1, 1), dt.date(2026, 1, 2))
-    data = charts.package_charts(
+    data = charts_of(
         {"system": [Point("Linux", dt.date(2026, 1, 1), 3), Point("null", dt.date(2026, 1, 2), 1)]}, win
     )
     assert charts.to_csv(data, "system") == "date,Linux,null\n2026-01-01,3,0\n2026-01-02,0,1\n"
@@ -181,7 +182,7 @@ def test_binned_page_data_carries_the_bin_the_partial_bins_and_fixed_categories(
     win = Window(D(2026, 1, 15), D(2026, 3, 4))
     spec = next(s for s in charts.PACKAGE_CHARTS if s.id == "overall")
     points = [Point("without_mirrors", D(2026, 1, 20), 5), Point("without_mirrors", D(2026, 3, 1), 7)]
-    data = charts.package_charts({"overall": points}, win, specs=(spec,), bin="month")
+    data = charts_of({"overall": points}, win, specs=(spec,), bin="month")
     assert data["dates"] == ["2026-01-01", "2026-02-01", "2026-03-01"] and data["bin"] == "month"
     assert set(data["partial"]) == {"2026-01-01", "2026-03-01"}
     series = {s["category"]: s["values"] for s in data["charts"][0]["series"]}

@@ -6,7 +6,7 @@ import gzip
 
 import pytest
 
-from services.web.pagebytes import ACCOUNT_SLOT, TRACK_SLOT, Entry, PageBytes, Shell, accepts_gzip, etag_of
+from services.web.pagebytes import ACCOUNT_SLOT, TRACK_SLOT, Entry, PageBytes, Shell, accepts_gzip
 
 
 def shell(text: str, expires: float = 100.0) -> Shell:
@@ -30,8 +30,9 @@ def test_a_shell_needs_each_slot_once_account_first(html: str) -> None:
 
 
 def test_the_etag_follows_the_bytes() -> None:
-    assert Entry.build(b"a", 1.0).etag == etag_of(b"a") != etag_of(b"b")
-    assert etag_of(b"a").startswith('"') and etag_of(b"a").endswith('"')
+    etag = Entry.build(b"a", 1.0).etag
+    assert etag == Entry.build(b"a", 2.0).etag != Entry.build(b"b", 1.0).etag
+    assert etag.startswith('"') and etag.endswith('"') and len(etag) == 26
 
 
 def test_lru_bounded_in_bytes_drops_the_least_recent() -> None:

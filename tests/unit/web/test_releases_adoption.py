@@ -14,6 +14,7 @@ from services.web.pypi import MAX_RELEASES, Metadata, parse_metadata, parse_rele
 from services.web.ranges import Window
 from shared.series import Point
 from shared.synthetic_catalog import index_of, release_day, releases
+from tests.support.matrices import adoption_chart
 
 
 def files(*times: Any, yanked: bool = False) -> list[dict[str, Any]]:
@@ -78,7 +79,7 @@ def test_adoption_shares_start_at_the_release_and_use_every_version_as_total() -
         "2.0rc1": [0, 0, 0, 5, 0, 0, 0, 0, 0, 0],
         "2.0.0": [0, 0, 0, 0, 10, 20, 30, 40, 50, 60],
     }
-    chart = adoption.adoption_chart(points(counts), WIN)
+    chart = adoption_chart(points(counts), WIN)
     assert chart is not None and chart["grouping"] == "major"
     totals = [sum(c[k] for c in counts.values()) for k in range(10)]
     majors = {s["name"]: s["values"] for s in chart["groupings"]["major"]}
@@ -89,7 +90,7 @@ def test_adoption_shares_start_at_the_release_and_use_every_version_as_total() -
     ]
     versions = [s["name"] for s in chart["groupings"]["version"]]
     assert versions == ["1.9.0", "2.0rc1", "2.0.0"]  # null is no version: only in the totals
-    weekly = adoption.adoption_chart(points(counts), WIN, "week")
+    weekly = adoption_chart(points(counts), WIN, "week")
     assert weekly is not None and all(
         v is None or 0 <= v <= 100 for s in weekly["groupings"]["minor"] for v in s["values"]
     )
@@ -98,11 +99,11 @@ def test_adoption_shares_start_at_the_release_and_use_every_version_as_total() -
 @pytest.mark.parametrize("n", [1, 9, 20])
 def test_adoption_keeps_the_most_downloaded_groups(n: int) -> None:
     counts = {f"1.{k}.0": [k + 1] * 10 for k in range(n)}
-    chart = adoption.adoption_chart(points(counts), WIN)
+    chart = adoption_chart(points(counts), WIN)
     assert chart is not None and chart["grouping"] == "minor"
     kept = [s["category"] for s in chart["groupings"]["minor"]]
     assert kept == [f"1.{k}" for k in range(max(0, n - adoption.SHOWN), n)]
-    assert adoption.adoption_chart([], WIN) is None
+    assert adoption_chart([], WIN) is None
 
 
 def test_the_api_page_names_spec_a_repeatable_string() -> None:

@@ -18,6 +18,7 @@ from services.web.ranges import Window
 from shared.bins import Bin
 from shared.series import Matrix, Point, joined
 from shared.versions import OTHER, Grouping, parse
+from tests.support.matrices import adoption_chart, charts_of
 
 START = dt.date(2025, 12, 20)
 SPAN = 75  # across a month and a year boundary
@@ -87,7 +88,7 @@ def test_matrix_charts_are_the_per_point_charts(
     by_matrix["c"] = joined([matrix_of(a), matrix_of(b)])  # a category in both is summed
     expected = reference_charts(by_points, win, SPECS, folded, bin)
     assert charts.matrix_charts(by_matrix, win, SPECS, folded=folded, bin=bin) == expected
-    assert charts.package_charts(by_points, win, SPECS, folded=folded, bin=bin) == expected
+    assert charts_of(by_points, win, SPECS, folded=folded, bin=bin) == expected
 
 
 def test_a_window_past_the_series_has_zeros_and_sums_bins_inside_it_only() -> None:
@@ -157,7 +158,7 @@ def grouped_days(
 def test_adoption_of_a_matrix_is_the_per_point_adoption(points: list[Point], win: Window, bin: Bin) -> None:
     expected = reference_adoption(points, win, bin)
     assert adoption.adoption_of(matrix_of(points) if points else Matrix.empty(), win, bin) == expected
-    assert adoption.adoption_chart(points, win, bin) == expected
+    assert adoption_chart(points, win, bin) == expected
 
 
 @settings(max_examples=300, deadline=None)
